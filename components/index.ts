@@ -1,0 +1,2 @@
+export * from "./flagApi";
+export * from "./serviceFunction";

@@ -1,0 +1,109 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { runtimeProvidedPackages } from "./packaging";
+
+/** Every function of the service runs on this runtime (it ships the AWS SDK v3). */
+export const LAMBDA_RUNTIME = aws.lambda.Runtime.NodeJS22dX;
+
+/** The retention periods CloudWatch Logs accepts, in days. */
+export const LOG_RETENTION_DAYS: readonly number[] = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];
+
+export interface ServiceFunctionArgs {
+  /**
+   * Returns the Lambda handler. Runs once per cold start, so clients are built there and never
+   * captured by serialization. Must be a plain function from `handlers/`.
+   */
+  callbackFactory: () => aws.lambda.Callback<never, unknown>;
+  /** What the function may do besides writing its own logs: exact actions on exact ARNs. */
+  statements: pulumi.Input<aws.iam.PolicyStatement>[];
+  /** Retention of the function's log group, in days. */
+  logRetentionDays: pulumi.Input<number>;
+  /** Environment variables; never secrets (they are readable by anyone who can read the function). */
+  environment?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /** Seconds before Lambda stops an invocation. Default 10. */
+  timeout?: number;
+  /** Memory in MB, which also buys CPU. Default 512. */
+  memorySize?: number;
+  description?: string;
+}
+
+/**
+ * A serialized-callback Lambda with everything a service function needs and nothing more: its own
+ * role with one inline least-privilege policy (never the CallbackFunction default of nine managed
+ * `*FullAccess` policies), an explicit log group with retention, JSON logs, and an archive without
+ * the AWS SDK the runtime already ships.
+ */
+export class ServiceFunction extends pulumi.ComponentResource {
+  readonly function: aws.lambda.CallbackFunction<never, unknown>;
+  readonly role: aws.iam.Role;
+  readonly logGroup: aws.cloudwatch.LogGroup;
+
+  constructor(name: string, args: ServiceFunctionArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("feature-flags:lambda:ServiceFunction", name, {}, opts);
+    const retention = args.logRetentionDays;
+    if (typeof retention === "number" && !LOG_RETENTION_DAYS.includes(retention)) {
+      throw new pulumi.ResourceError(
+        `logRetentionDays ${retention} is not a CloudWatch Logs retention; use one of ${LOG_RETENTION_DAYS.join(", ")}`,
+        this,
+      );
+    }
+
+    this.logGroup = new aws.cloudwatch.LogGroup(
+      `${name}-logs`,
+      { retentionInDays: args.logRetentionDays },
+      { parent: this },
+    );
+
+    this.role = new aws.iam.Role(
+      `${name}-role`,
+      { assumeRolePolicy: aws.iam.assumeRolePolicyForPrincipal({ Service: "lambda.amazonaws.com" }) },
+      { parent: this },
+    );
+
+    const policy = new aws.iam.RolePolicy(
+      `${name}-policy`,
+      {
+        role: this.role.id,
+        policy: pulumi.jsonStringify({
+          Version: "2012-10-17",
+          Statement: [
+            {
+              Effect: "Allow",
+              Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+              Resource: pulumi.interpolate`${this.logGroup.arn}:*`,
+            },
+            ...args.statements,
+          ],
+        }),
+      },
+      { parent: this },
+    );
+
+    this.function = new aws.lambda.CallbackFunction(
+      name,
+      {
+        callbackFactory: args.callbackFactory,
+        role: this.role,
+        runtime: LAMBDA_RUNTIME,
+        architectures: ["arm64"],
+        memorySize: args.memorySize ?? 512,
+        timeout: args.timeout ?? 10,
+        description: args.description,
+        environment: args.environment === undefined ? undefined : { variables: args.environment },
+        loggingConfig: {
+          logFormat: "JSON",
+          logGroup: this.logGroup.name,
+          applicationLogLevel: "INFO",
+          systemLogLevel: "WARN",
+        },
+        codePathOptions: { extraExcludePackages: runtimeProvidedPackages() },
+      },
+      // The policy must exist before the first invocation can log or touch data.
+      { parent: this, dependsOn: [policy] },
+    );
+
+    this.registerOutputs({ functionArn: this.function.arn, roleArn: this.role.arn });
+  }
+}

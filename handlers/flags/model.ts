@@ -1,0 +1,45 @@
+/** A flag as the API returns it (CONTRACT.md, "Flag"). */
+export interface Flag {
+  flagName: string;
+  value?: unknown;
+  description?: string;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+  createdBy: string | null;
+  updatedBy: string | null;
+  lastAccessed?: string;
+}
+
+/**
+ * A flag as stored. The value is kept as JSON text rather than as native DynamoDB types: DynamoDB
+ * numbers cannot hold every JSON number (1e308 is out of range), documents nest at most 32 deep,
+ * and the text round-trips exactly.
+ */
+export interface FlagItem {
+  flagName: string;
+  valueJson?: string;
+  description?: string;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+  createdBy: string | null;
+  updatedBy: string | null;
+  lastAccessed?: string;
+}
+
+/** Turns a stored item (already unmarshalled) into the API's flag. */
+export function itemToFlag(item: FlagItem): Flag {
+  const flag: Flag = {
+    flagName: item.flagName,
+    version: Number(item.version),
+    createdAt: item.createdAt,
+    updatedAt: item.updatedAt,
+    createdBy: item.createdBy ?? null,
+    updatedBy: item.updatedBy ?? null,
+  };
+  if (item.valueJson !== undefined) flag.value = JSON.parse(item.valueJson);
+  if (item.description !== undefined) flag.description = item.description;
+  if (item.lastAccessed !== undefined) flag.lastAccessed = item.lastAccessed;
+  return flag;
+}

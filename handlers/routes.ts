@@ -1,0 +1,16 @@
+/**
+ * Every REST route, which function group serves it and the token scope it needs. The API Gateway
+ * definition and the local runtime are both generated from this list.
+ */
+export const ROUTES = [
+  { method: "GET", resource: "/health", group: "read", scope: null },
+  { method: "GET", resource: "/flags", group: "read", scope: "read" },
+  { method: "GET", resource: "/flags/{flagName}", group: "read", scope: "read" },
+  { method: "POST", resource: "/flags", group: "write", scope: "write" },
+  { method: "PUT", resource: "/flags/{flagName}", group: "write", scope: "write" },
+  { method: "DELETE", resource: "/flags/{flagName}", group: "delete", scope: "write" },
+] as const;
+
+export type Route = (typeof ROUTES)[number];
+export type RouteGroup = Route["group"];
+export const ROUTE_GROUPS: readonly RouteGroup[] = ["read", "write", "delete"];

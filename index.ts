@@ -1,0 +1,16 @@
+import * as pulumi from "@pulumi/pulumi";
+import { FlagApi } from "./components";
+
+const config = new pulumi.Config();
+const project = pulumi.getProject();
+const stack = pulumi.getStack();
+
+const flagApi = new FlagApi(`${project}-${stack}`, {
+  allowFlagDeletion: config.getBoolean("allowFlagDeletion") ?? true,
+  parameterPrefix: `/${project}/${stack}`,
+  logRetentionDays: config.getNumber("logRetentionDays") ?? 30,
+});
+
+export const apiUrl = flagApi.apiUrl;
+export const flagsTableName = flagApi.tableName;
+export const allowFlagDeletionParameter = flagApi.allowFlagDeletionParameter;

@@ -1,0 +1,91 @@
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+
+export const PROJECT = "feature-flags";
+export const STACK = "dev";
+export const REGION = "eu-west-1";
+export const ACCOUNT = "123456789012";
+
+/** A resource the mocked program registered, with the inputs Pulumi would send to AWS. */
+export interface RecordedResource {
+  type: string;
+  name: string;
+  // biome-ignore lint/suspicious/noExplicitAny: resource inputs are untyped property bags.
+  inputs: Record<string, any>;
+}
+
+/** Plausible provider outputs for the types the program reads back (ARNs, names, URLs). */
+function outputsFor(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+  const arn = (service: string, resource: string) => `arn:aws:${service}:${REGION}:${ACCOUNT}:${resource}`;
+  switch (type) {
+    case "aws:dynamodb/table:Table":
+      return {
+        name,
+        arn: arn("dynamodb", `table/${name}`),
+        streamArn: arn("dynamodb", `table/${name}/stream/2026-11-22T00:00:00.000`),
+      };
+    case "aws:lambda/function:Function":
+      return {
+        name,
+        arn: arn("lambda", `function:${name}`),
+        invokeArn: `arn:aws:apigateway:${REGION}:lambda:path/2015-03-31/functions/${arn("lambda", `function:${name}`)}/invocations`,
+      };
+    case "aws:iam/role:Role":
+      return { name, arn: `arn:aws:iam::${ACCOUNT}:role/${name}` };
+    case "aws:cloudwatch/logGroup:LogGroup":
+      return { name: `/aws/lambda/${name}`, arn: arn("logs", `log-group:/aws/lambda/${name}`) };
+    case "aws:ssm/parameter:Parameter":
+      return { arn: arn("ssm", `parameter${inputs.name}`) };
+    case "aws:apigateway/restApi:RestApi":
+      return { executionArn: arn("execute-api", `${name}-id`), rootResourceId: "root" };
+    case "aws:apigateway/stage:Stage":
+      return { invokeUrl: `https://${name}-id.execute-api.${REGION}.amazonaws.com/${inputs.stageName}` };
+    default:
+      return { arn: arn("mock", name) };
+  }
+}
+
+/**
+ * Runs the Pulumi program (`index.ts`) under mocks with the given stack config and returns every
+ * resource it registered, once all of them have been.
+ */
+export async function runProgram(config: Record<string, string> = {}): Promise<RecordedResource[]> {
+  const resources: RecordedResource[] = [];
+  const registered: Array<Promise<void>> = [];
+  pulumi.runtime.setAllConfig(
+    Object.fromEntries(Object.entries(config).map(([key, value]) => [`${PROJECT}:${key}`, value])),
+  );
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        resources.push({ type: args.type, name: args.name, inputs: args.inputs });
+        return { id: `${args.name}-id`, state: { ...args.inputs, ...outputsFor(args.type, args.name, args.inputs) } };
+      },
+      call(args) {
+        return args.inputs;
+      },
+    },
+    PROJECT,
+    STACK,
+    false,
+  );
+  const programPath = path.resolve(__dirname, "../../index.ts");
+  delete require.cache[require.resolve(programPath)];
+  const program: Record<string, pulumi.Output<unknown>> = await import(programPath);
+  for (const output of Object.values(program)) {
+    if (pulumi.Output.isInstance(output)) registered.push(new Promise((resolve) => output.apply(() => resolve())));
+  }
+  await Promise.all(registered);
+  // Resources whose inputs wait on other outputs (permissions, deployments) settle a tick later.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  return resources;
+}
+
+export const ofType = (resources: RecordedResource[], type: string): RecordedResource[] =>
+  resources.filter((resource) => resource.type === type);
+
+export function single(resources: RecordedResource[], type: string, nameSuffix = ""): RecordedResource {
+  const found = ofType(resources, type).filter((resource) => resource.name.endsWith(nameSuffix));
+  if (found.length !== 1) throw new Error(`expected one ${type} named *${nameSuffix}, found ${found.length}`);
+  return found[0];
+}
