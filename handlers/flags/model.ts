@@ -28,18 +28,17 @@ export interface FlagItem {
   lastAccessed?: string;
 }
 
-/** Turns a stored item (already unmarshalled) into the API's flag. */
+/** Turns a stored item (already unmarshalled) into the API's flag, fields in the contract's order. */
 export function itemToFlag(item: FlagItem): Flag {
-  const flag: Flag = {
+  return {
     flagName: item.flagName,
+    ...(item.valueJson === undefined ? {} : { value: JSON.parse(item.valueJson) }),
+    ...(item.description === undefined ? {} : { description: item.description }),
     version: Number(item.version),
     createdAt: item.createdAt,
     updatedAt: item.updatedAt,
     createdBy: item.createdBy ?? null,
     updatedBy: item.updatedBy ?? null,
+    ...(item.lastAccessed === undefined ? {} : { lastAccessed: item.lastAccessed }),
   };
-  if (item.valueJson !== undefined) flag.value = JSON.parse(item.valueJson);
-  if (item.description !== undefined) flag.description = item.description;
-  if (item.lastAccessed !== undefined) flag.lastAccessed = item.lastAccessed;
-  return flag;
 }

@@ -1,0 +1,122 @@
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
+import { errorBody, MAX_BODY_BYTES } from "../handlers/http";
+import { ROUTES } from "../handlers/routes";
+
+/**
+ * Largest body the local server reads before refusing with 413. Above the handlers' own limit so
+ * that they, as on AWS, are what refuses a merely too-large flag.
+ */
+const MAX_READ_BYTES = 4 * MAX_BODY_BYTES;
+
+interface CompiledRoute {
+  method: string;
+  resource: string;
+  pattern: RegExp;
+  params: string[];
+}
+
+/** Matches paths against the route catalogue the way API Gateway resources do. */
+export function compileRoutes(): (method: string, rawPath: string) => { resource: string; params: Record<string, string> } | undefined {
+  const compiled: CompiledRoute[] = ROUTES.map((route) => {
+    const params: string[] = [];
+    const source = route.resource.replace(/\{([^}]+)\}/g, (_, name: string) => {
+      params.push(name);
+      return "([^/]+)";
+    });
+    return { method: route.method, resource: route.resource, pattern: new RegExp(`^${source}/?$`), params };
+  });
+  return (method, rawPath) => {
+    for (const route of compiled) {
+      const match = route.method === method ? route.pattern.exec(rawPath) : null;
+      if (match !== null) {
+        return { resource: route.resource, params: Object.fromEntries(route.params.map((name, i) => [name, match[i + 1]])) };
+      }
+    }
+    return undefined;
+  };
+}
+
+async function readBody(request: IncomingMessage): Promise<string | null> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_READ_BYTES) throw new RangeError("body too large");
+    chunks.push(chunk as Buffer);
+  }
+  return size === 0 ? null : Buffer.concat(chunks).toString("utf8");
+}
+
+export interface ProxyEventContext {
+  /** Authorizer context API Gateway would pass (the token id once auth identifies one). */
+  authorizer: Record<string, string> | null;
+}
+
+/**
+ * Turns a Node HTTP request into the API Gateway REST proxy event Lambda would receive. Path
+ * parameters stay percent-encoded; the handlers decode them, as they must on AWS too.
+ */
+export async function toProxyEvent(
+  request: IncomingMessage,
+  match: { resource: string; params: Record<string, string> } | undefined,
+  context: ProxyEventContext,
+): Promise<APIGatewayProxyEvent> {
+  const url = new URL(request.url ?? "/", "http://local");
+  const query: Record<string, string> = {};
+  const multiQuery: Record<string, string[]> = {};
+  for (const [key, value] of url.searchParams) {
+    query[key] = value;
+    multiQuery[key] = [...(multiQuery[key] ?? []), value];
+  }
+  const headers: Record<string, string> = {};
+  const multiHeaders: Record<string, string[]> = {};
+  for (const [key, value] of Object.entries(request.headers)) {
+    if (value === undefined) continue;
+    const values = Array.isArray(value) ? value : [value];
+    headers[key] = values.join(",");
+    multiHeaders[key] = values;
+  }
+  const body = await readBody(request);
+  return {
+    resource: match?.resource ?? "",
+    path: url.pathname,
+    httpMethod: request.method ?? "GET",
+    headers,
+    multiValueHeaders: multiHeaders,
+    queryStringParameters: Object.keys(query).length > 0 ? query : null,
+    multiValueQueryStringParameters: Object.keys(multiQuery).length > 0 ? multiQuery : null,
+    pathParameters: match === undefined || Object.keys(match.params).length === 0 ? null : match.params,
+    stageVariables: null,
+    body,
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: "000000000000",
+      apiId: "local",
+      authorizer: context.authorizer,
+      httpMethod: request.method ?? "GET",
+      identity: { sourceIp: request.socket.remoteAddress ?? "127.0.0.1" },
+      path: url.pathname,
+      protocol: `HTTP/${request.httpVersion}`,
+      requestId: randomUUID(),
+      requestTimeEpoch: Date.now(),
+      resourceId: "local",
+      resourcePath: match?.resource ?? "",
+      stage: "local",
+    } as APIGatewayProxyEvent["requestContext"],
+  };
+}
+
+export function writeProxyResult(response: ServerResponse, result: APIGatewayProxyResult): void {
+  const headers: Record<string, string> = {};
+  for (const [key, value] of Object.entries(result.headers ?? {})) headers[key] = String(value);
+  response.writeHead(result.statusCode, headers);
+  response.end(result.isBase64Encoded ? Buffer.from(result.body, "base64") : result.body);
+}
+
+/** The answer when the local server itself refuses a request body, as API Gateway would. */
+export function tooLarge(response: ServerResponse): void {
+  response.writeHead(413, { "Content-Type": "application/json" });
+  response.end(JSON.stringify(errorBody("PAYLOAD_TOO_LARGE", `request body exceeds ${MAX_READ_BYTES} bytes`)));
+}

@@ -1,0 +1,46 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+
+/** The local runtime's settings, from the environment (CONTRACT.md, "Local runtime"). */
+export interface LocalConfig {
+  port: number;
+  /** Where data persists; undefined with FLAGS_IN_MEMORY=1. */
+  dataDir: string | undefined;
+  stack: string;
+  /** Re-evaluated on every DELETE, so editing Pulumi.<stack>.yaml takes effect without a restart. */
+  allowFlagDeletion: () => boolean;
+}
+
+function parseBoolean(name: string, raw: string): boolean {
+  if (raw === "true") return true;
+  if (raw === "false") return false;
+  throw new Error(`${name} must be 'true' or 'false', not '${raw}'`);
+}
+
+/** `allowFlagDeletion` from `Pulumi.<stack>.yaml`, or undefined when the file or key is absent. */
+export function stackAllowFlagDeletion(projectDir: string, stack: string): boolean | undefined {
+  const file = path.join(projectDir, `Pulumi.${stack}.yaml`);
+  if (!fs.existsSync(file)) return undefined;
+  const project = parse(fs.readFileSync(path.join(projectDir, "Pulumi.yaml"), "utf8")) as { name: string };
+  const stackConfig = parse(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null;
+  const value = stackConfig?.config?.[`${project.name}:allowFlagDeletion`];
+  if (value === undefined) return undefined;
+  return typeof value === "boolean" ? value : parseBoolean(`${project.name}:allowFlagDeletion in ${file}`, String(value));
+}
+
+export function resolveLocalConfig(env: NodeJS.ProcessEnv, projectDir: string): LocalConfig {
+  const rawPort = env.PORT ?? "3000";
+  const port = Number(rawPort);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, not '${rawPort}'`);
+  const stack = env.FLAGS_STACK ?? "dev";
+  const inMemory = env.FLAGS_IN_MEMORY === "1" || env.FLAGS_IN_MEMORY === "true";
+  const fromEnv = env.ALLOW_FLAG_DELETION;
+  const allowFromEnv = fromEnv === undefined || fromEnv === "" ? undefined : parseBoolean("ALLOW_FLAG_DELETION", fromEnv);
+  return {
+    port,
+    dataDir: inMemory ? undefined : path.resolve(projectDir, env.FLAGS_DATA_DIR ?? ".flags-local"),
+    stack,
+    allowFlagDeletion: () => allowFromEnv ?? stackAllowFlagDeletion(projectDir, stack) ?? true,
+  };
+}

@@ -1,0 +1,42 @@
+/**
+ * `npm start`: the whole service on one machine. Prints `ready http://127.0.0.1:<port>` once it
+ * serves; Ctrl-C or SIGTERM stops it and the DynamoDB Local it started.
+ */
+import * as path from "node:path";
+import { resolveLocalConfig } from "./config";
+import { startService } from "./service";
+
+async function main(): Promise<void> {
+  const projectDir = path.resolve(__dirname, "..");
+  const config = resolveLocalConfig(process.env, projectDir);
+  const service = await startService({
+    port: config.port,
+    dataDir: config.dataDir,
+    allowFlagDeletion: config.allowFlagDeletion,
+  });
+
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: stopping`);
+    service.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error("failed to stop cleanly", error);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", shutdown);
+  process.on("SIGTERM", shutdown);
+
+  console.log(`data: ${config.dataDir ?? "in memory (FLAGS_IN_MEMORY=1)"}; stack config: Pulumi.${config.stack}.yaml`);
+  console.log(`flag deletion: ${config.allowFlagDeletion() ? "allowed" : "disabled"}`);
+  console.log(`ready ${service.url}`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,99 @@
+import * as fs from "node:fs";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { Logger } from "@aws-lambda-powertools/logger";
+import { makeDeleteRoutes, makeReadRoutes, makeWriteRoutes } from "../handlers/flags/routes";
+import { makeFlagStore } from "../handlers/flags/store";
+import { makeProxyHandler } from "../handlers/http";
+import { compileRoutes, toProxyEvent, tooLarge, writeProxyResult } from "./apigateway";
+import { type DynamoDbLocal, localDynamoClient, startDynamoDbLocal } from "./dynamodb";
+import { ensureFlagsTable } from "./tables";
+
+export interface ServiceOptions {
+  /** Port on 127.0.0.1; 0 picks a free one. */
+  port: number;
+  /** Persist here; undefined keeps everything in memory. Ignored when `dynamoEndpoint` is given. */
+  dataDir?: string;
+  /** Use this DynamoDB (Local) endpoint instead of starting one; tests share one this way. */
+  dynamoEndpoint?: string;
+  /** Default `flags`. Tests give each suite its own table in a shared DynamoDB Local. */
+  tableName?: string;
+  allowFlagDeletion: () => boolean;
+  /** The actor recorded on changes until authentication identifies one. */
+  actor?: string;
+}
+
+export interface RunningService {
+  /** e.g. `http://127.0.0.1:3000` */
+  readonly url: string;
+  readonly port: number;
+  readonly dynamoEndpoint: string;
+  readonly tableName: string;
+  /** Stops serving, then stops what it started (DynamoDB Local included). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs the service on one machine: the same route handlers the Lambdas run, behind a Node HTTP
+ * server that turns each request into an API Gateway proxy event.
+ */
+export async function startService(options: ServiceOptions): Promise<RunningService> {
+  let dynamo: DynamoDbLocal | undefined;
+  if (options.dynamoEndpoint === undefined) {
+    if (options.dataDir !== undefined) fs.mkdirSync(options.dataDir, { recursive: true });
+    dynamo = await startDynamoDbLocal({ dataDir: options.dataDir });
+  }
+  const dynamoEndpoint = options.dynamoEndpoint ?? (dynamo as DynamoDbLocal).endpoint;
+  const tableName = options.tableName ?? "flags";
+  const client = localDynamoClient(dynamoEndpoint);
+  const doc = DynamoDBDocumentClient.from(client);
+
+  try {
+    await ensureFlagsTable(client, tableName);
+  } catch (error) {
+    await dynamo?.stop();
+    throw error;
+  }
+
+  const store = makeFlagStore({ doc, tableName });
+  const handler = makeProxyHandler(
+    {
+      ...makeReadRoutes({ store }),
+      ...makeWriteRoutes({ store }),
+      ...makeDeleteRoutes({ store, isDeletionAllowed: async () => options.allowFlagDeletion() }),
+    },
+    new Logger({ serviceName: "feature-flags-local" }),
+  );
+  const match = compileRoutes();
+  const authorizer = { tokenId: options.actor ?? "local" };
+
+  const server = http.createServer(async (request, response) => {
+    try {
+      const path = new URL(request.url ?? "/", "http://local").pathname;
+      const event = await toProxyEvent(request, match(request.method ?? "", path), { authorizer });
+      writeProxyResult(response, await handler(event));
+    } catch (error) {
+      if (error instanceof RangeError) return tooLarge(response);
+      response.destroy(error as Error);
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, "127.0.0.1", resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    dynamoEndpoint,
+    tableName,
+    async stop() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      client.destroy();
+      await dynamo?.stop();
+    },
+  };
+}
