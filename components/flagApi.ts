@@ -80,7 +80,8 @@ export class FlagApi extends pulumi.ComponentResource {
         {
           name: `${args.parameterPrefix}/allow-flag-deletion`,
           type: "String",
-          value: pulumi.output(args.allowFlagDeletion ?? true).apply((allowed) => (allowed ? "true" : "false")),
+          // insecureValue: not a secret, so `pulumi preview` shows the switch being flipped.
+          insecureValue: pulumi.output(args.allowFlagDeletion ?? true).apply((allowed) => (allowed ? "true" : "false")),
           description: "Whether DELETE /flags/{flagName} is allowed. Set with `pulumi config set allowFlagDeletion`.",
         },
         { parent: this },

@@ -1,0 +1,207 @@
+import { strict as assert } from "node:assert";
+import { ROUTES } from "../../handlers/routes";
+import { ofType, type RecordedResource, runProgram, single } from "../support/pulumiMocks";
+
+const FUNCTION = "aws:lambda/function:Function";
+
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: string | string[];
+}
+
+const statementsOf = (policy: RecordedResource): Statement[] => JSON.parse(policy.inputs.policy).Statement;
+const asList = (value: string | string[]): string[] => (Array.isArray(value) ? value : [value]);
+
+describe("FlagApi (Pulumi mocks)", () => {
+  let resources: RecordedResource[];
+
+  before(async () => {
+    resources = await runProgram();
+  });
+
+  describe("flags table", () => {
+    it("is keyed on flagName, on demand, with a NEW_AND_OLD_IMAGES stream", () => {
+      const table = single(resources, "aws:dynamodb/table:Table");
+      assert.equal(table.inputs.hashKey, "flagName");
+      assert.deepEqual(table.inputs.attributes, [{ name: "flagName", type: "S" }]);
+      assert.equal(table.inputs.billingMode, "PAY_PER_REQUEST");
+      assert.equal(table.inputs.streamEnabled, true);
+      assert.equal(table.inputs.streamViewType, "NEW_AND_OLD_IMAGES");
+    });
+
+    it("has point-in-time recovery, encryption at rest and deletion protection", () => {
+      const table = single(resources, "aws:dynamodb/table:Table");
+      assert.equal(table.inputs.pointInTimeRecovery.enabled, true);
+      assert.equal(table.inputs.serverSideEncryption.enabled, true);
+      assert.equal(table.inputs.deletionProtectionEnabled, true);
+    });
+  });
+
+  describe("REST API", () => {
+    const spec = () => JSON.parse(single(resources, "aws:apigateway/restApi:RestApi").inputs.body);
+
+    it("defines every route of the contract, each proxied to its group's function", () => {
+      const functions = ofType(resources, FUNCTION);
+      const paths = spec().paths;
+      for (const route of ROUTES) {
+        const operation = paths[route.resource]?.[route.method.toLowerCase()];
+        assert.ok(operation, `${route.method} ${route.resource} is missing`);
+        const integration = operation["x-amazon-apigateway-integration"];
+        assert.equal(integration.type, "aws_proxy");
+        assert.equal(integration.httpMethod, "POST");
+        const target = functions.find((fn) => integration.uri.includes(`function:${fn.name}/`));
+        assert.ok(target?.name.endsWith(`-${route.group}`), `${route.method} ${route.resource} → ${integration.uri}`);
+      }
+      const defined = Object.values(paths).flatMap((methods) => Object.keys(methods as object));
+      assert.equal(defined.length, ROUTES.length);
+    });
+
+    it("answers unknown routes with the contract's error body instead of API Gateway's 403", () => {
+      const responses = spec()["x-amazon-apigateway-gateway-responses"];
+      const missing = responses.MISSING_AUTHENTICATION_TOKEN;
+      assert.equal(missing.statusCode, 404);
+      assert.equal(JSON.parse(missing.responseTemplates["application/json"]).error.code, "ROUTE_NOT_FOUND");
+      assert.match(responses.DEFAULT_5XX.responseTemplates["application/json"], /"code":"INTERNAL"/);
+    });
+
+    it("deploys to a stage named after the stack, redeploying when the definition changes", () => {
+      const stage = single(resources, "aws:apigateway/stage:Stage");
+      const deployment = single(resources, "aws:apigateway/deployment:Deployment");
+      assert.equal(stage.inputs.stageName, "dev");
+      assert.equal(stage.inputs.deployment, `${deployment.name}-id`);
+      assert.match(deployment.inputs.triggers.definition, /^[0-9a-f]{64}$/);
+    });
+
+    it("throttles the stage", () => {
+      const settings = single(resources, "aws:apigateway/methodSettings:MethodSettings");
+      assert.equal(settings.inputs.methodPath, "*/*");
+      assert.equal(settings.inputs.settings.throttlingRateLimit, 100);
+      assert.equal(settings.inputs.settings.throttlingBurstLimit, 200);
+    });
+
+    it("lets API Gateway invoke each function for its own routes only", () => {
+      const permissions = ofType(resources, "aws:lambda/permission:Permission");
+      assert.equal(permissions.length, ROUTES.length);
+      const api = single(resources, "aws:apigateway/restApi:RestApi");
+      for (const route of ROUTES) {
+        const sourceArn = `arn:aws:execute-api:eu-west-1:123456789012:${api.name}-id/*/${route.method}${route.resource.replace("{flagName}", "*")}`;
+        const permission = permissions.find((p) => p.inputs.sourceArn === sourceArn);
+        assert.ok(permission, `no permission for ${sourceArn}`);
+        assert.equal(permission.inputs.principal, "apigateway.amazonaws.com");
+        assert.ok(permission.inputs.function.endsWith(`-${route.group}`));
+      }
+    });
+  });
+
+  describe("functions", () => {
+    it("run nodejs22.x, each with its own role and its own log group", () => {
+      const functions = ofType(resources, FUNCTION);
+      assert.equal(functions.length, 3);
+      const roles = new Set(functions.map((fn) => fn.inputs.role));
+      assert.equal(roles.size, functions.length);
+      for (const fn of functions) {
+        assert.equal(fn.inputs.runtime, "nodejs22.x");
+        assert.equal(fn.inputs.role, `arn:aws:iam::123456789012:role/${fn.name}-role`);
+        assert.equal(fn.inputs.loggingConfig.logGroup, `/aws/lambda/${fn.name}-logs`);
+        assert.equal(fn.inputs.loggingConfig.logFormat, "JSON");
+      }
+    });
+
+    it("keep logs for logRetentionDays, 30 by default", () => {
+      const groups = ofType(resources, "aws:cloudwatch/logGroup:LogGroup");
+      assert.equal(groups.length, 3);
+      for (const group of groups) assert.equal(group.inputs.retentionInDays, 30);
+    });
+
+    it("name the table and the parameter in their environment", () => {
+      const table = single(resources, "aws:dynamodb/table:Table");
+      const parameter = single(resources, "aws:ssm/parameter:Parameter");
+      for (const fn of ofType(resources, FUNCTION)) {
+        assert.equal(fn.inputs.environment.variables.FLAGS_TABLE_NAME, table.name);
+      }
+      const deleteFn = single(resources, FUNCTION, "-delete");
+      assert.equal(deleteFn.inputs.environment.variables.ALLOW_FLAG_DELETION_PARAMETER, parameter.inputs.name);
+    });
+  });
+
+  describe("least privilege", () => {
+    it("attaches no managed policy to any role", () => {
+      assert.deepEqual(ofType(resources, "aws:iam/rolePolicyAttachment:RolePolicyAttachment"), []);
+      for (const role of ofType(resources, "aws:iam/role:Role")) {
+        assert.equal(role.inputs.managedPolicyArns, undefined, role.name);
+      }
+    });
+
+    it("grants no wildcard action and names exact resources", () => {
+      const policies = ofType(resources, "aws:iam/rolePolicy:RolePolicy");
+      assert.equal(policies.length, 3);
+      for (const policy of policies) {
+        for (const statement of statementsOf(policy)) {
+          for (const action of asList(statement.Action)) assert.ok(!action.includes("*"), `${policy.name}: ${action}`);
+          for (const resource of asList(statement.Resource)) {
+            assert.match(resource, /^arn:aws:/, `${policy.name}: ${resource}`);
+            assert.ok(!/:\*$|^\*$/.test(resource.replace(/log-group:[^*]+:\*$/, "")), `${policy.name}: ${resource}`);
+          }
+        }
+      }
+    });
+
+    it("gives each function exactly the data-plane actions its routes need", () => {
+      const table = single(resources, "aws:dynamodb/table:Table");
+      const parameter = single(resources, "aws:ssm/parameter:Parameter");
+      const tableArn = `arn:aws:dynamodb:eu-west-1:123456789012:table/${table.name}`;
+      const grants = (suffix: string) =>
+        statementsOf(single(resources, "aws:iam/rolePolicy:RolePolicy", `${suffix}-policy`))
+          .filter((s) => !asList(s.Action).some((a) => a.startsWith("logs:")))
+          .map((s) => ({ actions: asList(s.Action).sort(), resources: asList(s.Resource) }));
+      assert.deepEqual(grants("-read"), [{ actions: ["dynamodb:Scan", "dynamodb:UpdateItem"], resources: [tableArn] }]);
+      assert.deepEqual(grants("-write"), [{ actions: ["dynamodb:PutItem", "dynamodb:UpdateItem"], resources: [tableArn] }]);
+      assert.deepEqual(grants("-delete"), [
+        { actions: ["dynamodb:DeleteItem"], resources: [tableArn] },
+        { actions: ["ssm:GetParameter"], resources: [`arn:aws:ssm:eu-west-1:123456789012:parameter${parameter.inputs.name}`] },
+      ]);
+    });
+
+    it("lets each function write only to its own log group", () => {
+      for (const fn of ofType(resources, FUNCTION)) {
+        const logStatements = statementsOf(single(resources, "aws:iam/rolePolicy:RolePolicy", `${fn.name}-policy`)).filter(
+          (s) => asList(s.Action).some((a) => a.startsWith("logs:")),
+        );
+        assert.deepEqual(logStatements, [
+          {
+            Effect: "Allow",
+            Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+            Resource: `arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/${fn.name}-logs:*`,
+          },
+        ]);
+      }
+    });
+  });
+
+  describe("allow-flag-deletion parameter", () => {
+    it('is "true" by default, under a path named for the project and stack', () => {
+      const parameter = single(resources, "aws:ssm/parameter:Parameter");
+      assert.equal(parameter.inputs.name, "/feature-flags/dev/allow-flag-deletion");
+      assert.equal(parameter.inputs.insecureValue, "true");
+    });
+  });
+});
+
+describe("FlagApi stack configuration (Pulumi mocks)", () => {
+  it('writes "false" to the parameter when allowFlagDeletion is false', async () => {
+    const resources = await runProgram({ allowFlagDeletion: "false" });
+    assert.equal(single(resources, "aws:ssm/parameter:Parameter").inputs.insecureValue, "false");
+  });
+
+  it("applies logRetentionDays to every log group", async () => {
+    const resources = await runProgram({ logRetentionDays: "7" });
+    const groups = ofType(resources, "aws:cloudwatch/logGroup:LogGroup");
+    assert.ok(groups.length > 0);
+    for (const group of groups) assert.equal(group.inputs.retentionInDays, 7);
+  });
+
+  it("refuses a retention CloudWatch Logs does not offer, naming the fix", async () => {
+    await assert.rejects(runProgram({ logRetentionDays: "31" }), /logRetentionDays 31 .*use one of/);
+  });
+});

@@ -1,0 +1,25 @@
+/**
+ * Loaded by mocha before any test file (see .mocharc.json): one DynamoDB Local for the whole run,
+ * stopped when the run ends, and quiet handler logs unless a test asks for them.
+ */
+import { type DynamoDbLocal, startDynamoDbLocal } from "../../local/dynamodb";
+
+process.env.POWERTOOLS_LOG_LEVEL ??= "SILENT";
+
+let shared: Promise<DynamoDbLocal> | undefined;
+
+/** The run's DynamoDB Local (in memory), started on first use. */
+export function sharedDynamo(): Promise<DynamoDbLocal> {
+  shared ??= startDynamoDbLocal();
+  return shared;
+}
+
+let tables = 0;
+/** A table name no other suite in this run uses. */
+export const uniqueTableName = (prefix: string): string => `${prefix}-${process.pid}-${++tables}`;
+
+export const mochaHooks = {
+  async afterAll(): Promise<void> {
+    if (shared !== undefined) await (await shared).stop();
+  },
+};
