@@ -1,0 +1,39 @@
+import type { APIGatewayProxyEvent } from "aws-lambda";
+
+export interface EventSpec {
+  method: string;
+  resource: string;
+  /** The request path; defaults to the resource with params filled in. */
+  path?: string;
+  params?: Record<string, string>;
+  query?: Record<string, string>;
+  headers?: Record<string, string>;
+  body?: unknown;
+  tokenId?: string;
+}
+
+/** An API Gateway REST proxy event as Lambda receives it. */
+export function proxyEvent(spec: EventSpec): APIGatewayProxyEvent {
+  const path = spec.path ?? spec.resource.replace(/\{(\w+)\}/g, (_, name: string) => spec.params?.[name] ?? "");
+  return {
+    resource: spec.resource,
+    path,
+    httpMethod: spec.method,
+    headers: { "Content-Type": "application/json", ...spec.headers },
+    multiValueHeaders: {},
+    queryStringParameters: spec.query ?? null,
+    multiValueQueryStringParameters: null,
+    pathParameters: spec.params ?? null,
+    stageVariables: null,
+    body: spec.body === undefined ? null : typeof spec.body === "string" ? spec.body : JSON.stringify(spec.body),
+    isBase64Encoded: false,
+    requestContext: {
+      authorizer: spec.tokenId === undefined ? null : { tokenId: spec.tokenId },
+      httpMethod: spec.method,
+      path,
+      requestId: "test",
+      resourcePath: spec.resource,
+      stage: "dev",
+    } as APIGatewayProxyEvent["requestContext"],
+  };
+}
