@@ -117,6 +117,7 @@ export function writeProxyResult(response: ServerResponse, result: APIGatewayPro
 
 /** The answer when the local server itself refuses a request body, as API Gateway would. */
 export function tooLarge(response: ServerResponse): void {
-  response.writeHead(413, { "Content-Type": "application/json" });
+  // The rest of the body is never read, so the connection cannot carry another request.
+  response.writeHead(413, { "Content-Type": "application/json", Connection: "close" });
   response.end(JSON.stringify(errorBody("PAYLOAD_TOO_LARGE", `request body exceeds ${MAX_READ_BYTES} bytes`)));
 }
