@@ -30,6 +30,12 @@ async function main(): Promise<void> {
   };
   process.on("SIGINT", shutdown);
   process.on("SIGTERM", shutdown);
+  // `npm start` does not pass SIGTERM on to this process: when npm goes, this process is
+  // re-parented. Noticing that is what keeps a stopped `npm start` from leaving Java behind.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) shutdown("SIGHUP");
+  }, 250).unref();
 
   console.log(`data: ${config.dataDir ?? "in memory (FLAGS_IN_MEMORY=1)"}; stack config: Pulumi.${config.stack}.yaml`);
   console.log(`flag deletion: ${config.allowFlagDeletion() ? "allowed" : "disabled"}`);
