@@ -2,11 +2,12 @@
  * Lambda entrypoints: each builds its clients at cold start from the function's environment and
  * returns the handler. The Pulumi components pass these as `callbackFactory`.
  */
+
+import { Logger } from "@aws-lambda-powertools/logger";
+import { SSMProvider } from "@aws-lambda-powertools/parameters/ssm";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { Logger } from "@aws-lambda-powertools/logger";
-import { SSMProvider } from "@aws-lambda-powertools/parameters/ssm";
 import { makeDeleteRoutes, makeReadRoutes, makeWriteRoutes } from "./flags/routes";
 import { makeFlagStore } from "./flags/store";
 import { makeProxyHandler } from "./http";

@@ -18,7 +18,10 @@ interface CompiledRoute {
 }
 
 /** Matches paths against the route catalogue the way API Gateway resources do. */
-export function compileRoutes(): (method: string, rawPath: string) => { resource: string; params: Record<string, string> } | undefined {
+export function compileRoutes(): (
+  method: string,
+  rawPath: string,
+) => { resource: string; params: Record<string, string> } | undefined {
   const compiled: CompiledRoute[] = ROUTES.map((route) => {
     const params: string[] = [];
     const source = route.resource.replace(/\{([^}]+)\}/g, (_, name: string) => {
@@ -31,7 +34,10 @@ export function compileRoutes(): (method: string, rawPath: string) => { resource
     for (const route of compiled) {
       const match = route.method === method ? route.pattern.exec(rawPath) : null;
       if (match !== null) {
-        return { resource: route.resource, params: Object.fromEntries(route.params.map((name, i) => [name, match[i + 1]])) };
+        return {
+          resource: route.resource,
+          params: Object.fromEntries(route.params.map((name, i) => [name, match[i + 1]])),
+        };
       }
     }
     return undefined;

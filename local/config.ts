@@ -26,17 +26,21 @@ export function stackAllowFlagDeletion(projectDir: string, stack: string): boole
   const stackConfig = parse(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null;
   const value = stackConfig?.config?.[`${project.name}:allowFlagDeletion`];
   if (value === undefined) return undefined;
-  return typeof value === "boolean" ? value : parseBoolean(`${project.name}:allowFlagDeletion in ${file}`, String(value));
+  return typeof value === "boolean"
+    ? value
+    : parseBoolean(`${project.name}:allowFlagDeletion in ${file}`, String(value));
 }
 
 export function resolveLocalConfig(env: NodeJS.ProcessEnv, projectDir: string): LocalConfig {
   const rawPort = env.PORT ?? "3000";
   const port = Number(rawPort);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, not '${rawPort}'`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`PORT must be a port number, not '${rawPort}'`);
   const stack = env.FLAGS_STACK ?? "dev";
   const inMemory = env.FLAGS_IN_MEMORY === "1" || env.FLAGS_IN_MEMORY === "true";
   const fromEnv = env.ALLOW_FLAG_DELETION;
-  const allowFromEnv = fromEnv === undefined || fromEnv === "" ? undefined : parseBoolean("ALLOW_FLAG_DELETION", fromEnv);
+  const allowFromEnv =
+    fromEnv === undefined || fromEnv === "" ? undefined : parseBoolean("ALLOW_FLAG_DELETION", fromEnv);
   return {
     port,
     dataDir: inMemory ? undefined : path.resolve(projectDir, env.FLAGS_DATA_DIR ?? ".flags-local"),

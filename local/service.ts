@@ -1,12 +1,12 @@
 import * as fs from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { Logger } from "@aws-lambda-powertools/logger";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { makeDeleteRoutes, makeReadRoutes, makeWriteRoutes } from "../handlers/flags/routes";
 import { makeFlagStore } from "../handlers/flags/store";
 import { makeProxyHandler } from "../handlers/http";
-import { compileRoutes, toProxyEvent, tooLarge, writeProxyResult } from "./apigateway";
+import { compileRoutes, tooLarge, toProxyEvent, writeProxyResult } from "./apigateway";
 import { type DynamoDbLocal, localDynamoClient, startDynamoDbLocal } from "./dynamodb";
 import { ensureFlagsTable } from "./tables";
 

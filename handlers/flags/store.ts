@@ -166,7 +166,9 @@ export function makeFlagStore({ doc, tableName, now = () => new Date() }: FlagSt
 
       const flags = items.slice(0, limit).map(itemToFlag);
       const last = flags.at(-1);
-      return items.length > limit && last !== undefined ? { flags, nextCursor: encodeCursor(last.flagName) } : { flags };
+      return items.length > limit && last !== undefined
+        ? { flags, nextCursor: encodeCursor(last.flagName) }
+        : { flags };
     },
   };
 }

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { localDynamoClient } from "../../local/dynamodb";
 import { ensureFlagsTable } from "../../local/tables";
-import { type MaterializedArtifact, loadHandler, materialize } from "../support/artifacts";
+import { loadHandler, type MaterializedArtifact, materialize } from "../support/artifacts";
 import { startFakeSsm } from "../support/fakeSsm";
 import { sharedDynamo, uniqueTableName } from "../support/hooks";
 import { proxyEvent } from "../support/proxyEvents";
@@ -74,15 +74,18 @@ describe("FlagApi Lambda artifacts (serialized __index.js against DynamoDB Local
     );
     assert.equal(result.statusCode, 201);
     assert.equal(result.headers?.Location, "/flags/art-1");
-    assert.deepEqual({ ...json(result), createdAt: undefined, updatedAt: undefined }, {
-      flagName: "art-1",
-      value: { on: true },
-      version: 1,
-      createdAt: undefined,
-      updatedAt: undefined,
-      createdBy: null,
-      updatedBy: null,
-    });
+    assert.deepEqual(
+      { ...json(result), createdAt: undefined, updatedAt: undefined },
+      {
+        flagName: "art-1",
+        value: { on: true },
+        version: 1,
+        createdAt: undefined,
+        updatedAt: undefined,
+        createdBy: null,
+        updatedBy: null,
+      },
+    );
   });
 
   it("refuses a second create of the same name with 409 FLAG_EXISTS", async () => {
@@ -106,7 +109,10 @@ describe("FlagApi Lambda artifacts (serialized __index.js against DynamoDB Local
   it("lists flags and answers health", async () => {
     const list = await handler("read")(proxyEvent({ method: "GET", resource: "/flags", query: { limit: "10" } }));
     assert.equal(list.statusCode, 200);
-    assert.deepEqual(json(list).flags.map((f: { flagName: string }) => f.flagName), ["art-1"]);
+    assert.deepEqual(
+      json(list).flags.map((f: { flagName: string }) => f.flagName),
+      ["art-1"],
+    );
     const health = await handler("read")(proxyEvent({ method: "GET", resource: "/health" }));
     assert.deepEqual(json(health), { status: "ok" });
   });
@@ -114,7 +120,13 @@ describe("FlagApi Lambda artifacts (serialized __index.js against DynamoDB Local
   it("updates with If-Match, then refuses the stale version with 412", async () => {
     const update = handler("write");
     const event = (value: unknown) =>
-      proxyEvent({ method: "PUT", resource: "/flags/{flagName}", params: { flagName: "art-1" }, headers: { "If-Match": "1" }, body: { value } });
+      proxyEvent({
+        method: "PUT",
+        resource: "/flags/{flagName}",
+        params: { flagName: "art-1" },
+        headers: { "If-Match": "1" },
+        body: { value },
+      });
     const first = await update(event(false));
     assert.equal(first.statusCode, 200);
     assert.equal(json(first).version, 2);
@@ -148,9 +160,13 @@ describe("FlagApi Lambda artifacts (serialized __index.js against DynamoDB Local
     parameters.set(PARAMETER, "true");
     const remove = handler("delete");
     const before = ssm.requests();
-    const deleted = await remove(proxyEvent({ method: "DELETE", resource: "/flags/{flagName}", params: { flagName: "art-1" } }));
+    const deleted = await remove(
+      proxyEvent({ method: "DELETE", resource: "/flags/{flagName}", params: { flagName: "art-1" } }),
+    );
     assert.equal(deleted.statusCode, 204);
-    const again = await remove(proxyEvent({ method: "DELETE", resource: "/flags/{flagName}", params: { flagName: "art-1" } }));
+    const again = await remove(
+      proxyEvent({ method: "DELETE", resource: "/flags/{flagName}", params: { flagName: "art-1" } }),
+    );
     assert.equal(again.statusCode, 404);
     assert.equal(ssm.requests() - before, 1);
   });

@@ -156,18 +156,23 @@ describe("FlagApi (Pulumi mocks)", () => {
           .filter((s) => !asList(s.Action).some((a) => a.startsWith("logs:")))
           .map((s) => ({ actions: asList(s.Action).sort(), resources: asList(s.Resource) }));
       assert.deepEqual(grants("-read"), [{ actions: ["dynamodb:Scan", "dynamodb:UpdateItem"], resources: [tableArn] }]);
-      assert.deepEqual(grants("-write"), [{ actions: ["dynamodb:PutItem", "dynamodb:UpdateItem"], resources: [tableArn] }]);
+      assert.deepEqual(grants("-write"), [
+        { actions: ["dynamodb:PutItem", "dynamodb:UpdateItem"], resources: [tableArn] },
+      ]);
       assert.deepEqual(grants("-delete"), [
         { actions: ["dynamodb:DeleteItem"], resources: [tableArn] },
-        { actions: ["ssm:GetParameter"], resources: [`arn:aws:ssm:eu-west-1:123456789012:parameter${parameter.inputs.name}`] },
+        {
+          actions: ["ssm:GetParameter"],
+          resources: [`arn:aws:ssm:eu-west-1:123456789012:parameter${parameter.inputs.name}`],
+        },
       ]);
     });
 
     it("lets each function write only to its own log group", () => {
       for (const fn of ofType(resources, FUNCTION)) {
-        const logStatements = statementsOf(single(resources, "aws:iam/rolePolicy:RolePolicy", `${fn.name}-policy`)).filter(
-          (s) => asList(s.Action).some((a) => a.startsWith("logs:")),
-        );
+        const logStatements = statementsOf(
+          single(resources, "aws:iam/rolePolicy:RolePolicy", `${fn.name}-policy`),
+        ).filter((s) => asList(s.Action).some((a) => a.startsWith("logs:")));
         assert.deepEqual(logStatements, [
           {
             Effect: "Allow",

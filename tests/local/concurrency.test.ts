@@ -33,7 +33,10 @@ describe("concurrent writes on the local runtime", () => {
     const after = (await api("GET", "/flags/touched")).body;
     assert.equal(after.value, "new");
     assert.equal(after.version, 2);
-    const latestRead = readResults.map((r) => r.body.lastAccessed as string).sort().at(-1) as string;
+    const latestRead = readResults
+      .map((r) => r.body.lastAccessed as string)
+      .sort()
+      .at(-1) as string;
     assert.ok(after.lastAccessed >= latestRead);
   });
 
@@ -56,6 +59,9 @@ describe("concurrent writes on the local runtime", () => {
     );
     assert.ok(results.every((r) => r.status === 200));
     const versions = results.map((r) => r.body.version).sort((a, b) => a - b);
-    assert.deepEqual(versions, Array.from({ length: 25 }, (_, i) => i + 2));
+    assert.deepEqual(
+      versions,
+      Array.from({ length: 25 }, (_, i) => i + 2),
+    );
   });
 });

@@ -14,15 +14,17 @@ function malformedRequest() {
     fc.string({ maxLength: 200 }),
     fc.constantFrom("{", "[]", "null", "1", '"x"', '{"flagName":', '{"value":}', "\u0000", "{}".repeat(5000)),
     fc.json({ maxDepth: 4 }),
-    fc.record(
-      {
-        flagName: fc.oneof(fc.string({ maxLength: 20 }), fc.integer(), fc.constant(null)),
-        value: fc.oneof(fc.constant(null), fc.jsonValue({ maxDepth: 3 })),
-        description: fc.oneof(fc.integer(), fc.string({ minLength: 1025, maxLength: 1100 }), fc.constant(null)),
-        extra: fc.anything(),
-      },
-      { requiredKeys: [] },
-    ).map((body) => JSON.stringify(body)),
+    fc
+      .record(
+        {
+          flagName: fc.oneof(fc.string({ maxLength: 20 }), fc.integer(), fc.constant(null)),
+          value: fc.oneof(fc.constant(null), fc.jsonValue({ maxDepth: 3 })),
+          description: fc.oneof(fc.integer(), fc.string({ minLength: 1025, maxLength: 1100 }), fc.constant(null)),
+          extra: fc.anything(),
+        },
+        { requiredKeys: [] },
+      )
+      .map((body) => JSON.stringify(body)),
     fc.nat(40).map((depth) => `{"flagName":"deep","value":${"[".repeat(depth + 33)}${"]".repeat(depth + 33)}}`),
   );
   return fc.record({
@@ -33,7 +35,13 @@ function malformedRequest() {
       fc.string({ maxLength: 30 }).map((s) => `/flags?limit=${encodeURIComponent(s)}&cursor=${encodeURIComponent(s)}`),
     ),
     body: fc.option(jsonish, { nil: undefined }),
-    ifMatch: fc.option(fc.oneof(fc.string({ maxLength: 10 }).filter((s) => /^[\x20-\x7e]*$/.test(s)), fc.constantFrom("0", "-1", '"1"', "99999999999999999999")), { nil: undefined }),
+    ifMatch: fc.option(
+      fc.oneof(
+        fc.string({ maxLength: 10 }).filter((s) => /^[\x20-\x7e]*$/.test(s)),
+        fc.constantFrom("0", "-1", '"1"', "99999999999999999999"),
+      ),
+      { nil: undefined },
+    ),
   });
 }
 
@@ -44,7 +52,8 @@ describe("malformed requests (fast-check, local runtime)", () => {
 
   before(async () => {
     ({ service, api } = await startTestService({ allowFlagDeletion: () => false }));
-    seed = (await api("POST", "/flags", { body: { flagName: "seed-flag", value: { keep: true }, description: "d" } })).body;
+    seed = (await api("POST", "/flags", { body: { flagName: "seed-flag", value: { keep: true }, description: "d" } }))
+      .body;
   });
   after(() => service.stop());
 
@@ -59,7 +68,10 @@ describe("malformed requests (fast-check, local runtime)", () => {
         const headers = { "If-Match": /^\s*(W\/)?"?0*1"?\s*$/.test(ifMatch) ? "99" : ifMatch };
         const body = request.method === "GET" ? undefined : request.body;
         const result = await api(request.method, request.path, { body, headers });
-        assert.ok(result.status < 500, `${request.method} ${request.path} → ${result.status} ${JSON.stringify(result.body)}`);
+        assert.ok(
+          result.status < 500,
+          `${request.method} ${request.path} → ${result.status} ${JSON.stringify(result.body)}`,
+        );
         if (result.status >= 400) assert.equal(typeof result.body?.error?.code, "string");
       }),
       { numRuns: 600, seed: 20261122 },

@@ -174,8 +174,14 @@ describe("REST API on the local runtime", () => {
 
     it("applies when If-Match names the current version (bare or as an ETag)", async () => {
       await create("match-me", 1);
-      assert.equal((await api("PUT", "/flags/match-me", { body: { value: 2 }, headers: { "If-Match": "1" } })).status, 200);
-      assert.equal((await api("PUT", "/flags/match-me", { body: { value: 3 }, headers: { "If-Match": '"2"' } })).status, 200);
+      assert.equal(
+        (await api("PUT", "/flags/match-me", { body: { value: 2 }, headers: { "If-Match": "1" } })).status,
+        200,
+      );
+      assert.equal(
+        (await api("PUT", "/flags/match-me", { body: { value: 3 }, headers: { "If-Match": '"2"' } })).status,
+        200,
+      );
     });
 
     it("returns 412 VERSION_CONFLICT when If-Match names an older version, changing nothing", async () => {

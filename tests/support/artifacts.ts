@@ -40,7 +40,8 @@ function runtimeRoot(): string {
 export async function materialize(fn: RecordedResource): Promise<MaterializedArtifact> {
   const taskDir = path.join(runtimeRoot(), "task");
   fs.mkdirSync(taskDir);
-  const assets: Record<string, { text?: Promise<string>; path?: Promise<string> | string }> = await fn.inputs.code.assets;
+  const assets: Record<string, { text?: Promise<string>; path?: Promise<string> | string }> =
+    await fn.inputs.code.assets;
   let bytes = 0;
   let deflatedBytes = 0;
   for (const [entry, asset] of Object.entries(assets)) {
@@ -61,7 +62,10 @@ export async function materialize(fn: RecordedResource): Promise<MaterializedArt
 }
 
 /** Loads an artifact's `handler` as Lambda would: a fresh module, initialised with `env` in place. */
-export function loadHandler<E, R>(artifact: MaterializedArtifact, env: Record<string, string>): (event: E) => Promise<R> {
+export function loadHandler<E, R>(
+  artifact: MaterializedArtifact,
+  env: Record<string, string>,
+): (event: E) => Promise<R> {
   Object.assign(process.env, env);
   delete require.cache[artifact.indexPath];
   return require(artifact.indexPath).handler;

@@ -15,7 +15,11 @@ export interface RequestOptions {
 export function client(baseUrl: string) {
   return async (method: string, path: string, options: RequestOptions = {}): Promise<HttpResult> => {
     const body =
-      options.body === undefined ? undefined : typeof options.body === "string" ? options.body : JSON.stringify(options.body);
+      options.body === undefined
+        ? undefined
+        : typeof options.body === "string"
+          ? options.body
+          : JSON.stringify(options.body);
     const response = await fetch(`${baseUrl}${path}`, {
       method,
       body,
