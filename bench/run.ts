@@ -26,7 +26,12 @@ async function archives(): Promise<void> {
     const initMs = Number(
       execFileSync(process.execPath, ["-e", script], {
         encoding: "utf8",
-        env: { ...process.env, FLAGS_TABLE_NAME: "bench", ALLOW_FLAG_DELETION_PARAMETER: "/bench", AWS_REGION: "local" },
+        env: {
+          ...process.env,
+          FLAGS_TABLE_NAME: "bench",
+          ALLOW_FLAG_DELETION_PARAMETER: "/bench",
+          AWS_REGION: "local",
+        },
         stdio: ["ignore", "pipe", "ignore"],
       }),
     );

@@ -68,5 +68,6 @@ export function loadHandler<E, R>(
 ): (event: E) => Promise<R> {
   Object.assign(process.env, env);
   delete require.cache[artifact.indexPath];
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a CommonJS file loaded afresh, as Lambda does
   return require(artifact.indexPath).handler;
 }

@@ -2,7 +2,6 @@
 export interface HttpResult {
   status: number;
   headers: Headers;
-  // biome-ignore lint/suspicious/noExplicitAny: response bodies are asserted field by field.
   body: any;
 }
 

@@ -10,7 +10,6 @@ export const ACCOUNT = "123456789012";
 export interface RecordedResource {
   type: string;
   name: string;
-  // biome-ignore lint/suspicious/noExplicitAny: resource inputs are untyped property bags.
   inputs: Record<string, any>;
 }
 
