@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { FlagApi } from "./components";
+import type { TokenConfig } from "./handlers/auth/tokens";
 
 const config = new pulumi.Config();
 const project = pulumi.getProject();
@@ -9,6 +10,8 @@ const flagApi = new FlagApi(`${project}-${stack}`, {
   allowFlagDeletion: config.getBoolean("allowFlagDeletion") ?? true,
   parameterPrefix: `/${project}/${stack}`,
   logRetentionDays: config.getNumber("logRetentionDays") ?? 30,
+  apiTokens: config.getSecretObject<TokenConfig[]>("apiTokens"),
+  corsOrigins: config.getObject<string[]>("corsOrigins"),
 });
 
 export const apiUrl = flagApi.apiUrl;

@@ -8,6 +8,7 @@ import { startService } from "../local/service";
 import { materialize } from "../tests/support/artifacts";
 import { client } from "../tests/support/http";
 import { runProgram } from "../tests/support/pulumiMocks";
+import { ADMIN_TOKEN, TEST_TOKENS } from "../tests/support/tokens";
 
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
 
@@ -45,9 +46,9 @@ async function archives(): Promise<void> {
 async function restLatency(): Promise<void> {
   const n = 300;
   console.log(`\n## REST latency on the local runtime (${n} sequential requests each, one client)`);
-  const service = await startService({ port: 0, allowFlagDeletion: () => true });
+  const service = await startService({ port: 0, allowFlagDeletion: () => true, tokens: TEST_TOKENS });
   try {
-    const api = client(service.url);
+    const api = client(service.url, ADMIN_TOKEN);
     const measure = async (label: string, request: (i: number) => Promise<{ status: number }>, ok: number) => {
       const samples: number[] = [];
       for (let i = 0; i < n; i++) {

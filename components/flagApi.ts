@@ -1,8 +1,16 @@
 import { createHash } from "node:crypto";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { ENV, flagDeleteEntrypoint, flagReadsEntrypoint, flagWritesEntrypoint } from "../handlers/entrypoints";
+import { type TokenConfig, toTokenRecords } from "../handlers/auth/tokens";
+import {
+  ENV,
+  flagDeleteEntrypoint,
+  flagReadsEntrypoint,
+  flagWritesEntrypoint,
+  restAuthorizerEntrypoint,
+} from "../handlers/entrypoints";
 import { FLAGS_TABLE } from "../handlers/flags/table";
+import { errorBody, MAX_BODY_BYTES } from "../handlers/http";
 import { ROUTES, type RouteGroup } from "../handlers/routes";
 import { restApiSpec } from "./restApiSpec";
 import { ServiceFunction } from "./serviceFunction";
@@ -19,12 +27,30 @@ export interface FlagApiArgs {
   logRetentionDays?: number;
   /** API Gateway stage name. Default: the stack name. */
   stageName?: string;
+  /**
+   * Put an AWS WAF web ACL in front of the stage that refuses bodies over 64 KiB with the
+   * contract's 413 before they reach Lambda (which fails, as a 5xx, on payloads over 6 MB).
+   * Costs about $6/month plus $0.60 per million requests. Default true.
+   */
+  requestBodyLimit?: boolean;
   /** Steady-state requests per second the stage admits. Default 100. */
   throttleRateLimit?: number;
   /** Burst of requests the stage admits above the rate. Default 200. */
   throttleBurstLimit?: number;
   /** Refuse to delete the flags table (also in `pulumi destroy`). Default true. */
   tableDeletionProtection?: boolean;
+  /**
+   * The stack's API tokens (pass a secret). Only their SHA-256 hashes, with ids and scopes, reach
+   * AWS, in an SSM SecureString. None means every request but `/health` is refused.
+   */
+  apiTokens?: pulumi.Input<TokenConfig[]>;
+  /** Seconds API Gateway caches an authorizer answer per token. Default 30. */
+  authorizerTtlSeconds?: number;
+  /**
+   * Origins allowed by CORS. Default none: CORS off.
+   * @example ["https://admin.example.com"]
+   */
+  corsOrigins?: string[];
 }
 
 /**
@@ -46,6 +72,9 @@ export class FlagApi extends pulumi.ComponentResource {
   readonly tableStreamArn: pulumi.Output<string>;
   /** Name (path) of the `allow-flag-deletion` SSM parameter. */
   readonly allowFlagDeletionParameter: pulumi.Output<string>;
+  /** The SecureString holding token hashes; the WebSocket authorizer reads it too. */
+  readonly tokensParameter: aws.ssm.Parameter;
+  readonly authorizer: ServiceFunction;
 
   constructor(name: string, args: FlagApiArgs, opts?: pulumi.ComponentResourceOptions) {
     super("feature-flags:flagApi:FlagApi", name, {}, opts);
@@ -55,8 +84,18 @@ export class FlagApi extends pulumi.ComponentResource {
         this,
       );
     }
+    const corsOrigins = args.corsOrigins ?? [];
+    for (const origin of corsOrigins) {
+      if (!/^https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?$/.test(origin)) {
+        throw new pulumi.ResourceError(
+          `corsOrigins entry '${origin}' must be an origin such as https://app.example.com (scheme and host, no path, no '*')`,
+          this,
+        );
+      }
+    }
     const logRetentionDays = args.logRetentionDays ?? 30;
-    const stageName = args.stageName ?? pulumi.getStack();
+    // Stack names may hold '.', which stage names may not.
+    const stageName = args.stageName ?? pulumi.getStack().replace(/[^A-Za-z0-9_-]/g, "-");
 
     const createTable = () =>
       new aws.dynamodb.Table(
@@ -87,8 +126,37 @@ export class FlagApi extends pulumi.ComponentResource {
         { parent: this },
       );
 
+    const createTokensParameter = () =>
+      new aws.ssm.Parameter(
+        `${name}-api-tokens`,
+        {
+          name: `${args.parameterPrefix}/api-tokens`,
+          type: "SecureString",
+          // Hashes only: the plaintext tokens stay in the (encrypted) stack config.
+          value: pulumi.output(args.apiTokens ?? []).apply((tokens) => JSON.stringify(toTokenRecords(tokens))),
+          description: "SHA-256 hashes of the API tokens, with ids and scopes. Set with `pulumi config set --secret apiTokens`.",
+        },
+        { parent: this },
+      );
+
+    const createAuthorizer = (tokens: aws.ssm.Parameter) =>
+      new ServiceFunction(
+        `${name}-authorizer`,
+        {
+          logRetentionDays,
+          description: "REST API token authorizer",
+          callbackFactory: restAuthorizerEntrypoint,
+          memorySize: 256,
+          environment: { [ENV.tokensParameter]: tokens.name },
+          // SecureString with the AWS-managed aws/ssm key: its key policy admits callers that SSM
+          // vouches for, so no kms:Decrypt grant is needed.
+          statements: [{ Effect: "Allow", Action: ["ssm:GetParameter"], Resource: tokens.arn }],
+        },
+        { parent: this },
+      );
+
     const createFunctions = (table: aws.dynamodb.Table, parameter: aws.ssm.Parameter) => {
-      const environment = { [ENV.flagsTable]: table.name };
+      const environment = { [ENV.flagsTable]: table.name, [ENV.corsOrigins]: JSON.stringify(corsOrigins) };
       const common = { logRetentionDays, environment };
       return {
         read: new ServiceFunction(
@@ -129,15 +197,24 @@ export class FlagApi extends pulumi.ComponentResource {
       };
     };
 
-    const createApi = (functions: Record<RouteGroup, ServiceFunction>) => {
+    const createApi = (functions: Record<RouteGroup, ServiceFunction>, authorizer: ServiceFunction) => {
       const body = pulumi
         .all({
           read: functions.read.function.invokeArn,
           write: functions.write.function.invokeArn,
           delete: functions.delete.function.invokeArn,
+          authorizer: authorizer.function.invokeArn,
         })
-        .apply((integrations: Record<RouteGroup, string>) =>
-          JSON.stringify(restApiSpec({ title: `${name}-flags`, integrations })),
+        .apply(({ authorizer: authorizerUri, read, write, delete: remove }) =>
+          JSON.stringify(
+            restApiSpec({
+              title: `${name}-flags`,
+              integrations: { read, write, delete: remove },
+              authorizerUri,
+              authorizerTtlSeconds: args.authorizerTtlSeconds ?? 30,
+              corsOrigins,
+            }),
+          ),
         );
       const api = new aws.apigateway.RestApi(
         `${name}-api`,
@@ -158,6 +235,16 @@ export class FlagApi extends pulumi.ComponentResource {
           { parent: this },
         );
       }
+      new aws.lambda.Permission(
+        `${name}-invoke-authorizer`,
+        {
+          action: "lambda:InvokeFunction",
+          principal: "apigateway.amazonaws.com",
+          function: authorizer.function.name,
+          sourceArn: pulumi.interpolate`${api.executionArn}/authorizers/*`,
+        },
+        { parent: this },
+      );
       const deployment = new aws.apigateway.Deployment(
         `${name}-deployment`,
         {
@@ -189,12 +276,67 @@ export class FlagApi extends pulumi.ComponentResource {
       return { api, stage };
     };
 
+    const createBodyLimit = (stage: aws.apigateway.Stage) => {
+      const ruleName = "request-body-limit";
+      const acl = new aws.wafv2.WebAcl(
+        `${name}-waf`,
+        {
+          scope: "REGIONAL",
+          description: `Refuses request bodies over ${MAX_BODY_BYTES} bytes`,
+          defaultAction: { allow: {} },
+          // WAF sees at most this much of a body; OversizeHandling MATCH makes anything longer match.
+          associationConfig: { requestBodies: [{ apiGateway: { defaultSizeInspectionLimit: "KB_64" } }] },
+          customResponseBodies: [
+            {
+              key: "payload-too-large",
+              contentType: "APPLICATION_JSON",
+              content: JSON.stringify(
+                errorBody("PAYLOAD_TOO_LARGE", `request body exceeds ${MAX_BODY_BYTES} bytes`),
+              ),
+            },
+          ],
+          ruleJson: JSON.stringify([
+            {
+              Name: ruleName,
+              Priority: 0,
+              Action: {
+                Block: { CustomResponse: { ResponseCode: 413, CustomResponseBodyKey: "payload-too-large" } },
+              },
+              Statement: {
+                SizeConstraintStatement: {
+                  FieldToMatch: { Body: { OversizeHandling: "MATCH" } },
+                  ComparisonOperator: "GT",
+                  Size: MAX_BODY_BYTES,
+                  TextTransformations: [{ Priority: 0, Type: "NONE" }],
+                },
+              },
+              VisibilityConfig: { SampledRequestsEnabled: true, CloudWatchMetricsEnabled: true, MetricName: ruleName },
+            },
+          ]),
+          visibilityConfig: {
+            sampledRequestsEnabled: true,
+            cloudwatchMetricsEnabled: true,
+            metricName: `${name}-waf`,
+          },
+        },
+        { parent: this },
+      );
+      new aws.wafv2.WebAclAssociation(
+        `${name}-waf-stage`,
+        { resourceArn: stage.arn, webAclArn: acl.arn },
+        { parent: this },
+      );
+    };
+
     this.table = createTable();
     this.deletionParameter = createDeletionParameter();
+    this.tokensParameter = createTokensParameter();
+    this.authorizer = createAuthorizer(this.tokensParameter);
     this.functions = createFunctions(this.table, this.deletionParameter);
-    const { api, stage } = createApi(this.functions);
+    const { api, stage } = createApi(this.functions, this.authorizer);
     this.api = api;
     this.stage = stage;
+    if (args.requestBodyLimit ?? true) createBodyLimit(stage);
 
     this.apiUrl = stage.invokeUrl;
     this.tableName = this.table.name;

@@ -1,6 +1,8 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
+import { grants, principalFromContext } from "./auth/tokens";
 import { type ErrorCode, isServiceError, serviceError } from "./errors";
+import { ROUTES } from "./routes";
 
 /** What a route handler sees of a request, independent of API Gateway's event shape. */
 export interface ApiRequest {
@@ -11,8 +13,13 @@ export interface ApiRequest {
   header(name: string): string | undefined;
   /** The raw body text (base64 already decoded), or undefined when there is none. */
   readonly body: string | undefined;
-  /** The id of the token that made the request; null until authentication identifies one. */
+  /** The id of the token that made the request; null on routes that need none (`/health`). */
   readonly actor: string | null;
+  /**
+   * What precedes the API's own paths in the URL the client used: `/dev` on API Gateway's default
+   * endpoint (the stage), `` on a custom domain or locally. For building `Location`.
+   */
+  readonly basePath: string;
 }
 
 export interface ApiResponse {
@@ -73,12 +80,32 @@ function headerLookup(headers: APIGatewayProxyEvent["headers"]): (name: string) 
   return (name) => lower.get(name.toLowerCase());
 }
 
-function actorOf(event: APIGatewayProxyEvent): string | null {
-  const tokenId = event.requestContext?.authorizer?.tokenId;
-  return typeof tokenId === "string" && tokenId.length > 0 ? tokenId : null;
+/**
+ * Checks the scope the route needs against the principal the authorizer passed on. A route that
+ * needs a scope but arrives without a principal is refused too, so a misconfigured API (say, an
+ * authorizer left off a method) fails closed.
+ */
+function authorize(event: APIGatewayProxyEvent): string | null {
+  const route = ROUTES.find((r) => r.method === event.httpMethod && r.resource === event.resource);
+  const principal = principalFromContext(event.requestContext?.authorizer);
+  if (route === undefined || route.scope === null) return principal?.tokenId ?? null;
+  if (principal === undefined) {
+    throw serviceError("UNAUTHENTICATED", "send a token: Authorization: Bearer <token>");
+  }
+  if (!grants(principal.scopes, route.scope)) {
+    throw serviceError("FORBIDDEN", `token '${principal.tokenId}' lacks the '${route.scope}' scope`);
+  }
+  return principal.tokenId;
 }
 
-function toRequest(event: APIGatewayProxyEvent): ApiRequest {
+/** `requestContext.path` is the path as requested (with the stage); `path` is without it. */
+function basePathOf(event: APIGatewayProxyEvent): string {
+  const requested = event.requestContext?.path;
+  if (typeof requested !== "string" || !requested.endsWith(event.path)) return "";
+  return requested.slice(0, requested.length - event.path.length);
+}
+
+function toRequest(event: APIGatewayProxyEvent, actor: string | null): ApiRequest {
   const params: Record<string, string> = {};
   for (const [key, value] of Object.entries(event.pathParameters ?? {})) {
     if (value !== undefined) params[key] = decodePathParameter(value);
@@ -93,11 +120,11 @@ function toRequest(event: APIGatewayProxyEvent): ApiRequest {
       : event.isBase64Encoded
         ? Buffer.from(event.body, "base64").toString("utf8")
         : event.body;
-  return { params, query, header: headerLookup(event.headers), body, actor: actorOf(event) };
+  return { params, query, header: headerLookup(event.headers), body, actor, basePath: basePathOf(event) };
 }
 
-function toResult(response: ApiResponse): APIGatewayProxyResult {
-  const headers: Record<string, string> = { ...response.headers };
+function toResult(response: ApiResponse, extraHeaders: Record<string, string>): APIGatewayProxyResult {
+  const headers: Record<string, string> = { ...extraHeaders, ...response.headers };
   if (response.body === undefined) return { statusCode: response.status, headers, body: "" };
   headers["Content-Type"] = "application/json";
   return { statusCode: response.status, headers, body: JSON.stringify(response.body) };
@@ -105,6 +132,24 @@ function toResult(response: ApiResponse): APIGatewayProxyResult {
 
 /** `METHOD resource`, the key routes are looked up by, e.g. `GET /flags/{flagName}`. */
 export const routeKey = (method: string, resource: string): string => `${method.toUpperCase()} ${resource}`;
+
+export interface ProxyHandlerOptions {
+  /** Origins allowed by CORS; empty or absent means CORS is off (no CORS headers at all). */
+  corsOrigins?: readonly string[];
+}
+
+/** CORS headers for a request's Origin: only an exactly listed origin is echoed. */
+export function corsHeaders(origin: string | undefined, allowed: readonly string[]): Record<string, string> {
+  if (origin === undefined || !allowed.includes(origin)) return {};
+  return {
+    "Access-Control-Allow-Origin": origin,
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, If-Match",
+    "Access-Control-Allow-Methods": "GET, POST, PUT, DELETE, OPTIONS",
+    "Access-Control-Expose-Headers": "ETag, Location",
+    "Access-Control-Max-Age": "600",
+    Vary: "Origin",
+  };
+}
 
 /**
  * Builds the Lambda proxy handler for a set of routes. Every failure becomes the contract's error
@@ -114,21 +159,29 @@ export const routeKey = (method: string, resource: string): string => `${method.
 export function makeProxyHandler(
   routes: Readonly<Record<string, RouteHandler>>,
   logger: RequestLogger,
+  options: ProxyHandlerOptions = {},
 ): (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> {
+  const corsOrigins = options.corsOrigins ?? [];
   return async (event) => {
+    const cors = corsHeaders(headerLookup(event.headers)("Origin"), corsOrigins);
     const route = routes[routeKey(event.httpMethod ?? "", event.resource ?? "")];
     try {
+      // Preflight: no token (browsers send none) and no side effects.
+      if (event.httpMethod === "OPTIONS" && event.resource !== undefined && event.resource !== "") {
+        return toResult({ status: 204 }, cors);
+      }
       if (route === undefined) {
         throw serviceError("ROUTE_NOT_FOUND", `no route for ${event.httpMethod} ${event.path}`);
       }
-      return toResult(await route(toRequest(event)));
+      const actor = authorize(event);
+      return toResult(await route(toRequest(event, actor)), cors);
     } catch (error) {
       if (isServiceError(error)) {
         logger.warn("request refused", { code: error.code, status: error.status, path: event.path });
-        return toResult({ status: error.status, body: errorBody(error.code, error.message) });
+        return toResult({ status: error.status, body: errorBody(error.code, error.message) }, cors);
       }
       logger.error("request failed", { path: event.path, method: event.httpMethod, error: error as Error });
-      return toResult({ status: 500, body: errorBody("INTERNAL", "internal error") });
+      return toResult({ status: 500, body: errorBody("INTERNAL", "internal error") }, cors);
     }
   };
 }

@@ -9,6 +9,9 @@ export const ROUTES = [
   { method: "POST", resource: "/flags", group: "write", scope: "write" },
   { method: "PUT", resource: "/flags/{flagName}", group: "write", scope: "write" },
   { method: "DELETE", resource: "/flags/{flagName}", group: "delete", scope: "write" },
+  // CORS preflights: answered without a token and without touching data.
+  { method: "OPTIONS", resource: "/flags", group: "read", scope: null },
+  { method: "OPTIONS", resource: "/flags/{flagName}", group: "read", scope: null },
 ] as const;
 
 export type Route = (typeof ROUTES)[number];

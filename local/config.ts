@@ -1,6 +1,8 @@
+import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
+import type { TokenConfig } from "../handlers/auth/tokens";
 
 /** The local runtime's settings, from the environment (CONTRACT.md, "Local runtime"). */
 export interface LocalConfig {
@@ -10,6 +12,28 @@ export interface LocalConfig {
   stack: string;
   /** Re-evaluated on every DELETE, so editing Pulumi.<stack>.yaml takes effect without a restart. */
   allowFlagDeletion: () => boolean;
+  tokens: TokenConfig[];
+  /** Ids of the tokens generated because their variable was unset (to print them once). */
+  generatedTokenIds: string[];
+  corsOrigins: string[];
+}
+
+/** The local tokens: `admin` (read+write) and `reader` (read), generated when unset. */
+function localTokens(env: NodeJS.ProcessEnv): { tokens: TokenConfig[]; generated: string[] } {
+  const generated: string[] = [];
+  const tokenFrom = (variable: string, id: string): string => {
+    const value = env[variable];
+    if (value !== undefined && value !== "") return value;
+    generated.push(id);
+    return randomBytes(32).toString("base64url");
+  };
+  return {
+    tokens: [
+      { id: "admin", token: tokenFrom("FLAGS_ADMIN_TOKEN", "admin"), scopes: ["read", "write"] },
+      { id: "reader", token: tokenFrom("FLAGS_READ_TOKEN", "reader"), scopes: ["read"] },
+    ],
+    generated,
+  };
 }
 
 function parseBoolean(name: string, raw: string): boolean {
@@ -41,10 +65,14 @@ export function resolveLocalConfig(env: NodeJS.ProcessEnv, projectDir: string): 
   const fromEnv = env.ALLOW_FLAG_DELETION;
   const allowFromEnv =
     fromEnv === undefined || fromEnv === "" ? undefined : parseBoolean("ALLOW_FLAG_DELETION", fromEnv);
+  const { tokens, generated } = localTokens(env);
   return {
     port,
     dataDir: inMemory ? undefined : path.resolve(projectDir, env.FLAGS_DATA_DIR ?? ".flags-local"),
     stack,
     allowFlagDeletion: () => allowFromEnv ?? stackAllowFlagDeletion(projectDir, stack) ?? true,
+    tokens,
+    generatedTokenIds: generated,
+    corsOrigins: (env.CORS_ORIGINS ?? "").split(",").filter((origin) => origin !== ""),
   };
 }

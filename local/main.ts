@@ -13,6 +13,8 @@ async function main(): Promise<void> {
     port: config.port,
     dataDir: config.dataDir,
     allowFlagDeletion: config.allowFlagDeletion,
+    tokens: config.tokens,
+    corsOrigins: config.corsOrigins,
   });
 
   let stopping = false;
@@ -39,6 +41,12 @@ async function main(): Promise<void> {
 
   console.log(`data: ${config.dataDir ?? "in memory (FLAGS_IN_MEMORY=1)"}; stack config: Pulumi.${config.stack}.yaml`);
   console.log(`flag deletion: ${config.allowFlagDeletion() ? "allowed" : "disabled"}`);
+  for (const { id, token, scopes } of config.tokens) {
+    const source = config.generatedTokenIds.includes(id)
+      ? `${token}  (generated; set ${id === "admin" ? "FLAGS_ADMIN_TOKEN" : "FLAGS_READ_TOKEN"} to keep one)`
+      : `from ${id === "admin" ? "FLAGS_ADMIN_TOKEN" : "FLAGS_READ_TOKEN"}`;
+    console.log(`token ${id} (${scopes.join("+")}): ${source}`);
+  }
   console.log(`ready ${service.url}`);
 }
 

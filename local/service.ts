@@ -3,9 +3,17 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import {
+  bearerToken,
+  principalContext,
+  type TokenConfig,
+  toTokenRecords,
+  verifyToken,
+} from "../handlers/auth/tokens";
 import { makeDeleteRoutes, makeReadRoutes, makeWriteRoutes } from "../handlers/flags/routes";
 import { makeFlagStore } from "../handlers/flags/store";
-import { makeProxyHandler } from "../handlers/http";
+import { errorBody, makeProxyHandler } from "../handlers/http";
+import { ROUTES } from "../handlers/routes";
 import { compileRoutes, tooLarge, toProxyEvent, writeProxyResult } from "./apigateway";
 import { type DynamoDbLocal, localDynamoClient, startDynamoDbLocal } from "./dynamodb";
 import { ensureFlagsTable } from "./tables";
@@ -20,8 +28,10 @@ export interface ServiceOptions {
   /** Default `flags`. Tests give each suite its own table in a shared DynamoDB Local. */
   tableName?: string;
   allowFlagDeletion: () => boolean;
-  /** The actor recorded on changes until authentication identifies one. */
-  actor?: string;
+  /** Accepted tokens; only their hashes are kept. None means every request but /health is refused. */
+  tokens: TokenConfig[];
+  /** Origins allowed by CORS; default none (CORS off). */
+  corsOrigins?: string[];
 }
 
 export interface RunningService {
@@ -56,6 +66,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     throw error;
   }
 
+  const tokenRecords = toTokenRecords(options.tokens);
   const store = makeFlagStore({ doc, tableName });
   const handler = makeProxyHandler(
     {
@@ -64,14 +75,29 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       ...makeDeleteRoutes({ store, isDeletionAllowed: async () => options.allowFlagDeletion() }),
     },
     new Logger({ serviceName: "feature-flags-local" }),
+    { corsOrigins: options.corsOrigins },
   );
   const match = compileRoutes();
-  const authorizer = { tokenId: options.actor ?? "local" };
 
   const server = http.createServer(async (request, response) => {
     try {
       const path = new URL(request.url ?? "/", "http://local").pathname;
-      const event = await toProxyEvent(request, match(request.method ?? "", path), { authorizer });
+      const matched = match(request.method ?? "", path);
+      const route = ROUTES.find((r) => r.method === request.method && r.resource === matched?.resource);
+      let authorizer: Record<string, string> | null = null;
+      // What API Gateway and the REST authorizer do before a guarded route's handler runs.
+      if (route !== undefined && route.scope !== null) {
+        const principal = verifyToken(bearerToken(request.headers.authorization), tokenRecords);
+        if (principal === undefined) {
+          response.writeHead(401, { "Content-Type": "application/json" });
+          response.end(
+            JSON.stringify(errorBody("UNAUTHENTICATED", "send a valid token: Authorization: Bearer <token>")),
+          );
+          return;
+        }
+        authorizer = principalContext(principal);
+      }
+      const event = await toProxyEvent(request, matched, { authorizer });
       writeProxyResult(response, await handler(event));
     } catch (error) {
       if (error instanceof RangeError) return tooLarge(response);

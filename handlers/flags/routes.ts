@@ -42,7 +42,7 @@ export function makeWriteRoutes({ store }: { store: FlagStore }): Record<string,
     "POST /flags": async (request) => {
       const input = parseCreateFlag(parseJsonBody(request));
       const flag = await store.create(input, request.actor);
-      return flagResponse(201, flag, { Location: `/flags/${encodeURIComponent(flag.flagName)}` });
+      return flagResponse(201, flag, { Location: `${request.basePath}/flags/${encodeURIComponent(flag.flagName)}` });
     },
     "PUT /flags/{flagName}": async (request) => {
       const flagName = parseFlagName(request.params.flagName);

@@ -82,8 +82,8 @@ describe("FlagApi Lambda artifacts (serialized __index.js against DynamoDB Local
         version: 1,
         createdAt: undefined,
         updatedAt: undefined,
-        createdBy: null,
-        updatedBy: null,
+        createdBy: "admin",
+        updatedBy: "admin",
       },
     );
   });

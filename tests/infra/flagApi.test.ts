@@ -1,17 +1,13 @@
 import { strict as assert } from "node:assert";
 import { ROUTES } from "../../handlers/routes";
+import { dataGrants, statementsOf } from "../support/policies";
 import { ofType, type RecordedResource, runProgram, single } from "../support/pulumiMocks";
 
 const FUNCTION = "aws:lambda/function:Function";
-
-interface Statement {
-  Effect: string;
-  Action: string | string[];
-  Resource: string | string[];
-}
-
-const statementsOf = (policy: RecordedResource): Statement[] => JSON.parse(policy.inputs.policy).Statement;
-const asList = (value: string | string[]): string[] => (Array.isArray(value) ? value : [value]);
+const PARAMETER = "aws:ssm/parameter:Parameter";
+const FLAG_FUNCTIONS = ["-read", "-write", "-delete"];
+const flagFunctions = (resources: RecordedResource[]) =>
+  ofType(resources, FUNCTION).filter((fn) => FLAG_FUNCTIONS.some((suffix) => fn.name.endsWith(suffix)));
 
 describe("FlagApi (Pulumi mocks)", () => {
   let resources: RecordedResource[];
@@ -42,7 +38,7 @@ describe("FlagApi (Pulumi mocks)", () => {
     const spec = () => JSON.parse(single(resources, "aws:apigateway/restApi:RestApi").inputs.body);
 
     it("defines every route of the contract, each proxied to its group's function", () => {
-      const functions = ofType(resources, FUNCTION);
+      const functions = flagFunctions(resources);
       const paths = spec().paths;
       for (const route of ROUTES) {
         const operation = paths[route.resource]?.[route.method.toLowerCase()];
@@ -60,7 +56,7 @@ describe("FlagApi (Pulumi mocks)", () => {
     it("answers unknown routes with the contract's error body instead of API Gateway's 403", () => {
       const responses = spec()["x-amazon-apigateway-gateway-responses"];
       const missing = responses.MISSING_AUTHENTICATION_TOKEN;
-      assert.equal(missing.statusCode, 404);
+      assert.equal(missing.statusCode, "404");
       assert.equal(JSON.parse(missing.responseTemplates["application/json"]).error.code, "ROUTE_NOT_FOUND");
       assert.match(responses.DEFAULT_5XX.responseTemplates["application/json"], /"code":"INTERNAL"/);
     });
@@ -81,7 +77,9 @@ describe("FlagApi (Pulumi mocks)", () => {
     });
 
     it("lets API Gateway invoke each function for its own routes only", () => {
-      const permissions = ofType(resources, "aws:lambda/permission:Permission");
+      const permissions = ofType(resources, "aws:lambda/permission:Permission").filter(
+        (p) => !p.name.endsWith("-invoke-authorizer"),
+      );
       assert.equal(permissions.length, ROUTES.length);
       const api = single(resources, "aws:apigateway/restApi:RestApi");
       for (const route of ROUTES) {
@@ -92,12 +90,33 @@ describe("FlagApi (Pulumi mocks)", () => {
         assert.ok(permission.inputs.function.endsWith(`-${route.group}`));
       }
     });
+
+    it("puts a WAF rule on the stage that answers bodies over 64 KiB with the contract's 413", () => {
+      const acl = single(resources, "aws:wafv2/webAcl:WebAcl");
+      const association = single(resources, "aws:wafv2/webAclAssociation:WebAclAssociation");
+      const stage = single(resources, "aws:apigateway/stage:Stage");
+      assert.equal(
+        association.inputs.resourceArn,
+        `arn:aws:apigateway:eu-west-1::/restapis/${stage.inputs.restApi}/stages/dev`,
+      );
+      assert.equal(association.inputs.webAclArn, `arn:aws:mock:eu-west-1:123456789012:${acl.name}`);
+      const [rule] = JSON.parse(acl.inputs.ruleJson);
+      assert.deepEqual(rule.Statement.SizeConstraintStatement.FieldToMatch, { Body: { OversizeHandling: "MATCH" } });
+      assert.equal(rule.Statement.SizeConstraintStatement.ComparisonOperator, "GT");
+      assert.equal(rule.Statement.SizeConstraintStatement.Size, 65536);
+      assert.equal(rule.Action.Block.CustomResponse.ResponseCode, 413);
+      assert.equal(acl.inputs.associationConfig.requestBodies[0].apiGateway.defaultSizeInspectionLimit, "KB_64");
+      const body = acl.inputs.customResponseBodies.find(
+        (b: { key: string }) => b.key === rule.Action.Block.CustomResponse.CustomResponseBodyKey,
+      );
+      assert.equal(JSON.parse(body.content).error.code, "PAYLOAD_TOO_LARGE");
+    });
   });
 
   describe("functions", () => {
     it("run nodejs22.x, each with its own role and its own log group", () => {
       const functions = ofType(resources, FUNCTION);
-      assert.equal(functions.length, 3);
+      assert.equal(functions.length, 4);
       const roles = new Set(functions.map((fn) => fn.inputs.role));
       assert.equal(roles.size, functions.length);
       for (const fn of functions) {
@@ -110,14 +129,14 @@ describe("FlagApi (Pulumi mocks)", () => {
 
     it("keep logs for logRetentionDays, 30 by default", () => {
       const groups = ofType(resources, "aws:cloudwatch/logGroup:LogGroup");
-      assert.equal(groups.length, 3);
+      assert.equal(groups.length, ofType(resources, FUNCTION).length);
       for (const group of groups) assert.equal(group.inputs.retentionInDays, 30);
     });
 
     it("name the table and the parameter in their environment", () => {
       const table = single(resources, "aws:dynamodb/table:Table");
-      const parameter = single(resources, "aws:ssm/parameter:Parameter");
-      for (const fn of ofType(resources, FUNCTION)) {
+      const parameter = single(resources, PARAMETER, "-allow-flag-deletion");
+      for (const fn of flagFunctions(resources)) {
         assert.equal(fn.inputs.environment.variables.FLAGS_TABLE_NAME, table.name);
       }
       const deleteFn = single(resources, FUNCTION, "-delete");
@@ -126,35 +145,12 @@ describe("FlagApi (Pulumi mocks)", () => {
   });
 
   describe("least privilege", () => {
-    it("attaches no managed policy to any role", () => {
-      assert.deepEqual(ofType(resources, "aws:iam/rolePolicyAttachment:RolePolicyAttachment"), []);
-      for (const role of ofType(resources, "aws:iam/role:Role")) {
-        assert.equal(role.inputs.managedPolicyArns, undefined, role.name);
-      }
-    });
-
-    it("grants no wildcard action and names exact resources", () => {
-      const policies = ofType(resources, "aws:iam/rolePolicy:RolePolicy");
-      assert.equal(policies.length, 3);
-      for (const policy of policies) {
-        for (const statement of statementsOf(policy)) {
-          for (const action of asList(statement.Action)) assert.ok(!action.includes("*"), `${policy.name}: ${action}`);
-          for (const resource of asList(statement.Resource)) {
-            assert.match(resource, /^arn:aws:/, `${policy.name}: ${resource}`);
-            assert.ok(!/:\*$|^\*$/.test(resource.replace(/log-group:[^*]+:\*$/, "")), `${policy.name}: ${resource}`);
-          }
-        }
-      }
-    });
-
     it("gives each function exactly the data-plane actions its routes need", () => {
       const table = single(resources, "aws:dynamodb/table:Table");
-      const parameter = single(resources, "aws:ssm/parameter:Parameter");
+      const parameter = single(resources, PARAMETER, "-allow-flag-deletion");
       const tableArn = `arn:aws:dynamodb:eu-west-1:123456789012:table/${table.name}`;
       const grants = (suffix: string) =>
-        statementsOf(single(resources, "aws:iam/rolePolicy:RolePolicy", `${suffix}-policy`))
-          .filter((s) => !asList(s.Action).some((a) => a.startsWith("logs:")))
-          .map((s) => ({ actions: asList(s.Action).sort(), resources: asList(s.Resource) }));
+        dataGrants(single(resources, "aws:iam/rolePolicy:RolePolicy", `${suffix}-policy`));
       assert.deepEqual(grants("-read"), [{ actions: ["dynamodb:Scan", "dynamodb:UpdateItem"], resources: [tableArn] }]);
       assert.deepEqual(grants("-write"), [
         { actions: ["dynamodb:PutItem", "dynamodb:UpdateItem"], resources: [tableArn] },
@@ -172,7 +168,7 @@ describe("FlagApi (Pulumi mocks)", () => {
       for (const fn of ofType(resources, FUNCTION)) {
         const logStatements = statementsOf(
           single(resources, "aws:iam/rolePolicy:RolePolicy", `${fn.name}-policy`),
-        ).filter((s) => asList(s.Action).some((a) => a.startsWith("logs:")));
+        ).filter((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]).some((a) => a.startsWith("logs:")));
         assert.deepEqual(logStatements, [
           {
             Effect: "Allow",
@@ -186,7 +182,7 @@ describe("FlagApi (Pulumi mocks)", () => {
 
   describe("allow-flag-deletion parameter", () => {
     it('is "true" by default, under a path named for the project and stack', () => {
-      const parameter = single(resources, "aws:ssm/parameter:Parameter");
+      const parameter = single(resources, PARAMETER, "-allow-flag-deletion");
       assert.equal(parameter.inputs.name, "/feature-flags/dev/allow-flag-deletion");
       assert.equal(parameter.inputs.insecureValue, "true");
     });
@@ -196,7 +192,7 @@ describe("FlagApi (Pulumi mocks)", () => {
 describe("FlagApi stack configuration (Pulumi mocks)", () => {
   it('writes "false" to the parameter when allowFlagDeletion is false', async () => {
     const resources = await runProgram({ allowFlagDeletion: "false" });
-    assert.equal(single(resources, "aws:ssm/parameter:Parameter").inputs.insecureValue, "false");
+    assert.equal(single(resources, PARAMETER, "-allow-flag-deletion").inputs.insecureValue, "false");
   });
 
   it("applies logRetentionDays to every log group", async () => {

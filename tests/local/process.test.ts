@@ -3,7 +3,10 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { client } from "../support/http";
+import { client as anonymousClient } from "../support/http";
+import { ADMIN_TOKEN } from "../support/tokens";
+
+const client = (url: string) => anonymousClient(url, ADMIN_TOKEN);
 
 const PROJECT_ROOT = path.resolve(__dirname, "../..");
 
@@ -18,7 +21,7 @@ interface Started {
 function npmStart(env: Record<string, string>): Promise<Started> {
   const child = spawn("npm", ["start", "--silent"], {
     cwd: PROJECT_ROOT,
-    env: { ...process.env, POWERTOOLS_LOG_LEVEL: "SILENT", ...env },
+    env: { ...process.env, POWERTOOLS_LOG_LEVEL: "SILENT", FLAGS_ADMIN_TOKEN: ADMIN_TOKEN, ...env },
     stdio: ["ignore", "pipe", "pipe"],
     // Its own process group, like a terminal job, so Ctrl-C can be sent the way a terminal does.
     detached: true,

@@ -38,8 +38,8 @@ describe("REST API on the local runtime", () => {
       assert.equal(flag.version, 1);
       assert.match(flag.createdAt, ISO);
       assert.equal(flag.updatedAt, flag.createdAt);
-      assert.equal(flag.createdBy, "local");
-      assert.equal(flag.updatedBy, "local");
+      assert.equal(flag.createdBy, "admin");
+      assert.equal(flag.updatedBy, "admin");
       assert.equal(flag.lastAccessed, undefined);
     });
 

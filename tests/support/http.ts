@@ -11,7 +11,9 @@ export interface RequestOptions {
   headers?: Record<string, string>;
 }
 
-export function client(baseUrl: string) {
+/** A client for `baseUrl` that sends `Authorization: Bearer <token>` unless the request sets its own. */
+export function client(baseUrl: string, token?: string) {
+  const auth: Record<string, string> = token === undefined ? {} : { Authorization: `Bearer ${token}` };
   return async (method: string, path: string, options: RequestOptions = {}): Promise<HttpResult> => {
     const body =
       options.body === undefined
@@ -22,7 +24,7 @@ export function client(baseUrl: string) {
     const response = await fetch(`${baseUrl}${path}`, {
       method,
       body,
-      headers: { "Content-Type": "application/json", ...options.headers },
+      headers: { "Content-Type": "application/json", ...auth, ...options.headers },
     });
     const text = await response.text();
     let parsed: unknown = text;

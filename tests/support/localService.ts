@@ -1,17 +1,30 @@
 import { type RunningService, startService } from "../../local/service";
 import { sharedDynamo, uniqueTableName } from "./hooks";
 import { type Client, client } from "./http";
+import { ADMIN_TOKEN, TEST_TOKENS } from "./tokens";
 
-/** A local service on a random port, over its own table in the run's shared DynamoDB Local. */
-export async function startTestService(
-  options: { allowFlagDeletion?: () => boolean } = {},
-): Promise<{ service: RunningService; api: Client }> {
+export interface TestServiceOptions {
+  allowFlagDeletion?: () => boolean;
+  corsOrigins?: string[];
+}
+
+/**
+ * A local service on a random port, over its own table in the run's shared DynamoDB Local, with
+ * the test tokens. `api` authenticates as admin; `as(token)` as anyone (undefined: no header).
+ */
+export async function startTestService(options: TestServiceOptions = {}): Promise<{
+  service: RunningService;
+  api: Client;
+  as: (token: string | undefined) => Client;
+}> {
   const dynamo = await sharedDynamo();
   const service = await startService({
     port: 0,
     dynamoEndpoint: dynamo.endpoint,
     tableName: uniqueTableName("http"),
     allowFlagDeletion: options.allowFlagDeletion ?? (() => true),
+    tokens: TEST_TOKENS,
+    corsOrigins: options.corsOrigins,
   });
-  return { service, api: client(service.url) };
+  return { service, api: client(service.url, ADMIN_TOKEN), as: (token) => client(service.url, token) };
 }

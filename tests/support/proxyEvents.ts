@@ -9,8 +9,11 @@ export interface EventSpec {
   query?: Record<string, string>;
   headers?: Record<string, string>;
   body?: unknown;
-  tokenId?: string;
+  /** The REST authorizer's context; default the admin token's. `null`: no authorizer ran. */
+  authorizer?: Record<string, string> | null;
 }
+
+export const ADMIN_CONTEXT = { tokenId: "admin", scopes: "read write" } as const;
 
 /** An API Gateway REST proxy event as Lambda receives it. */
 export function proxyEvent(spec: EventSpec): APIGatewayProxyEvent {
@@ -28,7 +31,7 @@ export function proxyEvent(spec: EventSpec): APIGatewayProxyEvent {
     body: spec.body === undefined ? null : typeof spec.body === "string" ? spec.body : JSON.stringify(spec.body),
     isBase64Encoded: false,
     requestContext: {
-      authorizer: spec.tokenId === undefined ? null : { tokenId: spec.tokenId },
+      authorizer: spec.authorizer === undefined ? { ...ADMIN_CONTEXT } : spec.authorizer,
       httpMethod: spec.method,
       path,
       requestId: "test",

@@ -5,6 +5,8 @@ export const PROJECT = "feature-flags";
 export const STACK = "dev";
 export const REGION = "eu-west-1";
 export const ACCOUNT = "123456789012";
+/** Config keys set with `pulumi config set --secret`. */
+const SECRET_KEYS = ["apiTokens"];
 
 /** A resource the mocked program registered, with the inputs Pulumi would send to AWS. */
 export interface RecordedResource {
@@ -38,7 +40,10 @@ function outputsFor(type: string, name: string, inputs: Record<string, unknown>)
     case "aws:apigateway/restApi:RestApi":
       return { executionArn: arn("execute-api", `${name}-id`), rootResourceId: "root" };
     case "aws:apigateway/stage:Stage":
-      return { invokeUrl: `https://${name}-id.execute-api.${REGION}.amazonaws.com/${inputs.stageName}` };
+      return {
+        invokeUrl: `https://${name}-id.execute-api.${REGION}.amazonaws.com/${inputs.stageName}`,
+        arn: `arn:aws:apigateway:${REGION}::/restapis/${inputs.restApi}/stages/${inputs.stageName}`,
+      };
     default:
       return { arn: arn("mock", name) };
   }
@@ -53,6 +58,7 @@ export async function runProgram(config: Record<string, string> = {}): Promise<R
   const registered: Array<Promise<void>> = [];
   pulumi.runtime.setAllConfig(
     Object.fromEntries(Object.entries(config).map(([key, value]) => [`${PROJECT}:${key}`, value])),
+    SECRET_KEYS.map((key) => `${PROJECT}:${key}`),
   );
   await pulumi.runtime.setMocks(
     {
@@ -75,8 +81,13 @@ export async function runProgram(config: Record<string, string> = {}): Promise<R
     if (pulumi.Output.isInstance(output)) registered.push(new Promise((resolve) => output.apply(() => resolve())));
   }
   await Promise.all(registered);
-  // Resources whose inputs wait on other outputs (permissions, deployments) settle a tick later.
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  // Resources whose inputs wait on other outputs (permissions, deployments) register later:
+  // wait until no new registration has arrived for a while.
+  let seen = -1;
+  while (seen !== resources.length) {
+    seen = resources.length;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   return resources;
 }
 

@@ -1,0 +1,98 @@
+import { strict as assert } from "node:assert";
+import { asList, statementsOf } from "../support/policies";
+import { ofType, type RecordedResource, runProgram } from "../support/pulumiMocks";
+
+/**
+ * Rules over the whole mocked program, so resources that later components add are held to them
+ * without anyone remembering to write a test.
+ */
+describe("whole-program hardening (Pulumi mocks)", () => {
+  let resources: RecordedResource[];
+
+  before(async () => {
+    resources = await runProgram({ alarmEmail: "oncall@example.com", createConfigRecorder: "true" });
+  });
+
+  describe("least privilege", () => {
+    it("attaches no managed policy to any role, least of all *FullAccess or PowerUser", () => {
+      for (const attachment of ofType(resources, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")) {
+        assert.doesNotMatch(attachment.inputs.policyArn, /FullAccess|PowerUser|AdministratorAccess/);
+      }
+      for (const role of ofType(resources, "aws:iam/role:Role")) {
+        for (const arn of role.inputs.managedPolicyArns ?? []) assert.doesNotMatch(arn, /FullAccess|PowerUser/);
+      }
+    });
+
+    it("allows no wildcard action in any role policy", () => {
+      const policies = ofType(resources, "aws:iam/rolePolicy:RolePolicy");
+      assert.ok(policies.length > 0);
+      for (const policy of policies) {
+        for (const statement of statementsOf(policy)) {
+          for (const action of asList(statement.Action)) assert.ok(!action.includes("*"), `${policy.name}: ${action}`);
+        }
+      }
+    });
+
+    it("names exact resource ARNs for every data-plane action", () => {
+      for (const policy of ofType(resources, "aws:iam/rolePolicy:RolePolicy")) {
+        for (const statement of statementsOf(policy)) {
+          for (const resource of asList(statement.Resource)) {
+            // A log group's streams are the one sanctioned suffix wildcard (`log-group:NAME:*`).
+            const withoutStreams = resource.replace(/(:log-group:[^*:]+):\*$/, "$1");
+            assert.match(withoutStreams, /^arn:aws:[a-z0-9-]+:/, `${policy.name}: ${resource}`);
+            assert.ok(!withoutStreams.includes("*"), `${policy.name}: ${resource}`);
+          }
+        }
+      }
+    });
+  });
+
+  describe("encryption at rest", () => {
+    it("encrypts every DynamoDB table with KMS", () => {
+      const tables = ofType(resources, "aws:dynamodb/table:Table");
+      assert.ok(tables.length > 0);
+      for (const table of tables) assert.equal(table.inputs.serverSideEncryption?.enabled, true, table.name);
+    });
+
+    it("encrypts every SNS topic and SQS queue", () => {
+      for (const topic of ofType(resources, "aws:sns/topic:Topic")) assert.ok(topic.inputs.kmsMasterKeyId, topic.name);
+      for (const queue of ofType(resources, "aws:sqs/queue:Queue")) {
+        assert.ok(queue.inputs.sqsManagedSseEnabled === true || queue.inputs.kmsMasterKeyId, queue.name);
+      }
+    });
+
+    it("stores every SSM parameter holding a secret as a SecureString", () => {
+      for (const parameter of ofType(resources, "aws:ssm/parameter:Parameter")) {
+        if (/token|secret|key/i.test(parameter.inputs.name)) assert.equal(parameter.inputs.type, "SecureString");
+      }
+    });
+  });
+
+  describe("buckets", () => {
+    const buckets = () =>
+      ofType(resources, "aws:s3/bucket:Bucket").concat(ofType(resources, "aws:s3/bucketV2:BucketV2"));
+    const forBucket = (type: string, bucket: RecordedResource) =>
+      ofType(resources, type).filter((r) => r.inputs.bucket === `${bucket.name}-id` || r.inputs.bucket === bucket.name);
+
+    it("blocks every kind of public access on every bucket", () => {
+      for (const bucket of buckets()) {
+        const [block] = forBucket("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", bucket);
+        assert.ok(block, `${bucket.name} has no public access block`);
+        for (const setting of ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"]) {
+          assert.equal(block.inputs[setting], true, `${bucket.name}.${setting}`);
+        }
+      }
+    });
+
+    it("refuses plain-HTTP access to every bucket", () => {
+      for (const bucket of buckets()) {
+        const [policy] = forBucket("aws:s3/bucketPolicy:BucketPolicy", bucket);
+        assert.ok(policy, `${bucket.name} has no bucket policy`);
+        const denyInsecure = statementsOf(policy).find(
+          (s) => s.Effect === "Deny" && JSON.stringify(s.Condition ?? {}).includes('"aws:SecureTransport":"false"'),
+        );
+        assert.ok(denyInsecure, `${bucket.name} allows plain HTTP`);
+      }
+    });
+  });
+});

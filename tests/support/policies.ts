@@ -1,0 +1,19 @@
+import type { RecordedResource } from "./pulumiMocks";
+
+export interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: string | string[];
+  Condition?: unknown;
+}
+
+export const asList = (value: string | string[]): string[] => (Array.isArray(value) ? value : [value]);
+
+/** The statements of an inline role policy or a bucket/topic/queue policy as recorded under mocks. */
+export const statementsOf = (policy: RecordedResource): Statement[] => JSON.parse(policy.inputs.policy).Statement;
+
+/** Non-logging grants of a role policy, as `{actions (sorted), resources}`. */
+export const dataGrants = (policy: RecordedResource) =>
+  statementsOf(policy)
+    .filter((s) => !asList(s.Action).some((a) => a.startsWith("logs:")))
+    .map((s) => ({ actions: asList(s.Action).sort(), resources: asList(s.Resource) }));
