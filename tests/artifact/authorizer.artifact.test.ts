@@ -1,0 +1,138 @@
+import { strict as assert } from "node:assert";
+import type {
+  APIGatewayAuthorizerResult,
+  APIGatewayProxyEvent,
+  APIGatewayProxyResult,
+  APIGatewayRequestAuthorizerEvent,
+} from "aws-lambda";
+import { makeWebSocketAuthorizer } from "../../handlers/auth/authorizers";
+import { toTokenRecords } from "../../handlers/auth/tokens";
+import { loadHandler, materialize, type MaterializedArtifact } from "../support/artifacts";
+import { startFakeSsm } from "../support/fakeSsm";
+import { proxyEvent } from "../support/proxyEvents";
+import { runProgram, single } from "../support/pulumiMocks";
+import { ADMIN_TOKEN, READ_TOKEN, TEST_TOKENS } from "../support/tokens";
+
+const PARAMETER = "/feature-flags/dev/api-tokens";
+const METHOD_ARN = "arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/GET/flags/x";
+
+function authorizerEvent(headers: Record<string, string>): APIGatewayRequestAuthorizerEvent {
+  return { type: "REQUEST", methodArn: METHOD_ARN, headers } as unknown as APIGatewayRequestAuthorizerEvent;
+}
+
+/** Collects what the code under test writes to stdout and stderr (Powertools Logger uses both). */
+async function captureOutput<T>(run: () => Promise<T>): Promise<{ result: T; output: string }> {
+  const streams = [process.stdout, process.stderr];
+  const originals = streams.map((stream) => stream.write.bind(stream));
+  let output = "";
+  for (const stream of streams) {
+    stream.write = ((chunk: string | Uint8Array) => {
+      output += chunk.toString();
+      return true;
+    }) as typeof stream.write;
+  }
+  try {
+    return { result: await run(), output };
+  } finally {
+    streams.forEach((stream, i) => (stream.write = originals[i]));
+  }
+}
+
+describe("REST authorizer artifact (serialized __index.js, tokens from SSM)", () => {
+  let artifact: MaterializedArtifact;
+  let readArtifact: MaterializedArtifact;
+  let ssm: Awaited<ReturnType<typeof startFakeSsm>>;
+  let authorize: (event: APIGatewayRequestAuthorizerEvent) => Promise<APIGatewayAuthorizerResult>;
+  const savedEnv = { ...process.env };
+
+  before(async () => {
+    const resources = await runProgram({ apiTokens: JSON.stringify(TEST_TOKENS) });
+    artifact = await materialize(single(resources, "aws:lambda/function:Function", "-authorizer"));
+    readArtifact = await materialize(single(resources, "aws:lambda/function:Function", "-read"));
+    ssm = await startFakeSsm(new Map([[PARAMETER, JSON.stringify(toTokenRecords(TEST_TOKENS))]]));
+    authorize = loadHandler(artifact, {
+      AWS_REGION: "local",
+      AWS_ACCESS_KEY_ID: "local",
+      AWS_SECRET_ACCESS_KEY: "local",
+      AWS_ENDPOINT_URL_SSM: ssm.endpoint,
+      API_TOKENS_PARAMETER: PARAMETER,
+    });
+  });
+
+  after(async () => {
+    process.env = savedEnv;
+    await ssm?.stop();
+  });
+
+  it("allows a known token on the whole stage and passes its id and scopes on", async () => {
+    const result = await authorize(authorizerEvent({ Authorization: `Bearer ${READ_TOKEN}` }));
+    assert.equal(result.principalId, "reader");
+    assert.deepEqual(result.context, { tokenId: "reader", scopes: "read" });
+    assert.deepEqual(result.policyDocument.Statement, [
+      {
+        Action: "execute-api:Invoke",
+        Effect: "Allow",
+        Resource: "arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/*",
+      },
+    ]);
+  });
+
+  it("answers Unauthorized (API Gateway's 401) for unknown, malformed and missing tokens", async () => {
+    for (const headers of <Array<Record<string, string>>>[
+      { Authorization: "Bearer not-a-known-token-0123456789" },
+      { Authorization: `Basic ${ADMIN_TOKEN}` },
+      { authorization: "Bearer" },
+      {},
+    ]) {
+      await assert.rejects(authorize(authorizerEvent(headers)), /^Error: Unauthorized$/);
+    }
+  });
+
+  it("reads the header case-insensitively", async () => {
+    const result = await authorize(authorizerEvent({ authorization: `Bearer ${ADMIN_TOKEN}` }));
+    assert.deepEqual(result.context, { tokenId: "admin", scopes: "read write" });
+  });
+
+  it("reads the tokens parameter once per cache period, not per request", async () => {
+    const before = ssm.requests();
+    for (let i = 0; i < 5; i++) await authorize(authorizerEvent({ Authorization: `Bearer ${ADMIN_TOKEN}` }));
+    assert.equal(ssm.requests() - before, 0);
+  });
+
+  it("never writes a token to the logs, even at DEBUG", async () => {
+    const handler = loadHandler<APIGatewayProxyEvent, APIGatewayProxyResult>(readArtifact, {
+      POWERTOOLS_LOG_LEVEL: "DEBUG",
+      FLAGS_TABLE_NAME: "no-such-table",
+      AWS_ENDPOINT_URL_DYNAMODB: "http://127.0.0.1:9",
+    });
+    const { output } = await captureOutput(async () => {
+      const headers = { Authorization: `Bearer ${ADMIN_TOKEN}` };
+      await handler(proxyEvent({ method: "GET", resource: "/flags/{flagName}", params: { flagName: "%ZZ" }, headers }));
+      await handler(proxyEvent({ method: "GET", resource: "/flags/{flagName}", params: { flagName: "x" }, headers }));
+    });
+    process.env.POWERTOOLS_LOG_LEVEL = "SILENT";
+    assert.match(output, /"level":"WARN"/, "the 400 was logged");
+    assert.match(output, /"level":"ERROR"/, "the unreachable table was logged");
+    assert.ok(!output.includes(ADMIN_TOKEN));
+  });
+});
+
+describe("WebSocket $connect authorizer", () => {
+  const authorize = makeWebSocketAuthorizer({ loadTokens: async () => toTokenRecords(TEST_TOKENS) });
+  const connect = (query: Record<string, string> | null) =>
+    authorize({
+      type: "REQUEST",
+      methodArn: "arn:aws:execute-api:eu-west-1:123456789012:ws123/dev/$connect",
+      queryStringParameters: query,
+    } as unknown as APIGatewayRequestAuthorizerEvent);
+
+  it("admits a read token from ?token=", async () => {
+    const result = await connect({ token: READ_TOKEN });
+    assert.deepEqual(result.context, { tokenId: "reader", scopes: "read" });
+  });
+
+  it("refuses a missing or unknown token", async () => {
+    await assert.rejects(connect(null), /Unauthorized/);
+    await assert.rejects(connect({ token: "nope-nope-nope-nope-nope-nope" }), /Unauthorized/);
+  });
+});

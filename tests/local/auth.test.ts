@@ -1,0 +1,110 @@
+import { strict as assert } from "node:assert";
+import { ROUTES } from "../../handlers/routes";
+import type { RunningService } from "../../local/service";
+import type { Client } from "../support/http";
+import { startTestService } from "../support/localService";
+import { ADMIN_TOKEN, READ_TOKEN } from "../support/tokens";
+
+type Caller = "no token" | "malformed header" | "unknown token" | "read token" | "write token";
+const CALLERS: Caller[] = ["no token", "malformed header", "unknown token", "read token", "write token"];
+
+/** What each caller gets on a route needing `scope` (CONTRACT.md, "Auth"); 2xx means the route ran. */
+function expected(caller: Caller, scope: "read" | "write" | null): number | "2xx" {
+  if (scope === null) return "2xx";
+  if (caller === "no token" || caller === "malformed header" || caller === "unknown token") return 401;
+  if (caller === "read token" && scope === "write") return 403;
+  return "2xx";
+}
+
+describe("auth matrix: every REST route × every kind of caller (local runtime)", () => {
+  let service: RunningService;
+  let admin: Client;
+  let as: (token: string | undefined) => Client;
+  let counter = 0;
+
+  before(async () => {
+    ({ service, api: admin, as } = await startTestService());
+  });
+  after(() => service.stop());
+
+  const callerClient = (caller: Caller): Client => {
+    switch (caller) {
+      case "no token":
+        return as(undefined);
+      case "malformed header":
+        return (method, path, options = {}) =>
+          as(undefined)(method, path, { ...options, headers: { Authorization: `Token ${ADMIN_TOKEN}` } });
+      case "unknown token":
+        return as("an-unknown-token-0123456789abcdef");
+      case "read token":
+        return as(READ_TOKEN);
+      case "write token":
+        return as(ADMIN_TOKEN);
+    }
+  };
+
+  for (const route of ROUTES.filter((r) => r.method !== "OPTIONS")) {
+    for (const caller of CALLERS) {
+      const outcome = expected(caller, route.scope);
+      it(`${route.method} ${route.resource} with ${caller} → ${outcome}`, async () => {
+        const name = `m-${++counter}`;
+        await admin("POST", "/flags", { body: { flagName: name, value: 1 } });
+        const path = route.resource.replace("{flagName}", name);
+        const body = route.method === "POST" ? { flagName: `${name}-new`, value: 1 } : { value: 2 };
+        const result = await callerClient(caller)(route.method, path, {
+          body: route.method === "GET" || route.method === "DELETE" ? undefined : body,
+        });
+
+        if (outcome === "2xx") {
+          assert.ok(result.status >= 200 && result.status < 300, `${result.status} ${JSON.stringify(result.body)}`);
+          return;
+        }
+        assert.equal(result.status, outcome);
+        assert.equal(result.body.error.code, outcome === 401 ? "UNAUTHENTICATED" : "FORBIDDEN");
+        // A refused request changed nothing.
+        const stored = await admin("GET", `/flags/${name}`);
+        assert.equal(stored.body.version, 1);
+        assert.equal((await admin("GET", `/flags/${name}-new`)).status, 404);
+      });
+    }
+  }
+
+  it("records the token id of whoever created and updated a flag", async () => {
+    const created = await as(ADMIN_TOKEN)("POST", "/flags", { body: { flagName: "who", value: 1 } });
+    assert.equal(created.body.createdBy, "admin");
+    await admin("PUT", "/flags/who", { body: { value: 2 } });
+    const read = await as(READ_TOKEN)("GET", "/flags/who");
+    assert.equal(read.body.createdBy, "admin");
+    assert.equal(read.body.updatedBy, "admin");
+  });
+});
+
+describe("CORS on the local runtime", () => {
+  it("sends no CORS headers by default", async () => {
+    const { service, api } = await startTestService();
+    try {
+      const result = await api("GET", "/flags", { headers: { Origin: "https://admin.example.com" } });
+      assert.equal(result.headers.get("access-control-allow-origin"), null);
+    } finally {
+      await service.stop();
+    }
+  });
+
+  it("answers preflights without a token and echoes only listed origins", async () => {
+    const { service, api, as } = await startTestService({ corsOrigins: ["https://admin.example.com"] });
+    try {
+      const preflight = await as(undefined)("OPTIONS", "/flags/x", {
+        headers: { Origin: "https://admin.example.com" },
+      });
+      assert.equal(preflight.status, 204);
+      assert.equal(preflight.headers.get("access-control-allow-origin"), "https://admin.example.com");
+      assert.match(preflight.headers.get("access-control-allow-headers") ?? "", /Authorization/);
+      const listed = await api("GET", "/flags", { headers: { Origin: "https://admin.example.com" } });
+      assert.equal(listed.headers.get("access-control-allow-origin"), "https://admin.example.com");
+      const other = await api("GET", "/flags", { headers: { Origin: "https://evil.example.com" } });
+      assert.equal(other.headers.get("access-control-allow-origin"), null);
+    } finally {
+      await service.stop();
+    }
+  });
+});
