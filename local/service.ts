@@ -3,13 +3,7 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import {
-  bearerToken,
-  principalContext,
-  type TokenConfig,
-  toTokenRecords,
-  verifyToken,
-} from "../handlers/auth/tokens";
+import { bearerToken, principalContext, type TokenConfig, toTokenRecords, verifyToken } from "../handlers/auth/tokens";
 import { makeDeleteRoutes, makeReadRoutes, makeWriteRoutes } from "../handlers/flags/routes";
 import { makeFlagStore } from "../handlers/flags/store";
 import { errorBody, makeProxyHandler } from "../handlers/http";
@@ -81,7 +75,15 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
 
   const server = http.createServer(async (request, response) => {
     try {
-      const path = new URL(request.url ?? "/", "http://local").pathname;
+      let path: string;
+      try {
+        path = new URL(request.url ?? "/", "http://local").pathname;
+      } catch {
+        // A request-target no URL parser accepts (e.g. `//[`): API Gateway refuses those too.
+        response.writeHead(400, { "Content-Type": "application/json" });
+        response.end(JSON.stringify(errorBody("VALIDATION_FAILED", "the request path is not a valid URL path")));
+        return;
+      }
       const matched = match(request.method ?? "", path);
       const route = ROUTES.find((r) => r.method === request.method && r.resource === matched?.resource);
       let authorizer: Record<string, string> | null = null;

@@ -73,7 +73,7 @@ describe("FlagApi Lambda artifacts (serialized __index.js against DynamoDB Local
       proxyEvent({ method: "POST", resource: "/flags", body: { flagName: "art-1", value: { on: true } } }),
     );
     assert.equal(result.statusCode, 201);
-    assert.equal(result.headers?.Location, "/flags/art-1");
+    assert.equal(result.headers?.Location, "/dev/flags/art-1", "the stage prefixes Location");
     assert.deepEqual(
       { ...json(result), createdAt: undefined, updatedAt: undefined },
       {

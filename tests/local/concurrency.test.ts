@@ -1,4 +1,6 @@
 import { strict as assert } from "node:assert";
+import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
+import { localDynamoClient } from "../../local/dynamodb";
 import type { RunningService } from "../../local/service";
 import type { Client } from "../support/http";
 import { startTestService } from "../support/localService";
@@ -11,6 +13,15 @@ describe("concurrent writes on the local runtime", () => {
     ({ service, api } = await startTestService());
   });
   after(() => service.stop());
+
+  const storedItem = async (flagName: string) => {
+    const doc = DynamoDBDocumentClient.from(localDynamoClient(service.dynamoEndpoint));
+    try {
+      return (await doc.send(new GetCommand({ TableName: service.tableName, Key: { flagName } }))).Item;
+    } finally {
+      doc.destroy();
+    }
+  };
 
   it("gives exactly one of 20 concurrent creates of one name a 201, the rest 409", async () => {
     const results = await Promise.all(
@@ -30,14 +41,24 @@ describe("concurrent writes on the local runtime", () => {
     assert.equal(writeResult.status, 200);
     assert.ok(readResults.every((r) => r.status === 200));
 
-    const after = (await api("GET", "/flags/touched")).body;
-    assert.equal(after.value, "new");
-    assert.equal(after.version, 2);
-    const latestRead = readResults
-      .map((r) => r.body.lastAccessed as string)
-      .sort()
-      .at(-1) as string;
-    assert.ok(after.lastAccessed >= latestRead);
+    // Straight from the table, so no read of ours stamps it on the way.
+    const stored = await storedItem("touched");
+    assert.equal(stored?.valueJson, '"new"');
+    assert.equal(stored?.version, 2);
+    const stamps = readResults.map((r) => r.body.lastAccessed as string);
+    assert.ok(stamps.includes(stored?.lastAccessed as string), "lastAccessed is one of the reads' stamps");
+  });
+
+  it("moves lastAccessed forward on every sequential read", async () => {
+    await api("POST", "/flags", { body: { flagName: "stamped", value: 1 } });
+    const stamps: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      stamps.push((await api("GET", "/flags/stamped")).body.lastAccessed);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    assert.deepEqual([...stamps].sort(), stamps);
+    assert.equal(new Set(stamps).size, stamps.length);
+    assert.equal((await storedItem("stamped"))?.lastAccessed, stamps.at(-1));
   });
 
   it("applies each of 10 concurrent If-Match updates of one version at most once", async () => {

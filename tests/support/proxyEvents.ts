@@ -33,7 +33,8 @@ export function proxyEvent(spec: EventSpec): APIGatewayProxyEvent {
     requestContext: {
       authorizer: spec.authorizer === undefined ? { ...ADMIN_CONTEXT } : spec.authorizer,
       httpMethod: spec.method,
-      path,
+      // API Gateway's default endpoint: the requested path starts with the stage.
+      path: `/dev${path}`,
       requestId: "test",
       resourcePath: spec.resource,
       stage: "dev",
