@@ -134,7 +134,8 @@ export class FlagApi extends pulumi.ComponentResource {
           type: "SecureString",
           // Hashes only: the plaintext tokens stay in the (encrypted) stack config.
           value: pulumi.output(args.apiTokens ?? []).apply((tokens) => JSON.stringify(toTokenRecords(tokens))),
-          description: "SHA-256 hashes of the API tokens, with ids and scopes. Set with `pulumi config set --secret apiTokens`.",
+          description:
+            "SHA-256 hashes of the API tokens, with ids and scopes. Set with `pulumi config set --secret apiTokens`.",
         },
         { parent: this },
       );
@@ -290,9 +291,7 @@ export class FlagApi extends pulumi.ComponentResource {
             {
               key: "payload-too-large",
               contentType: "APPLICATION_JSON",
-              content: JSON.stringify(
-                errorBody("PAYLOAD_TOO_LARGE", `request body exceeds ${MAX_BODY_BYTES} bytes`),
-              ),
+              content: JSON.stringify(errorBody("PAYLOAD_TOO_LARGE", `request body exceeds ${MAX_BODY_BYTES} bytes`)),
             },
           ],
           ruleJson: JSON.stringify([

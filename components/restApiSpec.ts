@@ -92,7 +92,12 @@ export function restApiSpec({
       // API Gateway answers an unknown path or method with 403 "Missing Authentication Token".
       MISSING_AUTHENTICATION_TOKEN: gatewayResponse(404, "ROUTE_NOT_FOUND", "no such route", corsOrigin),
       // A missing header, a malformed one or an unknown token (the authorizer throws "Unauthorized").
-      UNAUTHORIZED: gatewayResponse(401, "UNAUTHENTICATED", "send a valid token: Authorization: Bearer <token>", corsOrigin),
+      UNAUTHORIZED: gatewayResponse(
+        401,
+        "UNAUTHENTICATED",
+        "send a valid token: Authorization: Bearer <token>",
+        corsOrigin,
+      ),
       ACCESS_DENIED: gatewayResponse(403, "FORBIDDEN", "this token may not do that", corsOrigin),
       THROTTLED: gatewayResponse(429, "THROTTLED", "too many requests; retry with backoff", corsOrigin),
       REQUEST_TOO_LARGE: gatewayResponse(413, "PAYLOAD_TOO_LARGE", "$MESSAGE", corsOrigin),

@@ -68,8 +68,7 @@ export function flagDeleteEntrypoint() {
 function tokensFromEnv() {
   const parameterName = requiredEnv(ENV.tokensParameter);
   const ssm = new SSMProvider({ awsSdkV3Client: new SSMClient({}) });
-  return async () =>
-    parseTokenRecords(await ssm.get(parameterName, { decrypt: true, maxAge: TOKENS_MAX_AGE_SECONDS }));
+  return async () => parseTokenRecords(await ssm.get(parameterName, { decrypt: true, maxAge: TOKENS_MAX_AGE_SECONDS }));
 }
 
 export function restAuthorizerEntrypoint() {

@@ -37,11 +37,14 @@ export function toTokenRecords(tokens: unknown): TokenRecord[] {
   return tokens.map((entry: unknown, index) => {
     const { id, token, scopes } = (entry ?? {}) as Partial<Record<keyof TokenConfig, unknown>>;
     const where = `apiTokens[${index}]`;
-    if (typeof id !== "string" || !TOKEN_ID_PATTERN.test(id)) throw new Error(`${where}.id must match ${TOKEN_ID_PATTERN}`);
+    if (typeof id !== "string" || !TOKEN_ID_PATTERN.test(id))
+      throw new Error(`${where}.id must match ${TOKEN_ID_PATTERN}`);
     if (seen.has(id)) throw new Error(`${where}.id '${id}' is used twice`);
     seen.add(id);
     if (typeof token !== "string" || token.length < MIN_TOKEN_LENGTH || /\s/.test(token)) {
-      throw new Error(`${where}.token must be at least ${MIN_TOKEN_LENGTH} characters without spaces (openssl rand -base64 32)`);
+      throw new Error(
+        `${where}.token must be at least ${MIN_TOKEN_LENGTH} characters without spaces (openssl rand -base64 32)`,
+      );
     }
     if (!Array.isArray(scopes) || scopes.length === 0 || !scopes.every((s) => SCOPES.includes(s))) {
       throw new Error(`${where}.scopes must be a non-empty subset of ${JSON.stringify(SCOPES)}`);

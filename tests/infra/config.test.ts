@@ -15,17 +15,14 @@ describe("Pulumi.yaml configuration declarations", () => {
   };
 
   it("declares every non-secret key of the contract with its type and default", () => {
-    assert.deepEqual(
-      Object.fromEntries(Object.entries(project.config).map(([key, d]) => [key, [d.type, d.default]])),
-      {
-        allowFlagDeletion: ["boolean", true],
-        alarmEmail: ["string", ""],
-        logRetentionDays: ["integer", 30],
-        auditRetentionDays: ["integer", 365],
-        createConfigRecorder: ["boolean", false],
-        corsOrigins: ["array", []],
-      },
-    );
+    assert.deepEqual(Object.fromEntries(Object.entries(project.config).map(([key, d]) => [key, [d.type, d.default]])), {
+      allowFlagDeletion: ["boolean", true],
+      alarmEmail: ["string", ""],
+      logRetentionDays: ["integer", 30],
+      auditRetentionDays: ["integer", 365],
+      createConfigRecorder: ["boolean", false],
+      corsOrigins: ["array", []],
+    });
   });
 
   it("gives every declared key a default, so no stack is forced to set it", () => {
