@@ -5,6 +5,7 @@
 
 import { Logger } from "@aws-lambda-powertools/logger";
 import { SSMProvider } from "@aws-lambda-powertools/parameters/ssm";
+import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
@@ -13,6 +14,16 @@ import { parseTokenRecords } from "./auth/tokens";
 import { makeDeleteRoutes, makeReadRoutes, makeWriteRoutes } from "./flags/routes";
 import { makeFlagStore } from "./flags/store";
 import { makeProxyHandler } from "./http";
+import { makeConnectionStore } from "./realtime/connections";
+import {
+  makeConnectHandler,
+  makeDefaultHandler,
+  makeDisconnectHandler,
+  makeFanoutHandler,
+  makeSnapshotHandler,
+} from "./realtime/handlers";
+import { makePoster } from "./realtime/push";
+import { FANOUT_CONCURRENCY } from "./realtime/table";
 
 /** Environment variable names the components set and the entrypoints read. */
 export const ENV = {
@@ -21,6 +32,9 @@ export const ENV = {
   tokensParameter: "API_TOKENS_PARAMETER",
   /** JSON array of allowed CORS origins; absent or `[]` means CORS off. */
   corsOrigins: "CORS_ORIGINS",
+  connectionsTable: "CONNECTIONS_TABLE_NAME",
+  /** `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`: where PostToConnection goes. */
+  websocketEndpoint: "WEBSOCKET_ENDPOINT",
 } as const;
 
 /** How long a read of `allow-flag-deletion` is reused: a flipped switch applies within this. */
@@ -44,8 +58,7 @@ function proxyHandler(routes: Parameters<typeof makeProxyHandler>[0]) {
 }
 
 function flagStoreFromEnv() {
-  const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
-  return makeFlagStore({ doc, tableName: requiredEnv(ENV.flagsTable) });
+  return makeFlagStore({ doc: documentClient(), tableName: requiredEnv(ENV.flagsTable) });
 }
 
 export function flagReadsEntrypoint() {
@@ -77,4 +90,50 @@ export function restAuthorizerEntrypoint() {
 
 export function webSocketAuthorizerEntrypoint() {
   return makeWebSocketAuthorizer({ loadTokens: tokensFromEnv() });
+}
+
+function documentClient() {
+  return DynamoDBDocumentClient.from(new DynamoDBClient({}));
+}
+
+function connectionStoreFromEnv() {
+  return makeConnectionStore({ doc: documentClient(), tableName: requiredEnv(ENV.connectionsTable) });
+}
+
+function posterFromEnv() {
+  // Enough sockets for the fan-out's concurrency (the SDK's default agent allows 50).
+  const client = new ApiGatewayManagementApiClient({
+    endpoint: requiredEnv(ENV.websocketEndpoint),
+    requestHandler: { httpsAgent: { maxSockets: FANOUT_CONCURRENCY, keepAlive: true } },
+  });
+  return makePoster(client);
+}
+
+export function wsConnectEntrypoint() {
+  return makeConnectHandler({ connections: connectionStoreFromEnv() });
+}
+
+export function wsDisconnectEntrypoint() {
+  return makeDisconnectHandler({ connections: connectionStoreFromEnv() });
+}
+
+function snapshotDepsFromEnv() {
+  return {
+    flags: flagStoreFromEnv(),
+    connections: connectionStoreFromEnv(),
+    post: posterFromEnv(),
+    logger: new Logger(),
+  };
+}
+
+export function wsDefaultEntrypoint() {
+  return makeDefaultHandler(snapshotDepsFromEnv());
+}
+
+export function snapshotEntrypoint() {
+  return makeSnapshotHandler(snapshotDepsFromEnv());
+}
+
+export function fanoutEntrypoint() {
+  return makeFanoutHandler({ connections: connectionStoreFromEnv(), post: posterFromEnv(), logger: new Logger() });
 }

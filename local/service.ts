@@ -1,16 +1,30 @@
 import * as fs from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import { Logger } from "@aws-lambda-powertools/logger";
+import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { Logger } from "@aws-lambda-powertools/logger";
+import { makeWebSocketAuthorizer } from "../handlers/auth/authorizers";
 import { bearerToken, principalContext, type TokenConfig, toTokenRecords, verifyToken } from "../handlers/auth/tokens";
 import { makeDeleteRoutes, makeReadRoutes, makeWriteRoutes } from "../handlers/flags/routes";
 import { makeFlagStore } from "../handlers/flags/store";
 import { errorBody, makeProxyHandler } from "../handlers/http";
+import { makeConnectionStore } from "../handlers/realtime/connections";
+import {
+  makeConnectHandler,
+  makeDefaultHandler,
+  makeDisconnectHandler,
+  makeFanoutHandler,
+  makeSnapshotHandler,
+} from "../handlers/realtime/handlers";
+import { makePoster } from "../handlers/realtime/push";
+import { FANOUT_CONCURRENCY, SNAPSHOT_FILTER } from "../handlers/realtime/table";
 import { ROUTES } from "../handlers/routes";
-import { compileRoutes, tooLarge, toProxyEvent, writeProxyResult } from "./apigateway";
-import { type DynamoDbLocal, localDynamoClient, startDynamoDbLocal } from "./dynamodb";
-import { ensureFlagsTable } from "./tables";
+import { compileRoutes, toProxyEvent, tooLarge, writeProxyResult } from "./apigateway";
+import { type DynamoDbLocal, LOCAL_REGION, localDynamoClient, startDynamoDbLocal } from "./dynamodb";
+import { startStreamPoller, type StreamPoller } from "./streams";
+import { ensureConnectionsTable, ensureFlagsTable } from "./tables";
+import { attachWebSocketApi, type LocalWebSocketApi, localManagementCredentials } from "./websocket";
 
 export interface ServiceOptions {
   /** Port on 127.0.0.1; 0 picks a free one. */
@@ -19,8 +33,10 @@ export interface ServiceOptions {
   dataDir?: string;
   /** Use this DynamoDB (Local) endpoint instead of starting one; tests share one this way. */
   dynamoEndpoint?: string;
-  /** Default `flags`. Tests give each suite its own table in a shared DynamoDB Local. */
+  /** Default `flags`. Tests give each suite its own tables in a shared DynamoDB Local. */
   tableName?: string;
+  /** Default `connections`. */
+  connectionsTableName?: string;
   allowFlagDeletion: () => boolean;
   /** Accepted tokens; only their hashes are kept. None means every request but /health is refused. */
   tokens: TokenConfig[];
@@ -31,16 +47,25 @@ export interface ServiceOptions {
 export interface RunningService {
   /** e.g. `http://127.0.0.1:3000` */
   readonly url: string;
+  /** e.g. `ws://127.0.0.1:3000/ws` */
+  readonly websocketUrl: string;
   readonly port: number;
   readonly dynamoEndpoint: string;
   readonly tableName: string;
+  readonly connectionsTableName: string;
   /** Stops serving, then stops what it started (DynamoDB Local included). */
   stop(): Promise<void>;
 }
 
+const unauthenticated = (response: http.ServerResponse) => {
+  response.writeHead(401, { "Content-Type": "application/json" });
+  response.end(JSON.stringify(errorBody("UNAUTHENTICATED", "send a valid token: Authorization: Bearer <token>")));
+};
+
 /**
- * Runs the service on one machine: the same route handlers the Lambdas run, behind a Node HTTP
- * server that turns each request into an API Gateway proxy event.
+ * Runs the service on one machine: the same handlers the Lambdas run. HTTP requests become API
+ * Gateway proxy events, WebSocket traffic becomes API Gateway WebSocket events, and pollers on the
+ * DynamoDB Local streams invoke the stream consumers as Lambda's event source mappings do.
  */
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   let dynamo: DynamoDbLocal | undefined;
@@ -50,31 +75,89 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   }
   const dynamoEndpoint = options.dynamoEndpoint ?? (dynamo as DynamoDbLocal).endpoint;
   const tableName = options.tableName ?? "flags";
+  const connectionsTableName = options.connectionsTableName ?? "connections";
   const client = localDynamoClient(dynamoEndpoint);
   const doc = DynamoDBDocumentClient.from(client);
+  const pollers: StreamPoller[] = [];
+  let websocket: LocalWebSocketApi | undefined;
+  let management: ApiGatewayManagementApiClient | undefined;
+  const server = http.createServer();
+
+  const stopAll = async () => {
+    await websocket?.close();
+    server.closeAllConnections();
+    if (server.listening) await new Promise((resolve) => server.close(resolve));
+    await Promise.all(pollers.map((poller) => poller.stop()));
+    management?.destroy();
+    client.destroy();
+    await dynamo?.stop();
+  };
 
   try {
     await ensureFlagsTable(client, tableName);
+    await ensureConnectionsTable(client, connectionsTableName);
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(options.port, "127.0.0.1", resolve);
+    });
   } catch (error) {
-    await dynamo?.stop();
+    await stopAll();
     throw error;
   }
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
 
   const tokenRecords = toTokenRecords(options.tokens);
-  const store = makeFlagStore({ doc, tableName });
-  const handler = makeProxyHandler(
+  const logger = new Logger({ serviceName: "feature-flags-local" });
+  const flags = makeFlagStore({ doc, tableName });
+  const connections = makeConnectionStore({ doc, tableName: connectionsTableName });
+
+  const restHandler = makeProxyHandler(
     {
-      ...makeReadRoutes({ store }),
-      ...makeWriteRoutes({ store }),
-      ...makeDeleteRoutes({ store, isDeletionAllowed: async () => options.allowFlagDeletion() }),
+      ...makeReadRoutes({ store: flags }),
+      ...makeWriteRoutes({ store: flags }),
+      ...makeDeleteRoutes({ store: flags, isDeletionAllowed: async () => options.allowFlagDeletion() }),
     },
-    new Logger({ serviceName: "feature-flags-local" }),
+    logger,
     { corsOrigins: options.corsOrigins },
   );
   const match = compileRoutes();
 
-  const server = http.createServer(async (request, response) => {
+  // The handlers post through the real Management API client, pointed at this server.
+  const credentials = localManagementCredentials();
+  management = new ApiGatewayManagementApiClient({
+    endpoint: url,
+    region: LOCAL_REGION,
+    credentials,
+    requestHandler: { httpAgent: { maxSockets: FANOUT_CONCURRENCY, keepAlive: true } },
+  });
+  const post = makePoster(management);
+  const snapshotDeps = { flags, connections, post, logger };
+  const wsAuthorizer = makeWebSocketAuthorizer({ loadTokens: async () => tokenRecords });
+  websocket = attachWebSocketApi(
+    server,
+    "/ws",
+    {
+      authorize: async (query) => {
+        const result = await wsAuthorizer({
+          type: "REQUEST",
+          methodArn: "arn:aws:execute-api:local:000000000000:local/local/$connect",
+          queryStringParameters: query,
+        } as never);
+        return result.context as Record<string, string>;
+      },
+      connect: makeConnectHandler({ connections }),
+      disconnect: makeDisconnectHandler({ connections }),
+      message: makeDefaultHandler(snapshotDeps),
+    },
+    credentials,
+  );
+  const discard = (table: string) => (records: unknown[], error: unknown) =>
+    logger.error("stream records discarded after retries", { table, count: records.length, error: error as Error });
+
+  server.on("request", async (request, response) => {
     try {
+      if (websocket?.handleManagementRequest(request, response)) return;
       let path: string;
       try {
         path = new URL(request.url ?? "/", "http://local").pathname;
@@ -90,38 +173,47 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       // What API Gateway and the REST authorizer do before a guarded route's handler runs.
       if (route !== undefined && route.scope !== null) {
         const principal = verifyToken(bearerToken(request.headers.authorization), tokenRecords);
-        if (principal === undefined) {
-          response.writeHead(401, { "Content-Type": "application/json" });
-          response.end(
-            JSON.stringify(errorBody("UNAUTHENTICATED", "send a valid token: Authorization: Bearer <token>")),
-          );
-          return;
-        }
+        if (principal === undefined) return unauthenticated(response);
         authorizer = principalContext(principal);
       }
       const event = await toProxyEvent(request, matched, { authorizer });
-      writeProxyResult(response, await handler(event));
+      writeProxyResult(response, await restHandler(event));
     } catch (error) {
       if (error instanceof RangeError) return tooLarge(response);
       response.destroy(error as Error);
     }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, "127.0.0.1", resolve);
-  });
-  const { port } = server.address() as AddressInfo;
+
+  try {
+    pollers.push(
+      await startStreamPoller({
+        dynamo: client,
+        endpoint: dynamoEndpoint,
+        tableName,
+        handler: makeFanoutHandler({ connections, post, logger }),
+        onDiscard: discard(tableName),
+      }),
+      await startStreamPoller({
+        dynamo: client,
+        endpoint: dynamoEndpoint,
+        tableName: connectionsTableName,
+        handler: makeSnapshotHandler(snapshotDeps),
+        filter: SNAPSHOT_FILTER,
+        onDiscard: discard(connectionsTableName),
+      }),
+    );
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
+    websocketUrl: `ws://127.0.0.1:${port}/ws`,
     port,
     dynamoEndpoint,
     tableName,
-    async stop() {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-      client.destroy();
-      await dynamo?.stop();
-    },
+    connectionsTableName,
+    stop: stopAll,
   };
 }

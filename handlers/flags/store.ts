@@ -145,6 +145,18 @@ export function makeFlagStore({ doc, tableName, now = () => new Date() }: FlagSt
       }
     },
 
+    /** Every flag (for a realtime snapshot); reads never stamp `lastAccessed` here. */
+    async all(): Promise<Flag[]> {
+      const items: FlagItem[] = [];
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const page = await doc.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: startKey }));
+        items.push(...((page.Items ?? []) as FlagItem[]));
+        startKey = page.LastEvaluatedKey;
+      } while (startKey !== undefined);
+      return items.map(itemToFlag);
+    },
+
     /**
      * One page of flags, in the table's (unspecified) order. Reads one item past the page so
      * that `nextCursor` is present exactly when another non-empty page follows.

@@ -1,0 +1,169 @@
+import type { Logger } from "@aws-lambda-powertools/logger";
+import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
+import { unmarshall } from "@aws-sdk/util-dynamodb";
+import type { AttributeValue } from "@aws-sdk/client-dynamodb";
+import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
+import { principalFromContext } from "../auth/tokens";
+import type { FlagStore } from "../flags/store";
+import type { ConnectionStore } from "./connections";
+import { recordToMessage, type ServerMessage } from "./messages";
+import { type Poster, settleBounded } from "./push";
+import { FANOUT_CONCURRENCY } from "./table";
+
+/** The parts of an API Gateway WebSocket event these handlers read. */
+export interface WebSocketEvent {
+  requestContext: {
+    connectionId: string;
+    routeKey: string;
+    /** The $connect authorizer's context (on $connect only). */
+    authorizer?: Record<string, unknown> | null;
+  };
+  body?: string | null;
+}
+
+export interface WebSocketResult {
+  statusCode: number;
+  body?: string;
+}
+
+type RealtimeLogger = Pick<Logger, "info" | "warn" | "error">;
+
+/** `$connect`: records the connection. The authorizer has already checked the token. */
+export function makeConnectHandler({ connections }: { connections: ConnectionStore }) {
+  return async (event: WebSocketEvent): Promise<WebSocketResult> => {
+    const principal = principalFromContext(event.requestContext.authorizer);
+    // Fails closed should the route ever be deployed without its authorizer.
+    if (principal === undefined) return { statusCode: 401 };
+    await connections.add(event.requestContext.connectionId, principal.tokenId);
+    return { statusCode: 200 };
+  };
+}
+
+/** `$disconnect`: forgets the connection. */
+export function makeDisconnectHandler({ connections }: { connections: ConnectionStore }) {
+  return async (event: WebSocketEvent): Promise<WebSocketResult> => {
+    await connections.remove(event.requestContext.connectionId);
+    return { statusCode: 200 };
+  };
+}
+
+export interface SnapshotDeps {
+  flags: FlagStore;
+  connections: ConnectionStore;
+  post: Poster;
+  logger: RealtimeLogger;
+  /** Waits between attempts on a connection that is not open yet. Default 200 ms, 3 attempts. */
+  retryDelayMs?: number;
+}
+
+/**
+ * Sends the full flag set to one connection. A 410 right after $connect can mean the handshake
+ * has not completed yet, so it is retried a few times before the connection counts as gone.
+ */
+function makeSendSnapshot({ flags, connections, post, retryDelayMs = 200 }: SnapshotDeps) {
+  return async (connectionId: string): Promise<void> => {
+    const message: ServerMessage = { type: "snapshot", flags: await flags.all() };
+    for (let attempt = 1; ; attempt++) {
+      if ((await post(connectionId, message)) === "sent") return;
+      if (attempt === 3) {
+        await connections.remove(connectionId);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, retryDelayMs));
+    }
+  };
+}
+
+/** `$default`: `{"action": "sync"}` answers with a snapshot; anything else with an error message. */
+export function makeDefaultHandler(deps: SnapshotDeps) {
+  const sendSnapshot = makeSendSnapshot(deps);
+  return async (event: WebSocketEvent): Promise<WebSocketResult> => {
+    const connectionId = event.requestContext.connectionId;
+    let action: unknown;
+    try {
+      action = (JSON.parse(event.body ?? "") as { action?: unknown })?.action;
+    } catch {
+      action = undefined;
+    }
+    if (action === "sync") {
+      await sendSnapshot(connectionId);
+    } else {
+      deps.logger.warn("unknown websocket message", { connectionId });
+      await deps.post(connectionId, {
+        type: "error",
+        error: { code: "VALIDATION_FAILED", message: 'send {"action": "sync"} to receive a snapshot' },
+      });
+    }
+    return { statusCode: 200 };
+  };
+}
+
+/** Connections-table stream (INSERTs only, by filter): greets each new connection with a snapshot. */
+export function makeSnapshotHandler(deps: SnapshotDeps) {
+  const sendSnapshot = makeSendSnapshot(deps);
+  return async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
+    const processor = new BatchProcessor(EventType.DynamoDBStreams);
+    return processPartialResponse(
+      event,
+      async (record: DynamoDBRecord) => {
+        const row = unmarshall(record.dynamodb?.NewImage as Record<string, AttributeValue>);
+        await sendSnapshot(row.connectionId as string);
+      },
+      processor,
+    );
+  };
+}
+
+export interface FanoutDeps {
+  connections: ConnectionStore;
+  post: Poster;
+  logger: RealtimeLogger;
+  /** Posts in flight at once. Default FANOUT_CONCURRENCY. */
+  concurrency?: number;
+}
+
+/**
+ * Posts one message to every connection, a page of connections at a time, in parallel up to
+ * `concurrency`. Connections API Gateway reports gone are deleted. Throws if any post failed
+ * otherwise, so the stream retries the record (clients may then see a message twice; the
+ * version tells them).
+ */
+export function makeBroadcast({ connections, post, logger, concurrency = FANOUT_CONCURRENCY }: FanoutDeps) {
+  return async (message: ServerMessage): Promise<{ sent: number; gone: number }> => {
+    let sent = 0;
+    let gone = 0;
+    let failed = 0;
+    for await (const page of connections.pages()) {
+      const outcomes = await settleBounded(page, concurrency, (id) => post(id, message));
+      const goneIds: string[] = [];
+      outcomes.forEach((outcome, i) => {
+        if (outcome.status === "rejected") failed += 1;
+        else if (outcome.value === "gone") goneIds.push(page[i]);
+        else sent += 1;
+      });
+      await settleBounded(goneIds, concurrency, (id) => connections.remove(id));
+      gone += goneIds.length;
+    }
+    if (failed > 0) throw new Error(`${failed} of ${sent + gone + failed} posts failed`);
+    logger.info("broadcast", { type: message.type, sent, gone });
+    return { sent, gone };
+  };
+}
+
+/** Flags-table stream: every create, update and delete reaches every connected client. */
+export function makeFanoutHandler(deps: FanoutDeps) {
+  const broadcast = makeBroadcast(deps);
+  return async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
+    const processor = new BatchProcessor(EventType.DynamoDBStreams);
+    return processPartialResponse(
+      event,
+      async (record: DynamoDBRecord) => {
+        const message = recordToMessage(record);
+        if (message !== undefined) await broadcast(message);
+      },
+      processor,
+      // In stream order: a client must not see an update before the create.
+      { processInParallel: false },
+    );
+  };
+}

@@ -1,0 +1,51 @@
+import type { AttributeValue } from "@aws-sdk/client-dynamodb";
+import { unmarshall } from "@aws-sdk/util-dynamodb";
+import type { DynamoDBRecord } from "aws-lambda";
+import { type Flag, type FlagItem, itemToFlag } from "../flags/model";
+
+/** Server → client messages (CONTRACT.md, "WebSocket"). */
+export type ServerMessage =
+  | { type: "snapshot"; flags: Flag[] }
+  | { type: "flag.created"; flag: Flag }
+  | { type: "flag.updated"; flag: Flag }
+  | { type: "flag.deleted"; flagName: string; version: number }
+  | { type: "error"; error: { code: string; message: string } };
+
+const image = (raw: unknown): FlagItem | undefined =>
+  raw === undefined ? undefined : (unmarshall(raw as Record<string, AttributeValue>) as FlagItem);
+
+/**
+ * The message a flags-table stream record becomes, or undefined for one that changes nothing a
+ * client sees: a read only stamps `lastAccessed`, leaving the version as it was.
+ */
+export function recordToMessage(record: DynamoDBRecord): ServerMessage | undefined {
+  const before = image(record.dynamodb?.OldImage);
+  const after = image(record.dynamodb?.NewImage);
+  switch (record.eventName) {
+    case "INSERT":
+      return after === undefined ? undefined : { type: "flag.created", flag: itemToFlag(after) };
+    case "MODIFY":
+      if (after === undefined || (before !== undefined && Number(before.version) === Number(after.version))) {
+        return undefined;
+      }
+      return { type: "flag.updated", flag: itemToFlag(after) };
+    case "REMOVE":
+      return before === undefined
+        ? undefined
+        : { type: "flag.deleted", flagName: before.flagName, version: Number(before.version) };
+    default:
+      return undefined;
+  }
+}
+
+/** Whether an event-source filter pattern (the subset this service uses) admits a record. */
+export function matchesFilter(record: unknown, pattern: Readonly<Record<string, unknown>>): boolean {
+  return Object.entries(pattern).every(([key, expected]) => {
+    const actual = (record as Record<string, unknown> | undefined)?.[key];
+    if (Array.isArray(expected)) return expected.includes(actual);
+    if (expected !== null && typeof expected === "object") {
+      return matchesFilter(actual, expected as Record<string, unknown>);
+    }
+    return actual === expected;
+  });
+}

@@ -1,0 +1,29 @@
+/** The connections table's shape, shared by the Realtime component and the local runtime. */
+export const CONNECTIONS_TABLE = {
+  hashKey: "connectionId",
+  attributes: [{ name: "connectionId", type: "S" }],
+  /** Epoch seconds after which DynamoDB TTL removes a row whose $disconnect never arrived. */
+  ttlAttribute: "expiresAt",
+  /** The snapshot sender only needs the new row. */
+  streamViewType: "NEW_IMAGE",
+} as const;
+
+/** API Gateway closes a WebSocket after 2 hours at most; a row may outlive that by a margin. */
+export const CONNECTION_TTL_SECONDS = 3 * 60 * 60;
+
+/**
+ * Event-source filter for the snapshot sender: new connections only. The Lambda event source
+ * mapping and the local stream poller both apply it.
+ */
+export const SNAPSHOT_FILTER = { eventName: ["INSERT"] } as const;
+
+/** Stream consumer settings, shared by the event source mappings and the local pollers. */
+export const STREAM_CONSUMER = {
+  batchSize: 100,
+  /** Retries of a failing batch (halved each time by bisecting) before it goes to the DLQ. */
+  maximumRetryAttempts: 5,
+  maximumRecordAgeInSeconds: 3600,
+} as const;
+
+/** Posts to connections in flight at once during a fan-out. */
+export const FANOUT_CONCURRENCY = 100;

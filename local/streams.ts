@@ -1,0 +1,178 @@
+import { DescribeTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import {
+  DescribeStreamCommand,
+  DynamoDBStreamsClient,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type _Record as StreamRecord,
+} from "@aws-sdk/client-dynamodb-streams";
+import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
+import { matchesFilter } from "../handlers/realtime/messages";
+import { STREAM_CONSUMER } from "../handlers/realtime/table";
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from "./dynamodb";
+
+export interface StreamPollerOptions {
+  /** Used to find the table's stream. */
+  dynamo: DynamoDBClient;
+  endpoint: string;
+  tableName: string;
+  /** Invoked like Lambda invokes a stream consumer; `batchItemFailures` is honoured. */
+  handler: (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse | void>;
+  /** The event-source filter pattern, as given to the event source mapping. */
+  filter?: Readonly<Record<string, unknown>>;
+  /** Pause between polls of an idle stream. Default 20 ms. */
+  idleMs?: number;
+  /** Where a batch that exhausted its retries goes (on AWS: the on-failure queue). */
+  onDiscard?: (records: DynamoDBRecord[], error: unknown) => void;
+}
+
+export interface StreamPoller {
+  stop(): Promise<void>;
+}
+
+/** GetRecords gives Dates and no source ARN; a Lambda event has epoch seconds and the ARN. */
+function toLambdaRecord(record: StreamRecord, streamArn: string): DynamoDBRecord {
+  const created = record.dynamodb?.ApproximateCreationDateTime;
+  return {
+    ...(record as unknown as DynamoDBRecord),
+    eventSourceARN: streamArn,
+    dynamodb: {
+      ...(record.dynamodb as DynamoDBRecord["dynamodb"]),
+      ApproximateCreationDateTime: created instanceof Date ? created.getTime() / 1000 : undefined,
+    },
+  };
+}
+
+/**
+ * Polls a DynamoDB Local table's stream and invokes `handler` with real stream records, the way a
+ * Lambda event source mapping does: filtered, in order per shard, in batches; a failed batch is
+ * retried from its first reported failure, a bounded number of times, then discarded.
+ */
+export async function startStreamPoller(options: StreamPollerOptions): Promise<StreamPoller> {
+  const streams = new DynamoDBStreamsClient({
+    endpoint: options.endpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  const table = await options.dynamo.send(new DescribeTableCommand({ TableName: options.tableName }));
+  const streamArn = table.Table?.LatestStreamArn;
+  if (streamArn === undefined) throw new Error(`table ${options.tableName} has no stream`);
+
+  const iterators = new Map<string, string>();
+  /** Last sequence number read per shard, to resume after a trimmed or expired iterator. */
+  const lastSequence = new Map<string, string>();
+  const seenShards = new Set<string>();
+
+  const iteratorFor = async (shardId: string): Promise<string | undefined> => {
+    const after = lastSequence.get(shardId);
+    const result = await streams.send(
+      new GetShardIteratorCommand({
+        StreamArn: streamArn,
+        ShardId: shardId,
+        ...(after === undefined
+          ? { ShardIteratorType: "TRIM_HORIZON" }
+          : { ShardIteratorType: "AFTER_SEQUENCE_NUMBER", SequenceNumber: after }),
+      }),
+    );
+    return result.ShardIterator;
+  };
+
+  /** One GetRecords on a shard; a trimmed or expired iterator is renewed from where it was. */
+  const readShard = async (shardId: string, iterator: string) => {
+    try {
+      return await streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: STREAM_CONSUMER.batchSize }));
+    } catch (error) {
+      const name = (error as Error).name;
+      if (name !== "TrimmedDataAccessException" && name !== "ExpiredIteratorException") throw error;
+      return { Records: [], NextShardIterator: await iteratorFor(shardId) };
+    }
+  };
+
+  /**
+   * Finds shards not seen yet. At start (`skipHistory`) each is read to its end without
+   * delivering, which is what a LATEST starting position means (DynamoDB Local answers a real
+   * LATEST iterator on a fresh shard with TrimmedDataAccessException, and stream timestamps are
+   * rounded to the minute, so neither can stand in). Shards found later are delivered from their
+   * beginning: they are children of a shard that was being read.
+   */
+  const discoverShards = async (skipHistory: boolean) => {
+    const description = await streams.send(new DescribeStreamCommand({ StreamArn: streamArn }));
+    for (const shard of description.StreamDescription?.Shards ?? []) {
+      const shardId = shard.ShardId as string;
+      if (seenShards.has(shardId)) continue;
+      seenShards.add(shardId);
+      let iterator = await iteratorFor(shardId);
+      while (skipHistory && iterator !== undefined) {
+        const page = await readShard(shardId, iterator);
+        const last = page.Records?.at(-1)?.dynamodb?.SequenceNumber;
+        if (last !== undefined) lastSequence.set(shardId, last);
+        iterator = page.NextShardIterator;
+        if ((page.Records ?? []).length === 0) break;
+      }
+      if (iterator !== undefined) iterators.set(shardId, iterator);
+    }
+  };
+
+  const deliver = async (records: DynamoDBRecord[]) => {
+    let pending = records;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      try {
+        const response = await options.handler({ Records: pending });
+        const failed = response?.batchItemFailures?.[0]?.itemIdentifier;
+        if (failed === undefined) return;
+        // Like Lambda: retry from the first failed record; everything after it comes again.
+        pending = pending.slice(
+          Math.max(
+            0,
+            pending.findIndex((r) => r.dynamodb?.SequenceNumber === failed),
+          ),
+        );
+        if (attempt >= STREAM_CONSUMER.maximumRetryAttempts) throw new Error(`record ${failed} kept failing`);
+      } catch (error) {
+        if (attempt >= STREAM_CONSUMER.maximumRetryAttempts) {
+          options.onDiscard?.(pending, error);
+          return;
+        }
+      }
+    }
+  };
+
+  await discoverShards(true);
+  let running = true;
+  let lastDiscovery = Date.now();
+  const loop = (async () => {
+    while (running) {
+      let delivered = 0;
+      for (const [shardId, iterator] of [...iterators]) {
+        const page = await readShard(shardId, iterator);
+        if (page.NextShardIterator === undefined) iterators.delete(shardId);
+        else iterators.set(shardId, page.NextShardIterator);
+        const last = page.Records?.at(-1)?.dynamodb?.SequenceNumber;
+        if (last !== undefined) lastSequence.set(shardId, last);
+        const records = (page.Records ?? [])
+          .map((record) => toLambdaRecord(record, streamArn))
+          .filter((record) => options.filter === undefined || matchesFilter(record, options.filter));
+        if (records.length > 0) {
+          delivered += records.length;
+          await deliver(records);
+        }
+      }
+      if (Date.now() - lastDiscovery > 1000 || iterators.size === 0) {
+        lastDiscovery = Date.now();
+        await discoverShards(false);
+      }
+      if (delivered === 0 && running) await new Promise((resolve) => setTimeout(resolve, options.idleMs ?? 20));
+    }
+  })().catch((error: unknown) => {
+    // DynamoDB Local went away (shutdown) or the stream broke: stop polling and say so.
+    if (running) console.error(`stream poller for ${options.tableName} stopped:`, error);
+  });
+
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      streams.destroy();
+    },
+  };
+}
