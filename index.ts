@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { FlagApi } from "./components";
+import { FlagApi, Realtime } from "./components";
 import type { TokenConfig } from "./handlers/auth/tokens";
 
 const config = new pulumi.Config();
@@ -14,6 +14,13 @@ const flagApi = new FlagApi(`${project}-${stack}`, {
   corsOrigins: config.getObject<string[]>("corsOrigins"),
 });
 
+const realtime = new Realtime(`${project}-${stack}`, {
+  flagsTable: { name: flagApi.tableName, arn: flagApi.tableArn, streamArn: flagApi.tableStreamArn },
+  tokensParameter: flagApi.tokensParameter,
+  logRetentionDays: config.getNumber("logRetentionDays") ?? 30,
+});
+
 export const apiUrl = flagApi.apiUrl;
+export const websocketUrl = realtime.websocketUrl;
 export const flagsTableName = flagApi.tableName;
 export const allowFlagDeletionParameter = flagApi.allowFlagDeletionParameter;

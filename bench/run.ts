@@ -79,7 +79,7 @@ async function authorizerCost(): Promise<void> {
   const parameter = "/bench/api-tokens";
   const resources = await runProgram({ apiTokens: JSON.stringify(TEST_TOKENS) });
   const artifact = await materialize(
-    resources.find((r) => r.name.endsWith("-authorizer") && r.type === "aws:lambda/function:Function")!,
+    resources.find((r) => r.name.endsWith("-dev-authorizer") && r.type === "aws:lambda/function:Function")!,
   );
   const ssm = await startFakeSsm(new Map([[parameter, JSON.stringify(toTokenRecords(TEST_TOKENS))]]));
   try {

@@ -1,2 +1,3 @@
 export * from "./flagApi";
+export * from "./realtime";
 export * from "./serviceFunction";

@@ -22,7 +22,7 @@ import { FANOUT_CONCURRENCY, SNAPSHOT_FILTER } from "../handlers/realtime/table"
 import { ROUTES } from "../handlers/routes";
 import { compileRoutes, toProxyEvent, tooLarge, writeProxyResult } from "./apigateway";
 import { type DynamoDbLocal, LOCAL_REGION, localDynamoClient, startDynamoDbLocal } from "./dynamodb";
-import { startStreamPoller, type StreamPoller } from "./streams";
+import { startStreamPoller } from "./streams";
 import { ensureConnectionsTable, ensureFlagsTable } from "./tables";
 import { attachWebSocketApi, type LocalWebSocketApi, localManagementCredentials } from "./websocket";
 
@@ -78,19 +78,12 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const connectionsTableName = options.connectionsTableName ?? "connections";
   const client = localDynamoClient(dynamoEndpoint);
   const doc = DynamoDBDocumentClient.from(client);
-  const pollers: StreamPoller[] = [];
-  let websocket: LocalWebSocketApi | undefined;
-  let management: ApiGatewayManagementApiClient | undefined;
   const server = http.createServer();
 
+  // Teardown, in reverse order of start-up: each step registers how to undo itself.
+  const cleanups: Array<() => unknown> = [() => dynamo?.stop(), () => client.destroy()];
   const stopAll = async () => {
-    await websocket?.close();
-    server.closeAllConnections();
-    if (server.listening) await new Promise((resolve) => server.close(resolve));
-    await Promise.all(pollers.map((poller) => poller.stop()));
-    management?.destroy();
-    client.destroy();
-    await dynamo?.stop();
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   };
 
   try {
@@ -99,6 +92,10 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(options.port, "127.0.0.1", resolve);
+    });
+    cleanups.push(async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
     });
   } catch (error) {
     await stopAll();
@@ -125,16 +122,17 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
 
   // The handlers post through the real Management API client, pointed at this server.
   const credentials = localManagementCredentials();
-  management = new ApiGatewayManagementApiClient({
+  const management = new ApiGatewayManagementApiClient({
     endpoint: url,
     region: LOCAL_REGION,
     credentials,
     requestHandler: { httpAgent: { maxSockets: FANOUT_CONCURRENCY, keepAlive: true } },
   });
+  cleanups.push(() => management.destroy());
   const post = makePoster(management);
   const snapshotDeps = { flags, connections, post, logger };
   const wsAuthorizer = makeWebSocketAuthorizer({ loadTokens: async () => tokenRecords });
-  websocket = attachWebSocketApi(
+  const websocket: LocalWebSocketApi = attachWebSocketApi(
     server,
     "/ws",
     {
@@ -157,7 +155,6 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
 
   server.on("request", async (request, response) => {
     try {
-      if (websocket?.handleManagementRequest(request, response)) return;
       let path: string;
       try {
         path = new URL(request.url ?? "/", "http://local").pathname;
@@ -167,6 +164,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         response.end(JSON.stringify(errorBody("VALIDATION_FAILED", "the request path is not a valid URL path")));
         return;
       }
+      if (websocket.handleManagementRequest(request, response, path)) return;
       const matched = match(request.method ?? "", path);
       const route = ROUTES.find((r) => r.method === request.method && r.resource === matched?.resource);
       let authorizer: Record<string, string> | null = null;
@@ -185,7 +183,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   });
 
   try {
-    pollers.push(
+    const started = [
       await startStreamPoller({
         dynamo: client,
         endpoint: dynamoEndpoint,
@@ -201,7 +199,10 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         filter: SNAPSHOT_FILTER,
         onDiscard: discard(connectionsTableName),
       }),
-    );
+    ];
+    for (const poller of started) cleanups.push(() => poller.stop());
+    // Sockets close first on stop, so their $disconnect handlers run while the tables still exist.
+    cleanups.push(() => websocket.close());
   } catch (error) {
     await stopAll();
     throw error;

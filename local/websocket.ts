@@ -15,7 +15,7 @@ export interface WebSocketRoutes {
 
 export interface LocalWebSocketApi {
   /** Answers `/@connections/{id}` requests (the API Gateway Management API); false if not one. */
-  handleManagementRequest(request: IncomingMessage, response: ServerResponse): boolean;
+  handleManagementRequest(request: IncomingMessage, response: ServerResponse, path: string): boolean;
   close(): Promise<void>;
 }
 
@@ -99,8 +99,8 @@ export function attachWebSocketApi(
   };
 
   return {
-    handleManagementRequest(request, response) {
-      const match = /^\/@connections\/([^/?]+)$/.exec(new URL(request.url ?? "/", "http://local").pathname);
+    handleManagementRequest(request, response, path) {
+      const match = /^\/@connections\/([^/?]+)$/.exec(path);
       if (match === null) return false;
       if (!(request.headers.authorization ?? "").includes(`Credential=${credentials.accessKeyId}/`)) {
         response.writeHead(403, { "Content-Type": "application/json", "x-amzn-ErrorType": "ForbiddenException" });

@@ -47,7 +47,7 @@ describe("REST authorizer artifact (serialized __index.js, tokens from SSM)", ()
 
   before(async () => {
     const resources = await runProgram({ apiTokens: JSON.stringify(TEST_TOKENS) });
-    artifact = await materialize(single(resources, "aws:lambda/function:Function", "-authorizer"));
+    artifact = await materialize(single(resources, "aws:lambda/function:Function", "-dev-authorizer"));
     readArtifact = await materialize(single(resources, "aws:lambda/function:Function", "-read"));
     ssm = await startFakeSsm(new Map([[PARAMETER, JSON.stringify(toTokenRecords(TEST_TOKENS))]]));
     authorize = loadHandler(artifact, {

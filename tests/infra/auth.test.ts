@@ -35,7 +35,7 @@ describe("authentication wiring (Pulumi mocks)", () => {
 
   it("caches authorizer answers briefly, keyed on the Authorization header", () => {
     const scheme = spec().components.securitySchemes["bearer-token"]["x-amazon-apigateway-authorizer"];
-    const authorizer = single(resources, FUNCTION, "-authorizer");
+    const authorizer = single(resources, FUNCTION, "-dev-authorizer");
     assert.equal(scheme.type, "request");
     assert.equal(scheme.identitySource, "method.request.header.Authorization");
     assert.equal(scheme.authorizerResultTtlInSeconds, 30);
@@ -54,13 +54,13 @@ describe("authentication wiring (Pulumi mocks)", () => {
   });
 
   it("lets API Gateway invoke the authorizer as an authorizer of this API only", () => {
-    const permission = single(resources, "aws:lambda/permission:Permission", "-invoke-authorizer");
+    const permission = single(resources, "aws:lambda/permission:Permission", "-dev-invoke-authorizer");
     const api = single(resources, "aws:apigateway/restApi:RestApi");
     assert.equal(
       permission.inputs.sourceArn,
       `arn:aws:execute-api:eu-west-1:123456789012:${api.name}-id/authorizers/*`,
     );
-    assert.ok(permission.inputs.function.endsWith("-authorizer"));
+    assert.ok(permission.inputs.function.endsWith("-dev-authorizer"));
   });
 
   it("stores only SHA-256 hashes, ids and scopes, in a SecureString", () => {
@@ -75,7 +75,7 @@ describe("authentication wiring (Pulumi mocks)", () => {
 
   it("lets the authorizer read only the tokens parameter", () => {
     const parameter = single(resources, "aws:ssm/parameter:Parameter", "-api-tokens");
-    assert.deepEqual(dataGrants(single(resources, "aws:iam/rolePolicy:RolePolicy", "-authorizer-policy")), [
+    assert.deepEqual(dataGrants(single(resources, "aws:iam/rolePolicy:RolePolicy", "-dev-authorizer-policy")), [
       {
         actions: ["ssm:GetParameter"],
         resources: [`arn:aws:ssm:eu-west-1:123456789012:parameter${parameter.inputs.name}`],
@@ -106,7 +106,9 @@ describe("authentication wiring (Pulumi mocks)", () => {
 describe("CORS (Pulumi mocks)", () => {
   it("is off by default: no origins for the functions, no CORS header on gateway responses", async () => {
     const resources = await runProgram();
-    for (const fn of ofType(resources, FUNCTION).filter((f) => !f.name.endsWith("-authorizer"))) {
+    const flagFunctions = ofType(resources, FUNCTION).filter((f) => /-(read|write|delete)$/.test(f.name));
+    assert.equal(flagFunctions.length, 3);
+    for (const fn of flagFunctions) {
       assert.equal(fn.inputs.environment.variables.CORS_ORIGINS, "[]");
     }
     const spec = JSON.parse(single(resources, "aws:apigateway/restApi:RestApi").inputs.body);

@@ -39,6 +39,13 @@ function outputsFor(type: string, name: string, inputs: Record<string, unknown>)
       return { arn: arn("ssm", `parameter${inputs.name}`) };
     case "aws:apigateway/restApi:RestApi":
       return { executionArn: arn("execute-api", `${name}-id`), rootResourceId: "root" };
+    case "aws:apigatewayv2/api:Api":
+      return {
+        apiEndpoint: `wss://${name}-id.execute-api.${REGION}.amazonaws.com`,
+        executionArn: arn("execute-api", `${name}-id`),
+      };
+    case "aws:sqs/queue:Queue":
+      return { arn: arn("sqs", name), url: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${name}` };
     case "aws:apigateway/stage:Stage":
       return {
         invokeUrl: `https://${name}-id.execute-api.${REGION}.amazonaws.com/${inputs.stageName}`,

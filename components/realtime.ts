@@ -1,0 +1,265 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import {
+  ENV,
+  fanoutEntrypoint,
+  snapshotEntrypoint,
+  webSocketAuthorizerEntrypoint,
+  wsConnectEntrypoint,
+  wsDefaultEntrypoint,
+  wsDisconnectEntrypoint,
+} from "../handlers/entrypoints";
+import { CONNECTIONS_TABLE, SNAPSHOT_FILTER, STREAM_CONSUMER } from "../handlers/realtime/table";
+import { ServiceFunction, type ServiceFunctionArgs } from "./serviceFunction";
+
+export interface RealtimeArgs {
+  /** The flags table: read for snapshots; its stream drives the fan-out. */
+  flagsTable: { name: pulumi.Input<string>; arn: pulumi.Input<string>; streamArn: pulumi.Input<string> };
+  /** The SecureString of token hashes the `$connect` authorizer verifies `?token=` against. */
+  tokensParameter: { name: pulumi.Input<string>; arn: pulumi.Input<string> };
+  /** Retention of every function's log group, in days. Default 30. */
+  logRetentionDays?: number;
+  /** WebSocket stage name. Default: the stack name. */
+  stageName?: string;
+  /** Steady-state messages per second the stage admits. Default 100. */
+  throttleRateLimit?: number;
+  /** Burst the stage admits above the rate. Default 200. */
+  throttleBurstLimit?: number;
+}
+
+/** Read access to a table's stream, as a Lambda event source mapping needs it. */
+function streamReadStatements(streamArn: pulumi.Input<string>): aws.iam.PolicyStatement[] {
+  return [
+    {
+      Effect: "Allow",
+      Action: ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
+      Resource: streamArn,
+    },
+    // ListStreams names no stream and supports no resource scoping: IAM only accepts "*" for it.
+    { Effect: "Allow", Action: ["dynamodb:ListStreams"], Resource: "*" },
+  ];
+}
+
+/**
+ * Pushes every flag change to connected clients: an API Gateway WebSocket API whose `$connect`
+ * checks the token, a connections table whose stream greets each new client with a snapshot, and
+ * a fan-out consumer on the flags table stream. Poison records end in a dead-letter queue.
+ */
+export class Realtime extends pulumi.ComponentResource {
+  readonly api: aws.apigatewayv2.Api;
+  readonly stage: aws.apigatewayv2.Stage;
+  readonly connectionsTable: aws.dynamodb.Table;
+  readonly deadLetterQueue: aws.sqs.Queue;
+  readonly functions: Readonly<
+    Record<"authorizer" | "connect" | "disconnect" | "default" | "snapshot" | "fanout", ServiceFunction>
+  >;
+  /** e.g. `wss://abc123.execute-api.eu-west-1.amazonaws.com/dev` */
+  readonly websocketUrl: pulumi.Output<string>;
+
+  constructor(name: string, args: RealtimeArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("feature-flags:realtime:Realtime", name, {}, opts);
+    const stageName = args.stageName ?? pulumi.getStack().replace(/[^A-Za-z0-9_-]/g, "-");
+    const logRetentionDays = args.logRetentionDays ?? 30;
+
+    const connectionsTable = new aws.dynamodb.Table(
+      `${name}-connections`,
+      {
+        billingMode: "PAY_PER_REQUEST",
+        hashKey: CONNECTIONS_TABLE.hashKey,
+        attributes: [...CONNECTIONS_TABLE.attributes],
+        ttl: { attributeName: CONNECTIONS_TABLE.ttlAttribute, enabled: true },
+        streamEnabled: true,
+        streamViewType: CONNECTIONS_TABLE.streamViewType,
+        serverSideEncryption: { enabled: true },
+      },
+      { parent: this },
+    );
+
+    const deadLetterQueue = new aws.sqs.Queue(
+      `${name}-stream-dlq`,
+      { sqsManagedSseEnabled: true, messageRetentionSeconds: 14 * 24 * 60 * 60 },
+      { parent: this },
+    );
+
+    const api = new aws.apigatewayv2.Api(
+      `${name}-ws`,
+      { protocolType: "WEBSOCKET", routeSelectionExpression: "$request.body.action" },
+      { parent: this },
+    );
+    // Where PostToConnection goes, and the one thing the pushing functions may call there.
+    const managementEndpoint = pulumi.interpolate`${api.apiEndpoint.apply((u) => u.replace(/^wss:/, "https:"))}/${stageName}`;
+    const manageConnections: aws.iam.PolicyStatement = {
+      Effect: "Allow",
+      Action: ["execute-api:ManageConnections"],
+      Resource: pulumi.interpolate`${api.executionArn}/${stageName}/POST/@connections/*`,
+    };
+    const removeConnections: aws.iam.PolicyStatement = {
+      Effect: "Allow",
+      Action: ["dynamodb:DeleteItem"],
+      Resource: connectionsTable.arn,
+    };
+    const scanFlags: aws.iam.PolicyStatement = {
+      Effect: "Allow",
+      Action: ["dynamodb:Scan"],
+      Resource: args.flagsTable.arn,
+    };
+    const toDeadLetters: aws.iam.PolicyStatement = {
+      Effect: "Allow",
+      Action: ["sqs:SendMessage"],
+      Resource: deadLetterQueue.arn,
+    };
+    const environment = {
+      [ENV.flagsTable]: args.flagsTable.name,
+      [ENV.connectionsTable]: connectionsTable.name,
+      [ENV.websocketEndpoint]: managementEndpoint,
+    };
+    const fn = (
+      suffix: string,
+      description: string,
+      callbackFactory: ServiceFunctionArgs["callbackFactory"],
+      statements: aws.iam.PolicyStatement[],
+      env: Record<string, pulumi.Input<string>> = environment,
+    ) =>
+      new ServiceFunction(
+        `${name}-${suffix}`,
+        { description, callbackFactory, statements, logRetentionDays, environment: env, memorySize: 256 },
+        { parent: this },
+      );
+
+    const functions = {
+      authorizer: fn(
+        "ws-authorizer",
+        "WebSocket $connect token authorizer",
+        webSocketAuthorizerEntrypoint,
+        [{ Effect: "Allow", Action: ["ssm:GetParameter"], Resource: args.tokensParameter.arn }],
+        { [ENV.tokensParameter]: args.tokensParameter.name },
+      ),
+      connect: fn("ws-connect", "WebSocket $connect", wsConnectEntrypoint, [
+        { Effect: "Allow", Action: ["dynamodb:PutItem"], Resource: connectionsTable.arn },
+      ]),
+      disconnect: fn("ws-disconnect", "WebSocket $disconnect", wsDisconnectEntrypoint, [removeConnections]),
+      default: fn("ws-default", 'WebSocket $default ({"action": "sync"})', wsDefaultEntrypoint, [
+        scanFlags,
+        removeConnections,
+        manageConnections,
+      ]),
+      snapshot: fn("snapshot", "Sends each new connection the full flag set", snapshotEntrypoint, [
+        scanFlags,
+        removeConnections,
+        manageConnections,
+        toDeadLetters,
+        ...streamReadStatements(connectionsTable.streamArn),
+      ]),
+      fanout: fn("fanout", "Pushes every flag change to every connection", fanoutEntrypoint, [
+        { Effect: "Allow", Action: ["dynamodb:Scan", "dynamodb:DeleteItem"], Resource: connectionsTable.arn },
+        manageConnections,
+        toDeadLetters,
+        ...streamReadStatements(args.flagsTable.streamArn),
+      ]),
+    };
+
+    const authorizer = new aws.apigatewayv2.Authorizer(
+      `${name}-ws-authorizer`,
+      {
+        apiId: api.id,
+        authorizerType: "REQUEST",
+        authorizerUri: functions.authorizer.function.invokeArn,
+        // No ?token= at all: API Gateway refuses the handshake without invoking the authorizer.
+        identitySources: ["route.request.querystring.token"],
+      },
+      { parent: this },
+    );
+    new aws.lambda.Permission(
+      `${name}-ws-invoke-authorizer`,
+      {
+        action: "lambda:InvokeFunction",
+        principal: "apigateway.amazonaws.com",
+        function: functions.authorizer.function.name,
+        sourceArn: pulumi.interpolate`${api.executionArn}/authorizers/*`,
+      },
+      { parent: this },
+    );
+
+    const routes = [
+      { key: "$connect", slug: "connect", fn: functions.connect, authorized: true },
+      { key: "$disconnect", slug: "disconnect", fn: functions.disconnect, authorized: false },
+      { key: "$default", slug: "default", fn: functions.default, authorized: false },
+    ];
+    const routeResources = routes.map(({ key, slug, fn: target, authorized }) => {
+      const integration = new aws.apigatewayv2.Integration(
+        `${name}-ws-${slug}`,
+        { apiId: api.id, integrationType: "AWS_PROXY", integrationUri: target.function.invokeArn },
+        { parent: this },
+      );
+      new aws.lambda.Permission(
+        `${name}-ws-invoke-${slug}`,
+        {
+          action: "lambda:InvokeFunction",
+          principal: "apigateway.amazonaws.com",
+          function: target.function.name,
+          sourceArn: pulumi.interpolate`${api.executionArn}/*/${key}`,
+        },
+        { parent: this },
+      );
+      return new aws.apigatewayv2.Route(
+        `${name}-ws-${slug}`,
+        {
+          apiId: api.id,
+          routeKey: key,
+          target: pulumi.interpolate`integrations/${integration.id}`,
+          ...(authorized ? { authorizationType: "CUSTOM", authorizerId: authorizer.id } : {}),
+        },
+        { parent: this },
+      );
+    });
+
+    const stage = new aws.apigatewayv2.Stage(
+      `${name}-ws-stage`,
+      {
+        apiId: api.id,
+        name: stageName,
+        autoDeploy: true,
+        defaultRouteSettings: {
+          throttlingRateLimit: args.throttleRateLimit ?? 100,
+          throttlingBurstLimit: args.throttleBurstLimit ?? 200,
+        },
+      },
+      { parent: this, dependsOn: routeResources },
+    );
+
+    const streamConsumer = (
+      suffix: string,
+      functionName: pulumi.Input<string>,
+      eventSourceArn: pulumi.Input<string>,
+      filter?: object,
+    ) =>
+      new aws.lambda.EventSourceMapping(
+        `${name}-${suffix}-source`,
+        {
+          functionName,
+          eventSourceArn,
+          startingPosition: "LATEST",
+          batchSize: STREAM_CONSUMER.batchSize,
+          // One batch per shard at a time keeps each flag's changes in order.
+          parallelizationFactor: 1,
+          functionResponseTypes: ["ReportBatchItemFailures"],
+          bisectBatchOnFunctionError: true,
+          maximumRetryAttempts: STREAM_CONSUMER.maximumRetryAttempts,
+          maximumRecordAgeInSeconds: STREAM_CONSUMER.maximumRecordAgeInSeconds,
+          destinationConfig: { onFailure: { destinationArn: deadLetterQueue.arn } },
+          ...(filter === undefined ? {} : { filterCriteria: { filters: [{ pattern: JSON.stringify(filter) }] } }),
+        },
+        { parent: this },
+      );
+    streamConsumer("fanout", functions.fanout.function.name, args.flagsTable.streamArn);
+    streamConsumer("snapshot", functions.snapshot.function.name, connectionsTable.streamArn, SNAPSHOT_FILTER);
+
+    this.api = api;
+    this.stage = stage;
+    this.connectionsTable = connectionsTable;
+    this.deadLetterQueue = deadLetterQueue;
+    this.functions = functions;
+    this.websocketUrl = pulumi.interpolate`${api.apiEndpoint}/${stageName}`;
+    this.registerOutputs({ websocketUrl: this.websocketUrl, connectionsTableName: connectionsTable.name });
+  }
+}
