@@ -1,0 +1,201 @@
+import { strict as assert } from "node:assert";
+import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
+import { DynamoDBDocumentClient, PutCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
+import type { DynamoDBRecord } from "aws-lambda";
+import { makeFlagStore } from "../../handlers/flags/store";
+import { makeConnectionStore } from "../../handlers/realtime/connections";
+import { makeBroadcast, makeFanoutHandler } from "../../handlers/realtime/handlers";
+import { matchesFilter, recordToMessage } from "../../handlers/realtime/messages";
+import { makePoster, settleBounded } from "../../handlers/realtime/push";
+import { SNAPSHOT_FILTER } from "../../handlers/realtime/table";
+import { localDynamoClient } from "../../local/dynamodb";
+import { startStreamPoller } from "../../local/streams";
+import { ensureConnectionsTable, ensureFlagsTable } from "../../local/tables";
+import { startFakeManagementApi } from "../support/fakeManagementApi";
+import { sharedDynamo, uniqueTableName } from "../support/hooks";
+
+const silent = { info: () => {}, warn: () => {}, error: () => {} };
+
+/** Waits until `condition` holds, polling; fails after `timeoutMs`. */
+async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("timed out waiting");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe("realtime handlers with real DynamoDB Local stream records", () => {
+  const records: DynamoDBRecord[] = [];
+  let client: ReturnType<typeof localDynamoClient>;
+  let tableName: string;
+
+  before(async () => {
+    const dynamo = await sharedDynamo();
+    client = localDynamoClient(dynamo.endpoint);
+    tableName = uniqueTableName("stream");
+    await ensureFlagsTable(client, tableName);
+    const poller = await startStreamPoller({
+      dynamo: client,
+      endpoint: dynamo.endpoint,
+      tableName,
+      handler: async (event) => {
+        records.push(...event.Records);
+      },
+    });
+    // A create, a read, an update and a delete, through the real store.
+    const store = makeFlagStore({ doc: DynamoDBDocumentClient.from(client), tableName });
+    await store.create({ flagName: "streamed", value: { on: true }, description: "d" }, "admin");
+    await store.read("streamed");
+    await store.update("streamed", { value: { on: false } }, "ci-bot");
+    await store.remove("streamed");
+    await until(() => records.length === 4);
+    await poller.stop();
+  });
+
+  after(() => client.destroy());
+
+  it("captures the four changes in order, with both images", () => {
+    assert.deepEqual(
+      records.map((r) => r.eventName),
+      ["INSERT", "MODIFY", "MODIFY", "REMOVE"],
+    );
+    assert.ok(records[2].dynamodb?.OldImage && records[2].dynamodb?.NewImage);
+  });
+
+  it("turns an INSERT into flag.created with a plain-JSON flag", () => {
+    const message = recordToMessage(records[0]);
+    assert.equal(message?.type, "flag.created");
+    assert.deepEqual(message?.type === "flag.created" && message.flag.value, { on: true });
+    assert.equal(message?.type === "flag.created" && message.flag.createdBy, "admin");
+  });
+
+  it("skips the read's lastAccessed touch: the version did not change", () => {
+    assert.equal(recordToMessage(records[1]), undefined);
+  });
+
+  it("turns a version bump into flag.updated", () => {
+    const message = recordToMessage(records[2]);
+    assert.equal(message?.type, "flag.updated");
+    assert.equal(message?.type === "flag.updated" && message.flag.version, 2);
+    assert.equal(message?.type === "flag.updated" && message.flag.updatedBy, "ci-bot");
+  });
+
+  it("turns a REMOVE into flag.deleted with the last version", () => {
+    assert.deepEqual(recordToMessage(records[3]), { type: "flag.deleted", flagName: "streamed", version: 2 });
+  });
+
+  it("matches the snapshot filter against INSERTs only", () => {
+    assert.deepEqual(
+      records.map((r) => matchesFilter(r, SNAPSHOT_FILTER)),
+      [true, false, false, false],
+    );
+  });
+
+  describe("fan-out", () => {
+    let connectionsTable: string;
+    let doc: DynamoDBDocumentClient;
+
+    beforeEach(async () => {
+      connectionsTable = uniqueTableName("conns");
+      await ensureConnectionsTable(client, connectionsTable);
+      doc = DynamoDBDocumentClient.from(client);
+    });
+
+    const addRows = async (ids: string[]) => {
+      for (const connectionId of ids) {
+        await doc.send(new PutCommand({ TableName: connectionsTable, Item: { connectionId } }));
+      }
+    };
+
+    it("delivers each message to every connection and deletes the rows API Gateway calls gone", async () => {
+      await addRows(["live-1", "live-2", "stale"]);
+      const management = await startFakeManagementApi({ gone: new Set(["stale"]) });
+      try {
+        const post = makePoster(
+          new ApiGatewayManagementApiClient({
+            endpoint: management.endpoint,
+            region: "local",
+            credentials: { accessKeyId: "x", secretAccessKey: "x" },
+          }),
+        );
+        const connections = makeConnectionStore({ doc, tableName: connectionsTable });
+        const result = await makeFanoutHandler({ connections, post, logger: silent })({ Records: records });
+
+        assert.deepEqual(result, { batchItemFailures: [] });
+        // created, updated, deleted — the read produced nothing.
+        for (const id of ["live-1", "live-2"]) {
+          assert.deepEqual(
+            management.received.get(id)?.map((body) => JSON.parse(body).type),
+            ["flag.created", "flag.updated", "flag.deleted"],
+          );
+        }
+        const rows = await doc.send(new ScanCommand({ TableName: connectionsTable }));
+        assert.deepEqual(rows.Items?.map((row) => row.connectionId).sort(), ["live-1", "live-2"]);
+      } finally {
+        await management.stop();
+      }
+    });
+
+    it("reports a record whose posts fail for another reason as failed, so the stream retries from it", async () => {
+      await addRows(["live-1"]);
+      const post = async (_id: string, message: unknown) => {
+        if ((message as { type: string }).type === "flag.updated") throw new Error("throttled");
+        return "sent" as const;
+      };
+      const connections = makeConnectionStore({ doc, tableName: connectionsTable });
+      const fanout = makeFanoutHandler({ connections, post, logger: silent });
+
+      const partial = await fanout({ Records: [records[0], records[2]] });
+      assert.deepEqual(partial, { batchItemFailures: [{ itemIdentifier: records[2].dynamodb?.SequenceNumber }] });
+      // A batch where everything failed fails the invocation: Lambda then bisects and retries it.
+      await assert.rejects(fanout({ Records: [records[2]] }), /All records failed/);
+    });
+
+    it("keeps at most `concurrency` posts in flight", async () => {
+      const ids = Array.from({ length: 60 }, (_, i) => `c-${i}`);
+      await addRows(ids);
+      const management = await startFakeManagementApi({ delayMs: 20 });
+      try {
+        const post = makePoster(
+          new ApiGatewayManagementApiClient({
+            endpoint: management.endpoint,
+            region: "local",
+            credentials: { accessKeyId: "x", secretAccessKey: "x" },
+            requestHandler: { httpAgent: { maxSockets: 100 } },
+          }),
+        );
+        const connections = makeConnectionStore({ doc, tableName: connectionsTable });
+        const result = await makeBroadcast({ connections, post, logger: silent, concurrency: 8 })({
+          type: "flag.deleted",
+          flagName: "x",
+          version: 1,
+        });
+        assert.deepEqual(result, { sent: 60, gone: 0 });
+        assert.equal(management.maxInFlight(), 8);
+      } finally {
+        await management.stop();
+      }
+    });
+  });
+});
+
+describe("settleBounded", () => {
+  it("keeps order, settles every item and never exceeds the limit", async () => {
+    let running = 0;
+    let peak = 0;
+    const results = await settleBounded([1, 2, 3, 4, 5, 6, 7], 3, async (n) => {
+      running += 1;
+      peak = Math.max(peak, running);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      running -= 1;
+      if (n === 4) throw new Error("four");
+      return n * 10;
+    });
+    assert.equal(peak, 3);
+    assert.deepEqual(
+      results.map((r) => (r.status === "fulfilled" ? r.value : "rejected")),
+      [10, 20, 30, "rejected", 50, 60, 70],
+    );
+  });
+});

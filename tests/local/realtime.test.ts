@@ -1,0 +1,157 @@
+import { strict as assert } from "node:assert";
+import { DynamoDBDocumentClient, GetCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
+import { localDynamoClient } from "../../local/dynamodb";
+import type { RunningService } from "../../local/service";
+import type { Client } from "../support/http";
+import { startTestService } from "../support/localService";
+import { ADMIN_TOKEN, READ_TOKEN } from "../support/tokens";
+import { connect, type TestClient } from "../support/wsClient";
+
+describe("WebSocket push on the local runtime (real ws clients)", () => {
+  let service: RunningService;
+  let api: Client;
+  const clients: TestClient[] = [];
+  const open = async (token = READ_TOKEN) => {
+    const client = await connect(`${service.websocketUrl}?token=${encodeURIComponent(token)}`);
+    clients.push(client);
+    return client;
+  };
+  const connectionRows = async () => {
+    const doc = DynamoDBDocumentClient.from(localDynamoClient(service.dynamoEndpoint));
+    try {
+      const rows = await doc.send(new ScanCommand({ TableName: service.connectionsTableName }));
+      return (rows.Items ?? []).map((row) => row.connectionId as string);
+    } finally {
+      doc.destroy();
+    }
+  };
+
+  before(async () => {
+    ({ service, api } = await startTestService());
+    await api("POST", "/flags", { body: { flagName: "existing", value: "before-connect" } });
+  });
+  after(async () => {
+    await Promise.all(clients.map((client) => client.close()));
+    await service.stop();
+  });
+
+  describe("connecting", () => {
+    it("refuses a connection without a token or with an unknown one (401)", async () => {
+      await assert.rejects(connect(service.websocketUrl), /HTTP 401/);
+      await assert.rejects(connect(`${service.websocketUrl}?token=not-a-token-0123456789abcdef`), /HTTP 401/);
+    });
+
+    it("sends a snapshot of every flag, unprompted, right after connecting with a read token", async () => {
+      const client = await open(READ_TOKEN);
+      const snapshot = await client.waitFor((m) => m.type === "snapshot");
+      const existing = snapshot.flags.find((f: { flagName: string }) => f.flagName === "existing");
+      assert.equal(existing.value, "before-connect");
+    });
+
+    it("records the connection with the token id that opened it", async () => {
+      const client = await open(ADMIN_TOKEN);
+      await client.waitFor((m) => m.type === "snapshot");
+      const doc = DynamoDBDocumentClient.from(localDynamoClient(service.dynamoEndpoint));
+      const rows = await doc.send(new ScanCommand({ TableName: service.connectionsTableName }));
+      doc.destroy();
+      assert.ok(rows.Items?.some((row) => row.tokenId === "admin" && row.expiresAt > Date.now() / 1000));
+    });
+  });
+
+  describe("changes", () => {
+    let watchers: TestClient[];
+
+    before(async () => {
+      watchers = await Promise.all([open(), open(), open()]);
+      await Promise.all(watchers.map((w) => w.waitFor((m) => m.type === "snapshot")));
+    });
+
+    it("pushes flag.created, flag.updated and flag.deleted to every client, in order", async () => {
+      await api("POST", "/flags", { body: { flagName: "pushed", value: 1 } });
+      await api("PUT", "/flags/pushed", { body: { value: 2 } });
+      await api("DELETE", "/flags/pushed");
+      for (const watcher of watchers) {
+        await watcher.waitFor((m) => m.type === "flag.deleted" && m.flagName === "pushed");
+        const about = watcher.messages.filter((m) => m.flag?.flagName === "pushed" || m.flagName === "pushed");
+        assert.deepEqual(
+          about.map((m) => [m.type, m.flag?.value ?? null, m.flag?.version ?? m.version]),
+          [
+            ["flag.created", 1, 1],
+            ["flag.updated", 2, 2],
+            ["flag.deleted", null, 2],
+          ],
+        );
+      }
+    });
+
+    it("sends plain JSON flags, not DynamoDB-typed attributes", async () => {
+      await api("POST", "/flags", { body: { flagName: "plain", value: { rollout: [10, 20] }, description: "x" } });
+      const message = await watchers[0].waitFor((m) => m.type === "flag.created" && m.flag.flagName === "plain");
+      assert.deepEqual(message.flag.value, { rollout: [10, 20] });
+      assert.equal(message.flag.description, "x");
+      assert.equal(message.flag.createdBy, "admin");
+    });
+
+    it("sends nothing for a read", async () => {
+      await api("POST", "/flags", { body: { flagName: "quiet", value: true } });
+      await watchers[0].waitFor((m) => m.type === "flag.created" && m.flag.flagName === "quiet");
+      await api("GET", "/flags/quiet");
+      // A later change is the marker: everything about "quiet" has arrived by the time it does.
+      await api("POST", "/flags", { body: { flagName: "marker", value: true } });
+      await watchers[0].waitFor((m) => m.type === "flag.created" && m.flag.flagName === "marker");
+      const about = watchers[0].messages.filter((m) => m.flag?.flagName === "quiet");
+      assert.deepEqual(
+        about.map((m) => m.type),
+        ["flag.created"],
+      );
+    });
+
+    it("answers {action: sync} with a fresh snapshot", async () => {
+      const before = watchers[1].messages.filter((m) => m.type === "snapshot").length;
+      watchers[1].ws.send(JSON.stringify({ action: "sync" }));
+      await watchers[1].waitFor(
+        (m) => m.type === "snapshot" && m.flags.some((f: { flagName: string }) => f.flagName === "marker"),
+      );
+      assert.equal(watchers[1].messages.filter((m) => m.type === "snapshot").length, before + 1);
+    });
+
+    it("answers any other message with an error message, not silence", async () => {
+      watchers[2].ws.send("hello");
+      const error = await watchers[2].waitFor((m) => m.type === "error");
+      assert.equal(error.error.code, "VALIDATION_FAILED");
+    });
+  });
+
+  describe("disconnecting", () => {
+    it("removes the connection row when a client closes", async () => {
+      const client = await open();
+      await client.waitFor((m) => m.type === "snapshot");
+      const before = await connectionRows();
+      await client.close();
+      const deadline = Date.now() + 5000;
+      while ((await connectionRows()).length >= before.length && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.equal((await connectionRows()).length, before.length - 1);
+    });
+
+    it("removes a connection that vanished without $disconnect once a push to it gets 410", async () => {
+      // A row API Gateway never told us about the end of (its $disconnect was lost).
+      const doc = DynamoDBDocumentClient.from(localDynamoClient(service.dynamoEndpoint));
+      const { PutCommand } = await import("@aws-sdk/lib-dynamodb");
+      const stale = "c3RhbGVjb25uZWN0aW9u";
+      await doc.send(new PutCommand({ TableName: service.connectionsTableName, Item: { connectionId: stale } }));
+      await api("POST", "/flags", { body: { flagName: "after-vanish", value: true } });
+      const deadline = Date.now() + 5000;
+      let row: unknown = {};
+      while (row !== undefined && Date.now() < deadline) {
+        row = (
+          await doc.send(new GetCommand({ TableName: service.connectionsTableName, Key: { connectionId: stale } }))
+        ).Item;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      doc.destroy();
+      assert.equal(row, undefined);
+    });
+  });
+});
