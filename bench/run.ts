@@ -2,15 +2,24 @@
  * `npm run bench`: prints the numbers the issues set targets for. Not a test: nothing here fails
  * on a slow machine; the closing notes quote what it printed.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { performance } from "node:perf_hooks";
 import { startService } from "../local/service";
 import { toTokenRecords, verifyToken } from "../handlers/auth/tokens";
 import { loadHandler, materialize } from "../tests/support/artifacts";
 import { startFakeSsm } from "../tests/support/fakeSsm";
 import { client } from "../tests/support/http";
+import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
+import { BatchWriteCommand, DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { makeConnectionStore } from "../handlers/realtime/connections";
+import { makeBroadcast } from "../handlers/realtime/handlers";
+import { makePoster } from "../handlers/realtime/push";
+import { FANOUT_CONCURRENCY } from "../handlers/realtime/table";
+import { localDynamoClient, startDynamoDbLocal } from "../local/dynamodb";
+import { ensureConnectionsTable } from "../local/tables";
 import { runProgram } from "../tests/support/pulumiMocks";
-import { ADMIN_TOKEN, TEST_TOKENS } from "../tests/support/tokens";
+import { connect } from "../tests/support/wsClient";
+import { ADMIN_TOKEN, READ_TOKEN, TEST_TOKENS } from "../tests/support/tokens";
 
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
 
@@ -29,13 +38,8 @@ async function archives(): Promise<void> {
     const initMs = Number(
       execFileSync(process.execPath, ["-e", script], {
         encoding: "utf8",
-        env: {
-          ...process.env,
-          FLAGS_TABLE_NAME: "bench",
-          ALLOW_FLAG_DELETION_PARAMETER: "/bench",
-          API_TOKENS_PARAMETER: "/bench",
-          AWS_REGION: "local",
-        },
+        // The function's own configured environment, as Lambda would set it.
+        env: { ...process.env, AWS_REGION: "eu-west-1", ...fn.inputs.environment?.variables },
         stdio: ["ignore", "pipe", "ignore"],
       }),
     );
@@ -120,11 +124,110 @@ async function authorizerCost(): Promise<void> {
   }
 }
 
+async function propagation(): Promise<void> {
+  const changes = 250;
+  console.log(
+    `\n## Propagation on the local runtime: PUT response → message at a WebSocket client (${changes} changes)`,
+  );
+  const service = await startService({ port: 0, allowFlagDeletion: () => true, tokens: TEST_TOKENS });
+  try {
+    const api = client(service.url, ADMIN_TOKEN);
+    await api("POST", "/flags", { body: { flagName: "bench-live", value: 0 } });
+    const ws = await connect(`${service.websocketUrl}?token=${READ_TOKEN}`);
+    await ws.waitFor((m) => m.type === "snapshot");
+    const samples: number[] = [];
+    for (let version = 2; version <= changes + 1; version++) {
+      const result = await api("PUT", "/flags/bench-live", { body: { value: version } });
+      const responded = performance.now();
+      if (result.status !== 200) throw new Error(`PUT: ${result.status}`);
+      await ws.waitFor((m) => m.type === "flag.updated" && m.flag.version === version, 10_000);
+      samples.push(performance.now() - responded);
+    }
+    await ws.close();
+    console.log(
+      `p50 ${percentile(samples, 50).toFixed(1)} ms  p99 ${percentile(samples, 99).toFixed(1)} ms  max ${Math.max(...samples).toFixed(1)} ms  (target: p50 < 250 ms)`,
+    );
+  } finally {
+    await service.stop();
+  }
+}
+
+/** The Management API stand-in in its own process, so it does not take the fan-out's CPU. */
+async function managementApiProcess(delayMs: number): Promise<{ endpoint: string; stop: () => Promise<void> }> {
+  const child = spawn(
+    process.execPath,
+    ["-r", "ts-node/register/transpile-only", "bench/managementApiProcess.ts", String(delayMs)],
+    {
+      stdio: ["pipe", "pipe", "inherit"],
+    },
+  );
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    child.stdout.once("data", (chunk: Buffer) => resolve(chunk.toString().trim()));
+    child.once("exit", (code) => reject(new Error(`management API stand-in exited with ${code}`)));
+  });
+  return {
+    endpoint,
+    stop: () =>
+      new Promise((resolve) => {
+        child.once("exit", () => resolve());
+        child.stdin.end();
+      }),
+  };
+}
+
+async function fanout(): Promise<void> {
+  const connections = 1000;
+  const delayMs = 20;
+  console.log(
+    `\n## Fan-out to ${connections} connections, each post taking ${delayMs} ms (local Management API stand-in)`,
+  );
+  const dynamo = await startDynamoDbLocal();
+  const management = await managementApiProcess(delayMs);
+  const dynamoClient = localDynamoClient(dynamo.endpoint);
+  try {
+    await ensureConnectionsTable(dynamoClient, "bench-connections");
+    const doc = DynamoDBDocumentClient.from(dynamoClient);
+    for (let i = 0; i < connections; i += 25) {
+      const rows = Array.from({ length: 25 }, (_, j) => ({ PutRequest: { Item: { connectionId: `conn-${i + j}` } } }));
+      await doc.send(new BatchWriteCommand({ RequestItems: { "bench-connections": rows } }));
+    }
+    const store = makeConnectionStore({ doc, tableName: "bench-connections" });
+    const post = makePoster(
+      new ApiGatewayManagementApiClient({
+        endpoint: management.endpoint,
+        region: "local",
+        credentials: { accessKeyId: "bench", secretAccessKey: "bench" },
+        requestHandler: { httpAgent: { maxSockets: FANOUT_CONCURRENCY, keepAlive: true } },
+      }),
+    );
+    const silent = { info: () => {}, warn: () => {}, error: () => {} };
+    const message = { type: "flag.deleted", flagName: "x", version: 1 } as const;
+    const time = async (concurrency: number) => {
+      const started = performance.now();
+      const result = await makeBroadcast({ connections: store, post, logger: silent, concurrency })(message);
+      if (result.sent !== connections) throw new Error(`sent ${result.sent}`);
+      return performance.now() - started;
+    };
+    await time(FANOUT_CONCURRENCY); // warm the connection pool, as a warm Lambda has it
+    const parallel = await time(FANOUT_CONCURRENCY);
+    const sequential = await time(1);
+    console.log(`parallel (${FANOUT_CONCURRENCY} in flight, warm): ${parallel.toFixed(0)} ms`);
+    console.log(`sequential (one at a time, as the AWS sample does): ${sequential.toFixed(0)} ms`);
+    console.log(`speed-up: ${(sequential / parallel).toFixed(1)}× (target: ≥ 40×)`);
+  } finally {
+    dynamoClient.destroy();
+    await management.stop();
+    await dynamo.stop();
+  }
+}
+
 async function main(): Promise<void> {
   process.env.POWERTOOLS_LOG_LEVEL ??= "SILENT";
   await archives();
   await authorizerCost();
   await restLatency();
+  await propagation();
+  await fanout();
 }
 
 main().then(

@@ -167,6 +167,10 @@ describe("Realtime (Pulumi mocks)", () => {
     });
   });
 
+  it("gives the CPU-bound fan-out a full vCPU", () => {
+    assert.equal(single(resources, FUNCTION, named("fanout")).inputs.memorySize, 1769);
+  });
+
   it("tells the pushing functions where PostToConnection goes", () => {
     const api = single(resources, "aws:apigatewayv2/api:Api");
     for (const fn of ["ws-default", "snapshot", "fanout"]) {
