@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { FlagApi, Realtime } from "./components";
+import { Compliance, FlagApi, Observability, Realtime } from "./components";
 import type { TokenConfig } from "./handlers/auth/tokens";
 
 const config = new pulumi.Config();
@@ -20,7 +20,20 @@ const realtime = new Realtime(`${project}-${stack}`, {
   logRetentionDays: config.getNumber("logRetentionDays") ?? 30,
 });
 
+// Last, so every function of every component above is covered.
+const observability = new Observability(`${project}-${stack}`, {
+  functions: [flagApi.authorizer, ...Object.values(flagApi.functions), ...Object.values(realtime.functions)],
+  restApi: { name: flagApi.api.name, stageName: flagApi.stage.stageName },
+  webSocketApi: { id: realtime.api.id, stageName: realtime.stage.name },
+  streamConsumers: [realtime.functions.fanout, realtime.functions.snapshot],
+  deadLetterQueues: [realtime.deadLetterQueue],
+  alarmEmail: config.get("alarmEmail"),
+});
+
+new Compliance(`${project}-${stack}`, { createConfigRecorder: config.getBoolean("createConfigRecorder") ?? false });
+
 export const apiUrl = flagApi.apiUrl;
 export const websocketUrl = realtime.websocketUrl;
 export const flagsTableName = flagApi.tableName;
 export const allowFlagDeletionParameter = flagApi.allowFlagDeletionParameter;
+export const alarmTopicArn = observability.alarmTopicArn;

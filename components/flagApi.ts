@@ -219,7 +219,8 @@ export class FlagApi extends pulumi.ComponentResource {
         );
       const api = new aws.apigateway.RestApi(
         `${name}-api`,
-        { body, endpointConfiguration: { types: "REGIONAL" }, failOnWarnings: true },
+        // The same name as the document's title; the 5XX alarm and dashboard find the API by it.
+        { name: `${name}-flags`, body, endpointConfiguration: { types: "REGIONAL" }, failOnWarnings: true },
         { parent: this },
       );
       // Each function may be invoked by this API for its own routes only.

@@ -36,12 +36,15 @@ export interface ServiceFunctionArgs {
  * the AWS SDK the runtime already ships.
  */
 export class ServiceFunction extends pulumi.ComponentResource {
+  /** The logical name it was created with; names its alarms and metrics. */
+  readonly name: string;
   readonly function: aws.lambda.CallbackFunction<never, unknown>;
   readonly role: aws.iam.Role;
   readonly logGroup: aws.cloudwatch.LogGroup;
 
   constructor(name: string, args: ServiceFunctionArgs, opts?: pulumi.ComponentResourceOptions) {
     super("feature-flags:lambda:ServiceFunction", name, {}, opts);
+    this.name = name;
     const retention = args.logRetentionDays;
     if (typeof retention === "number" && !LOG_RETENTION_DAYS.includes(retention)) {
       throw new pulumi.ResourceError(

@@ -8,6 +8,7 @@ import type {
 import { makeWebSocketAuthorizer } from "../../handlers/auth/authorizers";
 import { toTokenRecords } from "../../handlers/auth/tokens";
 import { loadHandler, materialize, type MaterializedArtifact } from "../support/artifacts";
+import { captureOutput } from "../support/capture";
 import { startFakeSsm } from "../support/fakeSsm";
 import { proxyEvent } from "../support/proxyEvents";
 import { runProgram, single } from "../support/pulumiMocks";
@@ -18,24 +19,6 @@ const METHOD_ARN = "arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/GET/fl
 
 function authorizerEvent(headers: Record<string, string>): APIGatewayRequestAuthorizerEvent {
   return { type: "REQUEST", methodArn: METHOD_ARN, headers } as unknown as APIGatewayRequestAuthorizerEvent;
-}
-
-/** Collects what the code under test writes to stdout and stderr (Powertools Logger uses both). */
-async function captureOutput<T>(run: () => Promise<T>): Promise<{ result: T; output: string }> {
-  const streams = [process.stdout, process.stderr];
-  const originals = streams.map((stream) => stream.write.bind(stream));
-  let output = "";
-  for (const stream of streams) {
-    stream.write = ((chunk: string | Uint8Array) => {
-      output += chunk.toString();
-      return true;
-    }) as typeof stream.write;
-  }
-  try {
-    return { result: await run(), output };
-  } finally {
-    streams.forEach((stream, i) => (stream.write = originals[i]));
-  }
 }
 
 describe("REST authorizer artifact (serialized __index.js, tokens from SSM)", () => {

@@ -14,7 +14,11 @@ describe("whole-program hardening (Pulumi mocks)", () => {
   });
 
   describe("least privilege", () => {
-    it("attaches no managed policy to any role, least of all *FullAccess or PowerUser", () => {
+    it("attaches no managed policy to any Lambda role, and nothing broad to any role", () => {
+      const lambdaRoles = ofType(resources, "aws:lambda/function:Function").map((fn) => fn.inputs.role);
+      for (const attachment of ofType(resources, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")) {
+        assert.ok(!lambdaRoles.some((arn) => arn.endsWith(`/${attachment.inputs.role}`)), attachment.name);
+      }
       for (const attachment of ofType(resources, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")) {
         assert.doesNotMatch(attachment.inputs.policyArn, /FullAccess|PowerUser|AdministratorAccess/);
       }
@@ -36,17 +40,27 @@ describe("whole-program hardening (Pulumi mocks)", () => {
     it("names exact resource ARNs for every data-plane action", () => {
       // Actions IAM cannot scope to a resource; they list names and read no data.
       const unscopable = ["dynamodb:ListStreams"];
+      const remediation = ["s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock"];
       for (const policy of ofType(resources, "aws:iam/rolePolicy:RolePolicy")) {
         for (const statement of statementsOf(policy)) {
           if (asList(statement.Action).every((action) => unscopable.includes(action))) {
             assert.deepEqual(asList(statement.Resource), ["*"]);
             continue;
           }
+          // The compliance remediation fixes whichever bucket turns public, so it may touch any
+          // bucket's public access block — in this account only.
+          if (asList(statement.Action).every((action) => remediation.includes(action))) {
+            assert.deepEqual(asList(statement.Resource), ["arn:aws:s3:::*"]);
+            assert.deepEqual(statement.Condition, { StringEquals: { "aws:ResourceAccount": "123456789012" } });
+            continue;
+          }
           for (const resource of asList(statement.Resource)) {
-            // Two sanctioned suffix wildcards: a log group's streams (`log-group:NAME:*`), and the
-            // connections of one WebSocket API stage (`API/STAGE/POST/@connections/*`).
+            // Sanctioned suffix wildcards: a log group's streams (`log-group:NAME:*`), the
+            // connections of one WebSocket API stage (`API/STAGE/POST/@connections/*`), and the
+            // objects under a prefix of one named bucket (`arn:aws:s3:::BUCKET/PREFIX/*`).
             const withoutStreams = resource
               .replace(/(:log-group:[^*:]+):\*$/, "$1")
+              .replace(/^(arn:aws:s3:::[^*/]+\/[^*]+)\/\*$/, "$1")
               .replace(/^(arn:aws:execute-api:[^*]+\/[^/*]+\/POST\/@connections)\/\*$/, "$1");
             assert.match(withoutStreams, /^arn:aws:[a-z0-9-]+:/, `${policy.name}: ${resource}`);
             assert.ok(!withoutStreams.includes("*"), `${policy.name}: ${resource}`);

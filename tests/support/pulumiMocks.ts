@@ -38,14 +38,22 @@ function outputsFor(type: string, name: string, inputs: Record<string, unknown>)
     case "aws:ssm/parameter:Parameter":
       return { arn: arn("ssm", `parameter${inputs.name}`) };
     case "aws:apigateway/restApi:RestApi":
-      return { executionArn: arn("execute-api", `${name}-id`), rootResourceId: "root" };
+      return { name: inputs.name ?? name, executionArn: arn("execute-api", `${name}-id`), rootResourceId: "root" };
     case "aws:apigatewayv2/api:Api":
       return {
         apiEndpoint: `wss://${name}-id.execute-api.${REGION}.amazonaws.com`,
         executionArn: arn("execute-api", `${name}-id`),
       };
+    case "aws:s3/bucket:Bucket":
+      return { bucket: `${name}-bucket`, arn: `arn:aws:s3:::${name}-bucket` };
+    case "aws:sns/topic:Topic":
+      return { arn: arn("sns", name), name };
+    case "aws:cfg/rule:Rule":
+      return { name, arn: arn("config", `config-rule/${name}`) };
+    case "aws:cfg/recorder:Recorder":
+      return { name };
     case "aws:sqs/queue:Queue":
-      return { arn: arn("sqs", name), url: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${name}` };
+      return { arn: arn("sqs", name), name, url: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${name}` };
     case "aws:apigateway/stage:Stage":
       return {
         invokeUrl: `https://${name}-id.execute-api.${REGION}.amazonaws.com/${inputs.stageName}`,
@@ -74,7 +82,14 @@ export async function runProgram(config: Record<string, string> = {}): Promise<R
         return { id: `${args.name}-id`, state: { ...args.inputs, ...outputsFor(args.type, args.name, args.inputs) } };
       },
       call(args) {
-        return args.inputs;
+        switch (args.token) {
+          case "aws:index/getCallerIdentity:getCallerIdentity":
+            return { accountId: ACCOUNT, arn: `arn:aws:iam::${ACCOUNT}:user/test`, userId: "test" };
+          case "aws:index/getRegion:getRegion":
+            return { region: REGION, name: REGION, id: REGION };
+          default:
+            return args.inputs;
+        }
       },
     },
     PROJECT,

@@ -1,0 +1,284 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import type { ServiceFunction } from "./serviceFunction";
+
+/**
+ * What counts as an error in a function's logs: ERROR or FATAL level, in the JSON that Powertools
+ * Logger and Lambda's JSON log format write. Handlers log client errors (4xx) at WARN, so a 404
+ * never matches.
+ */
+export const ERROR_LOG_PATTERN = '{ ($.level = "ERROR") || ($.level = "FATAL") }';
+/** Custom metrics the error-log filters write to. */
+export const METRICS_NAMESPACE = "FeatureFlags";
+
+export interface ObservabilityArgs {
+  /** Every function of the service: each gets an error-log filter and alarm. */
+  functions: ServiceFunction[];
+  /** The REST API: 5XX alarm and dashboard widgets. */
+  restApi?: { name: pulumi.Input<string>; stageName: pulumi.Input<string> };
+  /** The WebSocket API: connection and message widgets. */
+  webSocketApi?: { id: pulumi.Input<string>; stageName: pulumi.Input<string> };
+  /** Stream consumers: alarm when they fall behind (iterator age). */
+  streamConsumers?: ServiceFunction[];
+  /** Dead-letter queues: alarm on any message in one. */
+  deadLetterQueues?: aws.sqs.Queue[];
+  /** Firehose delivery streams: alarm when delivery to S3 lags. */
+  deliveryStreams?: { name: pulumi.Input<string> }[];
+  /** Email address subscribed to the alarm topic; "" or undefined for none. */
+  alarmEmail?: string;
+  /** Iterator age, in ms, above which a stream consumer counts as behind. Default 60 000. */
+  maxIteratorAgeMs?: number;
+  /** Seconds of Firehose delivery lag that alarm. Default 900 (three buffering intervals). */
+  maxDeliveryFreshnessSeconds?: number;
+}
+
+/**
+ * Alarms that mean something, on one encrypted SNS topic: an ERROR line in any function's logs
+ * (never a client's 404), API 5XX, stream consumers falling behind, anything in a dead-letter
+ * queue, Firehose delivery lag; and a dashboard of the service's vital signs.
+ */
+export class Observability extends pulumi.ComponentResource {
+  readonly topic: aws.sns.Topic;
+  readonly alarms: aws.cloudwatch.MetricAlarm[] = [];
+  readonly dashboard: aws.cloudwatch.Dashboard;
+  readonly alarmTopicArn: pulumi.Output<string>;
+
+  constructor(name: string, args: ObservabilityArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("feature-flags:observability:Observability", name, {}, opts);
+    if (
+      args.alarmEmail !== undefined &&
+      args.alarmEmail !== "" &&
+      !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(args.alarmEmail)
+    ) {
+      throw new pulumi.ResourceError(`alarmEmail '${args.alarmEmail}' is not an email address`, this);
+    }
+    const account = aws.getCallerIdentityOutput({}, { parent: this }).accountId;
+    const region = aws.getRegionOutput({}, { parent: this }).region;
+
+    const createTopic = () => {
+      // A customer-managed key: CloudWatch cannot publish to a topic under the AWS-managed aws/sns key.
+      const key = new aws.kms.Key(
+        `${name}-alarms-key`,
+        {
+          description: "Encrypts the alarm topic",
+          enableKeyRotation: true,
+          policy: pulumi.jsonStringify({
+            Version: "2012-10-17",
+            Statement: [
+              {
+                Sid: "AccountAdministers",
+                Effect: "Allow",
+                Principal: { AWS: pulumi.interpolate`arn:aws:iam::${account}:root` },
+                Action: "kms:*",
+                Resource: "*",
+              },
+              {
+                Sid: "CloudWatchPublishes",
+                Effect: "Allow",
+                Principal: { Service: "cloudwatch.amazonaws.com" },
+                Action: ["kms:Decrypt", "kms:GenerateDataKey*"],
+                Resource: "*",
+                Condition: { StringEquals: { "aws:SourceAccount": account } },
+              },
+            ],
+          }),
+        },
+        { parent: this },
+      );
+      const topic = new aws.sns.Topic(`${name}-alarms`, { kmsMasterKeyId: key.arn }, { parent: this });
+      new aws.sns.TopicPolicy(
+        `${name}-alarms-policy`,
+        {
+          arn: topic.arn,
+          policy: pulumi.jsonStringify({
+            Version: "2012-10-17",
+            Statement: [
+              {
+                Sid: "CloudWatchAlarmsPublish",
+                Effect: "Allow",
+                Principal: { Service: "cloudwatch.amazonaws.com" },
+                Action: "sns:Publish",
+                Resource: topic.arn,
+                Condition: { StringEquals: { "aws:SourceAccount": account } },
+              },
+              {
+                Sid: "DenyInsecureTransport",
+                Effect: "Deny",
+                Principal: "*",
+                Action: "sns:Publish",
+                Resource: topic.arn,
+                Condition: { Bool: { "aws:SecureTransport": "false" } },
+              },
+            ],
+          }),
+        },
+        { parent: this },
+      );
+      if (args.alarmEmail !== undefined && args.alarmEmail !== "") {
+        new aws.sns.TopicSubscription(
+          `${name}-alarms-email`,
+          { topic: topic.arn, protocol: "email", endpoint: args.alarmEmail },
+          { parent: this },
+        );
+      }
+      return topic;
+    };
+
+    const topic = createTopic();
+    const alarm = (suffix: string, alarmArgs: Omit<aws.cloudwatch.MetricAlarmArgs, "alarmActions">) =>
+      this.alarms.push(
+        new aws.cloudwatch.MetricAlarm(
+          `${name}-${suffix}`,
+          { treatMissingData: "notBreaching", ...alarmArgs, alarmActions: [topic.arn], okActions: [topic.arn] },
+          { parent: this },
+        ),
+      );
+
+    for (const fn of args.functions) {
+      const metricName = `${fn.name}-error-logs`;
+      new aws.cloudwatch.LogMetricFilter(
+        `${fn.name}-error-logs`,
+        {
+          logGroupName: fn.logGroup.name,
+          pattern: ERROR_LOG_PATTERN,
+          metricTransformation: { namespace: METRICS_NAMESPACE, name: metricName, value: "1" },
+        },
+        { parent: this },
+      );
+      alarm(`${fn.name.replace(`${name}-`, "")}-errors`, {
+        alarmDescription: pulumi.interpolate`An ERROR line in the logs of ${fn.function.name}`,
+        namespace: METRICS_NAMESPACE,
+        metricName,
+        statistic: "Sum",
+        period: 300,
+        evaluationPeriods: 1,
+        threshold: 0,
+        comparisonOperator: "GreaterThanThreshold",
+      });
+    }
+
+    if (args.restApi !== undefined) {
+      alarm("api-5xx", {
+        alarmDescription: "The REST API answered 5XX",
+        namespace: "AWS/ApiGateway",
+        metricName: "5XXError",
+        dimensions: { ApiName: args.restApi.name, Stage: args.restApi.stageName },
+        statistic: "Sum",
+        period: 300,
+        evaluationPeriods: 1,
+        threshold: 0,
+        comparisonOperator: "GreaterThanThreshold",
+      });
+    }
+    for (const consumer of args.streamConsumers ?? []) {
+      alarm(`${consumer.name.replace(`${name}-`, "")}-iterator-age`, {
+        alarmDescription: pulumi.interpolate`${consumer.function.name} is falling behind its stream`,
+        namespace: "AWS/Lambda",
+        metricName: "IteratorAge",
+        dimensions: { FunctionName: consumer.function.name },
+        statistic: "Maximum",
+        period: 60,
+        evaluationPeriods: 5,
+        threshold: args.maxIteratorAgeMs ?? 60_000,
+        comparisonOperator: "GreaterThanThreshold",
+      });
+    }
+    for (const [index, queue] of (args.deadLetterQueues ?? []).entries()) {
+      alarm(`dlq-messages-${index}`, {
+        alarmDescription: pulumi.interpolate`Records were given up on and parked in ${queue.name}`,
+        namespace: "AWS/SQS",
+        metricName: "ApproximateNumberOfMessagesVisible",
+        dimensions: { QueueName: queue.name },
+        statistic: "Maximum",
+        period: 300,
+        evaluationPeriods: 1,
+        threshold: 0,
+        comparisonOperator: "GreaterThanThreshold",
+      });
+    }
+    (args.deliveryStreams ?? []).forEach((stream, index) =>
+      alarm(`delivery-freshness-${index}`, {
+        alarmDescription: pulumi.interpolate`Firehose ${stream.name} is late delivering audit records to S3`,
+        namespace: "AWS/Firehose",
+        metricName: "DeliveryToS3.DataFreshness",
+        dimensions: { DeliveryStreamName: stream.name },
+        statistic: "Maximum",
+        period: 300,
+        evaluationPeriods: 1,
+        threshold: args.maxDeliveryFreshnessSeconds ?? 900,
+        comparisonOperator: "GreaterThanThreshold",
+      }),
+    );
+
+    this.dashboard = this.createDashboard(name, args, region);
+    this.topic = topic;
+    this.alarmTopicArn = topic.arn;
+    this.registerOutputs({ alarmTopicArn: this.alarmTopicArn });
+  }
+
+  private createDashboard(
+    name: string,
+    args: ObservabilityArgs,
+    region: pulumi.Output<string>,
+  ): aws.cloudwatch.Dashboard {
+    const functionNames = args.functions.map((fn) => fn.function.name);
+    const consumerNames = (args.streamConsumers ?? []).map((fn) => fn.function.name);
+    const body = pulumi
+      .all([
+        region,
+        pulumi.output(functionNames),
+        pulumi.output(consumerNames),
+        pulumi.output(args.restApi),
+        pulumi.output(args.webSocketApi),
+      ])
+      .apply(([region, functions, consumers, rest, ws]) => {
+        const widget = (title: string, metrics: unknown[][], extra: object = {}) => ({
+          type: "metric",
+          width: 12,
+          height: 6,
+          properties: { title, region, metrics, period: 60, view: "timeSeries", ...extra },
+        });
+        const api = rest === undefined ? [] : ["AWS/ApiGateway", "ApiName", rest.name, "Stage", rest.stageName];
+        const widgets = [
+          ...(rest === undefined
+            ? []
+            : [
+                widget("REST requests", [[...api.slice(0, 1), "Count", ...api.slice(1), { stat: "Sum" }]]),
+                widget("REST latency", [
+                  [...api.slice(0, 1), "Latency", ...api.slice(1), { stat: "p50" }],
+                  [...api.slice(0, 1), "Latency", ...api.slice(1), { stat: "p99" }],
+                ]),
+                widget("REST 4XX / 5XX", [
+                  [...api.slice(0, 1), "4XXError", ...api.slice(1), { stat: "Sum" }],
+                  [...api.slice(0, 1), "5XXError", ...api.slice(1), { stat: "Sum" }],
+                ]),
+              ]),
+          widget(
+            "Lambda errors and throttles",
+            functions.flatMap((fn) => [
+              ["AWS/Lambda", "Errors", "FunctionName", fn, { stat: "Sum" }],
+              ["AWS/Lambda", "Throttles", "FunctionName", fn, { stat: "Sum" }],
+            ]),
+          ),
+          widget(
+            "Stream iterator age (ms)",
+            consumers.map((fn) => ["AWS/Lambda", "IteratorAge", "FunctionName", fn, { stat: "Maximum" }]),
+          ),
+          ...(ws === undefined
+            ? []
+            : [
+                widget("WebSocket connections and messages", [
+                  ["AWS/ApiGateway", "ConnectCount", "ApiId", ws.id, "Stage", ws.stageName, { stat: "Sum" }],
+                  ["AWS/ApiGateway", "MessageCount", "ApiId", ws.id, "Stage", ws.stageName, { stat: "Sum" }],
+                ]),
+              ]),
+        ];
+        return JSON.stringify({ widgets });
+      });
+    return new aws.cloudwatch.Dashboard(
+      `${name}-dashboard`,
+      { dashboardName: `${name}`, dashboardBody: body },
+      { parent: this },
+    );
+  }
+}

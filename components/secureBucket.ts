@@ -1,0 +1,97 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+
+export interface SecureBucketArgs {
+  /** Days after which objects expire; omitted keeps them. */
+  expireAfterDays?: pulumi.Input<number>;
+  /** Keep object versions (recover from overwrites and deletes). Default false. */
+  versioning?: boolean;
+  /** Extra bucket-policy statements (e.g. a service's write access), added to the TLS-only deny. */
+  policyStatements?: pulumi.Input<aws.iam.PolicyStatement>[];
+  /** Let `pulumi destroy` delete a bucket that still holds objects. Default false. */
+  forceDestroy?: boolean;
+}
+
+/**
+ * An S3 bucket that cannot become public or be read over plain HTTP: encryption at rest, every
+ * public access block setting on, a policy that denies non-TLS requests, optional versioning and
+ * expiry. Every bucket the program creates is one of these.
+ */
+export class SecureBucket extends pulumi.ComponentResource {
+  readonly bucket: aws.s3.Bucket;
+  readonly publicAccessBlock: aws.s3.BucketPublicAccessBlock;
+
+  constructor(name: string, args: SecureBucketArgs = {}, opts?: pulumi.ComponentResourceOptions) {
+    super("feature-flags:storage:SecureBucket", name, {}, opts);
+    const bucket = new aws.s3.Bucket(name, { forceDestroy: args.forceDestroy ?? false }, { parent: this });
+    new aws.s3.BucketServerSideEncryptionConfiguration(
+      `${name}-encryption`,
+      {
+        bucket: bucket.id,
+        rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms" }, bucketKeyEnabled: true }],
+      },
+      { parent: this },
+    );
+    this.publicAccessBlock = new aws.s3.BucketPublicAccessBlock(
+      `${name}-public-access-block`,
+      {
+        bucket: bucket.id,
+        blockPublicAcls: true,
+        blockPublicPolicy: true,
+        ignorePublicAcls: true,
+        restrictPublicBuckets: true,
+      },
+      { parent: this },
+    );
+    new aws.s3.BucketPolicy(
+      `${name}-policy`,
+      {
+        bucket: bucket.id,
+        policy: pulumi.jsonStringify({
+          Version: "2012-10-17",
+          Statement: [
+            {
+              Sid: "DenyInsecureTransport",
+              Effect: "Deny",
+              Principal: "*",
+              Action: "s3:*",
+              Resource: [bucket.arn, pulumi.interpolate`${bucket.arn}/*`],
+              Condition: { Bool: { "aws:SecureTransport": "false" } },
+            },
+            ...(args.policyStatements ?? []),
+          ],
+        }),
+      },
+      // A policy put before the block exists could briefly be judged public.
+      { parent: this, dependsOn: [this.publicAccessBlock] },
+    );
+    if (args.versioning ?? false) {
+      new aws.s3.BucketVersioning(
+        `${name}-versioning`,
+        { bucket: bucket.id, versioningConfiguration: { status: "Enabled" } },
+        { parent: this },
+      );
+    }
+    if (args.expireAfterDays !== undefined) {
+      new aws.s3.BucketLifecycleConfiguration(
+        `${name}-lifecycle`,
+        {
+          bucket: bucket.id,
+          rules: [
+            {
+              id: "expire",
+              status: "Enabled",
+              filter: {},
+              expiration: { days: args.expireAfterDays },
+              noncurrentVersionExpiration: { noncurrentDays: args.expireAfterDays },
+              abortIncompleteMultipartUpload: { daysAfterInitiation: 7 },
+            },
+          ],
+        },
+        { parent: this },
+      );
+    }
+    this.bucket = bucket;
+    this.registerOutputs({ bucketName: bucket.bucket, bucketArn: bucket.arn });
+  }
+}

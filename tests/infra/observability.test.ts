@@ -1,0 +1,112 @@
+import { strict as assert } from "node:assert";
+import { ERROR_LOG_PATTERN } from "../../components/observability";
+import { ofType, type RecordedResource, runProgram, single } from "../support/pulumiMocks";
+
+const ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm";
+const FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter";
+
+describe("Observability (Pulumi mocks)", () => {
+  let resources: RecordedResource[];
+  const topicArn = () => `arn:aws:sns:eu-west-1:123456789012:${single(resources, "aws:sns/topic:Topic").name}`;
+
+  before(async () => {
+    resources = await runProgram({ alarmEmail: "oncall@example.com" });
+  });
+
+  it("filters every function's log group for ERROR-level lines, so every function is covered", () => {
+    const functions = ofType(resources, "aws:lambda/function:Function");
+    const filters = ofType(resources, FILTER);
+    assert.equal(functions.length, 10);
+    for (const fn of functions) {
+      const filter = filters.find((f) => f.inputs.logGroupName === fn.inputs.loggingConfig.logGroup);
+      assert.ok(filter, `${fn.name} has no error-log filter`);
+      assert.equal(filter.inputs.pattern, '{ ($.level = "ERROR") || ($.level = "FATAL") }');
+      assert.equal(filter.inputs.metricTransformation.value, "1");
+    }
+  });
+
+  it("alarms on any error line within 5 minutes, not on missing data, to the topic", () => {
+    const filters = ofType(resources, FILTER);
+    for (const filter of filters) {
+      const metric = filter.inputs.metricTransformation;
+      const alarm = ofType(resources, ALARM).find(
+        (a) => a.inputs.metricName === metric.name && a.inputs.namespace === metric.namespace,
+      );
+      assert.ok(alarm, `no alarm on ${metric.name}`);
+      assert.equal(alarm.inputs.statistic, "Sum");
+      assert.equal(alarm.inputs.period, 300);
+      assert.equal(alarm.inputs.threshold, 0);
+      assert.equal(alarm.inputs.comparisonOperator, "GreaterThanThreshold");
+      assert.equal(alarm.inputs.treatMissingData, "notBreaching");
+      assert.deepEqual(alarm.inputs.alarmActions, [topicArn()]);
+    }
+  });
+
+  it("does not count WARN lines, which is where client errors (4xx) are logged", () => {
+    assert.doesNotMatch(ERROR_LOG_PATTERN, /WARN/);
+  });
+
+  it("alarms on API 5XX, stream consumers falling behind and anything in the dead-letter queue", () => {
+    const alarms = ofType(resources, ALARM);
+    const api = single(resources, "aws:apigateway/restApi:RestApi");
+    const fiveXx = alarms.find((a) => a.inputs.metricName === "5XXError");
+    assert.deepEqual(fiveXx?.inputs.dimensions, { ApiName: api.inputs.name, Stage: "dev" });
+    assert.equal(api.inputs.name, JSON.parse(api.inputs.body).info.title);
+    const iterator = alarms.filter((a) => a.inputs.metricName === "IteratorAge");
+    assert.deepEqual(iterator.map((a) => a.inputs.dimensions.FunctionName).sort(), [
+      "feature-flags-dev-fanout",
+      "feature-flags-dev-snapshot",
+    ]);
+    for (const alarm of iterator) assert.equal(alarm.inputs.threshold, 60000);
+    const dlq = alarms.find((a) => a.inputs.namespace === "AWS/SQS");
+    assert.equal(dlq?.inputs.metricName, "ApproximateNumberOfMessagesVisible");
+    assert.equal(dlq?.inputs.dimensions.QueueName, single(resources, "aws:sqs/queue:Queue").name);
+  });
+
+  it("publishes to one topic encrypted with a key CloudWatch may use", () => {
+    const topic = single(resources, "aws:sns/topic:Topic");
+    const key = single(resources, "aws:kms/key:Key");
+    assert.equal(topic.inputs.kmsMasterKeyId, `arn:aws:mock:eu-west-1:123456789012:${key.name}`);
+    assert.equal(key.inputs.enableKeyRotation, true);
+    const cloudwatch = JSON.parse(key.inputs.policy).Statement.find(
+      (s: { Principal: { Service?: string } }) => s.Principal.Service === "cloudwatch.amazonaws.com",
+    );
+    assert.deepEqual(cloudwatch.Action, ["kms:Decrypt", "kms:GenerateDataKey*"]);
+  });
+
+  it("subscribes alarmEmail to the topic", () => {
+    const subscription = single(resources, "aws:sns/topicSubscription:TopicSubscription");
+    assert.equal(subscription.inputs.protocol, "email");
+    assert.equal(subscription.inputs.endpoint, "oncall@example.com");
+    assert.equal(subscription.inputs.topic, topicArn());
+  });
+
+  it("draws a dashboard of requests, latency p50/p99, 4xx/5xx, Lambda errors/throttles, iterator age, WebSocket traffic", () => {
+    const body = JSON.parse(single(resources, "aws:cloudwatch/dashboard:Dashboard").inputs.dashboardBody);
+    const metrics = body.widgets.flatMap((w: { properties: { metrics: unknown[][] } }) => w.properties.metrics);
+    const has = (name: string, stat?: string) =>
+      metrics.some(
+        (m: unknown[]) => m.includes(name) && (stat === undefined || JSON.stringify(m.at(-1)).includes(stat)),
+      );
+    for (const [name, stat] of [
+      ["Count"],
+      ["Latency", "p50"],
+      ["Latency", "p99"],
+      ["4XXError"],
+      ["5XXError"],
+      ["Errors"],
+      ["Throttles"],
+      ["IteratorAge"],
+      ["ConnectCount"],
+      ["MessageCount"],
+    ]) {
+      assert.ok(has(name, stat), `${name} ${stat ?? ""}`);
+    }
+    for (const widget of body.widgets) assert.equal(widget.properties.region, "eu-west-1");
+  });
+
+  it("exports the topic as alarmTopicArn and adds no subscription without alarmEmail", async () => {
+    const quiet = await runProgram();
+    assert.deepEqual(ofType(quiet, "aws:sns/topicSubscription:TopicSubscription"), []);
+  });
+});
