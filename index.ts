@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { Compliance, FlagApi, Observability, Realtime } from "./components";
+import { AuditPipeline, Compliance, FlagApi, Observability, Realtime } from "./components";
 import type { TokenConfig } from "./handlers/auth/tokens";
 
 const config = new pulumi.Config();
@@ -20,13 +20,25 @@ const realtime = new Realtime(`${project}-${stack}`, {
   logRetentionDays: config.getNumber("logRetentionDays") ?? 30,
 });
 
+const audit = new AuditPipeline(`${project}-${stack}`, {
+  flagsTable: { arn: flagApi.tableArn, streamArn: flagApi.tableStreamArn },
+  retentionDays: config.getNumber("auditRetentionDays") ?? 365,
+  logRetentionDays: config.getNumber("logRetentionDays") ?? 30,
+});
+
 // Last, so every function of every component above is covered.
 const observability = new Observability(`${project}-${stack}`, {
-  functions: [flagApi.authorizer, ...Object.values(flagApi.functions), ...Object.values(realtime.functions)],
+  functions: [
+    flagApi.authorizer,
+    ...Object.values(flagApi.functions),
+    ...Object.values(realtime.functions),
+    audit.transform,
+  ],
   restApi: { name: flagApi.api.name, stageName: flagApi.stage.stageName },
   webSocketApi: { id: realtime.api.id, stageName: realtime.stage.name },
   streamConsumers: [realtime.functions.fanout, realtime.functions.snapshot],
-  deadLetterQueues: [realtime.deadLetterQueue],
+  deadLetterQueues: [realtime.deadLetterQueue, audit.deadLetterQueue],
+  deliveryStreams: [audit.deliveryStream],
   alarmEmail: config.get("alarmEmail"),
 });
 
@@ -37,3 +49,6 @@ export const websocketUrl = realtime.websocketUrl;
 export const flagsTableName = flagApi.tableName;
 export const allowFlagDeletionParameter = flagApi.allowFlagDeletionParameter;
 export const alarmTopicArn = observability.alarmTopicArn;
+export const auditBucketName = audit.auditBucketName;
+export const athenaWorkgroup = audit.workgroup.name;
+export const auditTable = pulumi.interpolate`${audit.database.name}.${audit.table.name}`;

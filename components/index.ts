@@ -1,3 +1,4 @@
+export * from "./auditPipeline";
 export * from "./compliance";
 export * from "./flagApi";
 export * from "./observability";

@@ -10,6 +10,8 @@ export interface SecureBucketArgs {
   policyStatements?: pulumi.Input<aws.iam.PolicyStatement>[];
   /** Let `pulumi destroy` delete a bucket that still holds objects. Default false. */
   forceDestroy?: boolean;
+  /** Leave the bucket (and its data) in AWS when the stack is destroyed. Default false. */
+  retainOnDelete?: boolean;
 }
 
 /**
@@ -23,7 +25,11 @@ export class SecureBucket extends pulumi.ComponentResource {
 
   constructor(name: string, args: SecureBucketArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     super("feature-flags:storage:SecureBucket", name, {}, opts);
-    const bucket = new aws.s3.Bucket(name, { forceDestroy: args.forceDestroy ?? false }, { parent: this });
+    const bucket = new aws.s3.Bucket(
+      name,
+      { forceDestroy: args.forceDestroy ?? false },
+      { parent: this, retainOnDelete: args.retainOnDelete ?? false },
+    );
     new aws.s3.BucketServerSideEncryptionConfiguration(
       `${name}-encryption`,
       {

@@ -9,6 +9,7 @@ import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagem
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { makeAuditTransformHandler } from "./audit/transform";
 import { makeRestAuthorizer, makeWebSocketAuthorizer } from "./auth/authorizers";
 import { parseTokenRecords } from "./auth/tokens";
 import { makeDeleteRoutes, makeReadRoutes, makeWriteRoutes } from "./flags/routes";
@@ -136,4 +137,8 @@ export function snapshotEntrypoint() {
 
 export function fanoutEntrypoint() {
   return makeFanoutHandler({ connections: connectionStoreFromEnv(), post: posterFromEnv(), logger: new Logger() });
+}
+
+export function auditTransformEntrypoint() {
+  return makeAuditTransformHandler({ logger: new Logger() });
 }

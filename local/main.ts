@@ -15,6 +15,7 @@ async function main(): Promise<void> {
     allowFlagDeletion: config.allowFlagDeletion,
     tokens: config.tokens,
     corsOrigins: config.corsOrigins,
+    auditDataDir: config.dataDir,
   });
 
   let stopping = false;
@@ -41,6 +42,7 @@ async function main(): Promise<void> {
 
   console.log(`data: ${config.dataDir ?? "in memory (FLAGS_IN_MEMORY=1)"}; stack config: Pulumi.${config.stack}.yaml`);
   console.log(`flag deletion: ${config.allowFlagDeletion() ? "allowed" : "disabled"}`);
+  console.log(`audit trail: ${config.dataDir === undefined ? "off (nothing on disk)" : `${config.dataDir}/audit/`}`);
   for (const { id, token, scopes } of config.tokens) {
     const source = config.generatedTokenIds.includes(id)
       ? `${token}  (generated; set ${id === "admin" ? "FLAGS_ADMIN_TOKEN" : "FLAGS_READ_TOKEN"} to keep one)`

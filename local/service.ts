@@ -22,6 +22,7 @@ import { FANOUT_CONCURRENCY, SNAPSHOT_FILTER } from "../handlers/realtime/table"
 import { ROUTES } from "../handlers/routes";
 import { compileRoutes, toProxyEvent, tooLarge, writeProxyResult } from "./apigateway";
 import { type DynamoDbLocal, LOCAL_REGION, localDynamoClient, startDynamoDbLocal } from "./dynamodb";
+import { startAuditWriter } from "./audit";
 import { startStreamPoller } from "./streams";
 import { ensureConnectionsTable, ensureFlagsTable } from "./tables";
 import { attachWebSocketApi, type LocalWebSocketApi, localManagementCredentials } from "./websocket";
@@ -42,6 +43,8 @@ export interface ServiceOptions {
   tokens: TokenConfig[];
   /** Origins allowed by CORS; default none (CORS off). */
   corsOrigins?: string[];
+  /** Write the audit trail under `<auditDataDir>/audit/`; undefined: no audit files. */
+  auditDataDir?: string;
 }
 
 export interface RunningService {
@@ -200,6 +203,17 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         onDiscard: discard(connectionsTableName),
       }),
     ];
+    if (options.auditDataDir !== undefined) {
+      started.push(
+        await startAuditWriter({
+          dynamo: client,
+          endpoint: dynamoEndpoint,
+          tableName,
+          dataDir: options.auditDataDir,
+          logger,
+        }),
+      );
+    }
     for (const poller of started) cleanups.push(() => poller.stop());
     // Sockets close first on stop, so their $disconnect handlers run while the tables still exist.
     cleanups.push(() => websocket.close());

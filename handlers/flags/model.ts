@@ -26,6 +26,12 @@ export interface FlagItem {
   createdBy: string | null;
   updatedBy: string | null;
   lastAccessed?: string;
+  /** Who read it last (for the audit trail; not part of the API's flag). */
+  lastAccessedBy?: string | null;
+  /** Who is deleting it: stamped just before the delete so the stream's old image names them. */
+  deletedBy?: string | null;
+  /** Guards the delete that follows the stamp against a concurrent one. */
+  deletionId?: string;
 }
 
 /** Turns a stored item (already unmarshalled) into the API's flag, fields in the contract's order. */

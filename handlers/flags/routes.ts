@@ -30,7 +30,7 @@ export function makeReadRoutes({ store }: { store: FlagStore }): Record<string, 
       return { status: 200, body: page };
     },
     "GET /flags/{flagName}": async (request) => {
-      const flag = await store.read(parseFlagName(request.params.flagName));
+      const flag = await store.read(parseFlagName(request.params.flagName), request.actor);
       return flagResponse(200, flag);
     },
   };
@@ -71,7 +71,7 @@ export function makeDeleteRoutes({ store, isDeletionAllowed }: DeleteRouteDeps):
       if (!(await isDeletionAllowed())) {
         throw serviceError("DELETION_DISABLED", "flag deletion is switched off (allowFlagDeletion=false)");
       }
-      await store.remove(flagName);
+      await store.remove(flagName, request.actor);
       return { status: 204 };
     },
   };

@@ -63,16 +63,19 @@ export function makeFlagStore({ doc, tableName, now = () => new Date() }: FlagSt
       return itemToFlag(item);
     },
 
-    /** Reads a flag and stamps `lastAccessed`, in one UpdateItem that touches nothing else. */
-    async read(flagName: string): Promise<Flag> {
+    /**
+     * Reads a flag and stamps `lastAccessed` (and who read it, for the audit trail), in one
+     * UpdateItem that touches nothing else.
+     */
+    async read(flagName: string, actor: string | null = null): Promise<Flag> {
       try {
         const result = await doc.send(
           new UpdateCommand({
             TableName: tableName,
             Key: { flagName },
-            UpdateExpression: "SET lastAccessed = :now",
+            UpdateExpression: "SET lastAccessed = :now, lastAccessedBy = :actor",
             ConditionExpression: "attribute_exists(flagName)",
-            ExpressionAttributeValues: { ":now": now().toISOString() },
+            ExpressionAttributeValues: { ":now": now().toISOString(), ":actor": actor },
             ReturnValues: "ALL_NEW",
           }),
         );
@@ -130,16 +133,33 @@ export function makeFlagStore({ doc, tableName, now = () => new Date() }: FlagSt
       }
     },
 
-    async remove(flagName: string): Promise<void> {
+    /**
+     * Deletes a flag. DynamoDB's REMOVE stream record carries only the old image, so the deleter
+     * is stamped first (`deletedBy`, version unchanged: no push, no audit line of its own); the
+     * delete then applies only to the item this caller stamped.
+     */
+    async remove(flagName: string, actor: string | null = null): Promise<void> {
+      const deletionId = `${now().getTime()}-${Math.random().toString(36).slice(2)}`;
       try {
+        await doc.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { flagName },
+            UpdateExpression: "SET deletedBy = :actor, deletionId = :deletionId",
+            ConditionExpression: "attribute_exists(flagName)",
+            ExpressionAttributeValues: { ":actor": actor, ":deletionId": deletionId },
+          }),
+        );
         await doc.send(
           new DeleteCommand({
             TableName: tableName,
             Key: { flagName },
-            ConditionExpression: "attribute_exists(flagName)",
+            ConditionExpression: "deletionId = :deletionId",
+            ExpressionAttributeValues: { ":deletionId": deletionId },
           }),
         );
       } catch (error) {
+        // Missing, or a concurrent delete won the race: either way, not ours to delete.
         if (isConditionFailure(error)) throw flagNotFound(flagName);
         throw error;
       }

@@ -49,16 +49,16 @@ describe("realtime handlers with real DynamoDB Local stream records", () => {
     await store.read("streamed");
     await store.update("streamed", { value: { on: false } }, "ci-bot");
     await store.remove("streamed");
-    await until(() => records.length === 4);
+    await until(() => records.length === 5);
     await poller.stop();
   });
 
   after(() => client.destroy());
 
-  it("captures the four changes in order, with both images", () => {
+  it("captures the changes in order, with both images (a delete first stamps who deletes)", () => {
     assert.deepEqual(
       records.map((r) => r.eventName),
-      ["INSERT", "MODIFY", "MODIFY", "REMOVE"],
+      ["INSERT", "MODIFY", "MODIFY", "MODIFY", "REMOVE"],
     );
     assert.ok(records[2].dynamodb?.OldImage && records[2].dynamodb?.NewImage);
   });
@@ -81,14 +81,15 @@ describe("realtime handlers with real DynamoDB Local stream records", () => {
     assert.equal(message?.type === "flag.updated" && message.flag.updatedBy, "ci-bot");
   });
 
-  it("turns a REMOVE into flag.deleted with the last version", () => {
-    assert.deepEqual(recordToMessage(records[3]), { type: "flag.deleted", flagName: "streamed", version: 2 });
+  it("skips the deleter stamp, and turns the REMOVE into flag.deleted with the last version", () => {
+    assert.equal(recordToMessage(records[3]), undefined);
+    assert.deepEqual(recordToMessage(records[4]), { type: "flag.deleted", flagName: "streamed", version: 2 });
   });
 
   it("matches the snapshot filter against INSERTs only", () => {
     assert.deepEqual(
       records.map((r) => matchesFilter(r, SNAPSHOT_FILTER)),
-      [true, false, false, false],
+      [true, false, false, false, false],
     );
   });
 

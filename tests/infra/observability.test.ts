@@ -16,7 +16,7 @@ describe("Observability (Pulumi mocks)", () => {
   it("filters every function's log group for ERROR-level lines, so every function is covered", () => {
     const functions = ofType(resources, "aws:lambda/function:Function");
     const filters = ofType(resources, FILTER);
-    assert.equal(functions.length, 10);
+    assert.equal(functions.length, 11);
     for (const fn of functions) {
       const filter = filters.find((f) => f.inputs.logGroupName === fn.inputs.loggingConfig.logGroup);
       assert.ok(filter, `${fn.name} has no error-log filter`);
@@ -58,9 +58,19 @@ describe("Observability (Pulumi mocks)", () => {
       "feature-flags-dev-snapshot",
     ]);
     for (const alarm of iterator) assert.equal(alarm.inputs.threshold, 60000);
-    const dlq = alarms.find((a) => a.inputs.namespace === "AWS/SQS");
-    assert.equal(dlq?.inputs.metricName, "ApproximateNumberOfMessagesVisible");
-    assert.equal(dlq?.inputs.dimensions.QueueName, single(resources, "aws:sqs/queue:Queue").name);
+    const dlqAlarms = alarms.filter((a) => a.inputs.namespace === "AWS/SQS");
+    assert.deepEqual(
+      dlqAlarms.map((a) => [a.inputs.metricName, a.inputs.dimensions.QueueName]).sort(),
+      ofType(resources, "aws:sqs/queue:Queue")
+        .map((q) => ["ApproximateNumberOfMessagesVisible", q.name])
+        .sort(),
+    );
+    const freshness = alarms.find((a) => a.inputs.namespace === "AWS/Firehose");
+    assert.equal(freshness?.inputs.metricName, "DeliveryToS3.DataFreshness");
+    assert.equal(
+      freshness?.inputs.dimensions.DeliveryStreamName,
+      single(resources, "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream").name,
+    );
   });
 
   it("publishes to one topic encrypted with a key CloudWatch may use", () => {

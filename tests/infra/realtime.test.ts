@@ -145,7 +145,9 @@ describe("Realtime (Pulumi mocks)", () => {
         { actions: ["execute-api:ManageConnections"], resources: [manage()] },
         {
           actions: ["sqs:SendMessage"],
-          resources: [`arn:aws:sqs:eu-west-1:123456789012:${single(resources, "aws:sqs/queue:Queue").name}`],
+          resources: [
+            `arn:aws:sqs:eu-west-1:123456789012:${single(resources, "aws:sqs/queue:Queue", "-stream-dlq").name}`,
+          ],
         },
         {
           actions: ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],

@@ -6,6 +6,7 @@ import { ADMIN_TOKEN, TEST_TOKENS } from "./tokens";
 export interface TestServiceOptions {
   allowFlagDeletion?: () => boolean;
   corsOrigins?: string[];
+  auditDataDir?: string;
 }
 
 /**
@@ -25,6 +26,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     allowFlagDeletion: options.allowFlagDeletion ?? (() => true),
     tokens: TEST_TOKENS,
     corsOrigins: options.corsOrigins,
+    auditDataDir: options.auditDataDir,
   });
   return { service, api: client(service.url, ADMIN_TOKEN), as: (token) => client(service.url, token) };
 }

@@ -46,6 +46,12 @@ function outputsFor(type: string, name: string, inputs: Record<string, unknown>)
       };
     case "aws:s3/bucket:Bucket":
       return { bucket: `${name}-bucket`, arn: `arn:aws:s3:::${name}-bucket` };
+    case "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream":
+      return { name, arn: arn("firehose", `deliverystream/${name}`) };
+    case "aws:glue/catalogDatabase:CatalogDatabase":
+    case "aws:glue/catalogTable:CatalogTable":
+    case "aws:athena/workgroup:Workgroup":
+      return { name: inputs.name ?? name };
     case "aws:sns/topic:Topic":
       return { arn: arn("sns", name), name };
     case "aws:cfg/rule:Rule":

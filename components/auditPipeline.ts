@@ -1,0 +1,287 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { auditTransformEntrypoint } from "../handlers/entrypoints";
+import { STREAM_CONSUMER } from "../handlers/realtime/table";
+import { SecureBucket } from "./secureBucket";
+import { ServiceFunction } from "./serviceFunction";
+
+/** Where Firehose writes audit lines (UTC arrival hour), and where it writes what it could not. */
+export const AUDIT_PREFIX =
+  "audit/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/";
+export const AUDIT_ERROR_PREFIX =
+  "audit-errors/!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/";
+
+/** The Athena table's columns: the audit line's fields (JSON keys match case-insensitively). */
+export const AUDIT_COLUMNS = [
+  { name: "eventid", type: "string" },
+  { name: "eventname", type: "string" },
+  { name: "flagname", type: "string" },
+  { name: "at", type: "string" },
+  { name: "actor", type: "string" },
+  { name: "version", type: "int" },
+  // The images as JSON text: a flag's value can be any JSON, which no fixed struct describes.
+  { name: "before", type: "string" },
+  { name: "after", type: "string" },
+];
+
+export interface AuditPipelineArgs {
+  /** The flags table: its stream is the source of every audit line. */
+  flagsTable: { arn: pulumi.Input<string>; streamArn: pulumi.Input<string> };
+  /** Days after which audit objects expire. Default 365. */
+  retentionDays?: number;
+  /** Retention of the transform function's log group, in days. Default 30. */
+  logRetentionDays?: number;
+}
+
+/**
+ * Who changed what, when, from what to what: every create, update, delete and read of a flag as
+ * one JSON line in S3, queryable with Athena. The flags stream reaches Firehose through an
+ * EventBridge Pipe (no code to run: retries, bisection and a dead-letter queue come built in);
+ * a Lambda processor turns each stream record into its audit line.
+ */
+export class AuditPipeline extends pulumi.ComponentResource {
+  readonly bucket: aws.s3.Bucket;
+  readonly deliveryStream: aws.kinesis.FirehoseDeliveryStream;
+  readonly transform: ServiceFunction;
+  readonly deadLetterQueue: aws.sqs.Queue;
+  readonly database: aws.glue.CatalogDatabase;
+  readonly table: aws.glue.CatalogTable;
+  readonly workgroup: aws.athena.Workgroup;
+  readonly auditBucketName: pulumi.Output<string>;
+
+  constructor(name: string, args: AuditPipelineArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("feature-flags:audit:AuditPipeline", name, {}, opts);
+    const retentionDays = args.retentionDays ?? 365;
+    if (!Number.isInteger(retentionDays) || retentionDays < 1) {
+      throw new pulumi.ResourceError(
+        `auditRetentionDays must be a whole number of days ≥ 1, not ${retentionDays}`,
+        this,
+      );
+    }
+
+    // Versioned, and left in place by `pulumi destroy` (retainOnDelete): an audit trail must
+    // outlive the stack that wrote it. Delete it by hand if you really mean to.
+    const audit = new SecureBucket(
+      `${name}-audit`,
+      { versioning: true, expireAfterDays: retentionDays, retainOnDelete: true },
+      { parent: this },
+    );
+    const results = new SecureBucket(
+      `${name}-athena-results`,
+      { expireAfterDays: 30, forceDestroy: true },
+      { parent: this },
+    );
+
+    const transform = new ServiceFunction(
+      `${name}-audit-transform`,
+      {
+        description: "Turns DynamoDB stream records into audit lines for Firehose",
+        callbackFactory: auditTransformEntrypoint,
+        statements: [],
+        logRetentionDays: args.logRetentionDays ?? 30,
+        memorySize: 256,
+        // Firehose waits at most 5 minutes for a processor; a batch is small work.
+        timeout: 60,
+      },
+      { parent: this },
+    );
+
+    const firehoseRole = new aws.iam.Role(
+      `${name}-firehose`,
+      { assumeRolePolicy: aws.iam.assumeRolePolicyForPrincipal({ Service: "firehose.amazonaws.com" }) },
+      { parent: this },
+    );
+    new aws.iam.RolePolicy(
+      `${name}-firehose-policy`,
+      {
+        role: firehoseRole.id,
+        policy: pulumi.jsonStringify({
+          Version: "2012-10-17",
+          Statement: [
+            {
+              Effect: "Allow",
+              Action: ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
+              Resource: audit.bucket.arn,
+            },
+            {
+              Effect: "Allow",
+              Action: ["s3:PutObject", "s3:AbortMultipartUpload"],
+              Resource: [
+                pulumi.interpolate`${audit.bucket.arn}/audit/*`,
+                pulumi.interpolate`${audit.bucket.arn}/audit-errors/*`,
+              ],
+            },
+            {
+              Effect: "Allow",
+              Action: ["lambda:InvokeFunction", "lambda:GetFunctionConfiguration"],
+              Resource: transform.function.arn,
+            },
+          ],
+        }),
+      },
+      { parent: this },
+    );
+
+    const deliveryStream = new aws.kinesis.FirehoseDeliveryStream(
+      `${name}-audit`,
+      {
+        destination: "extended_s3",
+        serverSideEncryption: { enabled: true, keyType: "AWS_OWNED_CMK" },
+        extendedS3Configuration: {
+          roleArn: firehoseRole.arn,
+          bucketArn: audit.bucket.arn,
+          prefix: AUDIT_PREFIX,
+          errorOutputPrefix: AUDIT_ERROR_PREFIX,
+          // A minute or 5 MB, whichever first: lines are queryable about a minute after a change.
+          bufferingInterval: 60,
+          bufferingSize: 5,
+          // Plain NDJSON: Athena reads it as is; `aws s3 cp … - | jq` works without gunzip.
+          compressionFormat: "UNCOMPRESSED",
+          processingConfiguration: {
+            enabled: true,
+            processors: [
+              {
+                type: "Lambda",
+                parameters: [
+                  { parameterName: "LambdaArn", parameterValue: pulumi.interpolate`${transform.function.arn}:$LATEST` },
+                  { parameterName: "BufferSizeInMBs", parameterValue: "1" },
+                  { parameterName: "BufferIntervalInSeconds", parameterValue: "60" },
+                ],
+              },
+            ],
+          },
+        },
+      },
+      { parent: this },
+    );
+
+    const deadLetterQueue = new aws.sqs.Queue(
+      `${name}-audit-dlq`,
+      { sqsManagedSseEnabled: true, messageRetentionSeconds: 14 * 24 * 60 * 60 },
+      { parent: this },
+    );
+    const pipeRole = new aws.iam.Role(
+      `${name}-audit-pipe`,
+      { assumeRolePolicy: aws.iam.assumeRolePolicyForPrincipal({ Service: "pipes.amazonaws.com" }) },
+      { parent: this },
+    );
+    const pipePolicy = new aws.iam.RolePolicy(
+      `${name}-audit-pipe-policy`,
+      {
+        role: pipeRole.id,
+        policy: pulumi.jsonStringify({
+          Version: "2012-10-17",
+          Statement: [
+            {
+              Effect: "Allow",
+              Action: ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
+              Resource: args.flagsTable.streamArn,
+            },
+            // ListStreams names no stream and supports no resource scoping: IAM only accepts "*".
+            { Effect: "Allow", Action: ["dynamodb:ListStreams"], Resource: "*" },
+            {
+              Effect: "Allow",
+              Action: ["firehose:PutRecord", "firehose:PutRecordBatch"],
+              Resource: deliveryStream.arn,
+            },
+            { Effect: "Allow", Action: ["sqs:SendMessage"], Resource: deadLetterQueue.arn },
+          ],
+        }),
+      },
+      { parent: this },
+    );
+    new aws.pipes.Pipe(
+      `${name}-audit`,
+      {
+        roleArn: pipeRole.arn,
+        source: args.flagsTable.streamArn,
+        target: deliveryStream.arn,
+        sourceParameters: {
+          dynamodbStreamParameters: {
+            startingPosition: "TRIM_HORIZON",
+            batchSize: STREAM_CONSUMER.batchSize,
+            maximumBatchingWindowInSeconds: 1,
+            maximumRetryAttempts: STREAM_CONSUMER.maximumRetryAttempts,
+            onPartialBatchItemFailure: "AUTOMATIC_BISECT",
+            deadLetterConfig: { arn: deadLetterQueue.arn },
+          },
+        },
+      },
+      { parent: this, dependsOn: [pipePolicy] },
+    );
+
+    const database = new aws.glue.CatalogDatabase(
+      `${name}-audit-db`,
+      { name: `${name.replace(/[^a-z0-9]/gi, "_").toLowerCase()}_audit` },
+      { parent: this },
+    );
+    const location = pulumi.interpolate`s3://${audit.bucket.bucket}/audit/`;
+    const table = new aws.glue.CatalogTable(
+      `${name}-audit-table`,
+      {
+        name: "audit",
+        databaseName: database.name,
+        tableType: "EXTERNAL_TABLE",
+        parameters: {
+          classification: "json",
+          // Partition projection: Athena computes partitions from the key layout; no crawler.
+          "projection.enabled": "true",
+          "projection.year.type": "integer",
+          "projection.year.range": "2025,2100",
+          "projection.month.type": "integer",
+          "projection.month.range": "1,12",
+          "projection.month.digits": "2",
+          "projection.day.type": "integer",
+          "projection.day.range": "1,31",
+          "projection.day.digits": "2",
+          "projection.hour.type": "integer",
+          "projection.hour.range": "0,23",
+          "projection.hour.digits": "2",
+          "storage.location.template": pulumi.interpolate`${location}year=\${year}/month=\${month}/day=\${day}/hour=\${hour}/`,
+        },
+        partitionKeys: ["year", "month", "day", "hour"].map((key) => ({ name: key, type: "string" })),
+        storageDescriptor: {
+          location,
+          inputFormat: "org.apache.hadoop.mapred.TextInputFormat",
+          outputFormat: "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+          serDeInfo: {
+            serializationLibrary: "org.openx.data.jsonserde.JsonSerDe",
+            parameters: { "case.insensitive": "true", "ignore.malformed.json": "true" },
+          },
+          columns: AUDIT_COLUMNS,
+        },
+      },
+      { parent: this },
+    );
+    const workgroup = new aws.athena.Workgroup(
+      `${name}-audit`,
+      {
+        name: `${name}-audit`,
+        forceDestroy: true,
+        configuration: {
+          enforceWorkgroupConfiguration: true,
+          publishCloudwatchMetricsEnabled: true,
+          resultConfiguration: {
+            outputLocation: pulumi.interpolate`s3://${results.bucket.bucket}/results/`,
+            encryptionConfiguration: { encryptionOption: "SSE_S3" },
+          },
+        },
+      },
+      { parent: this },
+    );
+
+    this.bucket = audit.bucket;
+    this.deliveryStream = deliveryStream;
+    this.transform = transform;
+    this.deadLetterQueue = deadLetterQueue;
+    this.database = database;
+    this.table = table;
+    this.workgroup = workgroup;
+    this.auditBucketName = audit.bucket.bucket;
+    this.registerOutputs({
+      auditBucketName: this.auditBucketName,
+      athenaWorkgroup: workgroup.name,
+      auditTable: pulumi.interpolate`${database.name}.${table.name}`,
+    });
+  }
+}
