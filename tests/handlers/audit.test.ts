@@ -1,0 +1,124 @@
+import { strict as assert } from "node:assert";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { DynamoDBRecord, FirehoseTransformationResultRecord } from "aws-lambda";
+import { recordToAuditLine } from "../../handlers/audit/records";
+import { makeAuditTransformHandler } from "../../handlers/audit/transform";
+import { makeFlagStore } from "../../handlers/flags/store";
+import { localDynamoClient } from "../../local/dynamodb";
+import { startStreamPoller } from "../../local/streams";
+import { ensureFlagsTable } from "../../local/tables";
+import { sharedDynamo, uniqueTableName } from "../support/hooks";
+
+const firehoseRecord = (recordId: string, data: string) => ({
+  recordId,
+  approximateArrivalTimestamp: Date.now(),
+  data: Buffer.from(data, "utf8").toString("base64"),
+});
+const decode = (record: FirehoseTransformationResultRecord) =>
+  Buffer.from(record.data ?? "", "base64").toString("utf8");
+
+describe("audit transform with real DynamoDB Local stream records", () => {
+  const records: DynamoDBRecord[] = [];
+  const errors: unknown[] = [];
+  const transform = makeAuditTransformHandler({ logger: { error: (...args: unknown[]) => errors.push(args) } });
+
+  before(async () => {
+    const dynamo = await sharedDynamo();
+    const client = localDynamoClient(dynamo.endpoint);
+    const tableName = uniqueTableName("audit");
+    await ensureFlagsTable(client, tableName);
+    const poller = await startStreamPoller({
+      dynamo: client,
+      endpoint: dynamo.endpoint,
+      tableName,
+      handler: async (event) => {
+        records.push(...event.Records);
+      },
+    });
+    const store = makeFlagStore({ doc: DynamoDBDocumentClient.from(client), tableName });
+    await store.create({ flagName: "audited", value: "a", description: "d" }, "admin");
+    await store.read("audited", "reader");
+    await store.update("audited", { value: "b" }, "ci-bot");
+    await store.remove("audited", "admin");
+    const deadline = Date.now() + 10_000;
+    while (records.length < 5 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    await poller.stop();
+    client.destroy();
+  });
+
+  it("turns insert, read touch, modify and remove into created, read, updated, deleted — with actors", () => {
+    const lines = records.map(recordToAuditLine).filter((line) => line !== undefined);
+    assert.deepEqual(
+      lines.map((l) => [l.eventName, l.flagName, l.actor, l.version]),
+      [
+        ["created", "audited", "admin", 1],
+        ["read", "audited", "reader", 1],
+        ["updated", "audited", "ci-bot", 2],
+        ["deleted", "audited", "admin", 2],
+      ],
+    );
+  });
+
+  it("carries before and after images as plain JSON flags", () => {
+    const [created, read, updated, , deleted] = records.map(recordToAuditLine);
+    assert.equal(created?.before, null);
+    assert.equal(created?.after?.value, "a");
+    assert.equal(read?.before?.lastAccessed, undefined);
+    assert.ok(read?.after?.lastAccessed);
+    assert.equal(read?.at, read?.after?.lastAccessed);
+    assert.deepEqual([updated?.before?.value, updated?.after?.value], ["a", "b"]);
+    assert.equal(updated?.at, updated?.after?.updatedAt);
+    assert.equal(deleted?.before?.value, "b");
+    assert.equal(deleted?.after, null);
+    // Internal bookkeeping stays out of the images.
+    assert.ok(!JSON.stringify(deleted).includes("deletionId"));
+    assert.ok(!JSON.stringify(deleted?.before).includes("deletedBy"));
+  });
+
+  it("uses each stream record's id as the line's eventId", () => {
+    const lines = records.map(recordToAuditLine).filter((line) => line !== undefined);
+    assert.equal(new Set(lines.map((l) => l.eventId)).size, 4);
+    assert.ok(lines.every((line, i) => records.some((r) => r.eventID === line.eventId) && i >= 0));
+  });
+
+  it("returns each line newline-terminated, drops the delete stamp, fails what it cannot read — without failing the batch", async () => {
+    const result = await transform({
+      invocationId: "i",
+      deliveryStreamArn: "arn:aws:firehose:eu-west-1:123456789012:deliverystream/audit",
+      region: "eu-west-1",
+      records: [
+        ...records.map((record, i) => firehoseRecord(`r${i}`, JSON.stringify(record))),
+        firehoseRecord("not-json", "{{{"),
+        firehoseRecord("no-id", JSON.stringify({ eventName: "INSERT", dynamodb: {} })),
+      ],
+    });
+    assert.deepEqual(
+      result.records.map((r) => [r.recordId, r.result]),
+      [
+        ["r0", "Ok"],
+        ["r1", "Ok"],
+        ["r2", "Ok"],
+        ["r3", "Dropped"],
+        ["r4", "Ok"],
+        ["not-json", "ProcessingFailed"],
+        ["no-id", "ProcessingFailed"],
+      ],
+    );
+    for (const record of result.records.filter((r) => r.result === "Ok")) {
+      const text = decode(record);
+      assert.ok(text.endsWith("\n") && !text.slice(0, -1).includes("\n"));
+      assert.deepEqual(Object.keys(JSON.parse(text)), [
+        "eventId",
+        "eventName",
+        "flagName",
+        "at",
+        "actor",
+        "version",
+        "before",
+        "after",
+      ]);
+    }
+    assert.equal(decode(result.records[5]), "{{{", "a failed record keeps its original data for the error prefix");
+    assert.equal(errors.length, 2);
+  });
+});

@@ -1,0 +1,126 @@
+import { strict as assert } from "node:assert";
+import { dataGrants } from "../support/policies";
+import { ofType, type RecordedResource, runProgram, single } from "../support/pulumiMocks";
+
+describe("AuditPipeline (Pulumi mocks)", () => {
+  let resources: RecordedResource[];
+  const auditBucket = () => single(resources, "aws:s3/bucket:Bucket", "-audit");
+  const forBucket = (type: string) =>
+    ofType(resources, type).filter((r) => r.inputs.bucket === `${auditBucket().name}-id`);
+  const stream = () => single(resources, "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream");
+
+  before(async () => {
+    resources = await runProgram({ auditRetentionDays: "400" });
+  });
+
+  it("keeps audit objects versioned, encrypted, private, TLS-only, expiring after auditRetentionDays", () => {
+    assert.equal(
+      forBucket("aws:s3/bucketVersioning:BucketVersioning")[0]?.inputs.versioningConfiguration.status,
+      "Enabled",
+    );
+    const [lifecycle] = forBucket("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration");
+    assert.equal(lifecycle.inputs.rules[0].expiration.days, 400);
+    assert.equal(forBucket("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").length, 1);
+    assert.equal(forBucket("aws:s3/bucketPolicy:BucketPolicy").length, 1);
+    assert.equal(
+      forBucket("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration").length,
+      1,
+    );
+  });
+
+  it("delivers the flags table stream to Firehose through a Pipe with retries and a dead-letter queue", () => {
+    const pipe = single(resources, "aws:pipes/pipe:Pipe");
+    const flags = single(resources, "aws:dynamodb/table:Table", "-flags");
+    const dlq = single(resources, "aws:sqs/queue:Queue", "-audit-dlq");
+    assert.match(pipe.inputs.source, new RegExp(`table/${flags.name}/stream/`));
+    assert.equal(pipe.inputs.target, `arn:aws:firehose:eu-west-1:123456789012:deliverystream/${stream().name}`);
+    const source = pipe.inputs.sourceParameters.dynamodbStreamParameters;
+    assert.equal(source.onPartialBatchItemFailure, "AUTOMATIC_BISECT");
+    assert.equal(source.maximumRetryAttempts, 5);
+    assert.equal(source.deadLetterConfig.arn, `arn:aws:sqs:eu-west-1:123456789012:${dlq.name}`);
+    assert.equal(dlq.inputs.sqsManagedSseEnabled, true);
+  });
+
+  it("writes under the hourly audit prefix, failures under an error prefix, through the Lambda processor", () => {
+    const s3 = stream().inputs.extendedS3Configuration;
+    const transform = single(resources, "aws:lambda/function:Function", "-audit-transform");
+    assert.equal(stream().inputs.destination, "extended_s3");
+    assert.equal(stream().inputs.serverSideEncryption.enabled, true);
+    assert.equal(s3.bucketArn, `arn:aws:s3:::${auditBucket().name}-bucket`);
+    assert.equal(
+      s3.prefix,
+      "audit/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/",
+    );
+    assert.match(s3.errorOutputPrefix, /^audit-errors\/!\{firehose:error-output-type\}\//);
+    assert.equal(s3.compressionFormat, "UNCOMPRESSED");
+    assert.equal(s3.bufferingInterval, 60);
+    const [processor] = s3.processingConfiguration.processors;
+    assert.equal(processor.type, "Lambda");
+    assert.equal(
+      processor.parameters.find((p: { parameterName: string }) => p.parameterName === "LambdaArn").parameterValue,
+      `arn:aws:lambda:eu-west-1:123456789012:function:${transform.name}:$LATEST`,
+    );
+  });
+
+  it("defines an Athena table over the audit prefix with the JSON SerDe and partition projection", () => {
+    const table = single(resources, "aws:glue/catalogTable:CatalogTable");
+    const database = single(resources, "aws:glue/catalogDatabase:CatalogDatabase");
+    assert.equal(table.inputs.name, "audit");
+    assert.equal(table.inputs.databaseName, database.inputs.name);
+    assert.match(database.inputs.name, /^[a-z0-9_]+$/);
+    const location = `s3://${auditBucket().name}-bucket/audit/`;
+    assert.equal(table.inputs.storageDescriptor.location, location);
+    assert.equal(table.inputs.storageDescriptor.serDeInfo.serializationLibrary, "org.openx.data.jsonserde.JsonSerDe");
+    assert.deepEqual(
+      table.inputs.storageDescriptor.columns.map((c: { name: string }) => c.name),
+      ["eventid", "eventname", "flagname", "at", "actor", "version", "before", "after"],
+    );
+    assert.deepEqual(
+      table.inputs.partitionKeys.map((k: { name: string }) => k.name),
+      ["year", "month", "day", "hour"],
+    );
+    assert.equal(table.inputs.parameters["projection.enabled"], "true");
+    assert.equal(
+      table.inputs.parameters["storage.location.template"],
+      `${location}year=\${year}/month=\${month}/day=\${day}/hour=\${hour}/`,
+    );
+    assert.equal(table.inputs.parameters["projection.hour.digits"], "2");
+  });
+
+  it("gives Athena a workgroup with an enforced, encrypted results location", () => {
+    const workgroup = single(resources, "aws:athena/workgroup:Workgroup");
+    const results = single(resources, "aws:s3/bucket:Bucket", "-athena-results");
+    const config = workgroup.inputs.configuration;
+    assert.equal(config.enforceWorkgroupConfiguration, true);
+    assert.equal(config.resultConfiguration.outputLocation, `s3://${results.name}-bucket/results/`);
+    assert.equal(config.resultConfiguration.encryptionConfiguration.encryptionOption, "SSE_S3");
+  });
+
+  it("lets Firehose write only the audit prefixes and invoke only the transform", () => {
+    const bucketArn = `arn:aws:s3:::${auditBucket().name}-bucket`;
+    const transform = single(resources, "aws:lambda/function:Function", "-audit-transform");
+    assert.deepEqual(dataGrants(single(resources, "aws:iam/rolePolicy:RolePolicy", "-firehose-policy")), [
+      { actions: ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"], resources: [bucketArn] },
+      {
+        actions: ["s3:AbortMultipartUpload", "s3:PutObject"],
+        resources: [`${bucketArn}/audit/*`, `${bucketArn}/audit-errors/*`],
+      },
+      {
+        actions: ["lambda:GetFunctionConfiguration", "lambda:InvokeFunction"],
+        resources: [`arn:aws:lambda:eu-west-1:123456789012:function:${transform.name}`],
+      },
+    ]);
+  });
+
+  it("lets the Pipe read the stream and put records to this delivery stream only; the transform needs no access", () => {
+    const grants = dataGrants(single(resources, "aws:iam/rolePolicy:RolePolicy", "-audit-pipe-policy"));
+    assert.deepEqual(
+      grants.find((g) => g.actions.includes("firehose:PutRecordBatch")),
+      {
+        actions: ["firehose:PutRecord", "firehose:PutRecordBatch"],
+        resources: [`arn:aws:firehose:eu-west-1:123456789012:deliverystream/${stream().name}`],
+      },
+    );
+    assert.deepEqual(dataGrants(single(resources, "aws:iam/rolePolicy:RolePolicy", "-audit-transform-policy")), []);
+  });
+});

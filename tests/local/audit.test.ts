@@ -1,0 +1,77 @@
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { AuditLine } from "../../handlers/audit/records";
+import type { RunningService } from "../../local/service";
+import { client, type Client } from "../support/http";
+import { startTestService } from "../support/localService";
+import { READ_TOKEN } from "../support/tokens";
+
+function auditFiles(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ndjson"));
+}
+
+function readLines(dataDir: string): AuditLine[] {
+  const root = path.join(dataDir, "audit");
+  return auditFiles(root)
+    .flatMap((file) => fs.readFileSync(path.join(root, file), "utf8").split("\n"))
+    .filter((line) => line !== "")
+    .map((line) => JSON.parse(line) as AuditLine);
+}
+
+describe("audit trail on the local runtime", () => {
+  let service: RunningService;
+  let api: Client;
+  let dataDir: string;
+
+  before(async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "flags-audit-"));
+    ({ service, api } = await startTestService({ auditDataDir: dataDir }));
+  });
+  after(async () => {
+    await service.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it("writes exactly one line per create, read, update and delete, in order per flag, with actors", async () => {
+    const reader = client(service.url, READ_TOKEN);
+    await api("POST", "/flags", { body: { flagName: "one", value: 1 } });
+    await api("POST", "/flags", { body: { flagName: "two", value: "x" } });
+    await reader("GET", "/flags/one");
+    await api("PUT", "/flags/two", { body: { value: "y" } });
+    await api("PUT", "/flags/one", { body: { value: 2 }, headers: { "If-Match": "1" } });
+    await api("GET", "/flags?limit=10"); // a listing is not a read of a flag
+    await api("DELETE", "/flags/one");
+    await api("GET", "/flags/missing"); // a 404 changes nothing
+
+    const deadline = Date.now() + 10_000;
+    while (readLines(dataDir).length < 6 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    await new Promise((r) => setTimeout(r, 200)); // nothing more may arrive
+    const lines = readLines(dataDir);
+
+    const about = (flagName: string) =>
+      lines.filter((l) => l.flagName === flagName).map((l) => [l.eventName, l.actor, l.version]);
+    assert.deepEqual(about("one"), [
+      ["created", "admin", 1],
+      ["read", "reader", 1],
+      ["updated", "admin", 2],
+      ["deleted", "admin", 2],
+    ]);
+    assert.deepEqual(about("two"), [
+      ["created", "admin", 1],
+      ["updated", "admin", 2],
+    ]);
+    assert.equal(lines.length, 6);
+    assert.equal(new Set(lines.map((l) => l.eventId)).size, 6);
+  });
+
+  it("lays files out like the S3 bucket: audit/year=YYYY/month=MM/day=DD/hour=HH/*.ndjson", () => {
+    const files = auditFiles(path.join(dataDir, "audit"));
+    assert.ok(files.length > 0);
+    for (const file of files) {
+      assert.match(file, /^year=\d{4}\/month=\d{2}\/day=\d{2}\/hour=\d{2}\/[^/]+\.ndjson$/);
+    }
+  });
+});
