@@ -7,46 +7,45 @@ import {
 import { FLAGS_TABLE } from "../handlers/flags/table";
 import { CONNECTIONS_TABLE } from "../handlers/realtime/table";
 
-/** Creates the flags table from the definition the Pulumi component uses, unless it exists. */
-export async function ensureFlagsTable(client: DynamoDBClient, tableName: string): Promise<void> {
+/** The shape both table definitions share (`handlers/*\/table.ts`). */
+interface TableDefinition {
+  hashKey: string;
+  attributes: readonly { name: string; type: "S" | "N" | "B" }[];
+  streamViewType: "NEW_IMAGE" | "NEW_AND_OLD_IMAGES";
+  ttlAttribute?: string;
+}
+
+/** Creates a table from the definition its Pulumi component uses, unless it exists already. */
+async function ensureTable(client: DynamoDBClient, tableName: string, table: TableDefinition): Promise<void> {
   try {
     await client.send(
       new CreateTableCommand({
         TableName: tableName,
         BillingMode: "PAY_PER_REQUEST",
-        KeySchema: [{ AttributeName: FLAGS_TABLE.hashKey, KeyType: "HASH" }],
-        AttributeDefinitions: FLAGS_TABLE.attributes.map((a) => ({ AttributeName: a.name, AttributeType: a.type })),
-        StreamSpecification: { StreamEnabled: true, StreamViewType: FLAGS_TABLE.streamViewType },
+        KeySchema: [{ AttributeName: table.hashKey, KeyType: "HASH" }],
+        AttributeDefinitions: table.attributes.map((a) => ({ AttributeName: a.name, AttributeType: a.type })),
+        StreamSpecification: { StreamEnabled: true, StreamViewType: table.streamViewType },
       }),
     );
   } catch (error) {
     // A persisted data dir already has it.
-    if (!(error instanceof ResourceInUseException)) throw error;
+    if (error instanceof ResourceInUseException) return;
+    throw error;
   }
-}
-
-/** Creates the WebSocket connections table from the Realtime component's definition. */
-export async function ensureConnectionsTable(client: DynamoDBClient, tableName: string): Promise<void> {
-  try {
-    await client.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        BillingMode: "PAY_PER_REQUEST",
-        KeySchema: [{ AttributeName: CONNECTIONS_TABLE.hashKey, KeyType: "HASH" }],
-        AttributeDefinitions: CONNECTIONS_TABLE.attributes.map((a) => ({
-          AttributeName: a.name,
-          AttributeType: a.type,
-        })),
-        StreamSpecification: { StreamEnabled: true, StreamViewType: CONNECTIONS_TABLE.streamViewType },
-      }),
-    );
+  if (table.ttlAttribute !== undefined) {
     await client.send(
       new UpdateTimeToLiveCommand({
         TableName: tableName,
-        TimeToLiveSpecification: { AttributeName: CONNECTIONS_TABLE.ttlAttribute, Enabled: true },
+        TimeToLiveSpecification: { AttributeName: table.ttlAttribute, Enabled: true },
       }),
     );
-  } catch (error) {
-    if (!(error instanceof ResourceInUseException)) throw error;
   }
 }
+
+/** The flags table, as `FlagApi` defines it. */
+export const ensureFlagsTable = (client: DynamoDBClient, tableName: string): Promise<void> =>
+  ensureTable(client, tableName, FLAGS_TABLE);
+
+/** The WebSocket connections table, as `Realtime` defines it. */
+export const ensureConnectionsTable = (client: DynamoDBClient, tableName: string): Promise<void> =>
+  ensureTable(client, tableName, CONNECTIONS_TABLE);

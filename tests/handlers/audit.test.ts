@@ -1,13 +1,8 @@
 import { strict as assert } from "node:assert";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { DynamoDBRecord, FirehoseTransformationResultRecord } from "aws-lambda";
 import { recordToAuditLine } from "../../handlers/audit/records";
 import { makeAuditTransformHandler } from "../../handlers/audit/transform";
-import { makeFlagStore } from "../../handlers/flags/store";
-import { localDynamoClient } from "../../local/dynamodb";
-import { startStreamPoller } from "../../local/streams";
-import { ensureFlagsTable } from "../../local/tables";
-import { sharedDynamo, uniqueTableName } from "../support/hooks";
+import { captureStreamRecords } from "../support/streamRecords";
 
 const firehoseRecord = (recordId: string, data: string) => ({
   recordId,
@@ -23,27 +18,14 @@ describe("audit transform with real DynamoDB Local stream records", () => {
   const transform = makeAuditTransformHandler({ logger: { error: (...args: unknown[]) => errors.push(args) } });
 
   before(async () => {
-    const dynamo = await sharedDynamo();
-    const client = localDynamoClient(dynamo.endpoint);
-    const tableName = uniqueTableName("audit");
-    await ensureFlagsTable(client, tableName);
-    const poller = await startStreamPoller({
-      dynamo: client,
-      endpoint: dynamo.endpoint,
-      tableName,
-      handler: async (event) => {
-        records.push(...event.Records);
-      },
-    });
-    const store = makeFlagStore({ doc: DynamoDBDocumentClient.from(client), tableName });
-    await store.create({ flagName: "audited", value: "a", description: "d" }, "admin");
-    await store.read("audited", "reader");
-    await store.update("audited", { value: "b" }, "ci-bot");
-    await store.remove("audited", "admin");
-    const deadline = Date.now() + 10_000;
-    while (records.length < 5 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-    await poller.stop();
-    client.destroy();
+    records.push(
+      ...(await captureStreamRecords(5, async (store) => {
+        await store.create({ flagName: "audited", value: "a", description: "d" }, "admin");
+        await store.read("audited", "reader");
+        await store.update("audited", { value: "b" }, "ci-bot");
+        await store.remove("audited", "admin");
+      })),
+    );
   });
 
   it("turns insert, read touch, modify and remove into created, read, updated, deleted — with actors", () => {

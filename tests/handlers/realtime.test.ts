@@ -2,55 +2,45 @@ import { strict as assert } from "node:assert";
 import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
 import { DynamoDBDocumentClient, PutCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { DynamoDBRecord } from "aws-lambda";
-import { makeFlagStore } from "../../handlers/flags/store";
 import { makeConnectionStore } from "../../handlers/realtime/connections";
 import { makeBroadcast, makeFanoutHandler } from "../../handlers/realtime/handlers";
 import { matchesFilter, recordToMessage } from "../../handlers/realtime/messages";
 import { makePoster, settleBounded } from "../../handlers/realtime/push";
 import { SNAPSHOT_FILTER } from "../../handlers/realtime/table";
 import { localDynamoClient } from "../../local/dynamodb";
-import { startStreamPoller } from "../../local/streams";
-import { ensureConnectionsTable, ensureFlagsTable } from "../../local/tables";
+import { ensureConnectionsTable } from "../../local/tables";
 import { startFakeManagementApi } from "../support/fakeManagementApi";
 import { sharedDynamo, uniqueTableName } from "../support/hooks";
+import { captureStreamRecords } from "../support/streamRecords";
 
 const silent = { info: () => {}, warn: () => {}, error: () => {} };
 
-/** Waits until `condition` holds, polling; fails after `timeoutMs`. */
-async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("timed out waiting");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+/** A poster through the real Management API client, pointed at a stand-in endpoint. */
+const posterFor = (endpoint: string) =>
+  makePoster(
+    new ApiGatewayManagementApiClient({
+      endpoint,
+      region: "local",
+      credentials: { accessKeyId: "x", secretAccessKey: "x" },
+      requestHandler: { httpAgent: { maxSockets: 100 } },
+    }),
+  );
 
 describe("realtime handlers with real DynamoDB Local stream records", () => {
   const records: DynamoDBRecord[] = [];
   let client: ReturnType<typeof localDynamoClient>;
-  let tableName: string;
 
   before(async () => {
-    const dynamo = await sharedDynamo();
-    client = localDynamoClient(dynamo.endpoint);
-    tableName = uniqueTableName("stream");
-    await ensureFlagsTable(client, tableName);
-    const poller = await startStreamPoller({
-      dynamo: client,
-      endpoint: dynamo.endpoint,
-      tableName,
-      handler: async (event) => {
-        records.push(...event.Records);
-      },
-    });
-    // A create, a read, an update and a delete, through the real store.
-    const store = makeFlagStore({ doc: DynamoDBDocumentClient.from(client), tableName });
-    await store.create({ flagName: "streamed", value: { on: true }, description: "d" }, "admin");
-    await store.read("streamed");
-    await store.update("streamed", { value: { on: false } }, "ci-bot");
-    await store.remove("streamed");
-    await until(() => records.length === 5);
-    await poller.stop();
+    client = localDynamoClient((await sharedDynamo()).endpoint);
+    records.push(
+      ...(await captureStreamRecords(5, async (store) => {
+        // A create, a read, an update and a delete, through the real store.
+        await store.create({ flagName: "streamed", value: { on: true }, description: "d" }, "admin");
+        await store.read("streamed");
+        await store.update("streamed", { value: { on: false } }, "ci-bot");
+        await store.remove("streamed");
+      })),
+    );
   });
 
   after(() => client.destroy());
@@ -113,13 +103,7 @@ describe("realtime handlers with real DynamoDB Local stream records", () => {
       await addRows(["live-1", "live-2", "stale"]);
       const management = await startFakeManagementApi({ gone: new Set(["stale"]) });
       try {
-        const post = makePoster(
-          new ApiGatewayManagementApiClient({
-            endpoint: management.endpoint,
-            region: "local",
-            credentials: { accessKeyId: "x", secretAccessKey: "x" },
-          }),
-        );
+        const post = posterFor(management.endpoint);
         const connections = makeConnectionStore({ doc, tableName: connectionsTable });
         const result = await makeFanoutHandler({ connections, post, logger: silent })({ Records: records });
 
@@ -158,14 +142,7 @@ describe("realtime handlers with real DynamoDB Local stream records", () => {
       await addRows(ids);
       const management = await startFakeManagementApi({ delayMs: 20 });
       try {
-        const post = makePoster(
-          new ApiGatewayManagementApiClient({
-            endpoint: management.endpoint,
-            region: "local",
-            credentials: { accessKeyId: "x", secretAccessKey: "x" },
-            requestHandler: { httpAgent: { maxSockets: 100 } },
-          }),
-        );
+        const post = posterFor(management.endpoint);
         const connections = makeConnectionStore({ doc, tableName: connectionsTable });
         const result = await makeBroadcast({ connections, post, logger: silent, concurrency: 8 })({
           type: "flag.deleted",

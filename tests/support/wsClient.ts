@@ -3,17 +3,14 @@ import WebSocket from "ws";
 /** A connected test client that keeps every message and can wait for one. */
 export interface TestClient {
   ws: WebSocket;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   messages: any[];
   /** Resolves with the first message (received so far or later) matching `predicate`. */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   waitFor(predicate: (message: any) => boolean, timeoutMs?: number): Promise<any>;
   close(): Promise<void>;
 }
 
 export function connect(url: string): Promise<TestClient> {
   const ws = new WebSocket(url);
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const messages: any[] = [];
   const waiters: Array<() => void> = [];
   ws.on("message", (data) => {
