@@ -26,14 +26,8 @@ const audit = new AuditPipeline(`${project}-${stack}`, {
   logRetentionDays: config.getNumber("logRetentionDays") ?? 30,
 });
 
-// Last, so every function of every component above is covered.
+// After the components with functions: it watches every function created before it.
 const observability = new Observability(`${project}-${stack}`, {
-  functions: [
-    flagApi.authorizer,
-    ...Object.values(flagApi.functions),
-    ...Object.values(realtime.functions),
-    audit.transform,
-  ],
   restApi: { name: flagApi.api.name, stageName: flagApi.stage.stageName },
   webSocketApi: { id: realtime.api.id, stageName: realtime.stage.name },
   streamConsumers: [realtime.functions.fanout, realtime.functions.snapshot],

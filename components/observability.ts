@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { ServiceFunction } from "./serviceFunction";
+import { ServiceFunction } from "./serviceFunction";
 
 /**
  * What counts as an error in a function's logs: ERROR or FATAL level, in the JSON that Powertools
@@ -12,8 +12,11 @@ export const ERROR_LOG_PATTERN = '{ ($.level = "ERROR") || ($.level = "FATAL") }
 export const METRICS_NAMESPACE = "FeatureFlags";
 
 export interface ObservabilityArgs {
-  /** Every function of the service: each gets an error-log filter and alarm. */
-  functions: ServiceFunction[];
+  /**
+   * The functions to watch: each gets an error-log filter and alarm. Default: every
+   * ServiceFunction created before this component.
+   */
+  functions?: readonly ServiceFunction[];
   /** The REST API: 5XX alarm and dashboard widgets. */
   restApi?: { name: pulumi.Input<string>; stageName: pulumi.Input<string> };
   /** The WebSocket API: connection and message widgets. */
@@ -134,7 +137,8 @@ export class Observability extends pulumi.ComponentResource {
         ),
       );
 
-    for (const fn of args.functions) {
+    const functions = args.functions ?? ServiceFunction.created();
+    for (const fn of functions) {
       const metricName = `${fn.name}-error-logs`;
       new aws.cloudwatch.LogMetricFilter(
         `${fn.name}-error-logs`,
@@ -210,7 +214,7 @@ export class Observability extends pulumi.ComponentResource {
       }),
     );
 
-    this.dashboard = this.createDashboard(name, args, region);
+    this.dashboard = this.createDashboard(name, functions, args, region);
     this.topic = topic;
     this.alarmTopicArn = topic.arn;
     this.registerOutputs({ alarmTopicArn: this.alarmTopicArn });
@@ -218,10 +222,11 @@ export class Observability extends pulumi.ComponentResource {
 
   private createDashboard(
     name: string,
+    watched: readonly ServiceFunction[],
     args: ObservabilityArgs,
     region: pulumi.Output<string>,
   ): aws.cloudwatch.Dashboard {
-    const functionNames = args.functions.map((fn) => fn.function.name);
+    const functionNames = watched.map((fn) => fn.function.name);
     const consumerNames = (args.streamConsumers ?? []).map((fn) => fn.function.name);
     const body = pulumi
       .all([

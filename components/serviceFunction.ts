@@ -31,11 +31,21 @@ export interface ServiceFunctionArgs {
 
 /**
  * A serialized-callback Lambda with everything a service function needs and nothing more: its own
- * role with one inline least-privilege policy (never the CallbackFunction default of nine managed
- * `*FullAccess` policies), an explicit log group with retention, JSON logs, and an archive without
+ * role with one inline least-privilege policy (never the CallbackFunction default: nine broad
+ * AWS-managed policies), an explicit log group with retention, JSON logs, and an archive without
  * the AWS SDK the runtime already ships.
  */
 export class ServiceFunction extends pulumi.ComponentResource {
+  private static readonly registry: ServiceFunction[] = [];
+
+  /**
+   * Every ServiceFunction this program has created so far, in order. Observability covers these
+   * by default, so a function added anywhere gets its error alarm without being listed.
+   */
+  static created(): readonly ServiceFunction[] {
+    return [...ServiceFunction.registry];
+  }
+
   /** The logical name it was created with; names its alarms and metrics. */
   readonly name: string;
   readonly function: aws.lambda.CallbackFunction<never, unknown>;
@@ -107,6 +117,7 @@ export class ServiceFunction extends pulumi.ComponentResource {
       { parent: this, dependsOn: [policy] },
     );
 
+    ServiceFunction.registry.push(this);
     this.registerOutputs({ functionArn: this.function.arn, roleArn: this.role.arn });
   }
 }

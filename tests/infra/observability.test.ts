@@ -17,6 +17,7 @@ describe("Observability (Pulumi mocks)", () => {
     const functions = ofType(resources, "aws:lambda/function:Function");
     const filters = ofType(resources, FILTER);
     assert.equal(functions.length, 11);
+    assert.equal(filters.length, functions.length, "exactly one filter per function of this program");
     for (const fn of functions) {
       const filter = filters.find((f) => f.inputs.logGroupName === fn.inputs.loggingConfig.logGroup);
       assert.ok(filter, `${fn.name} has no error-log filter`);

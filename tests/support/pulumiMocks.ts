@@ -102,8 +102,13 @@ export async function runProgram(config: Record<string, string> = {}): Promise<R
     STACK,
     false,
   );
+  // A fresh program and fresh components each run, as `pulumi up` gets a fresh process (the
+  // ServiceFunction registry must not carry functions over from an earlier run).
   const programPath = path.resolve(__dirname, "../../index.ts");
-  delete require.cache[require.resolve(programPath)];
+  const componentsDir = path.resolve(__dirname, "../../components");
+  for (const key of Object.keys(require.cache)) {
+    if (key === require.resolve(programPath) || key.startsWith(componentsDir)) delete require.cache[key];
+  }
   const program: Record<string, pulumi.Output<unknown>> = await import(programPath);
   for (const output of Object.values(program)) {
     if (pulumi.Output.isInstance(output)) registered.push(new Promise((resolve) => output.apply(() => resolve())));
