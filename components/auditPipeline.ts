@@ -4,6 +4,7 @@ import { auditTransformEntrypoint } from "../handlers/entrypoints";
 import { STREAM_CONSUMER } from "../handlers/realtime/table";
 import { SecureBucket } from "./secureBucket";
 import { ServiceFunction } from "./serviceFunction";
+import { deadLetterQueue as createDeadLetterQueue, streamReadStatements } from "./streamConsumer";
 
 /** Where Firehose writes audit lines (UTC arrival hour), and where it writes what it could not. */
 export const AUDIT_PREFIX =
@@ -155,11 +156,7 @@ export class AuditPipeline extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    const deadLetterQueue = new aws.sqs.Queue(
-      `${name}-audit-dlq`,
-      { sqsManagedSseEnabled: true, messageRetentionSeconds: 14 * 24 * 60 * 60 },
-      { parent: this },
-    );
+    const deadLetterQueue = createDeadLetterQueue(`${name}-audit-dlq`, this);
     const pipeRole = new aws.iam.Role(
       `${name}-audit-pipe`,
       { assumeRolePolicy: aws.iam.assumeRolePolicyForPrincipal({ Service: "pipes.amazonaws.com" }) },
@@ -172,13 +169,7 @@ export class AuditPipeline extends pulumi.ComponentResource {
         policy: pulumi.jsonStringify({
           Version: "2012-10-17",
           Statement: [
-            {
-              Effect: "Allow",
-              Action: ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
-              Resource: args.flagsTable.streamArn,
-            },
-            // ListStreams names no stream and supports no resource scoping: IAM only accepts "*".
-            { Effect: "Allow", Action: ["dynamodb:ListStreams"], Resource: "*" },
+            ...streamReadStatements(args.flagsTable.streamArn),
             {
               Effect: "Allow",
               Action: ["firehose:PutRecord", "firehose:PutRecordBatch"],

@@ -11,6 +11,7 @@ import {
 } from "../handlers/entrypoints";
 import { CONNECTIONS_TABLE, SNAPSHOT_FILTER, STREAM_CONSUMER } from "../handlers/realtime/table";
 import { ServiceFunction, type ServiceFunctionArgs } from "./serviceFunction";
+import { deadLetterQueue as createDeadLetterQueue, streamReadStatements } from "./streamConsumer";
 
 export interface RealtimeArgs {
   /** The flags table: read for snapshots; its stream drives the fan-out. */
@@ -25,19 +26,6 @@ export interface RealtimeArgs {
   throttleRateLimit?: number;
   /** Burst the stage admits above the rate. Default 200. */
   throttleBurstLimit?: number;
-}
-
-/** Read access to a table's stream, as a Lambda event source mapping needs it. */
-function streamReadStatements(streamArn: pulumi.Input<string>): aws.iam.PolicyStatement[] {
-  return [
-    {
-      Effect: "Allow",
-      Action: ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
-      Resource: streamArn,
-    },
-    // ListStreams names no stream and supports no resource scoping: IAM only accepts "*" for it.
-    { Effect: "Allow", Action: ["dynamodb:ListStreams"], Resource: "*" },
-  ];
 }
 
 /**
@@ -75,11 +63,7 @@ export class Realtime extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    const deadLetterQueue = new aws.sqs.Queue(
-      `${name}-stream-dlq`,
-      { sqsManagedSseEnabled: true, messageRetentionSeconds: 14 * 24 * 60 * 60 },
-      { parent: this },
-    );
+    const deadLetterQueue = createDeadLetterQueue(`${name}-stream-dlq`, this);
 
     const api = new aws.apigatewayv2.Api(
       `${name}-ws`,

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { errorBody, MAX_BODY_BYTES } from "../handlers/http";
-import { ROUTES } from "../handlers/routes";
+import { type Route, ROUTES } from "../handlers/routes";
 
 /**
  * Largest body the local server reads before refusing with 413. Above the handlers' own limit so
@@ -10,33 +10,31 @@ import { ROUTES } from "../handlers/routes";
  */
 const MAX_READ_BYTES = 4 * MAX_BODY_BYTES;
 
-interface CompiledRoute {
-  method: string;
+/** A request matched to a route of the catalogue, with its path parameters (still encoded). */
+export interface RouteMatch {
+  route: Route;
   resource: string;
-  pattern: RegExp;
-  params: string[];
+  params: Record<string, string>;
 }
 
 /** Matches paths against the route catalogue the way API Gateway resources do. */
-export function compileRoutes(): (
-  method: string,
-  rawPath: string,
-) => { resource: string; params: Record<string, string> } | undefined {
-  const compiled: CompiledRoute[] = ROUTES.map((route) => {
+export function compileRoutes(): (method: string, rawPath: string) => RouteMatch | undefined {
+  const compiled = ROUTES.map((route) => {
     const params: string[] = [];
     const source = route.resource.replace(/\{([^}]+)\}/g, (_, name: string) => {
       params.push(name);
       return "([^/]+)";
     });
-    return { method: route.method, resource: route.resource, pattern: new RegExp(`^${source}/?$`), params };
+    return { route, pattern: new RegExp(`^${source}/?$`), params };
   });
   return (method, rawPath) => {
-    for (const route of compiled) {
-      const match = route.method === method ? route.pattern.exec(rawPath) : null;
-      if (match !== null) {
+    for (const { route, pattern, params } of compiled) {
+      const found = route.method === method ? pattern.exec(rawPath) : null;
+      if (found !== null) {
         return {
+          route,
           resource: route.resource,
-          params: Object.fromEntries(route.params.map((name, i) => [name, match[i + 1]])),
+          params: Object.fromEntries(params.map((name, i) => [name, found[i + 1]])),
         };
       }
     }
@@ -66,7 +64,7 @@ export interface ProxyEventContext {
  */
 export async function toProxyEvent(
   request: IncomingMessage,
-  match: { resource: string; params: Record<string, string> } | undefined,
+  match: RouteMatch | undefined,
   context: ProxyEventContext,
 ): Promise<APIGatewayProxyEvent> {
   const url = new URL(request.url ?? "/", "http://local");

@@ -19,7 +19,6 @@ import {
 } from "../handlers/realtime/handlers";
 import { makePoster } from "../handlers/realtime/push";
 import { FANOUT_CONCURRENCY, SNAPSHOT_FILTER } from "../handlers/realtime/table";
-import { ROUTES } from "../handlers/routes";
 import { compileRoutes, toProxyEvent, tooLarge, writeProxyResult } from "./apigateway";
 import { type DynamoDbLocal, LOCAL_REGION, localDynamoClient, startDynamoDbLocal } from "./dynamodb";
 import { startAuditWriter } from "./audit";
@@ -169,10 +168,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       }
       if (websocket.handleManagementRequest(request, response, path)) return;
       const matched = match(request.method ?? "", path);
-      const route = ROUTES.find((r) => r.method === request.method && r.resource === matched?.resource);
       let authorizer: Record<string, string> | null = null;
       // What API Gateway and the REST authorizer do before a guarded route's handler runs.
-      if (route !== undefined && route.scope !== null) {
+      if (matched !== undefined && matched.route.scope !== null) {
         const principal = verifyToken(bearerToken(request.headers.authorization), tokenRecords);
         if (principal === undefined) return unauthenticated(response);
         authorizer = principalContext(principal);

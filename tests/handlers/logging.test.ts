@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { Logger } from "@aws-lambda-powertools/logger";
+import { ERROR_LOG_PATTERN } from "../../components/observability";
 import { makeReadRoutes, makeWriteRoutes } from "../../handlers/flags/routes";
 import { makeFlagStore } from "../../handlers/flags/store";
 import { makeProxyHandler } from "../../handlers/http";
@@ -9,6 +10,9 @@ import { ensureFlagsTable } from "../../local/tables";
 import { captureOutput } from "../support/capture";
 import { sharedDynamo, uniqueTableName } from "../support/hooks";
 import { proxyEvent } from "../support/proxyEvents";
+
+/** The levels the alarm's metric filter selects, read out of its pattern (`$.level = "ERROR"` …). */
+const alarmedLevels = [...ERROR_LOG_PATTERN.matchAll(/\$\.level = "([A-Z]+)"/g)].map((m) => m[1]);
 
 /** The level of every JSON log line in `output` (what the error-log metric filter reads). */
 const levels = (output: string): string[] =>
@@ -44,6 +48,7 @@ describe("log levels: client errors are WARN, only faults are ERROR", () => {
     );
     assert.equal(result.statusCode, 404);
     assert.deepEqual(levels(output), ["WARN"]);
+    assert.ok(!levels(output).some((level) => alarmedLevels.includes(level)), "the error alarm would count it");
   });
 
   it("logs a 400 at WARN, with no ERROR line", async () => {
@@ -52,6 +57,7 @@ describe("log levels: client errors are WARN, only faults are ERROR", () => {
     );
     assert.equal(result.statusCode, 400);
     assert.deepEqual(levels(output), ["WARN"]);
+    assert.ok(!levels(output).some((level) => alarmedLevels.includes(level)), "the error alarm would count it");
   });
 
   it("logs a DynamoDB failure at ERROR and answers 500 without internals", async () => {
@@ -61,6 +67,7 @@ describe("log levels: client errors are WARN, only faults are ERROR", () => {
     assert.equal(result.statusCode, 500);
     assert.deepEqual(JSON.parse(result.body), { error: { code: "INTERNAL", message: "internal error" } });
     assert.deepEqual(levels(output), ["ERROR"]);
+    assert.ok(alarmedLevels.includes("ERROR"), "the error alarm must count it");
     assert.match(output, /ResourceNotFoundException/);
   });
 });

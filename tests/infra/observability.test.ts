@@ -1,5 +1,4 @@
 import { strict as assert } from "node:assert";
-import { ERROR_LOG_PATTERN } from "../../components/observability";
 import { ofType, type RecordedResource, runProgram, single } from "../support/pulumiMocks";
 
 const ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm";
@@ -41,10 +40,6 @@ describe("Observability (Pulumi mocks)", () => {
       assert.equal(alarm.inputs.treatMissingData, "notBreaching");
       assert.deepEqual(alarm.inputs.alarmActions, [topicArn()]);
     }
-  });
-
-  it("does not count WARN lines, which is where client errors (4xx) are logged", () => {
-    assert.doesNotMatch(ERROR_LOG_PATTERN, /WARN/);
   });
 
   it("alarms on API 5XX, stream consumers falling behind and anything in the dead-letter queue", () => {
