@@ -92,7 +92,7 @@ export class AuditPipeline extends pulumi.ComponentResource {
       { assumeRolePolicy: aws.iam.assumeRolePolicyForPrincipal({ Service: "firehose.amazonaws.com" }) },
       { parent: this },
     );
-    new aws.iam.RolePolicy(
+    const firehosePolicy = new aws.iam.RolePolicy(
       `${name}-firehose-policy`,
       {
         role: firehoseRole.id,
@@ -144,7 +144,9 @@ export class AuditPipeline extends pulumi.ComponentResource {
               {
                 type: "Lambda",
                 parameters: [
-                  { parameterName: "LambdaArn", parameterValue: pulumi.interpolate`${transform.function.arn}:$LATEST` },
+                  // Exactly the ARN the Firehose role may invoke: Lambda refuses a qualified invoke
+                  // (e.g. `:$LATEST`) that the caller's policy does not name.
+                  { parameterName: "LambdaArn", parameterValue: transform.function.arn },
                   { parameterName: "BufferSizeInMBs", parameterValue: "1" },
                   { parameterName: "BufferIntervalInSeconds", parameterValue: "60" },
                 ],
@@ -153,7 +155,8 @@ export class AuditPipeline extends pulumi.ComponentResource {
           },
         },
       },
-      { parent: this },
+      // Firehose checks at creation that its role can reach the bucket and the processor.
+      { parent: this, dependsOn: [firehosePolicy] },
     );
 
     const deadLetterQueue = createDeadLetterQueue(`${name}-audit-dlq`, this);

@@ -189,7 +189,8 @@ export class FlagApi extends pulumi.ComponentResource {
             callbackFactory: flagDeleteEntrypoint,
             environment: { ...environment, [ENV.deletionParameter]: parameter.name },
             statements: [
-              { Effect: "Allow", Action: ["dynamodb:DeleteItem"], Resource: table.arn },
+              // UpdateItem: a delete first stamps deletedBy, so the stream's final image names who deleted.
+              { Effect: "Allow", Action: ["dynamodb:UpdateItem", "dynamodb:DeleteItem"], Resource: table.arn },
               { Effect: "Allow", Action: ["ssm:GetParameter"], Resource: parameter.arn },
             ],
           },

@@ -8,6 +8,39 @@ import { ServiceFunction } from "./serviceFunction";
  * never matches.
  */
 export const ERROR_LOG_PATTERN = '{ ($.level = "ERROR") || ($.level = "FATAL") }';
+
+/** Where the Lambda Node.js runtime's JSON line for a thrown error keeps the error's message. */
+const RUNTIME_ERROR_MESSAGE = "$.message.errorMessage";
+
+function checkedMessage(message: string): string {
+  if (!/^[A-Za-z0-9 _.:-]+$/.test(message)) {
+    throw new Error(`expected error message '${message}' must be plain text (letters, digits, spaces, _.:-)`);
+  }
+  return message;
+}
+
+/**
+ * The error-log pattern of a function that throws some errors on purpose: ERROR lines count
+ * unless they are the runtime's line for one of those errors (`{"level": "ERROR", "message":
+ * {"errorType": "Error", "errorMessage": "Unauthorized", ...}}`). `NOT EXISTS` keeps every other
+ * ERROR line (a Powertools line's `message` is a string) without relying on how `!=` treats a
+ * missing field.
+ */
+export function errorLogPattern(expectedErrorMessages: readonly string[] = []): string {
+  if (expectedErrorMessages.length === 0) return ERROR_LOG_PATTERN;
+  const notExpected = expectedErrorMessages
+    .map((message) => `(${RUNTIME_ERROR_MESSAGE} != "${checkedMessage(message)}")`)
+    .join(" && ");
+  return `{ ($.level = "FATAL") || (($.level = "ERROR") && ((${RUNTIME_ERROR_MESSAGE} NOT EXISTS) || (${notExpected}))) }`;
+}
+
+/** The runtime's ERROR lines for errors the function throws on purpose (see errorLogPattern). */
+export function expectedErrorPattern(expectedErrorMessages: readonly string[]): string {
+  const any = expectedErrorMessages
+    .map((message) => `(${RUNTIME_ERROR_MESSAGE} = "${checkedMessage(message)}")`)
+    .join(" || ");
+  return `{ ($.level = "ERROR") && (${any}) }`;
+}
 /** Custom metrics the error-log filters write to. */
 export const METRICS_NAMESPACE = "FeatureFlags";
 
@@ -140,16 +173,18 @@ export class Observability extends pulumi.ComponentResource {
     const functions = args.functions ?? ServiceFunction.created();
     for (const fn of functions) {
       const metricName = `${fn.name}-error-logs`;
+      const short = fn.name.replace(`${name}-`, "");
       new aws.cloudwatch.LogMetricFilter(
         `${fn.name}-error-logs`,
         {
           logGroupName: fn.logGroup.name,
-          pattern: ERROR_LOG_PATTERN,
+          pattern: errorLogPattern(fn.expectedErrorMessages),
           metricTransformation: { namespace: METRICS_NAMESPACE, name: metricName, value: "1" },
         },
         { parent: this },
       );
-      alarm(`${fn.name.replace(`${name}-`, "")}-errors`, {
+      this.invocationErrorsAlarm(name, fn, alarm);
+      alarm(`${short}-errors`, {
         alarmDescription: pulumi.interpolate`An ERROR line in the logs of ${fn.function.name}`,
         namespace: METRICS_NAMESPACE,
         metricName,
@@ -218,6 +253,71 @@ export class Observability extends pulumi.ComponentResource {
     this.topic = topic;
     this.alarmTopicArn = topic.arn;
     this.registerOutputs({ alarmTopicArn: this.alarmTopicArn });
+  }
+
+  /**
+   * `AWS/Lambda Errors` per function: the only signal for a timeout, an out-of-memory kill or an
+   * init crash, none of which writes an ERROR line. A function that throws some errors on purpose
+   * has those (counted from their runtime log lines) subtracted; both are timestamped at the
+   * invocation, so they fall in the same 5-minute period.
+   */
+  private invocationErrorsAlarm(
+    name: string,
+    fn: ServiceFunction,
+    alarm: (suffix: string, alarmArgs: Omit<aws.cloudwatch.MetricAlarmArgs, "alarmActions">) => number,
+  ): void {
+    const short = fn.name.replace(`${name}-`, "");
+    const errors = {
+      namespace: "AWS/Lambda",
+      metricName: "Errors",
+      dimensions: { FunctionName: fn.function.name },
+      period: 300,
+      stat: "Sum",
+    };
+    const common = {
+      alarmDescription: pulumi.interpolate`${fn.function.name} failed an invocation: an unhandled error, a timeout, running out of memory or a crash at start`,
+      evaluationPeriods: 1,
+      threshold: 0,
+      comparisonOperator: "GreaterThanThreshold",
+    };
+    if (fn.expectedErrorMessages.length === 0) {
+      alarm(`${short}-invocation-errors`, {
+        ...common,
+        namespace: errors.namespace,
+        metricName: errors.metricName,
+        dimensions: errors.dimensions,
+        statistic: "Sum",
+        period: errors.period,
+      });
+      return;
+    }
+    const expectedMetric = `${fn.name}-expected-errors`;
+    new aws.cloudwatch.LogMetricFilter(
+      `${fn.name}-expected-errors`,
+      {
+        logGroupName: fn.logGroup.name,
+        pattern: expectedErrorPattern(fn.expectedErrorMessages),
+        metricTransformation: { namespace: METRICS_NAMESPACE, name: expectedMetric, value: "1" },
+      },
+      { parent: this },
+    );
+    alarm(`${short}-invocation-errors`, {
+      ...common,
+      metricQueries: [
+        { id: "errors", metric: errors, returnData: false },
+        {
+          id: "expected",
+          metric: { namespace: METRICS_NAMESPACE, metricName: expectedMetric, period: 300, stat: "Sum" },
+          returnData: false,
+        },
+        {
+          id: "faults",
+          expression: "FILL(errors, 0) - FILL(expected, 0)",
+          label: "Errors other than the expected refusals",
+          returnData: true,
+        },
+      ],
+    });
   }
 
   private createDashboard(

@@ -9,9 +9,18 @@ import {
   wsDefaultEntrypoint,
   wsDisconnectEntrypoint,
 } from "../handlers/entrypoints";
+import { UNAUTHORIZED_MESSAGE } from "../handlers/auth/authorizers";
 import { CONNECTIONS_TABLE, SNAPSHOT_FILTER, STREAM_CONSUMER } from "../handlers/realtime/table";
 import { ServiceFunction, type ServiceFunctionArgs } from "./serviceFunction";
 import { deadLetterQueue as createDeadLetterQueue, streamReadStatements } from "./streamConsumer";
+
+/**
+ * Seconds a stream consumer may run on one batch. A batch holds up to 100 records and the fan-out
+ * posts each to every connection, 100 posts in flight: 1,000 connections at 50 ms a post is
+ * 100 × 1,000 × 0.05 / 100 = 50 s of posting, so 10 s would time the batch out, retry it whole and
+ * send duplicates. Lambda's limit is 900 s; this leaves headroom for slower posts.
+ */
+export const STREAM_CONSUMER_TIMEOUT_SECONDS = 300;
 
 export interface RealtimeArgs {
   /** The flags table: read for snapshots; its stream drives the fan-out. */
@@ -104,10 +113,21 @@ export class Realtime extends pulumi.ComponentResource {
       statements: aws.iam.PolicyStatement[],
       env: Record<string, pulumi.Input<string>> = environment,
       memorySize = 256,
+      timeout?: number,
+      expectedErrorMessages?: string[],
     ) =>
       new ServiceFunction(
         `${name}-${suffix}`,
-        { description, callbackFactory, statements, logRetentionDays, environment: env, memorySize },
+        {
+          description,
+          callbackFactory,
+          statements,
+          logRetentionDays,
+          environment: env,
+          memorySize,
+          timeout,
+          expectedErrorMessages,
+        },
         { parent: this },
       );
 
@@ -118,6 +138,10 @@ export class Realtime extends pulumi.ComponentResource {
         webSocketAuthorizerEntrypoint,
         [{ Effect: "Allow", Action: ["ssm:GetParameter"], Resource: args.tokensParameter.arn }],
         { [ENV.tokensParameter]: args.tokensParameter.name },
+        256,
+        undefined,
+        // An unknown token is refused by throwing this (a WebSocket handshake's only 401).
+        [UNAUTHORIZED_MESSAGE],
       ),
       connect: fn("ws-connect", "WebSocket $connect", wsConnectEntrypoint, [
         { Effect: "Allow", Action: ["dynamodb:PutItem"], Resource: connectionsTable.arn },
@@ -128,13 +152,22 @@ export class Realtime extends pulumi.ComponentResource {
         removeConnections,
         manageConnections,
       ]),
-      snapshot: fn("snapshot", "Sends each new connection the full flag set", snapshotEntrypoint, [
-        scanFlags,
-        removeConnections,
-        manageConnections,
-        toDeadLetters,
-        ...streamReadStatements(connectionsTable.streamArn),
-      ]),
+      snapshot: fn(
+        "snapshot",
+        "Sends each new connection the full flag set",
+        snapshotEntrypoint,
+        [
+          scanFlags,
+          removeConnections,
+          manageConnections,
+          toDeadLetters,
+          ...streamReadStatements(connectionsTable.streamArn),
+        ],
+        environment,
+        256,
+        // Up to 100 new connections per batch, each a full scan and a post.
+        STREAM_CONSUMER_TIMEOUT_SECONDS,
+      ),
       fanout: fn(
         "fanout",
         "Pushes every flag change to every connection",
@@ -149,6 +182,7 @@ export class Realtime extends pulumi.ComponentResource {
         // A fan-out is CPU-bound (signing and sending each post), not wait-bound: 1769 MB buys
         // one full vCPU. Measured: ~0.35 ms of CPU per post with the SDK client.
         1769,
+        STREAM_CONSUMER_TIMEOUT_SECONDS,
       ),
     };
 
@@ -182,7 +216,13 @@ export class Realtime extends pulumi.ComponentResource {
     const routeResources = routes.map(({ key, slug, fn: target, authorized }) => {
       const integration = new aws.apigatewayv2.Integration(
         `${name}-ws-${slug}`,
-        { apiId: api.id, integrationType: "AWS_PROXY", integrationUri: target.function.invokeArn },
+        // Lambda is always invoked with POST; the provider requires it to be stated for AWS_PROXY.
+        {
+          apiId: api.id,
+          integrationType: "AWS_PROXY",
+          integrationMethod: "POST",
+          integrationUri: target.function.invokeArn,
+        },
         { parent: this },
       );
       new aws.lambda.Permission(

@@ -32,6 +32,8 @@ export interface RestApiSpecArgs {
   corsOrigins: readonly string[];
 }
 
+const UNAUTHENTICATED_MESSAGE = "send a valid token: Authorization: Bearer <token>";
+
 /** Name of the security scheme (the authorizer) in the document. */
 export const AUTHORIZER_NAME = "bearer-token";
 
@@ -91,14 +93,13 @@ export function restApiSpec({
     "x-amazon-apigateway-gateway-responses": {
       // API Gateway answers an unknown path or method with 403 "Missing Authentication Token".
       MISSING_AUTHENTICATION_TOKEN: gatewayResponse(404, "ROUTE_NOT_FOUND", "no such route", corsOrigin),
-      // A missing header, a malformed one or an unknown token (the authorizer throws "Unauthorized").
-      UNAUTHORIZED: gatewayResponse(
-        401,
-        "UNAUTHENTICATED",
-        "send a valid token: Authorization: Bearer <token>",
-        corsOrigin,
-      ),
-      ACCESS_DENIED: gatewayResponse(403, "FORBIDDEN", "this token may not do that", corsOrigin),
+      // No Authorization header: API Gateway refuses it without invoking the authorizer.
+      UNAUTHORIZED: gatewayResponse(401, "UNAUTHENTICATED", UNAUTHENTICATED_MESSAGE, corsOrigin),
+      // A malformed or unknown token: the authorizer answers with a Deny policy (rather than
+      // throwing "Unauthorized", which Lambda logs at ERROR and counts as a function error). The
+      // API has no resource policy and allowed tokens get the whole stage, so a Deny is the only
+      // source of ACCESS_DENIED; scopes are enforced by the handlers (403 FORBIDDEN).
+      ACCESS_DENIED: gatewayResponse(401, "UNAUTHENTICATED", UNAUTHENTICATED_MESSAGE, corsOrigin),
       THROTTLED: gatewayResponse(429, "THROTTLED", "too many requests; retry with backoff", corsOrigin),
       REQUEST_TOO_LARGE: gatewayResponse(413, "PAYLOAD_TOO_LARGE", "$MESSAGE", corsOrigin),
       // No status on the defaults: each keeps the status API Gateway chose. The contract has no

@@ -10,7 +10,10 @@ export interface SecureBucketArgs {
   policyStatements?: pulumi.Input<aws.iam.PolicyStatement>[];
   /** Let `pulumi destroy` delete a bucket that still holds objects. Default false. */
   forceDestroy?: boolean;
-  /** Leave the bucket (and its data) in AWS when the stack is destroyed. Default false. */
+  /**
+   * Leave the bucket (and its data) in AWS when the stack is destroyed, with its encryption,
+   * public access block, TLS-only policy, versioning and lifecycle intact. Default false.
+   */
   retainOnDelete?: boolean;
 }
 
@@ -25,18 +28,17 @@ export class SecureBucket extends pulumi.ComponentResource {
 
   constructor(name: string, args: SecureBucketArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     super("feature-flags:storage:SecureBucket", name, {}, opts);
-    const bucket = new aws.s3.Bucket(
-      name,
-      { forceDestroy: args.forceDestroy ?? false },
-      { parent: this, retainOnDelete: args.retainOnDelete ?? false },
-    );
+    // Every child shares the bucket's fate: a retained bucket whose public access block, policy or
+    // versioning were deleted on destroy would be left unprotected (or with versioning suspended).
+    const child = { parent: this, retainOnDelete: args.retainOnDelete ?? false };
+    const bucket = new aws.s3.Bucket(name, { forceDestroy: args.forceDestroy ?? false }, child);
     new aws.s3.BucketServerSideEncryptionConfiguration(
       `${name}-encryption`,
       {
         bucket: bucket.id,
         rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms" }, bucketKeyEnabled: true }],
       },
-      { parent: this },
+      child,
     );
     this.publicAccessBlock = new aws.s3.BucketPublicAccessBlock(
       `${name}-public-access-block`,
@@ -47,7 +49,7 @@ export class SecureBucket extends pulumi.ComponentResource {
         ignorePublicAcls: true,
         restrictPublicBuckets: true,
       },
-      { parent: this },
+      child,
     );
     new aws.s3.BucketPolicy(
       `${name}-policy`,
@@ -69,13 +71,13 @@ export class SecureBucket extends pulumi.ComponentResource {
         }),
       },
       // A policy put before the block exists could briefly be judged public.
-      { parent: this, dependsOn: [this.publicAccessBlock] },
+      { ...child, dependsOn: [this.publicAccessBlock] },
     );
     if (args.versioning ?? false) {
       new aws.s3.BucketVersioning(
         `${name}-versioning`,
         { bucket: bucket.id, versioningConfiguration: { status: "Enabled" } },
-        { parent: this },
+        child,
       );
     }
     if (args.expireAfterDays !== undefined) {
@@ -94,7 +96,7 @@ export class SecureBucket extends pulumi.ComponentResource {
             },
           ],
         },
-        { parent: this },
+        child,
       );
     }
     this.bucket = bucket;

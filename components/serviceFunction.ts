@@ -27,6 +27,12 @@ export interface ServiceFunctionArgs {
   /** Memory in MB, which also buys CPU. Default 512. */
   memorySize?: number;
   description?: string;
+  /**
+   * Messages of errors the function throws on purpose, as its answer rather than a fault (the
+   * WebSocket authorizer's "Unauthorized" is API Gateway's only way to a 401). The Lambda runtime
+   * logs them at ERROR and counts them in `Errors`; Observability discounts exactly these.
+   */
+  expectedErrorMessages?: string[];
 }
 
 /**
@@ -51,10 +57,13 @@ export class ServiceFunction extends pulumi.ComponentResource {
   readonly function: aws.lambda.CallbackFunction<never, unknown>;
   readonly role: aws.iam.Role;
   readonly logGroup: aws.cloudwatch.LogGroup;
+  /** See ServiceFunctionArgs.expectedErrorMessages. */
+  readonly expectedErrorMessages: readonly string[];
 
   constructor(name: string, args: ServiceFunctionArgs, opts?: pulumi.ComponentResourceOptions) {
     super("feature-flags:lambda:ServiceFunction", name, {}, opts);
     this.name = name;
+    this.expectedErrorMessages = args.expectedErrorMessages ?? [];
     const retention = args.logRetentionDays;
     if (typeof retention === "number" && !LOG_RETENTION_DAYS.includes(retention)) {
       throw new pulumi.ResourceError(

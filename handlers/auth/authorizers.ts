@@ -11,48 +11,65 @@ export interface AuthorizerDeps {
 }
 
 /**
- * API Gateway answers a thrown `Unauthorized` with 401 (the UNAUTHORIZED gateway response); any
- * other failure of the authorizer is a 500. Nothing about the token is logged or echoed.
+ * The error message API Gateway turns into 401 when an authorizer throws it. Only the WebSocket
+ * authorizer throws it (a WebSocket API has no gateway responses, so nothing else yields 401);
+ * the Lambda runtime logs it at ERROR and counts it in `Errors`, so its alarms discount exactly
+ * this message. Nothing about the token is logged or echoed.
  */
-const unauthorized = (): Error => new Error("Unauthorized");
+export const UNAUTHORIZED_MESSAGE = "Unauthorized";
+
+/** Principal id of a refused request (API Gateway requires one on every policy). */
+const ANONYMOUS = "anonymous";
 
 /**
  * The policy for a verified token. The result is cached per token for every route, so it allows
  * the whole stage; the handlers enforce scopes per route.
  */
 function allow(principal: Principal, methodArn: string): APIGatewayAuthorizerResult {
-  // methodArn: arn:aws:execute-api:region:account:apiId/stage/METHOD/path
-  const [apiArn, stage] = methodArn.split("/");
   return {
     principalId: principal.tokenId,
-    policyDocument: {
-      Version: "2012-10-17",
-      Statement: [{ Action: "execute-api:Invoke", Effect: "Allow", Resource: `${apiArn}/${stage}/*` }],
-    },
+    policyDocument: stagePolicy("Allow", methodArn),
     context: principalContext(principal),
   };
 }
 
-/** REST API REQUEST authorizer: the token from `Authorization: Bearer <token>`. */
+function stagePolicy(effect: "Allow" | "Deny", methodArn: string): APIGatewayAuthorizerResult["policyDocument"] {
+  // methodArn: arn:aws:execute-api:region:account:apiId/stage/METHOD/path
+  const [apiArn, stage] = methodArn.split("/");
+  return {
+    Version: "2012-10-17",
+    Statement: [{ Action: "execute-api:Invoke", Effect: effect, Resource: `${apiArn}/${stage}/*` }],
+  };
+}
+
+/**
+ * REST API REQUEST authorizer: the token from `Authorization: Bearer <token>`. An unknown or
+ * malformed token gets a Deny policy, not a thrown error: API Gateway answers it with the
+ * ACCESS_DENIED gateway response, which the API maps to the contract's 401, and the function
+ * neither fails nor logs an ERROR line, so a scanner cannot page anyone.
+ */
 export function makeRestAuthorizer({ loadTokens }: AuthorizerDeps) {
   return async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
     const header = Object.entries(event.headers ?? {}).find(([name]) => name.toLowerCase() === "authorization")?.[1];
     const principal = verifyToken(bearerToken(header), await loadTokens());
-    if (principal === undefined) throw unauthorized();
+    if (principal === undefined)
+      return { principalId: ANONYMOUS, policyDocument: stagePolicy("Deny", event.methodArn) };
     return allow(principal, event.methodArn);
   };
 }
 
 /**
  * WebSocket `$connect` REQUEST authorizer: browsers cannot set headers on a WebSocket, so the
- * token comes as `?token=`. Connecting needs the `read` scope (`write` includes it).
+ * token comes as `?token=`. Connecting needs the `read` scope (`write` includes it). An unknown
+ * token throws `Unauthorized`: the only way to have a WebSocket handshake refused with 401 (a Deny
+ * policy gives 403), see UNAUTHORIZED_MESSAGE.
  */
 export function makeWebSocketAuthorizer({ loadTokens }: AuthorizerDeps) {
   return async (
     event: APIGatewayRequestAuthorizerEvent | APIGatewayRequestAuthorizerEventV2,
   ): Promise<APIGatewayAuthorizerResult> => {
     const principal = verifyToken(event.queryStringParameters?.token ?? undefined, await loadTokens());
-    if (principal === undefined) throw unauthorized();
+    if (principal === undefined) throw new Error(UNAUTHORIZED_MESSAGE);
     return allow(principal, (event as APIGatewayRequestAuthorizerEvent).methodArn);
   };
 }

@@ -156,7 +156,7 @@ describe("FlagApi (Pulumi mocks)", () => {
         { actions: ["dynamodb:PutItem", "dynamodb:UpdateItem"], resources: [tableArn] },
       ]);
       assert.deepEqual(grants("-delete"), [
-        { actions: ["dynamodb:DeleteItem"], resources: [tableArn] },
+        { actions: ["dynamodb:DeleteItem", "dynamodb:UpdateItem"], resources: [tableArn] },
         {
           actions: ["ssm:GetParameter"],
           resources: [`arn:aws:ssm:eu-west-1:123456789012:parameter${parameter.inputs.name}`],

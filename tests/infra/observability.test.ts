@@ -11,22 +11,48 @@ describe("Observability (Pulumi mocks)", () => {
   before(async () => {
     resources = await runProgram({ alarmEmail: "oncall@example.com" });
   });
+  const errorLogFilters = () => ofType(resources, FILTER).filter((f) => f.name.endsWith("-error-logs"));
 
   it("filters every function's log group for ERROR-level lines, so every function is covered", () => {
     const functions = ofType(resources, "aws:lambda/function:Function");
-    const filters = ofType(resources, FILTER);
+    const filters = errorLogFilters();
     assert.equal(functions.length, 11);
-    assert.equal(filters.length, functions.length, "exactly one filter per function of this program");
+    assert.equal(filters.length, functions.length, "exactly one error-log filter per function of this program");
     for (const fn of functions) {
       const filter = filters.find((f) => f.inputs.logGroupName === fn.inputs.loggingConfig.logGroup);
       assert.ok(filter, `${fn.name} has no error-log filter`);
-      assert.equal(filter.inputs.pattern, '{ ($.level = "ERROR") || ($.level = "FATAL") }');
+      // Which lines each pattern matches is proven against real log lines in tests/artifact/alarms.
+      assert.match(filter.inputs.pattern, /\$\.level = "ERROR"/);
       assert.equal(filter.inputs.metricTransformation.value, "1");
     }
   });
 
+  it("watches AWS/Lambda Errors of every function: timeouts, out-of-memory kills and init crashes log no ERROR line", () => {
+    const alarms = ofType(resources, ALARM);
+    for (const fn of ofType(resources, "aws:lambda/function:Function")) {
+      const watching = alarms.filter((alarm) =>
+        [alarm.inputs, ...(alarm.inputs.metricQueries ?? []).map((q: { metric?: unknown }) => q.metric ?? {})].some(
+          (m) => m.namespace === "AWS/Lambda" && m.metricName === "Errors" && m.dimensions?.FunctionName === fn.name,
+        ),
+      );
+      assert.equal(watching.length, 1, `${fn.name}: one alarm on its Errors metric`);
+      const [alarm] = watching;
+      assert.equal(alarm.inputs.threshold, 0);
+      assert.equal(alarm.inputs.comparisonOperator, "GreaterThanThreshold");
+      assert.deepEqual(alarm.inputs.alarmActions, [topicArn()]);
+      const queries: Array<{ id: string; expression?: string }> = alarm.inputs.metricQueries ?? [];
+      if (queries.length > 0) {
+        // Only the refusals the function throws on purpose are subtracted, nothing else.
+        assert.equal(
+          queries.find((q) => q.expression !== undefined)?.expression,
+          "FILL(errors, 0) - FILL(expected, 0)",
+        );
+      }
+    }
+  });
+
   it("alarms on any error line within 5 minutes, not on missing data, to the topic", () => {
-    const filters = ofType(resources, FILTER);
+    const filters = errorLogFilters();
     for (const filter of filters) {
       const metric = filter.inputs.metricTransformation;
       const alarm = ofType(resources, ALARM).find(
