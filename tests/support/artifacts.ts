@@ -2,7 +2,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { deflateRawSync } from "node:zlib";
-import type { RecordedResource } from "./pulumiMocks";
+import { recordInvocation } from "./awsCalls";
+import { assertCallsAllowed, type PolicyStatement, roleNamed, roleStatements } from "./iam";
+import { programOf, type RecordedResource } from "./pulumiMocks";
 
 const PROJECT_ROOT = path.resolve(__dirname, "../..");
 
@@ -16,6 +18,13 @@ export interface MaterializedArtifact {
   bytes: number;
   /** Bytes after deflate, file by file: close to the size of the zip Pulumi uploads. */
   deflatedBytes: number;
+  /** The function's name in the program. */
+  functionName: string;
+  /** The environment the program gives the function. */
+  programEnv: Record<string, string>;
+  /** The function's role, and the statements of its inline policies, from the program. */
+  roleArn: string;
+  roleStatements: PolicyStatement[];
 }
 
 function walkFiles(dir: string): string[] {
@@ -58,10 +67,26 @@ export async function materialize(fn: RecordedResource): Promise<MaterializedArt
       deflatedBytes += deflateRawSync(content).length;
     }
   }
-  return { indexPath: path.join(taskDir, "__index.js"), entries: Object.keys(assets), bytes, deflatedBytes };
+  const program = programOf(fn);
+  const role = roleNamed(program, fn.inputs.role);
+  return {
+    indexPath: path.join(taskDir, "__index.js"),
+    entries: Object.keys(assets),
+    bytes,
+    deflatedBytes,
+    functionName: fn.name,
+    programEnv: fn.inputs.environment?.variables ?? {},
+    roleArn: fn.inputs.role,
+    roleStatements: roleStatements(program, role),
+  };
 }
 
-/** Loads an artifact's `handler` as Lambda would: a fresh module, initialised with `env` in place. */
+/**
+ * Loads an artifact's `handler` as Lambda would: a fresh module, initialised with `env` in place.
+ * Every AWS request an invocation sends is recorded and simulated against the function's role
+ * policy from the program (tests/support/iam.ts): a request IAM would deny on AWS fails the
+ * invocation, naming the function, the action and the resource.
+ */
 export function loadHandler<E, R>(
   artifact: MaterializedArtifact,
   env: Record<string, string>,
@@ -69,5 +94,26 @@ export function loadHandler<E, R>(
   Object.assign(process.env, env);
   delete require.cache[artifact.indexPath];
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- a CommonJS file loaded afresh, as Lambda does
-  return require(artifact.indexPath).handler;
+  const handler: (event: E) => Promise<R> = require(artifact.indexPath).handler;
+  // What stands in for the program's values here (local tables, endpoints), to map calls back.
+  const substitutions: Array<[string, string]> = Object.entries(artifact.programEnv).flatMap(([key, value]) => {
+    const local = process.env[key];
+    return local === undefined || local === "" || local === value ? [] : [[local, value] as [string, string]];
+  });
+  return async (event: E) => {
+    const { calls, result: outcome } = await recordInvocation(
+      artifact.functionName,
+      substitutions,
+      async (): Promise<{ value: R } | { error: unknown }> => {
+        try {
+          return { value: await handler(event) };
+        } catch (error) {
+          return { error };
+        }
+      },
+    );
+    await assertCallsAllowed(artifact.functionName, artifact.roleArn, artifact.roleStatements, calls);
+    if ("error" in outcome) throw outcome.error;
+    return outcome.value;
+  };
 }

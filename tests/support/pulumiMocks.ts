@@ -70,6 +70,15 @@ function outputsFor(type: string, name: string, inputs: Record<string, unknown>)
   }
 }
 
+const programs = new WeakMap<RecordedResource, RecordedResource[]>();
+
+/** Every resource of the mocked program that registered `resource`. */
+export function programOf(resource: RecordedResource): RecordedResource[] {
+  const program = programs.get(resource);
+  if (program === undefined) throw new Error(`${resource.name} was not recorded by runProgram`);
+  return program;
+}
+
 /**
  * Runs the Pulumi program (`index.ts`) under mocks with the given stack config and returns every
  * resource it registered, once all of them have been.
@@ -121,6 +130,7 @@ export async function runProgram(config: Record<string, string> = {}): Promise<R
     seen = resources.length;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+  for (const resource of resources) programs.set(resource, resources);
   return resources;
 }
 
