@@ -98,7 +98,7 @@ describe("Observability (Pulumi mocks)", () => {
   it("publishes to one topic encrypted with a key CloudWatch may use", () => {
     const topic = single(resources, "aws:sns/topic:Topic");
     const key = single(resources, "aws:kms/key:Key");
-    assert.equal(topic.inputs.kmsMasterKeyId, `arn:aws:mock:eu-west-1:123456789012:${key.name}`);
+    assert.equal(topic.inputs.kmsMasterKeyId, `arn:aws:kms:eu-west-1:123456789012:key/${key.name}-id`);
     assert.equal(key.inputs.enableKeyRotation, true);
     const cloudwatch = JSON.parse(key.inputs.policy).Statement.find(
       (s: { Principal: { Service?: string } }) => s.Principal.Service === "cloudwatch.amazonaws.com",

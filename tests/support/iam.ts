@@ -75,7 +75,8 @@ export function roleStatements(resources: RecordedResource[], role: RecordedReso
 }
 
 export function trustPolicy(role: RecordedResource): PolicyDocument {
-  return JSON.parse(role.inputs.assumeRolePolicy) as PolicyDocument;
+  const policy = role.inputs.assumeRolePolicy;
+  return (typeof policy === "string" ? JSON.parse(policy) : policy) as PolicyDocument;
 }
 
 const asList = (value: string | string[] | undefined): string[] =>

@@ -52,6 +52,8 @@ function outputsFor(type: string, name: string, inputs: Record<string, unknown>)
     case "aws:glue/catalogTable:CatalogTable":
     case "aws:athena/workgroup:Workgroup":
       return { name: inputs.name ?? name };
+    case "aws:kms/key:Key":
+      return { arn: arn("kms", `key/${name}-id`), keyId: `${name}-id` };
     case "aws:sns/topic:Topic":
       return { arn: arn("sns", name), name };
     case "aws:cfg/rule:Rule":
