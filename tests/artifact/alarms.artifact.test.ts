@@ -1,0 +1,398 @@
+import { strict as assert } from "node:assert";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { DynamoDBRecord } from "aws-lambda";
+import { toTokenRecords } from "../../handlers/auth/tokens";
+import { makeFlagStore } from "../../handlers/flags/store";
+import { localDynamoClient } from "../../local/dynamodb";
+import { ensureConnectionsTable, ensureFlagsTable } from "../../local/tables";
+import { loadHandler, type MaterializedArtifact, materialize } from "../support/artifacts";
+import { captureOutput } from "../support/capture";
+import { startFakeManagementApi } from "../support/fakeManagementApi";
+import { startFakeSsm } from "../support/fakeSsm";
+import { sharedDynamo, uniqueTableName } from "../support/hooks";
+import { runtimeErrorLine } from "../support/lambdaRuntime";
+import { matchesFilter } from "../support/logFilter";
+import { proxyEvent } from "../support/proxyEvents";
+import { ofType, type RecordedResource, runProgram } from "../support/pulumiMocks";
+import { captureStreamRecords } from "../support/streamRecords";
+import { ADMIN_TOKEN, TEST_TOKENS } from "../support/tokens";
+
+const FUNCTION = "aws:lambda/function:Function";
+const FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter";
+const PREFIX = "feature-flags-dev-";
+/** Nothing listens here: every request to it fails, as when DynamoDB, SSM or API Gateway fail. */
+const DEAD_ENDPOINT = "http://127.0.0.1:9";
+
+type Invoke = (event: unknown) => Promise<unknown>;
+interface Scenario {
+  /** Expected client failures: each must leave no line the error filter counts. */
+  clientFailures: Array<[string, (invoke: Invoke) => Promise<void>]>;
+  /** A fault: which dependency fails, and the event that meets it. */
+  fault: { env: Record<string, string>; event: unknown };
+}
+
+/** What one invocation leaves in the function's log group: its own lines, and the runtime's. */
+interface Run {
+  lines: string[];
+  result?: unknown;
+  error?: unknown;
+}
+
+describe("What reaches the alarms: client failures never match a function's error filter, faults do", () => {
+  let resources: RecordedResource[];
+  const artifacts = new Map<string, MaterializedArtifact>();
+  let base: Record<string, string>;
+  let local: Record<string, string>;
+  let stops: Array<() => Promise<unknown>> = [];
+  let streamRecord: DynamoDBRecord;
+  const savedEnv = { ...process.env };
+
+  before(async function () {
+    this.timeout(300_000);
+    resources = await runProgram({ apiTokens: JSON.stringify(TEST_TOKENS) });
+    for (const fn of ofType(resources, FUNCTION)) artifacts.set(fn.name, await materialize(fn));
+    const dynamo = await sharedDynamo();
+    const client = localDynamoClient(dynamo.endpoint);
+    const flagsTable = uniqueTableName("alarm-flags");
+    const connectionsTable = uniqueTableName("alarm-conns");
+    await ensureFlagsTable(client, flagsTable);
+    await ensureConnectionsTable(client, connectionsTable);
+    await makeFlagStore({ doc: DynamoDBDocumentClient.from(client), tableName: flagsTable }).create(
+      { flagName: "exists", value: 1 },
+      "admin",
+    );
+    client.destroy();
+    const parameter = (suffix: string) =>
+      ofType(resources, "aws:ssm/parameter:Parameter").find((p) => p.name.endsWith(suffix))?.inputs.name as string;
+    const ssm = await startFakeSsm(
+      new Map([
+        [parameter("-allow-flag-deletion"), "true"],
+        [parameter("-api-tokens"), JSON.stringify(toTokenRecords(TEST_TOKENS))],
+      ]),
+    );
+    const management = await startFakeManagementApi({ gone: new Set(["gone-1"]) });
+    stops = [ssm.stop, management.stop];
+    [streamRecord] = await captureStreamRecords(1, (store) =>
+      store.create({ flagName: "alarmed", value: true }, "admin").then(() => undefined),
+    );
+    base = {
+      AWS_REGION: "local",
+      AWS_ACCESS_KEY_ID: "local",
+      AWS_SECRET_ACCESS_KEY: "local",
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_SSM: ssm.endpoint,
+      // Client failures are logged at WARN: let them through, to show they are there and harmless.
+      POWERTOOLS_LOG_LEVEL: "INFO",
+    };
+    local = {
+      FLAGS_TABLE_NAME: flagsTable,
+      CONNECTIONS_TABLE_NAME: connectionsTable,
+      WEBSOCKET_ENDPOINT: management.endpoint,
+    };
+  });
+
+  after(async () => {
+    process.env = savedEnv;
+    for (const stop of stops) await stop();
+  });
+
+  /** Runs one invocation the way Lambda would log it: handler lines, plus the runtime's line if it throws. */
+  async function run(name: string, event: unknown, overrides: Record<string, string> = {}): Promise<Run> {
+    const artifact = artifacts.get(name);
+    assert.ok(artifact, name);
+    const env = Object.fromEntries(
+      Object.entries(artifact.programEnv).map(([key, value]) => [key, local[key] ?? value]),
+    );
+    const handler = loadHandler<unknown, unknown>(artifact, { ...base, ...env, ...overrides });
+    const { result: outcome, output } = await captureOutput(async () => {
+      try {
+        return { result: await handler(event) };
+      } catch (error) {
+        return { error };
+      }
+    });
+    const lines = output.split("\n").filter((line) => line.trim() !== "");
+    if ("error" in outcome) lines.push(runtimeErrorLine(outcome.error));
+    return { lines, ...outcome };
+  }
+
+  const filterOf = (fn: RecordedResource, suffix: string) =>
+    ofType(resources, FILTER).find(
+      (f) => f.inputs.logGroupName === fn.inputs.loggingConfig.logGroup && f.name.endsWith(suffix),
+    );
+  const status = (expected: number) => async (result: Promise<unknown>) =>
+    assert.equal(((await result) as { statusCode: number }).statusCode, expected);
+  const get = (flagName: string) => proxyEvent({ method: "GET", resource: "/flags/{flagName}", params: { flagName } });
+  const authorizerEvent = (token: string) => ({
+    type: "REQUEST",
+    methodArn: "arn:aws:execute-api:eu-west-1:123456789012:api/dev/GET/flags",
+    headers: { Authorization: `Bearer ${token}` },
+    queryStringParameters: { token },
+  });
+  const insert = (connectionId: string) => ({
+    Records: [
+      {
+        eventName: "INSERT",
+        eventID: "1",
+        dynamodb: { NewImage: { connectionId: { S: connectionId } }, SequenceNumber: "1" },
+      },
+    ],
+  });
+  const noDynamo = { AWS_ENDPOINT_URL_DYNAMODB: DEAD_ENDPOINT };
+  const noSsm = { AWS_ENDPOINT_URL_SSM: DEAD_ENDPOINT };
+
+  const scenarios: Record<string, () => Scenario> = {
+    read: () => ({
+      clientFailures: [
+        ["404 for an unknown flag", async (invoke) => status(404)(invoke(get("missing")))],
+        [
+          "400 for a bad limit",
+          async (invoke) =>
+            status(400)(invoke(proxyEvent({ method: "GET", resource: "/flags", query: { limit: "x" } }))),
+        ],
+      ],
+      fault: { env: noDynamo, event: get("exists") },
+    }),
+    write: () => ({
+      clientFailures: [
+        [
+          "400 for a body that is not JSON",
+          async (invoke) => status(400)(invoke(proxyEvent({ method: "POST", resource: "/flags", body: "{" }))),
+        ],
+        [
+          "409 for an existing name",
+          async (invoke) =>
+            status(409)(
+              invoke(proxyEvent({ method: "POST", resource: "/flags", body: { flagName: "exists", value: 2 } })),
+            ),
+        ],
+        [
+          "412 for a stale If-Match",
+          async (invoke) =>
+            status(412)(
+              invoke(
+                proxyEvent({
+                  method: "PUT",
+                  resource: "/flags/{flagName}",
+                  params: { flagName: "exists" },
+                  headers: { "If-Match": "99" },
+                  body: { value: 3 },
+                }),
+              ),
+            ),
+        ],
+      ],
+      fault: {
+        env: noDynamo,
+        event: proxyEvent({ method: "POST", resource: "/flags", body: { flagName: "new", value: 1 } }),
+      },
+    }),
+    delete: () => ({
+      clientFailures: [
+        [
+          "404 for an unknown flag",
+          async (invoke) =>
+            status(404)(
+              invoke(proxyEvent({ method: "DELETE", resource: "/flags/{flagName}", params: { flagName: "missing" } })),
+            ),
+        ],
+      ],
+      fault: {
+        env: noDynamo,
+        event: proxyEvent({ method: "DELETE", resource: "/flags/{flagName}", params: { flagName: "exists" } }),
+      },
+    }),
+    authorizer: () => ({
+      clientFailures: [
+        [
+          "an unknown token (a Deny policy, API Gateway's 401)",
+          async (invoke) => {
+            const result = (await invoke(authorizerEvent("not-a-known-token-0123456789"))) as {
+              policyDocument: { Statement: Array<{ Effect: string }> };
+            };
+            assert.equal(result.policyDocument.Statement[0].Effect, "Deny");
+          },
+        ],
+      ],
+      fault: { env: noSsm, event: authorizerEvent(ADMIN_TOKEN) },
+    }),
+    "ws-authorizer": () => ({
+      clientFailures: [
+        [
+          "an unknown token (thrown Unauthorized: the handshake's 401)",
+          async (invoke) =>
+            assert.rejects(invoke(authorizerEvent("not-a-known-token-0123456789")), /^Error: Unauthorized$/),
+        ],
+      ],
+      fault: { env: noSsm, event: authorizerEvent(ADMIN_TOKEN) },
+    }),
+    "ws-connect": () => ({
+      clientFailures: [
+        [
+          "401 without an authorizer context",
+          async (invoke) => status(401)(invoke({ requestContext: { connectionId: "c-1", routeKey: "$connect" } })),
+        ],
+      ],
+      fault: {
+        env: noDynamo,
+        event: {
+          requestContext: {
+            connectionId: "c-1",
+            routeKey: "$connect",
+            authorizer: { tokenId: "reader", scopes: "read" },
+          },
+        },
+      },
+    }),
+    "ws-disconnect": () => ({
+      clientFailures: [
+        [
+          "a disconnect of an unknown connection",
+          async (invoke) => status(200)(invoke({ requestContext: { connectionId: "never", routeKey: "$disconnect" } })),
+        ],
+      ],
+      fault: { env: noDynamo, event: { requestContext: { connectionId: "c-1", routeKey: "$disconnect" } } },
+    }),
+    "ws-default": () => ({
+      clientFailures: [
+        [
+          "a message other than sync",
+          async (invoke) =>
+            status(200)(invoke({ requestContext: { connectionId: "c-2", routeKey: "$default" }, body: "hello" })),
+        ],
+        [
+          "a sync from a connection already gone",
+          async (invoke) =>
+            status(200)(
+              invoke({ requestContext: { connectionId: "gone-1", routeKey: "$default" }, body: '{"action":"sync"}' }),
+            ),
+        ],
+      ],
+      fault: {
+        env: noDynamo,
+        event: { requestContext: { connectionId: "c-2", routeKey: "$default" }, body: '{"action":"sync"}' },
+      },
+    }),
+    snapshot: () => ({
+      clientFailures: [
+        [
+          "a new connection that is already gone",
+          async (invoke) => assert.deepEqual(await invoke(insert("gone-1")), { batchItemFailures: [] }),
+        ],
+      ],
+      fault: { env: noDynamo, event: insert("c-3") },
+    }),
+    fanout: () => ({
+      clientFailures: [
+        [
+          "a change while a connection is gone",
+          async (invoke) => assert.deepEqual(await invoke({ Records: [streamRecord] }), { batchItemFailures: [] }),
+        ],
+      ],
+      fault: { env: noDynamo, event: { Records: [streamRecord] } },
+    }),
+    "audit-transform": () => ({
+      clientFailures: [
+        [
+          "the deletedBy stamp before a delete (not an event: dropped)",
+          async (invoke) => {
+            const stamp = {
+              ...streamRecord,
+              eventName: "MODIFY",
+              dynamodb: { ...streamRecord.dynamodb, OldImage: streamRecord.dynamodb?.NewImage },
+            };
+            const data = Buffer.from(JSON.stringify(stamp)).toString("base64");
+            const result = (await invoke({ records: [{ recordId: "1", data, approximateArrivalTimestamp: 0 }] })) as {
+              records: Array<{ result: string }>;
+            };
+            assert.equal(result.records[0].result, "Dropped");
+          },
+        ],
+      ],
+      // A record the processor cannot read: its data is lost to the audit trail, someone must look.
+      fault: {
+        env: {},
+        event: {
+          records: [
+            { recordId: "1", data: Buffer.from("not json").toString("base64"), approximateArrivalTimestamp: 0 },
+          ],
+        },
+      },
+    }),
+  };
+
+  it("has a scenario for every function of the program (a new function needs one here)", () => {
+    const missing = ofType(resources, FUNCTION)
+      .map((fn) => fn.name.replace(PREFIX, ""))
+      .filter((name) => scenarios[name] === undefined);
+    assert.deepEqual(missing, []);
+  });
+
+  it("counts no line of any expected client failure, the runtime's own lines included", async () => {
+    const counted: string[] = [];
+    for (const fn of ofType(resources, FUNCTION)) {
+      const scenario = scenarios[fn.name.replace(PREFIX, "")]?.();
+      const filter = filterOf(fn, "-error-logs");
+      assert.ok(scenario && filter, fn.name);
+      for (const [what, drive] of scenario.clientFailures) {
+        const lines: string[] = [];
+        await drive(async (event) => {
+          const outcome = await run(fn.name, event);
+          lines.push(...outcome.lines);
+          if ("error" in outcome) throw outcome.error;
+          return outcome.result;
+        });
+        for (const line of lines.filter((l) => matchesFilter(filter.inputs.pattern, l))) {
+          counted.push(`${fn.name} (${what}): ${line.slice(0, 200)}`);
+        }
+      }
+    }
+    assert.deepEqual(counted, [], "client failures that would page on-call");
+  });
+
+  it("counts a fault of every function, or parks it where an alarm watches (stream consumers)", async () => {
+    const unseen: string[] = [];
+    const alarms = ofType(resources, "aws:cloudwatch/metricAlarm:MetricAlarm");
+    for (const fn of ofType(resources, FUNCTION)) {
+      const scenario = scenarios[fn.name.replace(PREFIX, "")]?.();
+      const filter = filterOf(fn, "-error-logs");
+      assert.ok(scenario && filter, fn.name);
+      const outcome = await run(fn.name, scenario.fault.event, scenario.fault.env);
+      if (outcome.lines.some((line) => matchesFilter(filter.inputs.pattern, line))) continue;
+      // A stream consumer reports a failed record instead of logging: the mapping retries it, the
+      // iterator-age alarm sees the delay and the dead-letter queue's alarm sees it given up on.
+      const failed = (outcome.result as { batchItemFailures?: unknown[] } | undefined)?.batchItemFailures ?? [];
+      const mapping = ofType(resources, "aws:lambda/eventSourceMapping:EventSourceMapping").find(
+        (m) => m.inputs.functionName === fn.name,
+      );
+      const dlq = mapping?.inputs.destinationConfig?.onFailure?.destinationArn as string | undefined;
+      const watched =
+        failed.length > 0 &&
+        alarms.some((a) => a.inputs.metricName === "IteratorAge" && a.inputs.dimensions?.FunctionName === fn.name) &&
+        alarms.some((a) => a.inputs.namespace === "AWS/SQS" && dlq?.endsWith(`:${a.inputs.dimensions?.QueueName}`));
+      if (!watched) unseen.push(`${fn.name}: ${outcome.lines.join(" | ").slice(0, 300) || "no line"}`);
+    }
+    assert.deepEqual(unseen, [], "faults no alarm would see");
+  });
+
+  it("discounts exactly the WebSocket authorizer's deliberate Unauthorized from its Errors alarm", async () => {
+    const fn = ofType(resources, FUNCTION).find((f) => f.name === `${PREFIX}ws-authorizer`);
+    assert.ok(fn);
+    const expected = filterOf(fn, "-expected-errors");
+    assert.ok(expected, "a filter counting the deliberate refusals");
+    const refused = await run(fn.name, authorizerEvent("not-a-known-token-0123456789"));
+    const fault = await run(fn.name, authorizerEvent(ADMIN_TOKEN), noSsm);
+    assert.equal(refused.lines.filter((l) => matchesFilter(expected.inputs.pattern, l)).length, 1);
+    assert.equal(
+      fault.lines.filter((l) => matchesFilter(expected.inputs.pattern, l)).length,
+      0,
+      "a real fault is not discounted",
+    );
+    const alarm = ofType(resources, "aws:cloudwatch/metricAlarm:MetricAlarm").find((a) =>
+      (a.inputs.metricQueries ?? []).some(
+        (q: { metric?: { metricName: string } }) => q.metric?.metricName === expected.inputs.metricTransformation.name,
+      ),
+    );
+    assert.ok(alarm, "the Errors alarm subtracts the counted refusals");
+  });
+});
