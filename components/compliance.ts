@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { ConfigRecorderCheck } from "./configRecorderCheck";
 import { SecureBucket } from "./secureBucket";
 
 /**
@@ -15,7 +16,8 @@ export const REMEDIATION_DOCUMENT = "AWSConfigRemediation-ConfigureS3BucketPubli
 export interface ComplianceArgs {
   /**
    * Create a Config recorder (S3 buckets only) with its delivery channel. An account has one
-   * recorder per region, so leave this off where one exists. Default false.
+   * recorder per region, so leave this off where one exists. Default false. Either way, preview
+   * checks the account first and says what to change if the rule could not work.
    */
   createConfigRecorder?: boolean;
   /** Buckets meant to be public (e.g. a website), which the rule leaves alone. */
@@ -87,7 +89,18 @@ export class Compliance extends pulumi.ComponentResource {
       );
       return [status];
     };
-    const recorderReady = args.createConfigRecorder ? createRecorder() : [];
+    // Fails preview with what to do when the account has no recorder, one that does not record
+    // S3 buckets, or (with createConfigRecorder) one already.
+    const preflight = new ConfigRecorderCheck(
+      `${name}-config-recorder-check`,
+      {
+        region: aws.getRegionOutput({}, { parent: this }).region,
+        profile: new pulumi.Config("aws").get("profile"),
+        createConfigRecorder: args.createConfigRecorder ?? false,
+      },
+      { parent: this },
+    );
+    const recorderReady = [preflight, ...(args.createConfigRecorder ? createRecorder() : [])];
 
     this.rule = new aws.cfg.Rule(
       `${name}-s3-public-access`,
