@@ -2,7 +2,7 @@
  * `npm run bench`: prints the numbers the issues set targets for. Not a test: nothing here fails
  * on a slow machine; the closing notes quote what it printed.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -21,6 +21,8 @@ import { FANOUT_CONCURRENCY } from "../handlers/realtime/table";
 import { localDynamoClient, startDynamoDbLocal } from "../local/dynamodb";
 import { ensureConnectionsTable } from "../local/tables";
 import { runProgram } from "../tests/support/pulumiMocks";
+import { archiveTable } from "./archives";
+import { writeResult } from "./results";
 import { connect } from "../tests/support/wsClient";
 import { ADMIN_TOKEN, READ_TOKEN, TEST_TOKENS } from "../tests/support/tokens";
 
@@ -32,25 +34,25 @@ function percentile(samples: number[], p: number): number {
 }
 
 async function archives(): Promise<void> {
-  console.log("## Lambda code archives (serialized by Pulumi under mocks)");
-  const resources = await runProgram();
-  for (const fn of resources.filter((r) => r.type === "aws:lambda/function:Function")) {
-    const artifact = await materialize(fn);
-    // A fresh process, as at a cold start: the time to require __index.js and build its clients.
-    const script = `const t = performance.now(); require(${JSON.stringify(artifact.indexPath)}); console.log(performance.now() - t);`;
-    const initMs = Number(
-      execFileSync(process.execPath, ["-e", script], {
-        encoding: "utf8",
-        // The function's own configured environment, as Lambda would set it.
-        env: { ...process.env, AWS_REGION: "eu-west-1", ...fn.inputs.environment?.variables },
-        stdio: ["ignore", "pipe", "ignore"],
-      }),
-    );
+  const runs = 10;
+  console.log(`## Lambda code: bundled (deployed) vs CallbackFunction default packaging; cold init median of ${runs}`);
+  const rows = await archiveTable(runs);
+  console.log(
+    `${"function".padEnd(32)} ${"unpacked".padStart(10)} ${"default".padStart(10)} ${"ratio".padStart(6)}  ${"init ms".padStart(8)} ${"default".padStart(8)} ${"ratio".padStart(6)}`,
+  );
+  for (const row of rows) {
     console.log(
-      `${fn.name.padEnd(28)} ${kib(artifact.bytes).padStart(9)} unpacked, ${kib(artifact.deflatedBytes).padStart(8)} deflated, ` +
-        `cold init ${initMs.toFixed(0)} ms; ${artifact.entries.filter((e) => e !== "__index.js").join(", ")}`,
+      `${row.function.padEnd(32)} ${kib(row.bundledBytes).padStart(10)} ${kib(row.defaultBytes).padStart(10)} ${(row.bundledBytes / row.defaultBytes).toFixed(3).padStart(6)}  ` +
+        `${row.bundledInitMs.toFixed(1).padStart(8)} ${row.defaultInitMs.toFixed(1).padStart(8)} ${(row.bundledInitMs / row.defaultInitMs).toFixed(2).padStart(6)}`,
     );
   }
+  const largest = Math.max(...rows.map((r) => r.bundledBytes));
+  const slowest = Math.max(...rows.map((r) => r.bundledInitMs));
+  const worstRatio = Math.max(...rows.map((r) => r.bundledInitMs / r.defaultInitMs));
+  console.log(
+    `targets: largest ${kib(largest)} (≤ 1024 KiB), slowest init ${slowest.toFixed(1)} ms (≤ 100 ms), worst init ratio ${worstRatio.toFixed(2)} (≤ 0.5)`,
+  );
+  writeResult("archives", { runs, rows, largestBytes: largest, slowestInitMs: slowest, worstInitRatio: worstRatio });
 }
 
 async function restLatency(): Promise<void> {
@@ -261,14 +263,25 @@ async function auditDelay(): Promise<void> {
   }
 }
 
+const SECTIONS: Record<string, () => Promise<void>> = {
+  archives,
+  authorizer: authorizerCost,
+  rest: restLatency,
+  propagation,
+  audit: auditDelay,
+  fanout,
+};
+
+/** `npm run bench` runs every section; `npm run bench -- archives fanout` runs those only. */
 async function main(): Promise<void> {
   process.env.POWERTOOLS_LOG_LEVEL ??= "SILENT";
-  await archives();
-  await authorizerCost();
-  await restLatency();
-  await propagation();
-  await auditDelay();
-  await fanout();
+  const asked = process.argv.slice(2);
+  const unknown = asked.filter((name) => !(name in SECTIONS));
+  if (unknown.length > 0)
+    throw new Error(`unknown section ${unknown.join(", ")}; sections: ${Object.keys(SECTIONS).join(", ")}`);
+  for (const [name, run] of Object.entries(SECTIONS)) {
+    if (asked.length === 0 || asked.includes(name)) await run();
+  }
 }
 
 main().then(

@@ -49,6 +49,8 @@ export class ServiceFunction extends pulumi.ComponentResource {
 
   /** The logical name it was created with; names its alarms and metrics. */
   readonly name: string;
+  /** What it runs: kept so the bench can package the same code the default way, side by side. */
+  readonly callbackFactory: () => unknown;
   readonly function: aws.lambda.Function;
   readonly role: aws.iam.Role;
   readonly logGroup: aws.cloudwatch.LogGroup;
@@ -56,6 +58,7 @@ export class ServiceFunction extends pulumi.ComponentResource {
   constructor(name: string, args: ServiceFunctionArgs, opts?: pulumi.ComponentResourceOptions) {
     super("feature-flags:lambda:ServiceFunction", name, {}, opts);
     this.name = name;
+    this.callbackFactory = args.callbackFactory;
     const retention = args.logRetentionDays;
     if (typeof retention === "number" && !LOG_RETENTION_DAYS.includes(retention)) {
       throw new pulumi.ResourceError(
