@@ -22,6 +22,7 @@ import { localDynamoClient, startDynamoDbLocal } from "../local/dynamodb";
 import { ensureConnectionsTable } from "../local/tables";
 import { runProgram } from "../tests/support/pulumiMocks";
 import { archiveTable } from "./archives";
+import { loadAndWork, ON_DEMAND_USD_PER_MILLION } from "./load";
 import { writeResult } from "./results";
 import { connect } from "../tests/support/wsClient";
 import { ADMIN_TOKEN, READ_TOKEN, TEST_TOKENS } from "../tests/support/tokens";
@@ -263,10 +264,38 @@ async function auditDelay(): Promise<void> {
   }
 }
 
+async function loadSection(): Promise<void> {
+  const options = { connections: 50, durationSeconds: 10 };
+  console.log(
+    `\n## DynamoDB work per API operation (ReturnConsumedCapacity), on-demand at $${ON_DEMAND_USD_PER_MILLION.read}/M reads, $${ON_DEMAND_USD_PER_MILLION.write}/M writes (us-east-1)`,
+  );
+  const { work, load } = await loadAndWork(options);
+  for (const row of work) {
+    console.log(
+      `${row.operation.padEnd(26)} ${row.requests.join(" + ").padEnd(24)} RCU ${row.readUnits.toFixed(1).padStart(4)}  WCU ${row.writeUnits.toFixed(1).padStart(4)}  $${row.usdPerMillion.toFixed(3)} per million`,
+    );
+  }
+  console.log(
+    `\n## Local runtime under load (autocannon, ${options.connections} connections, ${options.durationSeconds} s) vs the same DynamoDB request straight to DynamoDB Local`,
+  );
+  for (const row of load) {
+    console.log(
+      `${row.operation.padEnd(26)} service ${row.service.requestsPerSecond.toFixed(0).padStart(6)} req/s p50 ${row.service.p50.toFixed(1)} ms p99 ${row.service.p99.toFixed(1)} ms | ` +
+        `DynamoDB ${row.direct.requestsPerSecond.toFixed(0).padStart(6)} req/s p50 ${row.direct.p50.toFixed(1)} ms p99 ${row.direct.p99.toFixed(1)} ms | ` +
+        `overhead p50 ${row.overheadP50Ms.toFixed(1)} ms (${row.ratioP50.toFixed(2)}×; target < 2 ms)` +
+        (row.service.non2xx + row.service.errors + row.direct.non2xx + row.direct.errors > 0
+          ? ` [non-2xx/errors: ${row.service.non2xx}/${row.service.errors} vs ${row.direct.non2xx}/${row.direct.errors}]`
+          : ""),
+    );
+  }
+  writeResult("load", { options, work, load });
+}
+
 const SECTIONS: Record<string, () => Promise<void>> = {
   archives,
   authorizer: authorizerCost,
   rest: restLatency,
+  load: loadSection,
   propagation,
   audit: auditDelay,
   fanout,
