@@ -2,7 +2,7 @@
  * `npm run bench`: prints the numbers the issues set targets for. Not a test: nothing here fails
  * on a slow machine; the closing notes quote what it printed.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -21,6 +21,9 @@ import { FANOUT_CONCURRENCY } from "../handlers/realtime/table";
 import { localDynamoClient, startDynamoDbLocal } from "../local/dynamodb";
 import { ensureConnectionsTable } from "../local/tables";
 import { runProgram } from "../tests/support/pulumiMocks";
+import { archiveTable } from "./archives";
+import { loadAndWork, ON_DEMAND_USD_PER_MILLION } from "./load";
+import { writeResult } from "./results";
 import { connect } from "../tests/support/wsClient";
 import { ADMIN_TOKEN, READ_TOKEN, TEST_TOKENS } from "../tests/support/tokens";
 
@@ -32,25 +35,25 @@ function percentile(samples: number[], p: number): number {
 }
 
 async function archives(): Promise<void> {
-  console.log("## Lambda code archives (serialized by Pulumi under mocks)");
-  const resources = await runProgram();
-  for (const fn of resources.filter((r) => r.type === "aws:lambda/function:Function")) {
-    const artifact = await materialize(fn);
-    // A fresh process, as at a cold start: the time to require __index.js and build its clients.
-    const script = `const t = performance.now(); require(${JSON.stringify(artifact.indexPath)}); console.log(performance.now() - t);`;
-    const initMs = Number(
-      execFileSync(process.execPath, ["-e", script], {
-        encoding: "utf8",
-        // The function's own configured environment, as Lambda would set it.
-        env: { ...process.env, AWS_REGION: "eu-west-1", ...fn.inputs.environment?.variables },
-        stdio: ["ignore", "pipe", "ignore"],
-      }),
-    );
+  const runs = 10;
+  console.log(`## Lambda code: bundled (deployed) vs CallbackFunction default packaging; cold init median of ${runs}`);
+  const rows = await archiveTable(runs);
+  console.log(
+    `${"function".padEnd(32)} ${"unpacked".padStart(10)} ${"default".padStart(10)} ${"ratio".padStart(6)}  ${"init ms".padStart(8)} ${"default".padStart(8)} ${"ratio".padStart(6)}`,
+  );
+  for (const row of rows) {
     console.log(
-      `${fn.name.padEnd(28)} ${kib(artifact.bytes).padStart(9)} unpacked, ${kib(artifact.deflatedBytes).padStart(8)} deflated, ` +
-        `cold init ${initMs.toFixed(0)} ms; ${artifact.entries.filter((e) => e !== "__index.js").join(", ")}`,
+      `${row.function.padEnd(32)} ${kib(row.bundledBytes).padStart(10)} ${kib(row.defaultBytes).padStart(10)} ${(row.bundledBytes / row.defaultBytes).toFixed(3).padStart(6)}  ` +
+        `${row.bundledInitMs.toFixed(1).padStart(8)} ${row.defaultInitMs.toFixed(1).padStart(8)} ${(row.bundledInitMs / row.defaultInitMs).toFixed(2).padStart(6)}`,
     );
   }
+  const largest = Math.max(...rows.map((r) => r.bundledBytes));
+  const slowest = Math.max(...rows.map((r) => r.bundledInitMs));
+  const worstRatio = Math.max(...rows.map((r) => r.bundledInitMs / r.defaultInitMs));
+  console.log(
+    `targets: largest ${kib(largest)} (≤ 1024 KiB), slowest init ${slowest.toFixed(1)} ms (≤ 100 ms), worst init ratio ${worstRatio.toFixed(2)} (≤ 0.5)`,
+  );
+  writeResult("archives", { runs, rows, largestBytes: largest, slowestInitMs: slowest, worstInitRatio: worstRatio });
 }
 
 async function restLatency(): Promise<void> {
@@ -261,14 +264,53 @@ async function auditDelay(): Promise<void> {
   }
 }
 
+async function loadSection(): Promise<void> {
+  const options = { connections: 50, durationSeconds: 10 };
+  console.log(
+    `\n## DynamoDB work per API operation (ReturnConsumedCapacity), on-demand at $${ON_DEMAND_USD_PER_MILLION.read}/M reads, $${ON_DEMAND_USD_PER_MILLION.write}/M writes (us-east-1)`,
+  );
+  const { work, load } = await loadAndWork(options);
+  for (const row of work) {
+    console.log(
+      `${row.operation.padEnd(26)} ${row.requests.join(" + ").padEnd(24)} RCU ${row.readUnits.toFixed(1).padStart(4)}  WCU ${row.writeUnits.toFixed(1).padStart(4)}  $${row.usdPerMillion.toFixed(3)} per million`,
+    );
+  }
+  console.log(
+    `\n## Local runtime under load (autocannon, ${options.connections} connections, ${options.durationSeconds} s) vs the same DynamoDB request straight to DynamoDB Local`,
+  );
+  for (const row of load) {
+    console.log(
+      `${row.operation.padEnd(26)} service ${row.service.requestsPerSecond.toFixed(0).padStart(6)} req/s p50 ${row.service.p50.toFixed(1)} ms p99 ${row.service.p99.toFixed(1)} ms | ` +
+        `DynamoDB ${row.direct.requestsPerSecond.toFixed(0).padStart(6)} req/s p50 ${row.direct.p50.toFixed(1)} ms p99 ${row.direct.p99.toFixed(1)} ms | ` +
+        `overhead p50 ${row.overheadP50Ms.toFixed(1)} ms (${row.ratioP50.toFixed(2)}×; target < 2 ms)` +
+        (row.service.non2xx + row.service.errors + row.direct.non2xx + row.direct.errors > 0
+          ? ` [non-2xx/errors: ${row.service.non2xx}/${row.service.errors} vs ${row.direct.non2xx}/${row.direct.errors}]`
+          : ""),
+    );
+  }
+  writeResult("load", { options, work, load });
+}
+
+const SECTIONS: Record<string, () => Promise<void>> = {
+  archives,
+  authorizer: authorizerCost,
+  rest: restLatency,
+  load: loadSection,
+  propagation,
+  audit: auditDelay,
+  fanout,
+};
+
+/** `npm run bench` runs every section; `npm run bench -- archives fanout` runs those only. */
 async function main(): Promise<void> {
   process.env.POWERTOOLS_LOG_LEVEL ??= "SILENT";
-  await archives();
-  await authorizerCost();
-  await restLatency();
-  await propagation();
-  await auditDelay();
-  await fanout();
+  const asked = process.argv.slice(2);
+  const unknown = asked.filter((name) => !(name in SECTIONS));
+  if (unknown.length > 0)
+    throw new Error(`unknown section ${unknown.join(", ")}; sections: ${Object.keys(SECTIONS).join(", ")}`);
+  for (const [name, run] of Object.entries(SECTIONS)) {
+    if (asked.length === 0 || asked.includes(name)) await run();
+  }
 }
 
 main().then(

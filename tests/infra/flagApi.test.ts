@@ -114,13 +114,13 @@ describe("FlagApi (Pulumi mocks)", () => {
   });
 
   describe("functions", () => {
-    it("run nodejs22.x, each with its own role and its own log group", () => {
+    it("run nodejs24.x, each with its own role and its own log group", () => {
       const functions = ofType(resources, FUNCTION);
       assert.ok(functions.length >= 4);
       const roles = new Set(functions.map((fn) => fn.inputs.role));
       assert.equal(roles.size, functions.length);
       for (const fn of functions) {
-        assert.equal(fn.inputs.runtime, "nodejs22.x");
+        assert.equal(fn.inputs.runtime, "nodejs24.x");
         assert.equal(fn.inputs.role, `arn:aws:iam::123456789012:role/${fn.name}-role`);
         assert.equal(fn.inputs.loggingConfig.logGroup, `/aws/lambda/${fn.name}-logs`);
         assert.equal(fn.inputs.loggingConfig.logFormat, "JSON");

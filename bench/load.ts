@@ -1,0 +1,136 @@
+/**
+ * The local runtime under load, next to the same DynamoDB request sent straight to DynamoDB Local:
+ * what the service itself adds (HTTP, auth, routing, validation, SDK), and the DynamoDB work
+ * behind each API operation with its on-demand price.
+ */
+import autocannon from "autocannon";
+import { startDynamoDbLocal } from "../local/dynamodb";
+import { startService } from "../local/service";
+import { client } from "../tests/support/http";
+import { ADMIN_TOKEN, TEST_TOKENS } from "../tests/support/tokens";
+import { type DynamoCall, startDynamoProxy } from "./dynamoProxy";
+
+/**
+ * DynamoDB on-demand prices, us-east-1, as published (since the 2024-11-01 reduction): USD per
+ * million request units. Other regions cost more; storage, streams reads by Lambda (free) and
+ * PITR are not per request.
+ */
+export const ON_DEMAND_USD_PER_MILLION = { read: 0.125, write: 0.625 } as const;
+
+export interface OperationWork {
+  operation: string;
+  requests: string[];
+  readUnits: number;
+  writeUnits: number;
+  usdPerMillion: number;
+}
+
+export interface LoadRow {
+  operation: string;
+  service: { requestsPerSecond: number; p50: number; p99: number; non2xx: number; errors: number };
+  direct: { requestsPerSecond: number; p50: number; p99: number; non2xx: number; errors: number };
+  overheadP50Ms: number;
+  ratioP50: number;
+}
+
+export interface LoadOptions {
+  connections: number;
+  durationSeconds: number;
+}
+
+type Sample = LoadRow["service"];
+
+async function cannon(options: autocannon.Options): Promise<Sample> {
+  const result = await autocannon(options);
+  return {
+    requestsPerSecond: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+  };
+}
+
+export async function loadAndWork(options: LoadOptions): Promise<{ work: OperationWork[]; load: LoadRow[] }> {
+  const dynamo = await startDynamoDbLocal();
+  const proxy = await startDynamoProxy(dynamo.endpoint);
+  const tables = { tableName: "flags", connectionsTableName: "connections" };
+  const common = { port: 0, allowFlagDeletion: () => true, tokens: TEST_TOKENS, ...tables };
+  const work: OperationWork[] = [];
+  const replays = new Map<string, DynamoCall>();
+  try {
+    // 1. The DynamoDB requests behind each API operation (request path only: the flags table).
+    const measured = await startService({ ...common, dynamoEndpoint: proxy.endpoint });
+    try {
+      const api = client(measured.url, ADMIN_TOKEN);
+      const operations: Array<[string, () => ReturnType<typeof api>, number]> = [
+        ["POST /flags", () => api("POST", "/flags", { body: { flagName: "load-flag", value: true } }), 201],
+        ["GET /flags/{flagName}", () => api("GET", "/flags/load-flag"), 200],
+        ["PUT /flags/{flagName}", () => api("PUT", "/flags/load-flag", { body: { value: false } }), 200],
+        ["GET /flags?limit=100", () => api("GET", "/flags?limit=100"), 200],
+        ["DELETE /flags/{flagName}", () => api("DELETE", "/flags/load-flag"), 204],
+      ];
+      for (const [operation, send, expected] of operations) {
+        proxy.take();
+        const result = await send();
+        if (result.status !== expected) throw new Error(`${operation}: ${result.status}`);
+        const calls = proxy.take().filter((call) => call.table === tables.tableName);
+        const readUnits = calls.reduce((sum, call) => sum + call.readCapacityUnits, 0);
+        const writeUnits = calls.reduce((sum, call) => sum + call.writeCapacityUnits, 0);
+        work.push({
+          operation,
+          requests: calls.map((call) => call.operation),
+          readUnits,
+          writeUnits,
+          usdPerMillion: readUnits * ON_DEMAND_USD_PER_MILLION.read + writeUnits * ON_DEMAND_USD_PER_MILLION.write,
+        });
+        if (calls.length === 1) replays.set(operation, calls[0]);
+      }
+      const recreated = await api("POST", "/flags", { body: { flagName: "load-flag", value: true } });
+      if (recreated.status !== 201) throw new Error(`POST: ${recreated.status}`);
+    } finally {
+      await measured.stop();
+    }
+
+    // 2. Under load: the service (straight on DynamoDB Local), then the same DynamoDB request alone.
+    const service = await startService({ ...common, dynamoEndpoint: dynamo.endpoint });
+    const load: LoadRow[] = [];
+    try {
+      const auth = { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" };
+      const targets: Array<[string, autocannon.Options]> = [
+        ["GET /flags/{flagName}", { url: `${service.url}/flags/load-flag`, headers: auth }],
+        [
+          "PUT /flags/{flagName}",
+          { url: `${service.url}/flags/load-flag`, method: "PUT", headers: auth, body: '{"value":false}' },
+        ],
+      ];
+      for (const [operation, target] of targets) {
+        const replay = replays.get(operation);
+        if (replay === undefined) throw new Error(`${operation}: no single DynamoDB request to replay`);
+        const base = { connections: options.connections, duration: options.durationSeconds };
+        const serviceSample = await cannon({ ...base, ...target });
+        const { host: _host, "content-length": _length, ...headers } = replay.headers;
+        const directSample = await cannon({
+          ...base,
+          url: dynamo.endpoint,
+          method: "POST",
+          headers,
+          body: replay.body,
+        });
+        load.push({
+          operation,
+          service: serviceSample,
+          direct: directSample,
+          overheadP50Ms: serviceSample.p50 - directSample.p50,
+          ratioP50: serviceSample.p50 / Math.max(directSample.p50, 0.001),
+        });
+      }
+    } finally {
+      await service.stop();
+    }
+    return { work, load };
+  } finally {
+    await proxy.stop();
+    await dynamo.stop();
+  }
+}
