@@ -55,7 +55,7 @@ export function configRecorderProblem(
   return undefined;
 }
 
-interface CheckInputs {
+export interface CheckInputs {
   region: string;
   profile?: string;
   createConfigRecorder: boolean;
@@ -83,26 +83,31 @@ async function readRecorders(inputs: CheckInputs): Promise<RecorderState[]> {
 }
 
 /**
- * Pre-flight at `pulumi preview` and on the first `pulumi up`: its Check reads the account's
- * Config recorders and fails with what to do, instead of a raw NoAvailableConfigurationRecorder
+ * The check behind ConfigRecorderCheck, at `pulumi preview` and on the first `pulumi up`: reads
+ * the account's Config recorders and fails with what to do, instead of a raw NoAvailableConfigurationRecorder
  * exception halfway through a deployment (or a rule that silently never evaluates). Once the
  * stack exists it does not check again, so the recorder this stack may create does not trip it.
  */
+export async function preflight(
+  olds: Partial<CheckInputs> | undefined,
+  news: CheckInputs,
+): Promise<pulumi.dynamic.CheckResult> {
+  if (olds !== undefined && Object.keys(olds).length > 0) return { inputs: news };
+  let problem: string | undefined;
+  try {
+    problem = configRecorderProblem(await readRecorders(news), news.createConfigRecorder, news.region);
+  } catch (error) {
+    problem =
+      `Could not read the AWS Config recorders in ${news.region} (${(error as Error).name}): the deploying ` +
+      `identity needs config:DescribeConfigurationRecorders and config:DescribeConfigurationRecorderStatus.`;
+  }
+  return problem === undefined
+    ? { inputs: news }
+    : { inputs: news, failures: [{ property: "createConfigRecorder", reason: problem }] };
+}
+
 const provider: pulumi.dynamic.ResourceProvider = {
-  async check(olds: CheckInputs | undefined, news: CheckInputs) {
-    if (olds !== undefined && Object.keys(olds).length > 0) return { inputs: news };
-    let problem: string | undefined;
-    try {
-      problem = configRecorderProblem(await readRecorders(news), news.createConfigRecorder, news.region);
-    } catch (error) {
-      problem =
-        `Could not read the AWS Config recorders in ${news.region} (${(error as Error).name}): the deploying ` +
-        `identity needs config:DescribeConfigurationRecorders and config:DescribeConfigurationRecorderStatus.`;
-    }
-    return problem === undefined
-      ? { inputs: news }
-      : { inputs: news, failures: [{ property: "createConfigRecorder", reason: problem }] };
-  },
+  check: preflight,
   async create(inputs: CheckInputs) {
     return { id: `config-recorder-check-${inputs.region}`, outs: inputs };
   },

@@ -1,15 +1,8 @@
 import { strict as assert } from "node:assert";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { DynamoDBRecord } from "aws-lambda";
-import { toTokenRecords } from "../../handlers/auth/tokens";
-import { makeFlagStore } from "../../handlers/flags/store";
-import { localDynamoClient } from "../../local/dynamodb";
-import { ensureConnectionsTable, ensureFlagsTable } from "../../local/tables";
-import { loadHandler, type MaterializedArtifact, materialize } from "../support/artifacts";
+import { type MaterializedArtifact, materialize } from "../support/artifacts";
+import { startArtifactHarness } from "../support/artifactHarness";
 import { captureOutput } from "../support/capture";
-import { startFakeManagementApi } from "../support/fakeManagementApi";
-import { startFakeSsm } from "../support/fakeSsm";
-import { sharedDynamo, uniqueTableName } from "../support/hooks";
 import { runtimeErrorLine } from "../support/lambdaRuntime";
 import { matchesFilter } from "../support/logFilter";
 import { proxyEvent } from "../support/proxyEvents";
@@ -41,9 +34,7 @@ interface Run {
 describe("What reaches the alarms: client failures never match a function's error filter, faults do", () => {
   let resources: RecordedResource[];
   const artifacts = new Map<string, MaterializedArtifact>();
-  let base: Record<string, string>;
-  let local: Record<string, string>;
-  let stops: Array<() => Promise<unknown>> = [];
+  let harness: Awaited<ReturnType<typeof startArtifactHarness>>;
   let streamRecord: DynamoDBRecord;
   const savedEnv = { ...process.env };
 
@@ -51,59 +42,23 @@ describe("What reaches the alarms: client failures never match a function's erro
     this.timeout(300_000);
     resources = await runProgram({ apiTokens: JSON.stringify(TEST_TOKENS) });
     for (const fn of ofType(resources, FUNCTION)) artifacts.set(fn.name, await materialize(fn));
-    const dynamo = await sharedDynamo();
-    const client = localDynamoClient(dynamo.endpoint);
-    const flagsTable = uniqueTableName("alarm-flags");
-    const connectionsTable = uniqueTableName("alarm-conns");
-    await ensureFlagsTable(client, flagsTable);
-    await ensureConnectionsTable(client, connectionsTable);
-    await makeFlagStore({ doc: DynamoDBDocumentClient.from(client), tableName: flagsTable }).create(
-      { flagName: "exists", value: 1 },
-      "admin",
-    );
-    client.destroy();
-    const parameter = (suffix: string) =>
-      ofType(resources, "aws:ssm/parameter:Parameter").find((p) => p.name.endsWith(suffix))?.inputs.name as string;
-    const ssm = await startFakeSsm(
-      new Map([
-        [parameter("-allow-flag-deletion"), "true"],
-        [parameter("-api-tokens"), JSON.stringify(toTokenRecords(TEST_TOKENS))],
-      ]),
-    );
-    const management = await startFakeManagementApi({ gone: new Set(["gone-1"]) });
-    stops = [ssm.stop, management.stop];
+    harness = await startArtifactHarness(resources, { flags: ["exists"], gone: ["gone-1"] });
     [streamRecord] = await captureStreamRecords(1, (store) =>
       store.create({ flagName: "alarmed", value: true }, "admin").then(() => undefined),
     );
-    base = {
-      AWS_REGION: "local",
-      AWS_ACCESS_KEY_ID: "local",
-      AWS_SECRET_ACCESS_KEY: "local",
-      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-      AWS_ENDPOINT_URL_SSM: ssm.endpoint,
-      // Client failures are logged at WARN: let them through, to show they are there and harmless.
-      POWERTOOLS_LOG_LEVEL: "INFO",
-    };
-    local = {
-      FLAGS_TABLE_NAME: flagsTable,
-      CONNECTIONS_TABLE_NAME: connectionsTable,
-      WEBSOCKET_ENDPOINT: management.endpoint,
-    };
   });
 
   after(async () => {
     process.env = savedEnv;
-    for (const stop of stops) await stop();
+    await harness?.stop();
   });
 
   /** Runs one invocation the way Lambda would log it: handler lines, plus the runtime's line if it throws. */
   async function run(name: string, event: unknown, overrides: Record<string, string> = {}): Promise<Run> {
     const artifact = artifacts.get(name);
     assert.ok(artifact, name);
-    const env = Object.fromEntries(
-      Object.entries(artifact.programEnv).map(([key, value]) => [key, local[key] ?? value]),
-    );
-    const handler = loadHandler<unknown, unknown>(artifact, { ...base, ...env, ...overrides });
+    // Client failures are logged at WARN: let them through, to show they are there and harmless.
+    const handler = harness.load(artifact, { POWERTOOLS_LOG_LEVEL: "INFO", ...overrides });
     const { result: outcome, output } = await captureOutput(async () => {
       try {
         return { result: await handler(event) };

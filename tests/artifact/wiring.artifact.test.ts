@@ -1,15 +1,9 @@
 import { strict as assert } from "node:assert";
-import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { marshall } from "@aws-sdk/util-dynamodb";
 import type { DynamoDBRecord } from "aws-lambda";
-import { toTokenRecords } from "../../handlers/auth/tokens";
-import { localDynamoClient } from "../../local/dynamodb";
-import { ensureConnectionsTable, ensureFlagsTable } from "../../local/tables";
-import { loadHandler, materialize } from "../support/artifacts";
+import { materialize } from "../support/artifacts";
+import { startArtifactHarness } from "../support/artifactHarness";
 import { recordedInvocations, type WireCall } from "../support/awsCalls";
-import { startFakeManagementApi } from "../support/fakeManagementApi";
-import { startFakeSsm } from "../support/fakeSsm";
-import { sharedDynamo, uniqueTableName } from "../support/hooks";
 import { grantedActions, roleArn, roleNamed, roleStatements, simulate, toIamRequest } from "../support/iam";
 import { proxyEvent } from "../support/proxyEvents";
 import { ofType, type RecordedResource, runProgram } from "../support/pulumiMocks";
@@ -44,41 +38,14 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
   before(async function () {
     this.timeout(300_000);
     resources = await runProgram({ apiTokens: JSON.stringify(TEST_TOKENS), createConfigRecorder: "true" });
-    const parameterNamed = (suffix: string) =>
-      ofType(resources, "aws:ssm/parameter:Parameter").find((p) => p.name.endsWith(suffix))?.inputs.name as string;
-    const dynamo = await sharedDynamo();
-    const client = localDynamoClient(dynamo.endpoint);
-    const doc = DynamoDBDocumentClient.from(client);
-    const flagsTable = uniqueTableName("wiring-flags");
-    const connectionsTable = uniqueTableName("wiring-conns");
-    await ensureFlagsTable(client, flagsTable);
-    await ensureConnectionsTable(client, connectionsTable);
-    const ssm = await startFakeSsm(
-      new Map([
-        [parameterNamed("-allow-flag-deletion"), "true"],
-        [parameterNamed("-api-tokens"), JSON.stringify(toTokenRecords(TEST_TOKENS))],
-      ]),
-    );
-    const management = await startFakeManagementApi({ gone: new Set(["gone-1", "gone-2", "gone-3"]) });
-    for (const id of ["live-1", "gone-1"]) {
-      await doc.send(new PutCommand({ TableName: connectionsTable, Item: { connectionId: id, tokenId: "reader" } }));
-    }
+    const harness = await startArtifactHarness(resources, {
+      connections: ["live-1", "gone-1"],
+      gone: ["gone-1", "gone-2", "gone-3"],
+    });
     // Real stream records: a create, for the fan-out and the audit processor.
     const [created] = await captureStreamRecords(1, (store) =>
       store.create({ flagName: "wired", value: true }, "admin").then(() => undefined),
     );
-    const local: Record<string, string> = {
-      FLAGS_TABLE_NAME: flagsTable,
-      CONNECTIONS_TABLE_NAME: connectionsTable,
-      WEBSOCKET_ENDPOINT: management.endpoint,
-    };
-    const base = {
-      AWS_REGION: "local",
-      AWS_ACCESS_KEY_ID: "local",
-      AWS_SECRET_ACCESS_KEY: "local",
-      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-      AWS_ENDPOINT_URL_SSM: ssm.endpoint,
-    };
     const ok = (expected: number) => async (result: Promise<unknown>) =>
       assert.equal(((await result) as { statusCode: number }).statusCode, expected);
     const connectionInsert = (connectionId: string): DynamoDBRecord => ({
@@ -169,18 +136,12 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
           missingDrivers.push(fn.name);
           continue;
         }
-        const artifact = await materialize(fn);
-        const env = Object.fromEntries(
-          Object.entries(artifact.programEnv).map(([key, value]) => [key, local[key] ?? value]),
-        );
-        const handler = loadHandler<unknown, unknown>(artifact, { ...base, ...env });
+        const handler = harness.load(await materialize(fn));
         // A denied call fails the invocation (loadHandler); keep going so every function reports.
         await driver(handler).catch((error: Error) => failures.push(`${fn.name}: ${error.message}`));
       }
     } finally {
-      await ssm.stop();
-      await management.stop();
-      client.destroy();
+      await harness.stop();
     }
     for (const invocation of recordedInvocations().slice(before)) {
       driven.set(invocation.functionName, (driven.get(invocation.functionName) ?? 0) + 1);

@@ -1,5 +1,7 @@
 import { strict as assert } from "node:assert";
-import { configRecorderProblem, type RecorderState } from "../../components/configRecorderCheck";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import { configRecorderProblem, preflight, type RecorderState } from "../../components/configRecorderCheck";
 import { ofType, runProgram } from "../support/pulumiMocks";
 
 const recorder = (overrides: Partial<RecorderState> = {}): RecorderState => ({
@@ -51,5 +53,72 @@ describe("Config recorder pre-flight (what `pulumi preview` says before deployin
     assert.ok(check, "the pre-flight check is registered");
     assert.equal(check.inputs.region, "eu-west-1");
     assert.equal(check.inputs.createConfigRecorder, true);
+  });
+});
+
+describe("Config recorder pre-flight against the Config API (a stand-in endpoint)", () => {
+  let answer: { status: number; recorders: object[]; statuses: object[] };
+  let requests = 0;
+  let server: http.Server;
+  const saved = { ...process.env };
+
+  before(async () => {
+    server = http.createServer((request, response) => {
+      request.resume();
+      request.on("end", () => {
+        requests += 1;
+        const target = String(request.headers["x-amz-target"]);
+        response.setHeader("Content-Type", "application/x-amz-json-1.1");
+        if (answer.status !== 200) {
+          response.writeHead(answer.status).end(JSON.stringify({ __type: "AccessDeniedException", message: "no" }));
+        } else if (target.endsWith(".DescribeConfigurationRecorders")) {
+          response.end(JSON.stringify({ ConfigurationRecorders: answer.recorders }));
+        } else {
+          response.end(JSON.stringify({ ConfigurationRecordersStatus: answer.statuses }));
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL_CONFIG_SERVICE: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      AWS_ACCESS_KEY_ID: "local",
+      AWS_SECRET_ACCESS_KEY: "local",
+    });
+  });
+
+  after(async () => {
+    process.env = saved;
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  const news = { region: "eu-west-1", createConfigRecorder: false };
+
+  it("fails preview on createConfigRecorder when the account has no recorder", async () => {
+    answer = { status: 200, recorders: [], statuses: [] };
+    const result = await preflight({}, news);
+    assert.equal(result.failures?.[0].property, "createConfigRecorder");
+    assert.match(result.failures?.[0].reason ?? "", /createConfigRecorder true/);
+  });
+
+  it("passes with a started recorder of S3 buckets", async () => {
+    answer = {
+      status: 200,
+      recorders: [{ name: "default", recordingGroup: { allSupported: false, resourceTypes: ["AWS::S3::Bucket"] } }],
+      statuses: [{ name: "default", recording: true }],
+    };
+    assert.equal((await preflight(undefined, news)).failures, undefined);
+  });
+
+  it("names the permissions it needs when it cannot read the recorders", async () => {
+    answer = { status: 400, recorders: [], statuses: [] };
+    const result = await preflight({}, news);
+    assert.match(result.failures?.[0].reason ?? "", /config:DescribeConfigurationRecorders/);
+  });
+
+  it("checks only when the stack is created (its own recorder must not trip it later)", async () => {
+    answer = { status: 200, recorders: [], statuses: [] };
+    const before = requests;
+    assert.equal((await preflight(news, news)).failures, undefined);
+    assert.equal(requests, before);
   });
 });

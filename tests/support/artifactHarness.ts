@@ -1,0 +1,75 @@
+import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { toTokenRecords } from "../../handlers/auth/tokens";
+import { makeFlagStore } from "../../handlers/flags/store";
+import { localDynamoClient } from "../../local/dynamodb";
+import { ensureConnectionsTable, ensureFlagsTable } from "../../local/tables";
+import { loadHandler, type MaterializedArtifact } from "./artifacts";
+import { startFakeManagementApi } from "./fakeManagementApi";
+import { startFakeSsm } from "./fakeSsm";
+import { sharedDynamo, uniqueTableName } from "./hooks";
+import { ofType, type RecordedResource } from "./pulumiMocks";
+import { TEST_TOKENS } from "./tokens";
+
+export interface HarnessOptions {
+  /** Flags created before any function runs. */
+  flags?: string[];
+  /** Rows of the connections table. */
+  connections?: string[];
+  /** Connection ids the Management API stand-in answers 410 Gone for. */
+  gone?: string[];
+}
+
+/**
+ * Local stand-ins for everything the program's functions call — tables in the shared DynamoDB
+ * Local, SSM holding the program's parameters (deletion allowed, the test tokens), a Management
+ * API — and a loader that gives each artifact the program's environment with local values in place.
+ */
+export async function startArtifactHarness(resources: RecordedResource[], options: HarnessOptions = {}) {
+  const dynamo = await sharedDynamo();
+  const client = localDynamoClient(dynamo.endpoint);
+  const doc = DynamoDBDocumentClient.from(client);
+  const flagsTable = uniqueTableName("harness-flags");
+  const connectionsTable = uniqueTableName("harness-conns");
+  await ensureFlagsTable(client, flagsTable);
+  await ensureConnectionsTable(client, connectionsTable);
+  const store = makeFlagStore({ doc, tableName: flagsTable });
+  for (const flagName of options.flags ?? []) await store.create({ flagName, value: 1 }, "admin");
+  for (const connectionId of options.connections ?? []) {
+    await doc.send(new PutCommand({ TableName: connectionsTable, Item: { connectionId, tokenId: "reader" } }));
+  }
+  client.destroy();
+  const parameter = (suffix: string) =>
+    ofType(resources, "aws:ssm/parameter:Parameter").find((p) => p.name.endsWith(suffix))?.inputs.name as string;
+  const ssm = await startFakeSsm(
+    new Map([
+      [parameter("-allow-flag-deletion"), "true"],
+      [parameter("-api-tokens"), JSON.stringify(toTokenRecords(TEST_TOKENS))],
+    ]),
+  );
+  const management = await startFakeManagementApi({ gone: new Set(options.gone ?? []) });
+  const local: Record<string, string> = {
+    FLAGS_TABLE_NAME: flagsTable,
+    CONNECTIONS_TABLE_NAME: connectionsTable,
+    WEBSOCKET_ENDPOINT: management.endpoint,
+  };
+  const base = {
+    AWS_REGION: "local",
+    AWS_ACCESS_KEY_ID: "local",
+    AWS_SECRET_ACCESS_KEY: "local",
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    AWS_ENDPOINT_URL_SSM: ssm.endpoint,
+  };
+  return {
+    /** Loads the artifact with the program's environment, local values in place, then `overrides`. */
+    load(artifact: MaterializedArtifact, overrides: Record<string, string> = {}) {
+      const env = Object.fromEntries(
+        Object.entries(artifact.programEnv).map(([key, value]) => [key, local[key] ?? value]),
+      );
+      return loadHandler<unknown, unknown>(artifact, { ...base, ...env, ...overrides });
+    },
+    async stop() {
+      await ssm.stop();
+      await management.stop();
+    },
+  };
+}
