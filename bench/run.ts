@@ -23,6 +23,7 @@ import { ensureConnectionsTable } from "../local/tables";
 import { runProgram } from "../tests/support/pulumiMocks";
 import { connect } from "../tests/support/wsClient";
 import { ADMIN_TOKEN, READ_TOKEN, TEST_TOKENS } from "../tests/support/tokens";
+import { ofrepBench } from "./ofrep";
 
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
 
@@ -266,6 +267,7 @@ async function main(): Promise<void> {
   await archives();
   await authorizerCost();
   await restLatency();
+  await ofrepBench();
   await propagation();
   await auditDelay();
   await fanout();
