@@ -110,12 +110,13 @@ export function ofrepOperation(url: string): string {
 /** A fetch that validates every OFREP response it sees: what the providers under test are given. */
 export function validatingFetch(validator: OfrepValidator): typeof fetch {
   return async (input, init) => {
-    const response = await fetch(input, init);
-    const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+    // Providers pass a Request, or a URL with init: one Request says method and URL either way.
+    const request = new Request(input, init);
+    const response = await fetch(request);
     const text = await response.clone().text();
     validator.validate({
-      method: init?.method ?? "GET",
-      operation: ofrepOperation(url),
+      method: request.method,
+      operation: ofrepOperation(request.url),
       status: response.status,
       headers: response.headers,
       text,
