@@ -7,7 +7,7 @@ export const LAST_EVALUATED_RESOLUTION_MS = 60_000;
 const STAMP_CONCURRENCY = 10;
 
 export interface EvaluationRecorder {
-  /** Stamps `lastEvaluated` on the flags that are due; never fails the evaluation that used them. */
+  /** Stamps `lastEvaluated` on the flags that are due; never rejects (failures go to onFailure). */
   record(flagNames: readonly string[]): Promise<void>;
 }
 

@@ -46,6 +46,12 @@ const json = (status: number, body: unknown, headers: Record<string, string> = {
  * minute per flag; neither costs a DynamoDB request per evaluation.
  */
 export function makeOfrepRoutes({ flagSet, recorder }: OfrepRouteDeps): Record<string, RouteHandler> {
+  // The answer does not wait for the once-a-minute stamps (a bulk one makes up to one per flag).
+  // On Lambda a stamp still in flight when the invocation ends resumes with the next one; a stamp
+  // that fails is retried on a later evaluation (the recorder forgets it), never failing this one.
+  const recordInBackground = (names: string[]) => {
+    void recorder.record(names);
+  };
   return {
     "POST /ofrep/v1/evaluate/flags/{key}": async (request) => {
       const key = request.params.key ?? "";
@@ -53,7 +59,7 @@ export function makeOfrepRoutes({ flagSet, recorder }: OfrepRouteDeps): Record<s
       if ("problem" in parsed) return json(400, { key, errorCode: "INVALID_CONTEXT", errorDetails: parsed.problem });
       const set = await flagSet.get();
       const result = evaluateSingle(set, key, parsed.context);
-      if (result.status !== 404) await recorder.record([key]);
+      if (result.status !== 404) recordInBackground([key]);
       return json(result.status, result.body);
     },
     "POST /ofrep/v1/evaluate/flags": async (request) => {
@@ -62,7 +68,7 @@ export function makeOfrepRoutes({ flagSet, recorder }: OfrepRouteDeps): Record<s
       const set = await flagSet.get();
       const body = evaluateBulk(set, parsed.context);
       const etag = bulkEtag(body);
-      await recorder.record([...set.flags.keys()]);
+      recordInBackground([...set.flags.keys()]);
       if (etagMatches(request.header("If-None-Match"), etag)) return { status: 304, headers: { ETag: etag } };
       return json(200, body, { ETag: etag });
     },

@@ -4,7 +4,13 @@ import { makeEvaluatorStore } from "../../handlers/evaluators/store";
 import { evaluatorsTableFor } from "../../handlers/evaluators/table";
 import { makeFlagStore } from "../../handlers/flags/store";
 import { evaluateBulk, evaluateSingle } from "../../handlers/ofrep/evaluate";
-import { FLAG_SET_CHECK_MS, makeDynamoFlagSetSource, makeFlagSetCache } from "../../handlers/ofrep/flagSet";
+import {
+  compileFlagSet,
+  FLAG_SET_CHECK_MS,
+  makeDynamoFlagSetSource,
+  makeFlagSetCache,
+} from "../../handlers/ofrep/flagSet";
+import type { FlagItem } from "../../handlers/flags/model";
 import { LAST_EVALUATED_RESOLUTION_MS, makeEvaluationRecorder } from "../../handlers/ofrep/lastEvaluated";
 import { localDynamoClient } from "../../local/dynamodb";
 import { ensureFlagsTable } from "../../local/tables";
@@ -137,5 +143,29 @@ describe("OFREP cost against DynamoDB Local (operations counted)", () => {
     now += LAST_EVALUATED_RESOLUTION_MS;
     await recorder.record(names);
     assert.equal(counter.count("UpdateItemCommand"), 200, "and one more a minute later");
+  });
+
+  it("rebuilds only the flags that changed, or whose evaluators did, on a reload", () => {
+    const item = (flagName: string, version: number, refs: string[] = []): FlagItem => ({
+      flagName,
+      valueJson: "true",
+      definitionJson: JSON.stringify({
+        variants: { on: true, off: false },
+        defaultVariant: "on",
+        ...(refs.length > 0 ? { targeting: { if: [{ $ref: refs[0] }, "off", "on"] } } : {}),
+      }),
+      refs,
+      version,
+      createdAt: "t",
+      updatedAt: `t${version}`,
+      createdBy: null,
+      updatedBy: null,
+    });
+    const first = compileFlagSet(1, [item("a", 1), item("b", 1), item("c", 1, ["e"])], { e: { var: "x" } });
+    const second = compileFlagSet(2, [item("a", 1), item("b", 2), item("c", 1, ["e"])], { e: { var: "y" } }, first);
+    assert.equal(second.flags.get("a"), first.flags.get("a"), "unchanged: reused");
+    assert.notEqual(second.flags.get("b"), first.flags.get("b"), "updated: rebuilt");
+    assert.notEqual(second.flags.get("c"), first.flags.get("c"), "its evaluator changed: rebuilt");
+    assert.equal(evaluateSingle(second, "c", { y: true }).body.value, false);
   });
 });

@@ -144,7 +144,12 @@ describe("OFREP on the local runtime", () => {
     it("stamps lastEvaluated on the flag, without changing its version", async () => {
       const before = (await api("GET", "/flags/plain")).body;
       await ofrep.single("plain", {});
-      const after = (await api("GET", "/flags/plain")).body;
+      let after = (await api("GET", "/flags/plain")).body;
+      // The stamp is written after the answer, so poll for it.
+      await within(2000, async () => {
+        after = (await api("GET", "/flags/plain")).body;
+        return after.lastEvaluated !== undefined;
+      });
       assert.ok(Date.now() - Date.parse(after.lastEvaluated) < 120_000, after.lastEvaluated);
       assert.equal(after.version, before.version);
     });
