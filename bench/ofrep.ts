@@ -10,13 +10,9 @@ import { evaluateBulk, evaluateSingle } from "../handlers/ofrep/evaluate";
 import { compileFlagSet } from "../handlers/ofrep/flagSet";
 import type { FlagItem } from "../handlers/flags/model";
 import { startService } from "../local/service";
+import { percentile } from "./stats";
 import { client } from "../tests/support/http";
 import { ADMIN_TOKEN, READ_TOKEN, TEST_TOKENS } from "../tests/support/tokens";
-
-function percentile(samples: number[], p: number): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
 
 /** 100 flags of the kinds users write: plain, attribute rule, 10 % rollout, shared evaluator. */
 function benchFlags(): Array<Record<string, unknown>> {

@@ -24,13 +24,9 @@ import { runProgram } from "../tests/support/pulumiMocks";
 import { connect } from "../tests/support/wsClient";
 import { ADMIN_TOKEN, READ_TOKEN, TEST_TOKENS } from "../tests/support/tokens";
 import { ofrepBench } from "./ofrep";
+import { percentile } from "./stats";
 
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
-
-function percentile(samples: number[], p: number): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
 
 async function archives(): Promise<void> {
   console.log("## Lambda code archives (serialized by Pulumi under mocks)");

@@ -1,14 +1,7 @@
-import { type DynamoDBDocumentClient, GetCommand, ScanCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, GetCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
-import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { serviceError } from "../errors";
-import {
-  backoff,
-  bumpFlagSet,
-  cancellationCodes,
-  isTransactionConflict,
-  TRANSACTION_ATTEMPTS,
-} from "../flags/transactions";
+import { bumpFlagSet, runTransaction, TRANSACTION_ATTEMPTS } from "../flags/transactions";
 import { FLAG_SET_KEY } from "./table";
 
 /** A shared evaluator as the API returns it. */
@@ -64,27 +57,9 @@ export function makeEvaluatorStore({
   tableName: string;
   now?: () => Date;
 }) {
-  const run = async (
-    items: () => NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]["TransactItems"]>,
-  ) => {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await doc.send(new TransactWriteCommand({ TransactItems: items() }));
-        return { codes: undefined, reasons: [] as Array<{ Item?: Record<string, AttributeValue> }> };
-      } catch (error) {
-        const codes = cancellationCodes(error);
-        if (codes === undefined) throw error;
-        if (isTransactionConflict(codes) && attempt + 1 < TRANSACTION_ATTEMPTS) {
-          await backoff(attempt);
-          continue;
-        }
-        if (isTransactionConflict(codes)) throw error;
-        const reasons =
-          (error as { CancellationReasons?: Array<{ Item?: Record<string, AttributeValue> }> }).CancellationReasons ??
-          [];
-        return { codes, reasons };
-      }
-    }
+  const run = async (items: Parameters<typeof runTransaction>[1]) => {
+    const cancelled = await runTransaction(doc, items);
+    return { codes: cancelled?.codes, reasons: (cancelled?.items ?? []).map((Item) => ({ Item })) };
   };
 
   return {

@@ -3,7 +3,6 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   ScanCommand,
-  TransactWriteCommand,
   type TransactWriteCommandInput,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
@@ -11,14 +10,7 @@ import { flagExists, flagNotFound, serviceError, versionConflict } from "../erro
 import { evaluatorsTableFor } from "../evaluators/table";
 import { encodeCursor } from "./cursor";
 import { type Flag, type FlagItem, itemToFlag } from "./model";
-import {
-  backoff,
-  bumpFlagSet,
-  cancellationCodes,
-  countReference,
-  isTransactionConflict,
-  TRANSACTION_ATTEMPTS,
-} from "./transactions";
+import { bumpFlagSet, countReference, runTransaction, TRANSACTION_ATTEMPTS } from "./transactions";
 import type { CreateFlagInput, UpdateFlagInput } from "./validation";
 
 export interface FlagStoreDeps {
@@ -66,27 +58,9 @@ export function makeFlagStore({ doc, tableName, evaluatorsTableName, now = () =>
 
   type TransactItems = NonNullable<TransactWriteCommandInput["TransactItems"]>;
 
-  /**
-   * Runs a flag transaction whose first item is the flag write, retrying on conflicts with
-   * concurrent transactions. Returns the cancellation codes when a condition failed.
-   */
-  const transact = async (items: () => TransactItems): Promise<string[] | undefined> => {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await doc.send(new TransactWriteCommand({ TransactItems: items() }));
-        return undefined;
-      } catch (error) {
-        const codes = cancellationCodes(error);
-        if (codes === undefined) throw error;
-        if (isTransactionConflict(codes) && attempt + 1 < TRANSACTION_ATTEMPTS) {
-          await backoff(attempt);
-          continue;
-        }
-        if (isTransactionConflict(codes)) throw error;
-        return codes;
-      }
-    }
-  };
+  /** Runs a flag transaction; its cancellation codes when a condition failed. */
+  const transact = async (items: () => TransactItems): Promise<string[] | undefined> =>
+    (await runTransaction(doc, items))?.codes;
 
   /** The evaluator a failed reference-count item named, if one did. */
   const failedReference = (codes: string[], references: readonly string[], offset = 1): string | undefined =>

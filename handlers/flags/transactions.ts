@@ -1,8 +1,19 @@
-import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
-import type { TransactWriteCommandInput } from "@aws-sdk/lib-dynamodb";
+import { type AttributeValue, TransactionCanceledException } from "@aws-sdk/client-dynamodb";
+import {
+  type DynamoDBDocumentClient,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
+} from "@aws-sdk/lib-dynamodb";
 import { FLAG_SET_KEY } from "../evaluators/table";
 
 type TransactItem = NonNullable<TransactWriteCommandInput["TransactItems"]>[number];
+
+/** Why a transaction was cancelled: a code per item, and the old item where one was asked for. */
+export interface Cancellation {
+  codes: string[];
+  /** Per item, its old image (marshalled) when it set ReturnValuesOnConditionCheckFailure. */
+  items: Array<Record<string, AttributeValue> | undefined>;
+}
 
 /** Why each item of a cancelled transaction failed, in request order (`None` when it did not). */
 export function cancellationCodes(error: unknown): string[] | undefined {
@@ -60,4 +71,30 @@ export function countReference(evaluatorsTable: string, name: string, delta: 1 |
       ExpressionAttributeValues: { ":delta": delta },
     },
   };
+}
+
+/**
+ * Runs a transaction, retrying while it conflicts with concurrent ones. Resolves undefined when it
+ * committed, or the cancellation when a condition failed; throws anything else.
+ */
+export async function runTransaction(
+  doc: DynamoDBDocumentClient,
+  items: () => TransactItem[],
+): Promise<Cancellation | undefined> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await doc.send(new TransactWriteCommand({ TransactItems: items() }));
+      return undefined;
+    } catch (error) {
+      const codes = cancellationCodes(error);
+      if (codes === undefined) throw error;
+      if (isTransactionConflict(codes) && attempt + 1 < TRANSACTION_ATTEMPTS) {
+        await backoff(attempt);
+        continue;
+      }
+      if (isTransactionConflict(codes)) throw error;
+      const reasons = (error as TransactionCanceledException).CancellationReasons ?? [];
+      return { codes, items: reasons.map((reason) => reason.Item) };
+    }
+  }
 }

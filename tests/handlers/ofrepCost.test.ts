@@ -166,6 +166,11 @@ describe("OFREP cost against DynamoDB Local (operations counted)", () => {
     assert.equal(second.flags.get("a"), first.flags.get("a"), "unchanged: reused");
     assert.notEqual(second.flags.get("b"), first.flags.get("b"), "updated: rebuilt");
     assert.notEqual(second.flags.get("c"), first.flags.get("c"), "its evaluator changed: rebuilt");
-    assert.equal(evaluateSingle(second, "c", { y: true }).body.value, false);
+    assert.deepEqual(evaluateSingle(second, "c", { y: true }).body, {
+      key: "c",
+      value: false,
+      reason: "TARGETING_MATCH",
+      variant: "off",
+    });
   });
 });
