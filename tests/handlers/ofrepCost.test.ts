@@ -134,15 +134,15 @@ describe("OFREP cost against DynamoDB Local (operations counted)", () => {
       onFailure: (name, error) => assert.fail(`${name}: ${String(error)}`),
     });
     counter.reset();
-    const names = Array.from({ length: 100 }, (_, i) => `flag-${i}`);
-    for (let i = 0; i < 20; i++) {
+    const names = Array.from({ length: 20 }, (_, i) => `flag-${i}`);
+    for (let i = 0; i < 50; i++) {
       now += 100;
       await recorder.record(names);
     }
-    assert.equal(counter.count("UpdateItemCommand"), 100, "one stamp per flag for 20 bulk evaluations");
+    assert.equal(counter.count("UpdateItemCommand"), 20, "one stamp per flag for 50 bulk evaluations");
     now += LAST_EVALUATED_RESOLUTION_MS;
     await recorder.record(names);
-    assert.equal(counter.count("UpdateItemCommand"), 200, "and one more a minute later");
+    assert.equal(counter.count("UpdateItemCommand"), 40, "and one more a minute later");
   });
 
   it("rebuilds only the flags that changed, or whose evaluators did, on a reload", () => {
