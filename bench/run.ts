@@ -26,13 +26,10 @@ import { loadAndWork, ON_DEMAND_USD_PER_MILLION } from "./load";
 import { writeResult } from "./results";
 import { connect } from "../tests/support/wsClient";
 import { ADMIN_TOKEN, READ_TOKEN, TEST_TOKENS } from "../tests/support/tokens";
+import { ofrepBench } from "./ofrep";
+import { percentile } from "./stats";
 
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
-
-function percentile(samples: number[], p: number): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
 
 async function archives(): Promise<void> {
   const runs = 10;
@@ -296,6 +293,9 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   authorizer: authorizerCost,
   rest: restLatency,
   load: loadSection,
+  ofrep: async () => {
+    await ofrepBench();
+  },
   propagation,
   audit: auditDelay,
   fanout,

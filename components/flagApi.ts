@@ -7,8 +7,10 @@ import {
   flagDeleteEntrypoint,
   flagReadsEntrypoint,
   flagWritesEntrypoint,
+  ofrepEntrypoint,
   restAuthorizerEntrypoint,
 } from "../handlers/entrypoints";
+import { EVALUATORS_TABLE } from "../handlers/evaluators/table";
 import { FLAGS_TABLE } from "../handlers/flags/table";
 import { errorBody, MAX_BODY_BYTES } from "../handlers/http";
 import { ROUTES, type RouteGroup } from "../handlers/routes";
@@ -60,6 +62,8 @@ export interface FlagApiArgs {
  */
 export class FlagApi extends pulumi.ComponentResource {
   readonly table: aws.dynamodb.Table;
+  /** Shared evaluators, their reference counts and the flag-set version item; stream on. */
+  readonly evaluatorsTable: aws.dynamodb.Table;
   readonly deletionParameter: aws.ssm.Parameter;
   readonly functions: Readonly<Record<RouteGroup, ServiceFunction>>;
   readonly api: aws.apigateway.RestApi;
@@ -113,6 +117,22 @@ export class FlagApi extends pulumi.ComponentResource {
         { parent: this },
       );
 
+    const createEvaluatorsTable = () =>
+      new aws.dynamodb.Table(
+        `${name}-evaluators`,
+        {
+          billingMode: "PAY_PER_REQUEST",
+          hashKey: EVALUATORS_TABLE.hashKey,
+          attributes: [...EVALUATORS_TABLE.attributes],
+          streamEnabled: true,
+          streamViewType: EVALUATORS_TABLE.streamViewType,
+          pointInTimeRecovery: { enabled: true },
+          serverSideEncryption: { enabled: true },
+          deletionProtectionEnabled: args.tableDeletionProtection ?? true,
+        },
+        { parent: this },
+      );
+
     const createDeletionParameter = () =>
       new aws.ssm.Parameter(
         `${name}-allow-flag-deletion`,
@@ -156,18 +176,31 @@ export class FlagApi extends pulumi.ComponentResource {
         { parent: this },
       );
 
-    const createFunctions = (table: aws.dynamodb.Table, parameter: aws.ssm.Parameter) => {
-      const environment = { [ENV.flagsTable]: table.name, [ENV.corsOrigins]: JSON.stringify(corsOrigins) };
+    const createFunctions = (
+      table: aws.dynamodb.Table,
+      evaluators: aws.dynamodb.Table,
+      parameter: aws.ssm.Parameter,
+    ) => {
+      const environment = {
+        [ENV.flagsTable]: table.name,
+        [ENV.evaluatorsTable]: evaluators.name,
+        [ENV.corsOrigins]: JSON.stringify(corsOrigins),
+      };
       const common = { logRetentionDays, environment };
+      const allow = (actions: string[], resource: pulumi.Input<string>): aws.iam.PolicyStatement => ({
+        Effect: "Allow",
+        Action: actions.map((action) => `dynamodb:${action}`),
+        Resource: resource,
+      });
       return {
         read: new ServiceFunction(
           `${name}-read`,
           {
             ...common,
-            description: "GET /flags, GET /flags/{flagName}, GET /health",
+            description: "GET /flags, GET /flags/{flagName}, GET /evaluators, GET /evaluators/{name}, GET /health",
             callbackFactory: flagReadsEntrypoint,
             // UpdateItem: a read stamps lastAccessed in the same request that returns the flag.
-            statements: [{ Effect: "Allow", Action: ["dynamodb:Scan", "dynamodb:UpdateItem"], Resource: table.arn }],
+            statements: [allow(["Scan", "UpdateItem"], table.arn), allow(["Scan", "GetItem"], evaluators.arn)],
           },
           { parent: this },
         ),
@@ -175,9 +208,14 @@ export class FlagApi extends pulumi.ComponentResource {
           `${name}-write`,
           {
             ...common,
-            description: "POST /flags, PUT /flags/{flagName}",
+            description: "POST /flags, PUT /flags/{flagName}, PUT and DELETE /evaluators/{name}",
             callbackFactory: flagWritesEntrypoint,
-            statements: [{ Effect: "Allow", Action: ["dynamodb:PutItem", "dynamodb:UpdateItem"], Resource: table.arn }],
+            // Each write is a TransactWriteItems, which needs the actions of its items: the flag
+            // (update reads it first), reference counts and the flag-set version, evaluators.
+            statements: [
+              allow(["PutItem", "UpdateItem", "GetItem"], table.arn),
+              allow(["PutItem", "UpdateItem", "DeleteItem", "GetItem"], evaluators.arn),
+            ],
           },
           { parent: this },
         ),
@@ -189,9 +227,32 @@ export class FlagApi extends pulumi.ComponentResource {
             callbackFactory: flagDeleteEntrypoint,
             environment: { ...environment, [ENV.deletionParameter]: parameter.name },
             statements: [
-              // UpdateItem: a delete first stamps deletedBy, so the stream's final image names who deleted.
-              { Effect: "Allow", Action: ["dynamodb:UpdateItem", "dynamodb:DeleteItem"], Resource: table.arn },
+              // UpdateItem stamps the deleter before the transactional delete.
+              allow(["UpdateItem", "DeleteItem"], table.arn),
+              // Releases the flag's evaluator references and bumps the flag-set version.
+              allow(["UpdateItem"], evaluators.arn),
               { Effect: "Allow", Action: ["ssm:GetParameter"], Resource: parameter.arn },
+            ],
+          },
+          { parent: this },
+        ),
+        ofrep: new ServiceFunction(
+          `${name}-ofrep`,
+          {
+            ...common,
+            description: "POST /ofrep/v1/evaluate/flags[/{key}] (OFREP)",
+            callbackFactory: ofrepEntrypoint,
+            statements: [
+              // The flag set: scanned only when the version item says it changed.
+              allow(["Scan"], table.arn),
+              allow(["GetItem", "Scan"], evaluators.arn),
+              // lastEvaluated, at most once a minute per flag, and nothing else of the item.
+              {
+                ...allow(["UpdateItem"], table.arn),
+                Condition: {
+                  "ForAllValues:StringEquals": { "dynamodb:Attributes": ["flagName", "lastEvaluated"] },
+                },
+              },
             ],
           },
           { parent: this },
@@ -205,13 +266,14 @@ export class FlagApi extends pulumi.ComponentResource {
           read: functions.read.function.invokeArn,
           write: functions.write.function.invokeArn,
           delete: functions.delete.function.invokeArn,
+          ofrep: functions.ofrep.function.invokeArn,
           authorizer: authorizer.function.invokeArn,
         })
-        .apply(({ authorizer: authorizerUri, read, write, delete: remove }) =>
+        .apply(({ authorizer: authorizerUri, read, write, delete: remove, ofrep }) =>
           JSON.stringify(
             restApiSpec({
               title: `${name}-flags`,
-              integrations: { read, write, delete: remove },
+              integrations: { read, write, delete: remove, ofrep },
               authorizerUri,
               authorizerTtlSeconds: args.authorizerTtlSeconds ?? 30,
               corsOrigins,
@@ -330,10 +392,11 @@ export class FlagApi extends pulumi.ComponentResource {
     };
 
     this.table = createTable();
+    this.evaluatorsTable = createEvaluatorsTable();
     this.deletionParameter = createDeletionParameter();
     this.tokensParameter = createTokensParameter();
     this.authorizer = createAuthorizer(this.tokensParameter);
-    this.functions = createFunctions(this.table, this.deletionParameter);
+    this.functions = createFunctions(this.table, this.evaluatorsTable, this.deletionParameter);
     const { api, stage } = createApi(this.functions, this.authorizer);
     this.api = api;
     this.stage = stage;

@@ -52,9 +52,12 @@ export function restApiSpec({
   const corsOrigin = corsOrigins.length === 1 ? corsOrigins[0] : undefined;
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of ROUTES) {
-    const parameters = route.resource.includes("{flagName}")
-      ? [{ name: "flagName", in: "path", required: true, schema: { type: "string" } }]
-      : [];
+    const parameters = [...route.resource.matchAll(/\{([^}]+)\}/g)].map(([, name]) => ({
+      name,
+      in: "path",
+      required: true,
+      schema: { type: "string" },
+    }));
     paths[route.resource] ??= {};
     paths[route.resource][route.method.toLowerCase()] = {
       operationId: `${route.method.toLowerCase()}${route.resource.replace(/[^A-Za-z]+/g, "_")}`,

@@ -12,9 +12,14 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { makeAuditTransformHandler } from "./audit/transform";
 import { makeRestAuthorizer, makeWebSocketAuthorizer } from "./auth/authorizers";
 import { parseTokenRecords } from "./auth/tokens";
+import { makeEvaluatorReadRoutes, makeEvaluatorWriteRoutes } from "./evaluators/routes";
+import { makeEvaluatorStore } from "./evaluators/store";
 import { makeDeleteRoutes, makeReadRoutes, makeWriteRoutes } from "./flags/routes";
 import { makeFlagStore } from "./flags/store";
 import { makeProxyHandler } from "./http";
+import { makeDynamoFlagSetSource, makeFlagSetCache } from "./ofrep/flagSet";
+import { makeEvaluationRecorder } from "./ofrep/lastEvaluated";
+import { makeOfrepRoutes } from "./ofrep/routes";
 import { makeConnectionStore } from "./realtime/connections";
 import {
   makeConnectHandler,
@@ -29,6 +34,8 @@ import { FANOUT_CONCURRENCY } from "./realtime/table";
 /** Environment variable names the components set and the entrypoints read. */
 export const ENV = {
   flagsTable: "FLAGS_TABLE_NAME",
+  /** Shared evaluators, their reference counts and the flag-set version item. */
+  evaluatorsTable: "EVALUATORS_TABLE_NAME",
   deletionParameter: "ALLOW_FLAG_DELETION_PARAMETER",
   tokensParameter: "API_TOKENS_PARAMETER",
   /** JSON array of allowed CORS origins; absent or `[]` means CORS off. */
@@ -59,15 +66,46 @@ function proxyHandler(routes: Parameters<typeof makeProxyHandler>[0]) {
 }
 
 function flagStoreFromEnv() {
-  return makeFlagStore({ doc: documentClient(), tableName: requiredEnv(ENV.flagsTable) });
+  return makeFlagStore({
+    doc: documentClient(),
+    tableName: requiredEnv(ENV.flagsTable),
+    // Only writes use it; the realtime snapshot function reads flags and is not given it.
+    evaluatorsTableName: process.env[ENV.evaluatorsTable] || undefined,
+  });
+}
+
+function evaluatorStoreFromEnv() {
+  return makeEvaluatorStore({ doc: documentClient(), tableName: requiredEnv(ENV.evaluatorsTable) });
 }
 
 export function flagReadsEntrypoint() {
-  return proxyHandler(makeReadRoutes({ store: flagStoreFromEnv() }));
+  return proxyHandler({
+    ...makeReadRoutes({ store: flagStoreFromEnv() }),
+    ...makeEvaluatorReadRoutes({ store: evaluatorStoreFromEnv() }),
+  });
 }
 
 export function flagWritesEntrypoint() {
-  return proxyHandler(makeWriteRoutes({ store: flagStoreFromEnv() }));
+  return proxyHandler({
+    ...makeWriteRoutes({ store: flagStoreFromEnv() }),
+    ...makeEvaluatorWriteRoutes({ store: evaluatorStoreFromEnv() }),
+  });
+}
+
+/** OFREP: a warm flag set per container, checked for changes every 250 ms (see ofrep/flagSet.ts). */
+export function ofrepEntrypoint() {
+  const doc = documentClient();
+  const flagsTable = requiredEnv(ENV.flagsTable);
+  const logger = new Logger();
+  const flagSet = makeFlagSetCache({
+    source: makeDynamoFlagSetSource({ doc, flagsTable, evaluatorsTable: requiredEnv(ENV.evaluatorsTable) }),
+  });
+  const recorder = makeEvaluationRecorder({
+    doc,
+    tableName: flagsTable,
+    onFailure: (flagName, error) => logger.warn("lastEvaluated not stamped", { flagName, error: error as Error }),
+  });
+  return makeProxyHandler(makeOfrepRoutes({ flagSet, recorder }), logger, { corsOrigins: corsOriginsFromEnv() });
 }
 
 export function flagDeleteEntrypoint() {

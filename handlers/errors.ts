@@ -10,8 +10,11 @@ export const ERROR_STATUS = {
   FORBIDDEN: 403,
   DELETION_DISABLED: 403,
   FLAG_NOT_FOUND: 404,
+  /** Not in the contract's list; an unknown evaluator is a 404 like an unknown flag. */
+  EVALUATOR_NOT_FOUND: 404,
   ROUTE_NOT_FOUND: 404,
   FLAG_EXISTS: 409,
+  EVALUATOR_IN_USE: 409,
   VERSION_CONFLICT: 412,
   PAYLOAD_TOO_LARGE: 413,
   INTERNAL: 500,

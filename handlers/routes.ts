@@ -9,6 +9,13 @@ export const ROUTES = [
   { method: "POST", resource: "/flags", group: "write", scope: "write" },
   { method: "PUT", resource: "/flags/{flagName}", group: "write", scope: "write" },
   { method: "DELETE", resource: "/flags/{flagName}", group: "delete", scope: "write" },
+  { method: "GET", resource: "/evaluators", group: "read", scope: "read" },
+  { method: "GET", resource: "/evaluators/{name}", group: "read", scope: "read" },
+  { method: "PUT", resource: "/evaluators/{name}", group: "write", scope: "write" },
+  { method: "DELETE", resource: "/evaluators/{name}", group: "write", scope: "write" },
+  // OFREP evaluation: its own function, which only reads the flag set (and stamps lastEvaluated).
+  { method: "POST", resource: "/ofrep/v1/evaluate/flags/{key}", group: "ofrep", scope: "read" },
+  { method: "POST", resource: "/ofrep/v1/evaluate/flags", group: "ofrep", scope: "read" },
   // CORS preflights: answered without a token and without touching data.
   { method: "OPTIONS", resource: "/flags", group: "read", scope: null },
   { method: "OPTIONS", resource: "/flags/{flagName}", group: "read", scope: null },
@@ -16,4 +23,4 @@ export const ROUTES = [
 
 export type Route = (typeof ROUTES)[number];
 export type RouteGroup = Route["group"];
-export const ROUTE_GROUPS: readonly RouteGroup[] = ["read", "write", "delete"];
+export const ROUTE_GROUPS: readonly RouteGroup[] = ["read", "write", "delete", "ofrep"];

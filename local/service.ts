@@ -6,9 +6,15 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { makeWebSocketAuthorizer } from "../handlers/auth/authorizers";
 import { bearerToken, principalContext, type TokenConfig, toTokenRecords, verifyToken } from "../handlers/auth/tokens";
+import { makeEvaluatorReadRoutes, makeEvaluatorWriteRoutes } from "../handlers/evaluators/routes";
+import { makeEvaluatorStore } from "../handlers/evaluators/store";
+import { evaluatorsTableFor } from "../handlers/evaluators/table";
 import { makeDeleteRoutes, makeReadRoutes, makeWriteRoutes } from "../handlers/flags/routes";
 import { makeFlagStore } from "../handlers/flags/store";
 import { errorBody, makeProxyHandler } from "../handlers/http";
+import { makeDynamoFlagSetSource, makeFlagSetCache } from "../handlers/ofrep/flagSet";
+import { makeEvaluationRecorder } from "../handlers/ofrep/lastEvaluated";
+import { makeOfrepRoutes } from "../handlers/ofrep/routes";
 import { makeConnectionStore } from "../handlers/realtime/connections";
 import {
   makeConnectHandler,
@@ -109,6 +115,18 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const tokenRecords = toTokenRecords(options.tokens);
   const logger = new Logger({ serviceName: "feature-flags-local" });
   const flags = makeFlagStore({ doc, tableName });
+  const evaluators = makeEvaluatorStore({ doc, tableName: evaluatorsTableFor(tableName) });
+  // OFREP as its Lambda runs it: a warm flag set checked for changes, lastEvaluated once a minute.
+  const ofrep = makeOfrepRoutes({
+    flagSet: makeFlagSetCache({
+      source: makeDynamoFlagSetSource({ doc, flagsTable: tableName, evaluatorsTable: evaluatorsTableFor(tableName) }),
+    }),
+    recorder: makeEvaluationRecorder({
+      doc,
+      tableName,
+      onFailure: (flagName, error) => logger.warn("lastEvaluated not stamped", { flagName, error: error as Error }),
+    }),
+  });
   const connections = makeConnectionStore({ doc, tableName: connectionsTableName });
 
   const restHandler = makeProxyHandler(
@@ -116,6 +134,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       ...makeReadRoutes({ store: flags }),
       ...makeWriteRoutes({ store: flags }),
       ...makeDeleteRoutes({ store: flags, isDeletionAllowed: async () => options.allowFlagDeletion() }),
+      ...makeEvaluatorReadRoutes({ store: evaluators }),
+      ...makeEvaluatorWriteRoutes({ store: evaluators }),
+      ...ofrep,
     },
     logger,
     { corsOrigins: options.corsOrigins },

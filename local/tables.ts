@@ -4,6 +4,7 @@ import {
   ResourceInUseException,
   UpdateTimeToLiveCommand,
 } from "@aws-sdk/client-dynamodb";
+import { EVALUATORS_TABLE, evaluatorsTableFor } from "../handlers/evaluators/table";
 import { FLAGS_TABLE } from "../handlers/flags/table";
 import { CONNECTIONS_TABLE } from "../handlers/realtime/table";
 
@@ -42,9 +43,11 @@ async function ensureTable(client: DynamoDBClient, tableName: string, table: Tab
   }
 }
 
-/** The flags table, as `FlagApi` defines it. */
-export const ensureFlagsTable = (client: DynamoDBClient, tableName: string): Promise<void> =>
-  ensureTable(client, tableName, FLAGS_TABLE);
+/** The flags table and its evaluators table (`<tableName>-evaluators`), as `FlagApi` defines them. */
+export async function ensureFlagsTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  await ensureTable(client, tableName, FLAGS_TABLE);
+  await ensureTable(client, evaluatorsTableFor(tableName), EVALUATORS_TABLE);
+}
 
 /** The WebSocket connections table, as `Realtime` defines it. */
 export const ensureConnectionsTable = (client: DynamoDBClient, tableName: string): Promise<void> =>

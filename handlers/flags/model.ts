@@ -1,5 +1,17 @@
+/** flagd's flag states (CONTRACT.md, "Flag"). */
+export type FlagState = "ENABLED" | "DISABLED";
+
+/** The evaluation fields of a rich flag, with flagd's flag-definition semantics. */
+export interface FlagDefinition {
+  state?: FlagState;
+  variants?: Record<string, unknown>;
+  defaultVariant?: string | null;
+  targeting?: Record<string, unknown>;
+  metadata?: Record<string, string | number | boolean>;
+}
+
 /** A flag as the API returns it (CONTRACT.md, "Flag"). */
-export interface Flag {
+export interface Flag extends FlagDefinition {
   flagName: string;
   value?: unknown;
   description?: string;
@@ -9,16 +21,24 @@ export interface Flag {
   createdBy: string | null;
   updatedBy: string | null;
   lastAccessed?: string;
+  lastEvaluated?: string;
 }
 
 /**
- * A flag as stored. The value is kept as JSON text rather than as native DynamoDB types: DynamoDB
- * numbers cannot hold every JSON number (1e308 is out of range), documents nest at most 32 deep,
- * and the text round-trips exactly.
+ * A flag as stored. The value and the definition are kept as JSON text rather than as native
+ * DynamoDB types: DynamoDB numbers cannot hold every JSON number (1e308 is out of range),
+ * documents nest at most 32 deep, and the text round-trips exactly.
  */
 export interface FlagItem {
   flagName: string;
   valueJson?: string;
+  /** The rich fields (`state`, `variants`, `defaultVariant`, `targeting`, `metadata`) as JSON text. */
+  definitionJson?: string;
+  /**
+   * Evaluators the targeting names with `$ref`. Each one's reference count includes this flag,
+   * which is what lets a delete of an evaluator in use fail atomically (see evaluators/store.ts).
+   */
+  refs?: string[];
   description?: string;
   version: number;
   createdAt: string;
@@ -26,6 +46,8 @@ export interface FlagItem {
   createdBy: string | null;
   updatedBy: string | null;
   lastAccessed?: string;
+  /** When an OFREP evaluation last used the flag, at about a minute's resolution. */
+  lastEvaluated?: string;
   /** Who read it last (for the audit trail; not part of the API's flag). */
   lastAccessedBy?: string | null;
   /** Who is deleting it: stamped just before the delete so the stream's old image names them. */
@@ -34,17 +56,32 @@ export interface FlagItem {
   deletionId?: string;
 }
 
+/** The definition fields in the contract's order. */
+const DEFINITION_FIELDS = ["state", "variants", "defaultVariant", "targeting", "metadata"] as const;
+
+/** The rich fields of a stored item, or an empty definition for a plain value flag. */
+export function itemDefinition(item: Pick<FlagItem, "definitionJson">): FlagDefinition {
+  return item.definitionJson === undefined ? {} : (JSON.parse(item.definitionJson) as FlagDefinition);
+}
+
 /** Turns a stored item (already unmarshalled) into the API's flag, fields in the contract's order. */
 export function itemToFlag(item: FlagItem): Flag {
+  const definition = itemDefinition(item);
+  const rich: FlagDefinition = {};
+  for (const field of DEFINITION_FIELDS) {
+    if (definition[field] !== undefined) (rich as Record<string, unknown>)[field] = definition[field];
+  }
   return {
     flagName: item.flagName,
     ...(item.valueJson === undefined ? {} : { value: JSON.parse(item.valueJson) }),
     ...(item.description === undefined ? {} : { description: item.description }),
+    ...rich,
     version: Number(item.version),
     createdAt: item.createdAt,
     updatedAt: item.updatedAt,
     createdBy: item.createdBy ?? null,
     updatedBy: item.updatedBy ?? null,
     ...(item.lastAccessed === undefined ? {} : { lastAccessed: item.lastAccessed }),
+    ...(item.lastEvaluated === undefined ? {} : { lastEvaluated: item.lastEvaluated }),
   };
 }

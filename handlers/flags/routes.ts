@@ -47,7 +47,7 @@ export function makeWriteRoutes({ store }: { store: FlagStore }): Record<string,
     "PUT /flags/{flagName}": async (request) => {
       const flagName = parseFlagName(request.params.flagName);
       const expectedVersion = parseIfMatch(request.header("If-Match"));
-      const input = parseUpdateFlag(parseJsonBody(request));
+      const input = parseUpdateFlag(parseJsonBody(request), flagName);
       if (input.flagName !== undefined && input.flagName !== flagName) {
         throw serviceError("NAME_MISMATCH", `body names '${input.flagName}' but the path names '${flagName}'`);
       }

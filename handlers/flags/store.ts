@@ -1,20 +1,23 @@
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import {
-  DeleteCommand,
   type DynamoDBDocumentClient,
-  PutCommand,
+  GetCommand,
   ScanCommand,
+  type TransactWriteCommandInput,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
-import { unmarshall } from "@aws-sdk/util-dynamodb";
-import { flagExists, flagNotFound, versionConflict } from "../errors";
+import { flagExists, flagNotFound, serviceError, versionConflict } from "../errors";
+import { evaluatorsTableFor } from "../evaluators/table";
 import { encodeCursor } from "./cursor";
 import { type Flag, type FlagItem, itemToFlag } from "./model";
+import { bumpFlagSet, countReference, runTransaction, TRANSACTION_ATTEMPTS } from "./transactions";
 import type { CreateFlagInput, UpdateFlagInput } from "./validation";
 
 export interface FlagStoreDeps {
   doc: DynamoDBDocumentClient;
   tableName: string;
+  /** The evaluators table (reference counts, flag-set version). Default `<tableName>-evaluators`. */
+  evaluatorsTableName?: string;
   /** Injected so tests can control timestamps. */
   now?: () => Date;
 }
@@ -26,39 +29,74 @@ export interface FlagPage {
 
 export type FlagStore = ReturnType<typeof makeFlagStore>;
 
+const missingEvaluator = (name: string) =>
+  serviceError(
+    "VALIDATION_FAILED",
+    `targeting: $ref '${name}' names no evaluator; create it with PUT /evaluators/${name}`,
+  );
+
+/** `added` and `removed` evaluator names between two reference lists. */
+function referenceChanges(before: readonly string[], after: readonly string[]) {
+  return {
+    added: after.filter((name) => !before.includes(name)),
+    removed: before.filter((name) => !after.includes(name)),
+  };
+}
+
 /**
- * Flag persistence. Every write is a single conditional DynamoDB request, so concurrent callers
- * cannot both win a create, and a read's `lastAccessed` touch cannot overwrite an update.
+ * Flag persistence. Every change is one DynamoDB transaction: the flag write under its condition
+ * (absent for a create, the version read for an update), the reference counts of the evaluators
+ * its targeting gains or loses, and the flag-set version bump. So concurrent creates cannot both
+ * win, a flag never references a deleted evaluator, and OFREP caches see every change through one
+ * item. A read's `lastAccessed` touch is a single UpdateItem that cannot overwrite an update.
  */
-export function makeFlagStore({ doc, tableName, now = () => new Date() }: FlagStoreDeps) {
+export function makeFlagStore({ doc, tableName, evaluatorsTableName, now = () => new Date() }: FlagStoreDeps) {
+  const evaluatorsTable = evaluatorsTableName ?? evaluatorsTableFor(tableName);
   const isConditionFailure = (error: unknown): error is ConditionalCheckFailedException =>
     error instanceof ConditionalCheckFailedException ||
     (error instanceof Error && error.name === "ConditionalCheckFailedException");
+
+  type TransactItems = NonNullable<TransactWriteCommandInput["TransactItems"]>;
+
+  /** Runs a flag transaction; its cancellation codes when a condition failed. */
+  const transact = async (items: () => TransactItems): Promise<string[] | undefined> =>
+    (await runTransaction(doc, items))?.codes;
+
+  /** The evaluator a failed reference-count item named, if one did. */
+  const failedReference = (codes: string[], references: readonly string[], offset = 1): string | undefined =>
+    references.find((_, i) => codes[i + offset] === "ConditionalCheckFailed");
+
+  const readItem = async (flagName: string): Promise<FlagItem | undefined> => {
+    const result = await doc.send(new GetCommand({ TableName: tableName, Key: { flagName }, ConsistentRead: true }));
+    return result.Item as FlagItem | undefined;
+  };
 
   return {
     async create(input: CreateFlagInput, actor: string | null): Promise<Flag> {
       const at = now().toISOString();
       const item: FlagItem = {
         flagName: input.flagName,
-        valueJson: JSON.stringify(input.value),
         version: 1,
         createdAt: at,
         updatedAt: at,
         createdBy: actor,
         updatedBy: actor,
       };
+      if (input.value !== undefined) item.valueJson = JSON.stringify(input.value);
+      if (input.definition !== undefined) item.definitionJson = JSON.stringify(input.definition);
+      if (input.refs !== undefined && input.refs.length > 0) item.refs = input.refs;
       if (input.description !== undefined) item.description = input.description;
-      try {
-        await doc.send(
-          new PutCommand({
-            TableName: tableName,
-            Item: item,
-            ConditionExpression: "attribute_not_exists(flagName)",
-          }),
-        );
-      } catch (error) {
-        if (isConditionFailure(error)) throw flagExists(input.flagName);
-        throw error;
+      const refs = input.refs ?? [];
+      const codes = await transact(() => [
+        { Put: { TableName: tableName, Item: item, ConditionExpression: "attribute_not_exists(flagName)" } },
+        ...refs.map((name) => countReference(evaluatorsTable, name, 1)),
+        bumpFlagSet(evaluatorsTable, at),
+      ]);
+      if (codes !== undefined) {
+        if (codes[0] === "ConditionalCheckFailed") throw flagExists(input.flagName);
+        const missing = failedReference(codes, refs);
+        if (missing !== undefined) throw missingEvaluator(missing);
+        throw new Error(`create of '${input.flagName}' cancelled: ${codes.join(", ")}`);
       }
       return itemToFlag(item);
     },
@@ -87,8 +125,9 @@ export function makeFlagStore({ doc, tableName, now = () => new Date() }: FlagSt
     },
 
     /**
-     * Replaces a flag's value (and description, when given) and bumps its version. With
-     * `expectedVersion`, applies only if the stored version still matches.
+     * Replaces a flag's value and definition (and description, when given) and bumps its version.
+     * With `expectedVersion`, applies only if the stored version still matches; without, a
+     * concurrent update makes it read again and retry, so nothing is lost.
      */
     async update(
       flagName: string,
@@ -96,41 +135,58 @@ export function makeFlagStore({ doc, tableName, now = () => new Date() }: FlagSt
       actor: string | null,
       expectedVersion?: number,
     ): Promise<Flag> {
-      const sets = ["valueJson = :value", "version = version + :one", "updatedAt = :now", "updatedBy = :actor"];
-      const values: Record<string, unknown> = {
-        ":value": JSON.stringify(input.value),
-        ":one": 1,
-        ":now": now().toISOString(),
-        ":actor": actor,
-      };
-      if (input.description !== undefined) {
-        sets.push("description = :description");
-        values[":description"] = input.description;
+      for (let attempt = 0; attempt < TRANSACTION_ATTEMPTS; attempt++) {
+        const old = await readItem(flagName);
+        if (old === undefined) throw flagNotFound(flagName);
+        const version = Number(old.version);
+        if (expectedVersion !== undefined && version !== expectedVersion) {
+          throw versionConflict(flagName, expectedVersion, version);
+        }
+        const at = now().toISOString();
+        const next: FlagItem = { ...old, version: version + 1, updatedAt: at, updatedBy: actor };
+        delete next.valueJson;
+        delete next.definitionJson;
+        delete next.refs;
+        if (input.value !== undefined) next.valueJson = JSON.stringify(input.value);
+        if (input.definition !== undefined) next.definitionJson = JSON.stringify(input.definition);
+        if (input.refs !== undefined && input.refs.length > 0) next.refs = input.refs;
+        if (input.description !== undefined) next.description = input.description;
+
+        const sets = ["version = :next", "updatedAt = :at", "updatedBy = :actor"];
+        const removes: string[] = [];
+        const values: Record<string, unknown> = { ":next": version + 1, ":at": at, ":actor": actor, ":old": version };
+        for (const field of ["valueJson", "definitionJson", "refs", "description"] as const) {
+          if (next[field] === undefined) {
+            if (field !== "description") removes.push(field);
+            continue;
+          }
+          sets.push(`${field} = :${field}`);
+          values[`:${field}`] = next[field];
+        }
+        const { added, removed } = referenceChanges(old.refs ?? [], next.refs ?? []);
+        const codes = await transact(() => [
+          {
+            Update: {
+              TableName: tableName,
+              Key: { flagName },
+              UpdateExpression: `SET ${sets.join(", ")}${removes.length > 0 ? ` REMOVE ${removes.join(", ")}` : ""}`,
+              ConditionExpression: "version = :old",
+              ExpressionAttributeValues: values,
+            },
+          },
+          ...added.map((name) => countReference(evaluatorsTable, name, 1)),
+          ...removed.map((name) => countReference(evaluatorsTable, name, -1)),
+          bumpFlagSet(evaluatorsTable, at),
+        ]);
+        if (codes === undefined) return itemToFlag(next);
+        const missing = failedReference(codes, added);
+        if (missing !== undefined) throw missingEvaluator(missing);
+        if (codes[0] !== "ConditionalCheckFailed") {
+          throw new Error(`update of '${flagName}' cancelled: ${codes.join(", ")}`);
+        }
+        // Someone else changed or deleted the flag since it was read: read again.
       }
-      let condition = "attribute_exists(flagName)";
-      if (expectedVersion !== undefined) {
-        condition += " AND version = :expected";
-        values[":expected"] = expectedVersion;
-      }
-      try {
-        const result = await doc.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: { flagName },
-            UpdateExpression: `SET ${sets.join(", ")}`,
-            ConditionExpression: condition,
-            ExpressionAttributeValues: values,
-            ReturnValues: "ALL_NEW",
-            // Tells a missing flag (404) from a stale version (412) without a second read.
-            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-          }),
-        );
-        return itemToFlag(result.Attributes as FlagItem);
-      } catch (error) {
-        if (!isConditionFailure(error)) throw error;
-        if (error.Item === undefined || expectedVersion === undefined) throw flagNotFound(flagName);
-        throw versionConflict(flagName, expectedVersion, Number(unmarshall(error.Item).version));
-      }
+      throw new Error(`update of '${flagName}' kept losing to concurrent updates`);
     },
 
     /**
@@ -139,30 +195,44 @@ export function makeFlagStore({ doc, tableName, now = () => new Date() }: FlagSt
      * delete then applies only to the item this caller stamped.
      */
     async remove(flagName: string, actor: string | null = null): Promise<void> {
-      const deletionId = `${now().getTime()}-${Math.random().toString(36).slice(2)}`;
-      try {
-        await doc.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: { flagName },
-            UpdateExpression: "SET deletedBy = :actor, deletionId = :deletionId",
-            ConditionExpression: "attribute_exists(flagName)",
-            ExpressionAttributeValues: { ":actor": actor, ":deletionId": deletionId },
-          }),
-        );
-        await doc.send(
-          new DeleteCommand({
-            TableName: tableName,
-            Key: { flagName },
-            ConditionExpression: "deletionId = :deletionId",
-            ExpressionAttributeValues: { ":deletionId": deletionId },
-          }),
-        );
-      } catch (error) {
-        // Missing, or a concurrent delete won the race: either way, not ours to delete.
-        if (isConditionFailure(error)) throw flagNotFound(flagName);
-        throw error;
+      for (let attempt = 0; attempt < TRANSACTION_ATTEMPTS; attempt++) {
+        const deletionId = `${now().getTime()}-${Math.random().toString(36).slice(2)}`;
+        let stamped: FlagItem;
+        try {
+          const result = await doc.send(
+            new UpdateCommand({
+              TableName: tableName,
+              Key: { flagName },
+              UpdateExpression: "SET deletedBy = :actor, deletionId = :deletionId",
+              ConditionExpression: "attribute_exists(flagName)",
+              ExpressionAttributeValues: { ":actor": actor, ":deletionId": deletionId },
+              ReturnValues: "ALL_NEW",
+            }),
+          );
+          stamped = result.Attributes as FlagItem;
+        } catch (error) {
+          if (isConditionFailure(error)) throw flagNotFound(flagName);
+          throw error;
+        }
+        // The version condition keeps the references read with the stamp the ones released.
+        const refs = stamped.refs ?? [];
+        const codes = await transact(() => [
+          {
+            Delete: {
+              TableName: tableName,
+              Key: { flagName },
+              ConditionExpression: "deletionId = :deletionId AND version = :version",
+              ExpressionAttributeValues: { ":deletionId": deletionId, ":version": stamped.version },
+            },
+          },
+          ...refs.map((name) => countReference(evaluatorsTable, name, -1)),
+          bumpFlagSet(evaluatorsTable, now().toISOString()),
+        ]);
+        if (codes === undefined) return;
+        // A concurrent delete re-stamped it, or an update changed it: stamp again and retry,
+        // which answers 404 once the other delete has won.
       }
+      throw new Error(`delete of '${flagName}' kept losing to concurrent changes`);
     },
 
     /** Every flag (for a realtime snapshot); reads never stamp `lastAccessed` here. */

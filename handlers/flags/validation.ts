@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { type ServiceError, serviceError } from "../errors";
+import { checkDefinition, DEFINITION_FIELDS } from "./definition";
+import type { FlagDefinition } from "./model";
 
 /** CONTRACT.md: a flag name, which is also the table's partition key. */
 export const FLAG_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -12,14 +14,21 @@ export const DEFAULT_PAGE_SIZE = 100;
 
 export interface CreateFlagInput {
   flagName: string;
-  value: unknown;
+  /** Absent only for a rich flag without a default variant. */
+  value?: unknown;
   description?: string;
+  /** The rich fields; absent for a plain value flag. */
+  definition?: FlagDefinition;
+  /** Evaluators the targeting references; absent when none. */
+  refs?: string[];
 }
 
 export interface UpdateFlagInput {
-  value: unknown;
+  value?: unknown;
   description?: string;
   flagName?: string;
+  definition?: FlagDefinition;
+  refs?: string[];
 }
 
 /** Nesting depth of a JSON value, computed without recursion so hostile input cannot overflow. */
@@ -43,7 +52,13 @@ export function flagSchemas() {
   const flagName = z
     .string({ error: "flagName must be a string" })
     .regex(FLAG_NAME_PATTERN, "flagName must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$");
-  const value = z.unknown().refine((v) => v !== undefined && v !== null, "value is required and must not be null");
+  // Presence and types of value and the rich fields are checked by checkDefinition, which knows
+  // how they depend on each other.
+  const value = z.unknown().optional();
+  const rich = Object.fromEntries(DEFINITION_FIELDS.map((field) => [field, z.unknown().optional()])) as Record<
+    (typeof DEFINITION_FIELDS)[number],
+    z.ZodOptional<z.ZodUnknown>
+  >;
   const description = z
     .string({ error: "description must be a string" })
     .max(MAX_DESCRIPTION_LENGTH, `description must be at most ${MAX_DESCRIPTION_LENGTH} characters`)
@@ -56,11 +71,12 @@ export function flagSchemas() {
     createdBy: z.unknown().optional(),
     updatedBy: z.unknown().optional(),
     lastAccessed: z.unknown().optional(),
+    lastEvaluated: z.unknown().optional(),
   };
   return {
     flagName,
-    create: z.strictObject({ flagName, value, description, ...serviceSet }),
-    update: z.strictObject({ flagName: flagName.optional(), value, description, ...serviceSet }),
+    create: z.strictObject({ flagName, value, description, ...rich, ...serviceSet }),
+    update: z.strictObject({ flagName: flagName.optional(), value, description, ...rich, ...serviceSet }),
   };
 }
 
@@ -82,28 +98,54 @@ function checkValueLimits(value: unknown): void {
   }
 }
 
+function checkDefinitionLimits(definition: FlagDefinition): void {
+  if (jsonDepth(definition) > MAX_VALUE_DEPTH + 1) {
+    throw serviceError("VALIDATION_FAILED", `definition: nests deeper than ${MAX_VALUE_DEPTH} levels`);
+  }
+  const bytes = Buffer.byteLength(JSON.stringify(definition), "utf8");
+  if (bytes > MAX_VALUE_BYTES) {
+    throw serviceError(
+      "PAYLOAD_TOO_LARGE",
+      `variants, targeting and metadata serialize to ${bytes} bytes; the limit is ${MAX_VALUE_BYTES}`,
+    );
+  }
+}
+
 function requireObject(body: unknown): void {
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
     throw serviceError("VALIDATION_FAILED", "body: must be a JSON object");
   }
 }
 
+/** Checks value and definition together and returns the fields to store. */
+function checkedFields(flagName: string, data: Record<string, unknown>): Omit<CreateFlagInput, "flagName"> {
+  const checked = checkDefinition(flagName, data);
+  if (checked.value !== undefined) checkValueLimits(checked.value);
+  if (checked.definition !== undefined) checkDefinitionLimits(checked.definition);
+  const fields: Omit<CreateFlagInput, "flagName"> = {};
+  if (checked.value !== undefined) fields.value = checked.value;
+  if (checked.definition !== undefined) fields.definition = checked.definition;
+  if (checked.refs.length > 0) fields.refs = checked.refs;
+  return fields;
+}
+
 export function parseCreateFlag(body: unknown): CreateFlagInput {
   requireObject(body);
   const result = flagSchemas().create.safeParse(body);
   if (!result.success) throw validationFailed(result.error);
-  checkValueLimits(result.data.value);
-  const { flagName, value, description } = result.data;
-  return description === undefined ? { flagName, value } : { flagName, value, description };
+  const { flagName, description } = result.data;
+  const input: CreateFlagInput = { flagName, ...checkedFields(flagName, result.data) };
+  if (description !== undefined) input.description = description;
+  return input;
 }
 
-export function parseUpdateFlag(body: unknown): UpdateFlagInput {
+/** `flagName` is the path's: the definition's messages and checks are about that flag. */
+export function parseUpdateFlag(body: unknown, pathFlagName = "flag"): UpdateFlagInput {
   requireObject(body);
   const result = flagSchemas().update.safeParse(body);
   if (!result.success) throw validationFailed(result.error);
-  checkValueLimits(result.data.value);
-  const { flagName, value, description } = result.data;
-  const input: UpdateFlagInput = { value };
+  const { flagName, description } = result.data;
+  const input: UpdateFlagInput = checkedFields(pathFlagName, result.data);
   if (description !== undefined) input.description = description;
   if (flagName !== undefined) input.flagName = flagName;
   return input;

@@ -94,6 +94,7 @@ describe("REST authorizer artifact (serialized __index.js, tokens from SSM)", ()
     const handler = loadHandler<APIGatewayProxyEvent, APIGatewayProxyResult>(readArtifact, {
       POWERTOOLS_LOG_LEVEL: "DEBUG",
       FLAGS_TABLE_NAME: "no-such-table",
+      EVALUATORS_TABLE_NAME: "no-such-table-evaluators",
       AWS_ENDPOINT_URL_DYNAMODB: "http://127.0.0.1:9",
     });
     const { output } = await captureOutput(async () => {

@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import { strict as assert } from "node:assert";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { localDynamoClient } from "../../local/dynamodb";
+import { evaluatorsTableFor } from "../../handlers/evaluators/table";
 import { ensureFlagsTable } from "../../local/tables";
 import { loadHandler, type MaterializedArtifact, materialize } from "../support/artifacts";
 import { startFakeSsm } from "../support/fakeSsm";
@@ -39,6 +40,7 @@ describe("FlagApi Lambda artifacts (serialized __index.js against DynamoDB Local
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       AWS_ENDPOINT_URL_SSM: ssm.endpoint,
       FLAGS_TABLE_NAME: tableName,
+      EVALUATORS_TABLE_NAME: evaluatorsTableFor(tableName),
       ALLOW_FLAG_DELETION_PARAMETER: PARAMETER,
     };
   });

@@ -5,7 +5,7 @@ import { ofType, type RecordedResource, runProgram, single } from "../support/pu
 
 const FUNCTION = "aws:lambda/function:Function";
 const PARAMETER = "aws:ssm/parameter:Parameter";
-const FLAG_FUNCTIONS = ["-read", "-write", "-delete"];
+const FLAG_FUNCTIONS = ["-read", "-write", "-delete", "-ofrep"];
 const flagFunctions = (resources: RecordedResource[]) =>
   ofType(resources, FUNCTION).filter((fn) => FLAG_FUNCTIONS.some((suffix) => fn.name.endsWith(suffix)));
 
@@ -14,6 +14,25 @@ describe("FlagApi (Pulumi mocks)", () => {
 
   before(async () => {
     resources = await runProgram();
+  });
+
+  describe("evaluators table", () => {
+    it("is keyed on name, on demand, protected like the flags table, with a stream", () => {
+      const table = single(resources, "aws:dynamodb/table:Table", "-evaluators");
+      assert.equal(table.inputs.hashKey, "name");
+      assert.equal(table.inputs.billingMode, "PAY_PER_REQUEST");
+      assert.equal(table.inputs.streamEnabled, true);
+      assert.equal(table.inputs.pointInTimeRecovery.enabled, true);
+      assert.equal(table.inputs.serverSideEncryption.enabled, true);
+      assert.equal(table.inputs.deletionProtectionEnabled, true);
+    });
+
+    it("is named in every flag function's environment", () => {
+      const table = single(resources, "aws:dynamodb/table:Table", "-evaluators");
+      for (const fn of flagFunctions(resources)) {
+        assert.equal(fn.inputs.environment.variables.EVALUATORS_TABLE_NAME, table.name, fn.name);
+      }
+    });
   });
 
   describe("flags table", () => {
@@ -83,7 +102,7 @@ describe("FlagApi (Pulumi mocks)", () => {
       assert.equal(permissions.length, ROUTES.length);
       const api = single(resources, "aws:apigateway/restApi:RestApi");
       for (const route of ROUTES) {
-        const sourceArn = `arn:aws:execute-api:eu-west-1:123456789012:${api.name}-id/*/${route.method}${route.resource.replace("{flagName}", "*")}`;
+        const sourceArn = `arn:aws:execute-api:eu-west-1:123456789012:${api.name}-id/*/${route.method}${route.resource.replace(/\{[^}]+\}/g, "*")}`;
         const permission = permissions.find((p) => p.inputs.sourceArn === sourceArn);
         assert.ok(permission, `no permission for ${sourceArn}`);
         assert.equal(permission.inputs.principal, "apigateway.amazonaws.com");
@@ -151,17 +170,43 @@ describe("FlagApi (Pulumi mocks)", () => {
       const tableArn = `arn:aws:dynamodb:eu-west-1:123456789012:table/${table.name}`;
       const grants = (suffix: string) =>
         dataGrants(single(resources, "aws:iam/rolePolicy:RolePolicy", `${suffix}-policy`));
-      assert.deepEqual(grants("-read"), [{ actions: ["dynamodb:Scan", "dynamodb:UpdateItem"], resources: [tableArn] }]);
+      const evaluators = single(resources, "aws:dynamodb/table:Table", "-evaluators");
+      const evaluatorsArn = `arn:aws:dynamodb:eu-west-1:123456789012:table/${evaluators.name}`;
+      const dynamo = (actions: string[], resource: string) => ({
+        actions: actions.map((a) => `dynamodb:${a}`),
+        resources: [resource],
+      });
+      assert.deepEqual(grants("-read"), [
+        dynamo(["Scan", "UpdateItem"], tableArn),
+        dynamo(["GetItem", "Scan"], evaluatorsArn),
+      ]);
       assert.deepEqual(grants("-write"), [
-        { actions: ["dynamodb:PutItem", "dynamodb:UpdateItem"], resources: [tableArn] },
+        dynamo(["GetItem", "PutItem", "UpdateItem"], tableArn),
+        dynamo(["DeleteItem", "GetItem", "PutItem", "UpdateItem"], evaluatorsArn),
       ]);
       assert.deepEqual(grants("-delete"), [
-        { actions: ["dynamodb:DeleteItem", "dynamodb:UpdateItem"], resources: [tableArn] },
+        dynamo(["DeleteItem", "UpdateItem"], tableArn),
+        dynamo(["UpdateItem"], evaluatorsArn),
         {
           actions: ["ssm:GetParameter"],
           resources: [`arn:aws:ssm:eu-west-1:123456789012:parameter${parameter.inputs.name}`],
         },
       ]);
+      assert.deepEqual(grants("-ofrep"), [
+        dynamo(["Scan"], tableArn),
+        dynamo(["GetItem", "Scan"], evaluatorsArn),
+        dynamo(["UpdateItem"], tableArn),
+      ]);
+    });
+
+    it("lets the OFREP function update no attribute of a flag but lastEvaluated", () => {
+      const statements = statementsOf(single(resources, "aws:iam/rolePolicy:RolePolicy", "-ofrep-policy"));
+      const update = statements.find((s) => s.Action.includes("dynamodb:UpdateItem"));
+      assert.deepEqual(update?.Condition, {
+        "ForAllValues:StringEquals": { "dynamodb:Attributes": ["flagName", "lastEvaluated"] },
+      });
+      const writes = statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
+      for (const action of ["dynamodb:PutItem", "dynamodb:DeleteItem"]) assert.ok(!writes.includes(action), action);
     });
 
     it("lets each function write only to its own log group", () => {

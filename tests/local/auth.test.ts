@@ -24,6 +24,13 @@ describe("auth matrix: every REST route × every kind of caller (local runtime)"
 
   before(async () => {
     ({ service, api: admin, as } = await startTestService());
+    // OFREP sees a new flag within its 250 ms freshness bound, so it evaluates one made up front.
+    await admin("POST", "/flags", { body: { flagName: "ofrep-target", value: 1 } });
+    const ofrep = as(READ_TOKEN);
+    const body = { context: {} };
+    while ((await ofrep("POST", "/ofrep/v1/evaluate/flags/ofrep-target", { body })).status !== 200) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   });
   after(() => service.stop());
 
@@ -49,8 +56,15 @@ describe("auth matrix: every REST route × every kind of caller (local runtime)"
       it(`${route.method} ${route.resource} with ${caller} → ${outcome}`, async () => {
         const name = `m-${++counter}`;
         await admin("POST", "/flags", { body: { flagName: name, value: 1 } });
-        const path = route.resource.replace("{flagName}", name);
-        const body = route.method === "POST" ? { flagName: `${name}-new`, value: 1 } : { value: 2 };
+        await admin("PUT", `/evaluators/${name}`, { body: { expression: { "==": [1, 1] } } });
+        const path = route.resource.replace(/\{(flagName|name)\}/, name).replace("{key}", "ofrep-target");
+        const body = route.resource.startsWith("/ofrep/")
+          ? { context: { targetingKey: "user-1" } }
+          : route.resource.startsWith("/evaluators/")
+            ? { expression: { "==": [2, 2] } }
+            : route.method === "POST"
+              ? { flagName: `${name}-new`, value: 1 }
+              : { value: 2 };
         const result = await callerClient(caller)(route.method, path, {
           body: route.method === "GET" || route.method === "DELETE" ? undefined : body,
         });
@@ -65,6 +79,7 @@ describe("auth matrix: every REST route × every kind of caller (local runtime)"
         const stored = await admin("GET", `/flags/${name}`);
         assert.equal(stored.body.version, 1);
         assert.equal((await admin("GET", `/flags/${name}-new`)).status, 404);
+        assert.deepEqual((await admin("GET", `/evaluators/${name}`)).body.expression, { "==": [1, 1] });
       });
     }
   }

