@@ -157,6 +157,24 @@ describe("What reaches the alarms: client failures never match a function's erro
         event: proxyEvent({ method: "DELETE", resource: "/flags/{flagName}", params: { flagName: "exists" } }),
       },
     }),
+    ofrep: () => {
+      const single = (key: string, body: unknown) =>
+        proxyEvent({ method: "POST", resource: "/ofrep/v1/evaluate/flags/{key}", params: { key }, body });
+      return {
+        clientFailures: [
+          [
+            "404 FLAG_NOT_FOUND for an unknown flag",
+            async (invoke) => status(404)(invoke(single("missing", { context: {} }))),
+          ],
+          ["400 for a body that is not JSON", async (invoke) => status(400)(invoke(single("exists", "{")))],
+          [
+            "400 for a context that is not an object",
+            async (invoke) => status(400)(invoke(single("exists", { context: [1] }))),
+          ],
+        ],
+        fault: { env: noDynamo, event: single("exists", { context: {} }) },
+      };
+    },
     authorizer: () => ({
       clientFailures: [
         [

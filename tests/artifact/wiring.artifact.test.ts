@@ -4,7 +4,7 @@ import type { DynamoDBRecord } from "aws-lambda";
 import { materialize } from "../support/artifacts";
 import { startArtifactHarness } from "../support/artifactHarness";
 import { recordedInvocations, type WireCall } from "../support/awsCalls";
-import { grantedActions, roleArn, roleNamed, roleStatements, simulate, toIamRequest } from "../support/iam";
+import { grantedActions, roleArn, roleNamed, roleStatements, simulate, toIamRequests } from "../support/iam";
 import { proxyEvent } from "../support/proxyEvents";
 import { ofType, type RecordedResource, runProgram } from "../support/pulumiMocks";
 import { type ServiceCall, serviceCalls } from "../support/serviceCalls";
@@ -72,9 +72,25 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
         assert.equal(((await invoke(event)) as { principalId: string }).principalId, "reader");
       },
       write: async (invoke) => {
+        const evaluator = (name: string) => ({ method: "PUT", resource: "/evaluators/{name}", params: { name } });
+        await ok(201)(
+          invoke(proxyEvent({ ...evaluator("eu"), body: { expression: { in: [{ var: "country" }, ["de", "fr"]] } } })),
+        );
+        await ok(201)(invoke(proxyEvent({ ...evaluator("spare"), body: { expression: { "==": [1, 1] } } })));
+        await ok(200)(invoke(proxyEvent({ ...evaluator("spare"), body: { expression: { "==": [1, 2] } } })));
+        await ok(204)(
+          invoke(proxyEvent({ method: "DELETE", resource: "/evaluators/{name}", params: { name: "spare" } })),
+        );
         await ok(201)(
           invoke(proxyEvent({ method: "POST", resource: "/flags", body: { flagName: "wired", value: 1 } })),
         );
+        // A rich flag that takes a reference on the evaluator, then gives it back.
+        const rich = {
+          variants: { on: true, off: false },
+          defaultVariant: "off",
+          targeting: { if: [{ $ref: "eu" }, "on", "off"] },
+        };
+        await ok(201)(invoke(proxyEvent({ method: "POST", resource: "/flags", body: { flagName: "ruled", ...rich } })));
         const put = { method: "PUT", resource: "/flags/{flagName}", params: { flagName: "wired" }, body: { value: 2 } };
         await ok(200)(invoke(proxyEvent(put)));
       },
@@ -84,6 +100,14 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
           invoke(proxyEvent({ method: "GET", resource: "/flags/{flagName}", params: { flagName: "wired" } })),
         );
         await ok(200)(invoke(proxyEvent({ method: "GET", resource: "/health", authorizer: null })));
+        await ok(200)(invoke(proxyEvent({ method: "GET", resource: "/evaluators" })));
+        await ok(200)(invoke(proxyEvent({ method: "GET", resource: "/evaluators/{name}", params: { name: "eu" } })));
+      },
+      ofrep: async (invoke) => {
+        const context = { targetingKey: "user-1" };
+        const single = { method: "POST", resource: "/ofrep/v1/evaluate/flags/{key}", params: { key: "ruled" } };
+        await ok(200)(invoke(proxyEvent({ ...single, body: { context } })));
+        await ok(200)(invoke(proxyEvent({ method: "POST", resource: "/ofrep/v1/evaluate/flags", body: { context } })));
       },
       "ws-connect": async (invoke) => {
         const event = {
@@ -117,11 +141,11 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
         };
         assert.equal(result.records[0].result, "Ok");
       },
-      // Last: the flag goes, after every other function has used it.
+      // Last: the flags go, after every other function has used them (the rich one releases its evaluator).
       delete: async (invoke) => {
-        await ok(204)(
-          invoke(proxyEvent({ method: "DELETE", resource: "/flags/{flagName}", params: { flagName: "wired" } })),
-        );
+        for (const flagName of ["wired", "ruled"]) {
+          await ok(204)(invoke(proxyEvent({ method: "DELETE", resource: "/flags/{flagName}", params: { flagName } })));
+        }
       },
     };
     const order = Object.keys(drivers);
@@ -173,12 +197,13 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
       const fn = ofType(resources, FUNCTION).find((f) => f.name === call.functionName);
       assert.ok(fn, call.functionName);
       const role = roleNamed(resources, fn.inputs.role);
-      const { action, resource } = toIamRequest(call);
-      const decision = await simulate(
-        { principal: roleArn(role.name), action, resource },
-        { identity: roleStatements(resources, role) },
-      );
-      if (decision !== "Allowed") denied.push(`${call.functionName} may not ${action} on ${resource}: ${decision}`);
+      for (const { action, resource, context } of toIamRequests(call)) {
+        const decision = await simulate(
+          { principal: roleArn(role.name), action, resource, context },
+          { identity: roleStatements(resources, role) },
+        );
+        if (decision !== "Allowed") denied.push(`${call.functionName} may not ${action} on ${resource}: ${decision}`);
+      }
     }
     assert.deepEqual(denied, []);
   });
@@ -204,7 +229,9 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
         .filter((fn) => fn.inputs.role === principal)
         .map((fn) => fn.name);
       const used = new Set([
-        ...calls.filter((c) => functionsOfRole.includes(c.functionName)).map((c) => toIamRequest(c).action),
+        ...calls
+          .filter((c) => functionsOfRole.includes(c.functionName))
+          .flatMap((c) => toIamRequests(c).map((r) => r.action)),
         ...declared.filter((c) => c.request.principal === principal).map((c) => c.request.action),
       ]);
       const reasons = UNEXERCISED_GRANTS[role.name.replace(PREFIX, "")] ?? {};

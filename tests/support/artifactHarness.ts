@@ -1,5 +1,6 @@
 import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { toTokenRecords } from "../../handlers/auth/tokens";
+import { evaluatorsTableFor } from "../../handlers/evaluators/table";
 import { makeFlagStore } from "../../handlers/flags/store";
 import { localDynamoClient } from "../../local/dynamodb";
 import { ensureConnectionsTable, ensureFlagsTable } from "../../local/tables";
@@ -32,7 +33,7 @@ export async function startArtifactHarness(resources: RecordedResource[], option
   const connectionsTable = uniqueTableName("harness-conns");
   await ensureFlagsTable(client, flagsTable);
   await ensureConnectionsTable(client, connectionsTable);
-  const store = makeFlagStore({ doc, tableName: flagsTable });
+  const store = makeFlagStore({ doc, tableName: flagsTable, evaluatorsTableName: evaluatorsTableFor(flagsTable) });
   for (const flagName of options.flags ?? []) await store.create({ flagName, value: 1 }, "admin");
   for (const connectionId of options.connections ?? []) {
     await doc.send(new PutCommand({ TableName: connectionsTable, Item: { connectionId, tokenId: "reader" } }));
@@ -49,6 +50,7 @@ export async function startArtifactHarness(resources: RecordedResource[], option
   const management = await startFakeManagementApi({ gone: new Set(options.gone ?? []) });
   const local: Record<string, string> = {
     FLAGS_TABLE_NAME: flagsTable,
+    EVALUATORS_TABLE_NAME: evaluatorsTableFor(flagsTable),
     CONNECTIONS_TABLE_NAME: connectionsTable,
     WEBSOCKET_ENDPOINT: management.endpoint,
   };

@@ -24,7 +24,7 @@ export interface IamRequest {
   principal: string;
   action: string;
   resource: string;
-  context?: Record<string, string>;
+  context?: Record<string, string | string[]>;
 }
 
 /** Runs the real policy simulator: identity policies of the caller and the resource's own policy. */
@@ -96,19 +96,98 @@ function substitute(value: string, substitutions: Array<[string, string]>): stri
   return value;
 }
 
+/** Words of DynamoDB's expression grammar that are not attribute names. */
+const EXPRESSION_WORDS = new Set(
+  [
+    "SET REMOVE ADD DELETE AND OR NOT IN BETWEEN",
+    "attribute_exists attribute_not_exists attribute_type begins_with contains size if_not_exists list_append",
+  ]
+    .join(" ")
+    .split(" ")
+    .map((word) => word.toLowerCase()),
+);
+
 /**
- * The IAM action and resource ARN of a captured AWS request, as AWS would authorize it once
- * deployed: local names and endpoints are mapped back to the program's (via the function's
- * environment), then the ARN is built the way the service documents it.
+ * The top-level attribute names one DynamoDB item request touches, as the `dynamodb:Attributes`
+ * condition key sees them: key, item, and every name in its expressions (`#n` resolved).
  */
-export function toIamRequest(call: WireCall): { action: string; resource: string } {
+function dynamoAttributes(request: Record<string, unknown>): string[] {
+  const names = new Set<string>();
+  for (const field of ["Key", "Item"]) {
+    const value = request[field];
+    if (value !== null && typeof value === "object") for (const name of Object.keys(value)) names.add(name);
+  }
+  const placeholders = (request.ExpressionAttributeNames ?? {}) as Record<string, string>;
+  for (const field of ["UpdateExpression", "ConditionExpression", "ProjectionExpression", "FilterExpression"]) {
+    const expression = request[field];
+    if (typeof expression !== "string") continue;
+    // `:values` are not names; a path's first element is the top-level name.
+    for (const [, token] of expression.matchAll(/(?<![:\w.#\]])(#?[A-Za-z_]\w*)/g)) {
+      if (token.startsWith("#")) names.add(placeholders[token] ?? token);
+      else if (!EXPRESSION_WORDS.has(token.toLowerCase())) names.add(token);
+    }
+  }
+  return [...names];
+}
+
+/** One item operation of a DynamoDB request, as IAM authorizes it. */
+function dynamoItemRequest(
+  action: string,
+  request: Record<string, unknown>,
+  substitutions: Array<[string, string]>,
+): Omit<IamRequest, "principal"> {
+  const table = substitute(String(request.TableName), substitutions);
+  const context: Record<string, string | string[]> = {};
+  if (["GetItem", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"].includes(action)) {
+    context["dynamodb:Attributes"] = dynamoAttributes(request);
+    if (typeof request.ReturnValues === "string") context["dynamodb:ReturnValues"] = request.ReturnValues;
+  }
+  return {
+    action: `dynamodb:${action}`,
+    resource: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${table}`,
+    context,
+  };
+}
+
+/** What each element of `TransactItems` is authorized as (there is no IAM action for the transaction). */
+const TRANSACT_ITEM_ACTIONS: Record<string, string> = {
+  Put: "PutItem",
+  Update: "UpdateItem",
+  Delete: "DeleteItem",
+  ConditionCheck: "ConditionCheckItem",
+  Get: "GetItem",
+};
+
+/**
+ * The IAM authorizations a captured AWS request needs, as AWS would check them once deployed:
+ * local names and endpoints are mapped back to the program's (via the function's environment),
+ * then each action and ARN is built the way the service documents it. A DynamoDB transaction is
+ * authorized item by item (`PutItem`, `UpdateItem`, `DeleteItem`, `ConditionCheckItem`,
+ * `GetItem` on each item's table), with the `dynamodb:Attributes` each item touches.
+ */
+export function toIamRequests(call: WireCall): Array<Omit<IamRequest, "principal">> {
   const target = call.headers["x-amz-target"];
   const body = call.body === "" ? {} : (JSON.parse(call.body) as Record<string, unknown>);
   const dynamo = /^DynamoDB_\d+\.(\w+)$/.exec(target ?? "");
   if (dynamo !== null) {
-    const table = substitute(String(body.TableName), call.substitutions);
-    return { action: `dynamodb:${dynamo[1]}`, resource: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${table}` };
+    const operation = dynamo[1];
+    if (operation === "TransactWriteItems" || operation === "TransactGetItems") {
+      return (body.TransactItems as Array<Record<string, Record<string, unknown>>>).map((item) => {
+        const [kind, request] = Object.entries(item)[0];
+        const action = TRANSACT_ITEM_ACTIONS[kind];
+        assert.ok(action, `${call.functionName} sent a transaction item of unknown kind ${kind}`);
+        return dynamoItemRequest(action, request, call.substitutions);
+      });
+    }
+    return [dynamoItemRequest(operation, body, call.substitutions)];
   }
+  return [toIamRequest(call)];
+}
+
+/** The single IAM action and resource of a request to SSM or the Management API. */
+function toIamRequest(call: WireCall): { action: string; resource: string } {
+  const target = call.headers["x-amz-target"];
+  const body = call.body === "" ? {} : (JSON.parse(call.body) as Record<string, unknown>);
   const ssm = /^AmazonSSM\.(\w+)$/.exec(target ?? "");
   if (ssm !== null) {
     // A parameter name starts with "/"; its ARN is `parameter` + name.
@@ -140,9 +219,10 @@ export async function assertCallsAllowed(
 ): Promise<void> {
   const denied: string[] = [];
   for (const call of calls) {
-    const { action, resource } = toIamRequest(call);
-    const decision = await simulate({ principal, action, resource }, { identity: statements });
-    if (decision !== "Allowed") denied.push(`${functionName} may not ${action} on ${resource} (${decision})`);
+    for (const { action, resource, context } of toIamRequests(call)) {
+      const decision = await simulate({ principal, action, resource, context }, { identity: statements });
+      if (decision !== "Allowed") denied.push(`${functionName} may not ${action} on ${resource} (${decision})`);
+    }
   }
   assert.deepEqual(denied, [], `denied on AWS:\n${denied.join("\n")}`);
 }
