@@ -7,8 +7,8 @@
  */
 import * as path from "node:path";
 import { type LocalConfig, resolveLocalConfig } from "./config";
-import { StartupError } from "./preflight";
-import { type RunningService, startService } from "./service";
+import { checkDatabaseFile, checkDataDirWritable, checkJava, StartupError } from "./preflight";
+import type { RunningService } from "./service";
 
 const verbose = () => process.env.FLAGS_DEBUG === "1" || (process.env.DEBUG ?? "") !== "";
 
@@ -61,7 +61,15 @@ async function main(): Promise<void> {
     if (process.ppid !== parent) shutdown("parent process gone");
   }, 250).unref();
 
+  // What commonly stops a start-up is checked before the service's modules load (seconds on a
+  // busy machine), so those failures take a moment, not half a minute.
   const config = resolveLocalConfig(process.env, path.resolve(__dirname, ".."));
+  if (config.dataDir !== undefined) {
+    checkDataDirWritable(config.dataDir);
+    checkDatabaseFile(config.dataDir);
+  }
+  await checkJava();
+  const { startService } = await import("./service");
   try {
     service = await startService({
       port: config.port,
