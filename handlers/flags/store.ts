@@ -135,19 +135,21 @@ export function makeFlagStore({ doc, tableName, now = () => new Date() }: FlagSt
 
     /**
      * Deletes a flag. DynamoDB's REMOVE stream record carries only the old image, so the deleter
-     * is stamped first (`deletedBy`, version unchanged: no push, no audit line of its own); the
+     * and the time are stamped first (`deletedBy`, `deletedAt`, version unchanged: no push, no audit line of its own); the
      * delete then applies only to the item this caller stamped.
      */
     async remove(flagName: string, actor: string | null = null): Promise<void> {
-      const deletionId = `${now().getTime()}-${Math.random().toString(36).slice(2)}`;
+      const at = now().getTime();
+      const deletionId = `${at}-${Math.random().toString(36).slice(2)}`;
       try {
         await doc.send(
           new UpdateCommand({
             TableName: tableName,
             Key: { flagName },
-            UpdateExpression: "SET deletedBy = :actor, deletionId = :deletionId",
+            // deletedAt (ms): the stream's own time is rounded (to the minute on DynamoDB Local).
+            UpdateExpression: "SET deletedBy = :actor, deletedAt = :at, deletionId = :deletionId",
             ConditionExpression: "attribute_exists(flagName)",
-            ExpressionAttributeValues: { ":actor": actor, ":deletionId": deletionId },
+            ExpressionAttributeValues: { ":actor": actor, ":at": at, ":deletionId": deletionId },
           }),
         );
         await doc.send(
