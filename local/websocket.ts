@@ -185,6 +185,8 @@ export function attachWebSocketApi(
     });
     ws.on("pong", () => (connection.alive = true));
     ws.on("message", (data, isBinary) => {
+      // Frames already received when the connection was closed are not acted on.
+      if (ws.readyState !== ws.OPEN) return;
       if (!withinRate(connection)) {
         metrics.closedRateLimited += 1;
         logger.warn("websocket client sent too fast; connection closed", { connectionId });
