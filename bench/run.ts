@@ -8,6 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import { startService } from "../local/service";
+import { reliability } from "./reliability";
 import { toTokenRecords, verifyToken } from "../handlers/auth/tokens";
 import { loadHandler, materialize } from "../tests/support/artifacts";
 import { startFakeSsm } from "../tests/support/fakeSsm";
@@ -263,12 +264,15 @@ async function auditDelay(): Promise<void> {
 
 async function main(): Promise<void> {
   process.env.POWERTOOLS_LOG_LEVEL ??= "SILENT";
+  // `npm run bench -- reliability` runs only the reliability section.
+  if (process.argv.includes("reliability")) return reliability();
   await archives();
   await authorizerCost();
   await restLatency();
   await propagation();
   await auditDelay();
   await fanout();
+  await reliability();
 }
 
 main().then(
