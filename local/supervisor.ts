@@ -218,7 +218,8 @@ async function waitUntilServing(
   const why = hasExited(attempt.child)
     ? `exited with code ${attempt.child.exitCode ?? attempt.child.signalCode}${lastLine === "" ? "" : `: ${lastLine}`}`
     : `did not answer within ${options.timeoutMs / 1000} s${lastError instanceof Error ? ` (${lastError.message})` : ""}`;
-  throw new StartupError(`DynamoDB Local ${why}`);
+  // The cause travels with it (a test's hook that cannot start DynamoDB Local shows why).
+  throw new StartupError(`DynamoDB Local ${why}`, { cause: lastError });
 }
 
 /**
