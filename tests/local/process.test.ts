@@ -1,9 +1,10 @@
 import { strict as assert } from "node:assert";
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { client as anonymousClient } from "../support/http";
+import { javaProcessesFor, waitFor } from "../support/processes";
 import { ADMIN_TOKEN } from "../support/tokens";
 
 const client = (url: string) => anonymousClient(url, ADMIN_TOKEN);
@@ -54,21 +55,6 @@ async function stop(started: Started, signal: NodeJS.Signals): Promise<number | 
     throw new Error(`DynamoDB Local still running after ${signal}:\n${javaProcessesFor(dir).join("\n")}`);
   }
   return code;
-}
-
-/** DynamoDB Local processes whose command line names this data directory. */
-function javaProcessesFor(dataDir: string): string[] {
-  const lines = execFileSync("ps", ["-eo", "pid,args"], { encoding: "utf8" }).split("\n");
-  return lines.filter((line) => line.includes("DynamoDBLocal.jar") && line.includes(dataDir));
-}
-
-async function waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return true;
 }
 
 describe("npm start (the local runtime as a process)", () => {
