@@ -107,6 +107,26 @@ describe("npm start (the local runtime as a process)", () => {
     });
   }
 
+  it("takes its Java down when the service is killed with kill -9, and the next start runs on the same data dir", async () => {
+    const dir = dataDir();
+    const first = await npmStart({ PORT: "0", FLAGS_DATA_DIR: dir });
+    await client(first.url)("POST", "/flags", { body: { flagName: "kept", value: 1 } });
+    const lock = JSON.parse(fs.readFileSync(path.join(dir, ".dynamodb-local.lock"), "utf8")) as { pid: number };
+    const npmExited = new Promise((resolve) => first.child.once("exit", resolve));
+
+    process.kill(lock.pid, "SIGKILL"); // the service itself, as the OOM killer would
+    await npmExited;
+
+    assert.ok(await waitFor(() => javaProcessesFor(dir).length === 0, 15_000), javaProcessesFor(dir).join("\n"));
+    const second = await npmStart({ PORT: "0", FLAGS_DATA_DIR: dir });
+    try {
+      assert.equal(javaProcessesFor(dir).length, 1);
+      assert.equal((await client(second.url)("GET", "/flags/kept")).body.value, 1);
+    } finally {
+      await stop(second, "SIGTERM");
+    }
+  });
+
   it("reads allowFlagDeletion from ALLOW_FLAG_DELETION", async () => {
     const started = await npmStart({ PORT: "0", FLAGS_IN_MEMORY: "1", ALLOW_FLAG_DELETION: "false" });
     try {
