@@ -72,7 +72,6 @@ async function startProcess(): Promise<LocalProcess> {
   };
 }
 
-
 export interface SlowClientsResult {
   seconds: number;
   updates: number;
@@ -84,8 +83,14 @@ export interface SlowClientsResult {
   flooderReconnects: number;
 }
 
-export async function slowClients(seconds = 20): Promise<SlowClientsResult> {
-  console.log(`\n## Slow clients: 3 stalled readers + a sync flooder, ${seconds} s of 30 KB updates`);
+/**
+ * With `hostile` false, the same writes reach the healthy client alone: the control that shows
+ * what the machine itself costs, so the difference is what the hostile clients cost the others.
+ */
+export async function slowClients(seconds = 20, hostile = true): Promise<SlowClientsResult> {
+  console.log(
+    `\n## Slow clients: ${hostile ? "3 stalled readers + a sync flooder" : "control, no hostile client"}, ${seconds} s of 30 KB updates`,
+  );
   const service = await startProcess();
   const pid = service.child.pid as number;
   const api = client(service.url, ADMIN_TOKEN);
@@ -100,17 +105,24 @@ export async function slowClients(seconds = 20): Promise<SlowClientsResult> {
       if (message.type === "flag.updated")
         received.set(`${message.flag.flagName}@${message.flag.version}`, performance.now());
     });
-    const hostile = spawn(
-      process.execPath,
-      ["-r", "ts-node/register/transpile-only", "bench/hostileClients.ts", service.websocketUrl, "3"],
-      { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "pipe"] },
-    );
     let reconnects = 0;
-    hostile.stderr?.on("data", (chunk: Buffer) => (reconnects += (chunk.toString().match(/cut off/g) ?? []).length));
-    await new Promise<void>((resolve, reject) => {
-      hostile.stdout?.on("data", (chunk: Buffer) => chunk.toString().includes("ready") && resolve());
-      hostile.once("exit", (code) => reject(new Error(`hostile clients exited with ${code}`)));
-    });
+    const attackers = hostile
+      ? spawn(
+          process.execPath,
+          ["-r", "ts-node/register/transpile-only", "bench/hostileClients.ts", service.websocketUrl, "3"],
+          { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "pipe"] },
+        )
+      : undefined;
+    if (attackers !== undefined) {
+      attackers.stderr?.on(
+        "data",
+        (chunk: Buffer) => (reconnects += (chunk.toString().match(/cut off/g) ?? []).length),
+      );
+      await new Promise<void>((resolve, reject) => {
+        attackers.stdout?.on("data", (chunk: Buffer) => chunk.toString().includes("ready") && resolve());
+        attackers.once("exit", (code) => reject(new Error(`hostile clients exited with ${code}`)));
+      });
+    }
 
     const rssStart = rssBytes(pid);
     let rssMax = rssStart;
@@ -129,7 +141,7 @@ export async function slowClients(seconds = 20): Promise<SlowClientsResult> {
     const deadline = performance.now() + 5000;
     while (!received.has(last.key) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     clearInterval(sampler);
-    hostile.kill("SIGKILL");
+    attackers?.kill("SIGKILL");
     healthy.ws.terminate();
 
     const latencies = written.filter((w) => received.has(w.key)).map((w) => (received.get(w.key) as number) - w.at);
@@ -239,7 +251,13 @@ export async function burst(writers = 10, updatesPerWriter = 30, clients = 100):
 
 /** Runs both and writes `bench/results/reliability.json`. */
 export async function reliability(): Promise<void> {
-  const results = { measuredAt: new Date().toISOString(), slowClients: await slowClients(), burst: await burst() };
+  const results = {
+    measuredAt: new Date().toISOString(),
+    loadAverage: fs.readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).map(Number),
+    slowClients: await slowClients(),
+    control: await slowClients(20, false),
+    burst: await burst(),
+  };
   fs.mkdirSync(path.join(__dirname, "results"), { recursive: true });
   fs.writeFileSync(path.join(__dirname, "results", "reliability.json"), `${JSON.stringify(results, null, 2)}\n`);
 }
