@@ -8,6 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import { startService } from "../local/service";
+import { reliability } from "./reliability";
 import { toTokenRecords, verifyToken } from "../handlers/auth/tokens";
 import { loadHandler, materialize } from "../tests/support/artifacts";
 import { startFakeSsm } from "../tests/support/fakeSsm";
@@ -299,6 +300,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   propagation,
   audit: auditDelay,
   fanout,
+  reliability,
 };
 
 /** `npm run bench` runs every section; `npm run bench -- archives fanout` runs those only. */

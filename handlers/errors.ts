@@ -6,6 +6,8 @@ export const ERROR_STATUS = {
   INVALID_JSON: 400,
   VALIDATION_FAILED: 400,
   NAME_MISMATCH: 400,
+  /** A request the HTTP layer cannot read (bad request line, malformed headers). */
+  BAD_REQUEST: 400,
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
   DELETION_DISABLED: 403,
@@ -16,8 +18,13 @@ export const ERROR_STATUS = {
   FLAG_EXISTS: 409,
   EVALUATOR_IN_USE: 409,
   VERSION_CONFLICT: 412,
+  /** The client did not send its request in time (ours: the contract lists no code for 408). */
+  REQUEST_TIMEOUT: 408,
   PAYLOAD_TOO_LARGE: 413,
+  HEADERS_TOO_LARGE: 431,
   INTERNAL: 500,
+  /** The service cannot reach its database; retry shortly. */
+  DEPENDENCY_UNAVAILABLE: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

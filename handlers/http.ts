@@ -1,5 +1,6 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
+import { isLosslessNumber, parse as parseLossless, splitNumber } from "lossless-json";
 import { grants, principalFromContext } from "./auth/tokens";
 import { type ErrorCode, isServiceError, serviceError } from "./errors";
 import { ROUTES } from "./routes";
@@ -52,10 +53,55 @@ export function parseJsonBody(request: ApiRequest): unknown {
   if (Buffer.byteLength(body, "utf8") > MAX_BODY_BYTES) {
     throw serviceError("PAYLOAD_TOO_LARGE", `request body exceeds ${MAX_BODY_BYTES} bytes`);
   }
+  let parsed: unknown;
   try {
-    return JSON.parse(body);
+    parsed = JSON.parse(body);
   } catch (cause) {
     throw serviceError("INVALID_JSON", "request body is not valid JSON", { cause });
+  }
+  checkNumbersExact(body);
+  return parsed;
+}
+
+/**
+ * Whether the JSON text JSON.stringify writes for this number has the same digits and magnitude
+ * as `source` (`1.0`, `1e2`, `9007199254740992` do; `1e400`, `1e-400`, `9007199254740993` do not).
+ */
+export function keptExactly(source: string): boolean {
+  const parsed = Number(source);
+  if (!Number.isFinite(parsed)) return false;
+  const written = splitNumber(String(parsed));
+  const given = splitNumber(source);
+  return written.digits === given.digits && (written.digits === "0" || written.exponent === given.exponent);
+}
+
+/**
+ * Refuses a number that a double cannot hold digit for digit (`1e400` would become `null`,
+ * `12345678901234567890123` would come back rounded), naming where it is. JSON.parse cannot tell
+ * (its reviver's `context.source` exists only from Node 22), so lossless-json reads the text a
+ * second time, keeping each number's source digits. Bodies are at most 64 KiB.
+ */
+function checkNumbersExact(body: string): void {
+  // Most bodies hold no number long enough to lose digits: skip the second parse for them.
+  if (!/[0-9][0-9.]{15}|[eE][+-]?[0-9]{3}/.test(body)) return;
+  // Like JSON.parse, the last of a repeated key wins.
+  const tree = parseLossless(body, null, { onDuplicateKey: ({ newValue }) => newValue });
+  const pending: Array<[unknown, Array<string | number>]> = [[tree, []]];
+  while (pending.length > 0) {
+    const [node, path] = pending.pop() as [unknown, Array<string | number>];
+    if (isLosslessNumber(node)) {
+      if (!keptExactly(node.value)) {
+        throw serviceError(
+          "VALIDATION_FAILED",
+          `${path.length > 0 ? path.join(".") : "body"}: the number ${node.value.slice(0, 40)} cannot be stored exactly ` +
+            "(beyond double precision); send it as a string",
+        );
+      }
+    } else if (Array.isArray(node)) {
+      node.forEach((child, i) => pending.push([child, [...path, i]]));
+    } else if (node !== null && typeof node === "object") {
+      for (const [key, child] of Object.entries(node)) pending.push([child, [...path, key]]);
+    }
   }
 }
 
@@ -105,6 +151,15 @@ function basePathOf(event: APIGatewayProxyEvent): string {
   return requested.slice(0, requested.length - event.path.length);
 }
 
+/** Bytes as text, refusing what is not UTF-8 rather than storing U+FFFD in its place. */
+function decodeUtf8(bytes: Buffer): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch (cause) {
+    throw serviceError("INVALID_JSON", "request body is not valid UTF-8", { cause });
+  }
+}
+
 function toRequest(event: APIGatewayProxyEvent, actor: string | null): ApiRequest {
   const params: Record<string, string> = {};
   for (const [key, value] of Object.entries(event.pathParameters ?? {})) {
@@ -118,7 +173,7 @@ function toRequest(event: APIGatewayProxyEvent, actor: string | null): ApiReques
     event.body === null || event.body === undefined
       ? undefined
       : event.isBase64Encoded
-        ? Buffer.from(event.body, "base64").toString("utf8")
+        ? decodeUtf8(Buffer.from(event.body, "base64"))
         : event.body;
   return { params, query, header: headerLookup(event.headers), body, actor, basePath: basePathOf(event) };
 }
@@ -151,6 +206,31 @@ export function corsHeaders(origin: string | undefined, allowed: readonly string
   };
 }
 
+// Plain arrays, not Sets: Pulumi serializes module-level values into the Lambda's code by value.
+const NETWORK_ERRORS = ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENOTFOUND"];
+const UNAVAILABLE_ERRORS = [
+  "TimeoutError",
+  "ServiceUnavailable",
+  "InternalServerError",
+  "ThrottlingException",
+  "ProvisionedThroughputExceededException",
+  "RequestLimitExceeded",
+];
+
+/**
+ * Whether an AWS SDK error means the dependency (DynamoDB, SSM) could not serve the request — down,
+ * unreachable, overloaded — rather than a bug here: a 503 the client can retry, not a 500.
+ */
+export function isDependencyFailure(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const { code, $metadata } = error as Error & { code?: string; $metadata?: { httpStatusCode?: number } };
+  return (
+    (code !== undefined && NETWORK_ERRORS.includes(code)) ||
+    UNAVAILABLE_ERRORS.includes(error.name) ||
+    ($metadata?.httpStatusCode ?? 0) >= 500
+  );
+}
+
 /**
  * Builds the Lambda proxy handler for a set of routes. Every failure becomes the contract's error
  * body: a ServiceError is the client's doing and logs at WARN; anything else is a fault, logs at
@@ -181,6 +261,16 @@ export function makeProxyHandler(
         return toResult({ status: error.status, body: errorBody(error.code, error.message) }, cors);
       }
       logger.error("request failed", { path: event.path, method: event.httpMethod, error: error as Error });
+      if (isDependencyFailure(error)) {
+        return toResult(
+          {
+            status: 503,
+            body: errorBody("DEPENDENCY_UNAVAILABLE", "the flag store is unavailable; retry shortly"),
+            headers: { "Retry-After": "1" },
+          },
+          cors,
+        );
+      }
       return toResult({ status: 500, body: errorBody("INTERNAL", "internal error") }, cors);
     }
   };

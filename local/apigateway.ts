@@ -42,7 +42,11 @@ export function compileRoutes(): (method: string, rawPath: string) => RouteMatch
   };
 }
 
-async function readBody(request: IncomingMessage): Promise<string | null> {
+/**
+ * The body as API Gateway passes it: text, or base64 (`isBase64Encoded`) when the bytes are not
+ * UTF-8 — so the handler refuses them instead of reading U+FFFD where they were.
+ */
+async function readBody(request: IncomingMessage): Promise<{ body: string | null; isBase64Encoded: boolean }> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request) {
@@ -50,7 +54,13 @@ async function readBody(request: IncomingMessage): Promise<string | null> {
     if (size > MAX_READ_BYTES) throw new RangeError("body too large");
     chunks.push(chunk as Buffer);
   }
-  return size === 0 ? null : Buffer.concat(chunks).toString("utf8");
+  if (size === 0) return { body: null, isBase64Encoded: false };
+  const bytes = Buffer.concat(chunks);
+  try {
+    return { body: new TextDecoder("utf-8", { fatal: true }).decode(bytes), isBase64Encoded: false };
+  } catch {
+    return { body: bytes.toString("base64"), isBase64Encoded: true };
+  }
 }
 
 export interface ProxyEventContext {
@@ -82,7 +92,7 @@ export async function toProxyEvent(
     headers[key] = values.join(",");
     multiHeaders[key] = values;
   }
-  const body = await readBody(request);
+  const { body, isBase64Encoded } = await readBody(request);
   return {
     resource: match?.resource ?? "",
     path: url.pathname,
@@ -94,7 +104,7 @@ export async function toProxyEvent(
     pathParameters: match === undefined || Object.keys(match.params).length === 0 ? null : match.params,
     stageVariables: null,
     body,
-    isBase64Encoded: false,
+    isBase64Encoded,
     requestContext: {
       accountId: "000000000000",
       apiId: "local",

@@ -2,7 +2,11 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import type { TokenConfig } from "../handlers/auth/tokens";
+import { MIN_TOKEN_LENGTH, type TokenConfig } from "../handlers/auth/tokens";
+import { StartupError } from "./preflight";
+
+/** A setting the user must fix; the message names the environment variable. */
+class ConfigError extends StartupError {}
 
 /** The local runtime's settings, from the environment (CONTRACT.md, "Local runtime"). */
 export interface LocalConfig {
@@ -23,7 +27,14 @@ function localTokens(env: NodeJS.ProcessEnv): { tokens: TokenConfig[]; generated
   const generated: string[] = [];
   const tokenFrom = (variable: string, id: string): string => {
     const value = env[variable];
-    if (value !== undefined && value !== "") return value;
+    if (value !== undefined && value !== "") {
+      if (value.length < MIN_TOKEN_LENGTH || /\s/.test(value)) {
+        throw new ConfigError(
+          `${variable} must be at least ${MIN_TOKEN_LENGTH} characters without spaces (make one with: openssl rand -hex 32)`,
+        );
+      }
+      return value;
+    }
     generated.push(id);
     return randomBytes(32).toString("base64url");
   };
@@ -39,7 +50,7 @@ function localTokens(env: NodeJS.ProcessEnv): { tokens: TokenConfig[]; generated
 function parseBoolean(name: string, raw: string): boolean {
   if (raw === "true") return true;
   if (raw === "false") return false;
-  throw new Error(`${name} must be 'true' or 'false', not '${raw}'`);
+  throw new ConfigError(`${name} must be 'true' or 'false', not '${raw}'`);
 }
 
 /** `allowFlagDeletion` from `Pulumi.<stack>.yaml`, or undefined when the file or key is absent. */
@@ -59,13 +70,18 @@ export function resolveLocalConfig(env: NodeJS.ProcessEnv, projectDir: string): 
   const rawPort = env.PORT ?? "3000";
   const port = Number(rawPort);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new Error(`PORT must be a port number, not '${rawPort}'`);
+    throw new ConfigError(`PORT must be a port number (0 picks a free one), not '${rawPort}'`);
   const stack = env.FLAGS_STACK ?? "dev";
   const inMemory = env.FLAGS_IN_MEMORY === "1" || env.FLAGS_IN_MEMORY === "true";
   const fromEnv = env.ALLOW_FLAG_DELETION;
   const allowFromEnv =
     fromEnv === undefined || fromEnv === "" ? undefined : parseBoolean("ALLOW_FLAG_DELETION", fromEnv);
   const { tokens, generated } = localTokens(env);
+  if (tokens[0].token === tokens[1].token) {
+    throw new ConfigError(
+      "FLAGS_ADMIN_TOKEN and FLAGS_READ_TOKEN must differ (a token has one id and one set of scopes)",
+    );
+  }
   return {
     port,
     dataDir: inMemory ? undefined : path.resolve(projectDir, env.FLAGS_DATA_DIR ?? ".flags-local"),

@@ -1,21 +1,29 @@
-import * as fs from "node:fs";
 import * as http from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { makeWebSocketAuthorizer } from "../handlers/auth/authorizers";
-import { bearerToken, principalContext, type TokenConfig, toTokenRecords, verifyToken } from "../handlers/auth/tokens";
+import {
+  bearerToken,
+  principalContext,
+  type TokenConfig,
+  type TokenRecord,
+  toTokenRecords,
+  verifyToken,
+} from "../handlers/auth/tokens";
+import type { ErrorCode } from "../handlers/errors";
 import { makeEvaluatorReadRoutes, makeEvaluatorWriteRoutes } from "../handlers/evaluators/routes";
-import { makeEvaluatorStore } from "../handlers/evaluators/store";
+import { type EvaluatorStore, makeEvaluatorStore } from "../handlers/evaluators/store";
 import { evaluatorsTableFor } from "../handlers/evaluators/table";
 import { makeDeleteRoutes, makeReadRoutes, makeWriteRoutes } from "../handlers/flags/routes";
-import { makeFlagStore } from "../handlers/flags/store";
+import { type FlagStore, makeFlagStore } from "../handlers/flags/store";
 import { errorBody, makeProxyHandler } from "../handlers/http";
 import { makeDynamoFlagSetSource, makeFlagSetCache } from "../handlers/ofrep/flagSet";
 import { makeEvaluationRecorder } from "../handlers/ofrep/lastEvaluated";
 import { makeOfrepRoutes } from "../handlers/ofrep/routes";
-import { makeConnectionStore } from "../handlers/realtime/connections";
+import { type ConnectionStore, makeConnectionStore } from "../handlers/realtime/connections";
 import {
   makeConnectHandler,
   makeDefaultHandler,
@@ -23,14 +31,16 @@ import {
   makeFanoutHandler,
   makeSnapshotHandler,
 } from "../handlers/realtime/handlers";
-import { makePoster } from "../handlers/realtime/push";
-import { FANOUT_CONCURRENCY, SNAPSHOT_FILTER } from "../handlers/realtime/table";
+import { makePoster, type Poster } from "../handlers/realtime/push";
+import { SNAPSHOT_FILTER } from "../handlers/realtime/table";
 import { compileRoutes, toProxyEvent, tooLarge, writeProxyResult } from "./apigateway";
-import { type DynamoDbLocal, LOCAL_REGION, localDynamoClient, startDynamoDbLocal } from "./dynamodb";
 import { startAuditWriter } from "./audit";
-import { startStreamPoller } from "./streams";
+import { LOCAL_REGION, localDynamoClient } from "./dynamodb";
+import { checkDatabaseFile, checkDataDirWritable, checkJava, StartupError } from "./preflight";
+import { type StreamPoller, startStreamPoller } from "./streams";
+import { superviseDynamoDbLocal } from "./supervisor";
 import { ensureConnectionsTable, ensureFlagsTable } from "./tables";
-import { attachWebSocketApi, type LocalWebSocketApi, localManagementCredentials } from "./websocket";
+import { attachWebSocketApi, type LocalWebSocketApi, type WebSocketLimits, type WebSocketMetrics } from "./websocket";
 
 export interface ServiceOptions {
   /** Port on 127.0.0.1; 0 picks a free one. */
@@ -50,6 +60,16 @@ export interface ServiceOptions {
   corsOrigins?: string[];
   /** Write the audit trail under `<auditDataDir>/audit/`; undefined: no audit files. */
   auditDataDir?: string;
+  /** Aborting stops a start-up in progress and undoes what it started. */
+  signal?: AbortSignal;
+  /** Progress lines while starting (e.g. while the JVM starts). */
+  onProgress?: (line: string) => void;
+  /** Called when DynamoDB Local died and could not be restarted: the service cannot go on. */
+  onFatal?: (error: Error) => void;
+  /** Default: a Powertools Logger (its level from POWERTOOLS_LOG_LEVEL). */
+  logger?: Logger;
+  /** What one WebSocket connection may cost; defaults in `DEFAULT_WEBSOCKET_LIMITS`. */
+  websocketLimits?: Partial<WebSocketLimits>;
 }
 
 export interface RunningService {
@@ -61,99 +81,154 @@ export interface RunningService {
   readonly dynamoEndpoint: string;
   readonly tableName: string;
   readonly connectionsTableName: string;
+  /** Connections the WebSocket server closed, by cause. */
+  websocketMetrics(): Readonly<WebSocketMetrics>;
+  /** The DynamoDB Local process this service supervises (undefined with `dynamoEndpoint`). */
+  dynamoPid(): number | undefined;
   /** Stops serving, then stops what it started (DynamoDB Local included). */
   stop(): Promise<void>;
 }
 
-const unauthenticated = (response: http.ServerResponse) => {
-  response.writeHead(401, { "Content-Type": "application/json" });
-  response.end(JSON.stringify(errorBody("UNAUTHENTICATED", "send a valid token: Authorization: Bearer <token>")));
+/** Teardown in reverse order of start-up: each step registers how to undo itself. */
+class Teardown {
+  private readonly steps: Array<() => unknown> = [];
+  add(step: () => unknown): void {
+    this.steps.push(step);
+  }
+  async run(): Promise<void> {
+    for (const step of this.steps.splice(0).reverse()) await step();
+  }
+}
+
+/** Whether DynamoDB is there to serve; always true for an endpoint the service did not start. */
+interface Dependency {
+  endpoint: string;
+  available(): boolean;
+  pid(): number | undefined;
+  onRestart(hook: () => Promise<void>): void;
+  stopRestarting(): void;
+}
+
+const sendError = (response: http.ServerResponse, status: number, code: ErrorCode, message: string) => {
+  response.writeHead(status, { "Content-Type": "application/json", ...(status === 503 ? { "Retry-After": "1" } : {}) });
+  response.end(JSON.stringify(errorBody(code, message)));
 };
 
-/**
- * Runs the service on one machine: the same handlers the Lambdas run. HTTP requests become API
- * Gateway proxy events, WebSocket traffic becomes API Gateway WebSocket events, and pollers on the
- * DynamoDB Local streams invoke the stream consumers as Lambda's event source mappings do.
- */
-export async function startService(options: ServiceOptions): Promise<RunningService> {
-  let dynamo: DynamoDbLocal | undefined;
-  if (options.dynamoEndpoint === undefined) {
-    if (options.dataDir !== undefined) fs.mkdirSync(options.dataDir, { recursive: true });
-    dynamo = await startDynamoDbLocal({ dataDir: options.dataDir });
+/** Node's own refusals (before a request reaches a handler), with the contract's error body. */
+const CLIENT_ERRORS: Record<string, [number, ErrorCode, string]> = {
+  HPE_HEADER_OVERFLOW: [431, "HEADERS_TOO_LARGE", "request headers are too large"],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, "REQUEST_TIMEOUT", "the request was not sent in time"],
+};
+
+function refuseMalformedRequest(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === "ECONNRESET" || !socket.writable) return void socket.destroy();
+  const [status, code, message] = CLIENT_ERRORS[error.code ?? ""] ?? [400, "BAD_REQUEST", "malformed HTTP request"];
+  const body = JSON.stringify(errorBody(code, message));
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+async function closeServer(server: http.Server): Promise<void> {
+  server.closeAllConnections();
+  if (server.listening) await new Promise((resolve) => server.close(resolve));
+}
+
+/** Step: bind the port first, so a port in use fails before anything slow starts. */
+async function listen(port: number, teardown: Teardown): Promise<http.Server> {
+  const server = http.createServer();
+  server.on("clientError", refuseMalformedRequest);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === "EADDRINUSE"
+          ? new StartupError(
+              `port ${port} is in use: stop what uses it, or set PORT to another port (0 picks a free one)`,
+            )
+          : error,
+      ),
+    );
+    server.listen(port, "127.0.0.1", resolve);
+  });
+  teardown.add(() => closeServer(server));
+  return server;
+}
+
+/** Step: DynamoDB Local, checked for what commonly stops it and then supervised; or a given endpoint. */
+async function startDependency(options: ServiceOptions, teardown: Teardown): Promise<Dependency> {
+  if (options.dynamoEndpoint !== undefined) {
+    const endpoint = options.dynamoEndpoint;
+    const none = () => undefined;
+    return { endpoint, available: () => true, pid: none, onRestart: none, stopRestarting: none };
   }
-  const dynamoEndpoint = options.dynamoEndpoint ?? (dynamo as DynamoDbLocal).endpoint;
+  if (options.dataDir !== undefined) {
+    checkDataDirWritable(options.dataDir);
+    checkDatabaseFile(options.dataDir);
+  }
+  await checkJava();
+  const dynamo = await superviseDynamoDbLocal({
+    dataDir: options.dataDir,
+    onProgress: options.onProgress,
+    signal: options.signal,
+  });
+  teardown.add(() => dynamo.stop());
+  if (options.onFatal !== undefined) dynamo.onGiveUp(options.onFatal);
+  return {
+    endpoint: dynamo.endpoint,
+    available: () => dynamo.available,
+    pid: () => dynamo.pid,
+    onRestart: (hook) => dynamo.onRestart(hook),
+    stopRestarting: () => dynamo.stopRestarting(),
+  };
+}
+
+interface Stores {
+  client: DynamoDBClient;
+  doc: DynamoDBDocumentClient;
+  flags: FlagStore;
+  evaluators: EvaluatorStore;
+  connections: ConnectionStore;
+  tableName: string;
+  connectionsTableName: string;
+}
+
+/** Step: clients and tables (created from the Pulumi components' definitions; again after an in-memory restart). */
+async function openStores(options: ServiceOptions, dependency: Dependency, teardown: Teardown): Promise<Stores> {
   const tableName = options.tableName ?? "flags";
   const connectionsTableName = options.connectionsTableName ?? "connections";
-  const client = localDynamoClient(dynamoEndpoint);
-  const doc = DynamoDBDocumentClient.from(client);
-  const server = http.createServer();
-
-  // Teardown, in reverse order of start-up: each step registers how to undo itself.
-  const cleanups: Array<() => unknown> = [() => dynamo?.stop(), () => client.destroy()];
-  const stopAll = async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  };
-
-  try {
+  const client = localDynamoClient(dependency.endpoint);
+  teardown.add(() => client.destroy());
+  const ensureTables = async () => {
     await ensureFlagsTable(client, tableName);
     await ensureConnectionsTable(client, connectionsTableName);
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(options.port, "127.0.0.1", resolve);
-    });
-    cleanups.push(async () => {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    });
-  } catch (error) {
-    await stopAll();
-    throw error;
-  }
-  const { port } = server.address() as AddressInfo;
-  const url = `http://127.0.0.1:${port}`;
+  };
+  await ensureTables();
+  dependency.onRestart(ensureTables);
+  const doc = DynamoDBDocumentClient.from(client);
+  return {
+    client,
+    doc,
+    flags: makeFlagStore({ doc, tableName }),
+    evaluators: makeEvaluatorStore({ doc, tableName: evaluatorsTableFor(tableName) }),
+    connections: makeConnectionStore({ doc, tableName: connectionsTableName }),
+    tableName,
+    connectionsTableName,
+  };
+}
 
-  const tokenRecords = toTokenRecords(options.tokens);
-  const logger = new Logger({ serviceName: "feature-flags-local" });
-  const flags = makeFlagStore({ doc, tableName });
-  const evaluators = makeEvaluatorStore({ doc, tableName: evaluatorsTableFor(tableName) });
-  // OFREP as its Lambda runs it: a warm flag set checked for changes, lastEvaluated once a minute.
-  const ofrep = makeOfrepRoutes({
-    flagSet: makeFlagSetCache({
-      source: makeDynamoFlagSetSource({ doc, flagsTable: tableName, evaluatorsTable: evaluatorsTableFor(tableName) }),
-    }),
-    recorder: makeEvaluationRecorder({
-      doc,
-      tableName,
-      onFailure: (flagName, error) => logger.warn("lastEvaluated not stamped", { flagName, error: error as Error }),
-    }),
-  });
-  const connections = makeConnectionStore({ doc, tableName: connectionsTableName });
-
-  const restHandler = makeProxyHandler(
-    {
-      ...makeReadRoutes({ store: flags }),
-      ...makeWriteRoutes({ store: flags }),
-      ...makeDeleteRoutes({ store: flags, isDeletionAllowed: async () => options.allowFlagDeletion() }),
-      ...makeEvaluatorReadRoutes({ store: evaluators }),
-      ...makeEvaluatorWriteRoutes({ store: evaluators }),
-      ...ofrep,
-    },
-    logger,
-    { corsOrigins: options.corsOrigins },
-  );
-  const match = compileRoutes();
-
-  // The handlers post through the real Management API client, pointed at this server.
-  const credentials = localManagementCredentials();
-  const management = new ApiGatewayManagementApiClient({
-    endpoint: url,
-    region: LOCAL_REGION,
-    credentials,
-    requestHandler: { httpAgent: { maxSockets: FANOUT_CONCURRENCY, keepAlive: true } },
-  });
-  cleanups.push(() => management.destroy());
-  const post = makePoster(management);
-  const snapshotDeps = { flags, connections, post, logger };
+/** Step: the WebSocket API, whose handlers post through the real Management API client, in process. */
+function startWebSocketApi(
+  server: http.Server,
+  stores: Stores,
+  tokenRecords: TokenRecord[],
+  logger: Logger,
+  options: ServiceOptions,
+  teardown: Teardown,
+) {
+  // Posts go through the socket server's in-process handler, created below with these handlers.
+  const post: Poster = (connectionId, message) => poster(connectionId, message);
+  const snapshotDeps = { flags: stores.flags, connections: stores.connections, post, logger };
   const wsAuthorizer = makeWebSocketAuthorizer({ loadTokens: async () => tokenRecords });
   const websocket: LocalWebSocketApi = attachWebSocketApi(
     server,
@@ -167,15 +242,58 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         } as never);
         return result.context as Record<string, string>;
       },
-      connect: makeConnectHandler({ connections }),
-      disconnect: makeDisconnectHandler({ connections }),
+      connect: makeConnectHandler({ connections: stores.connections }),
+      disconnect: makeDisconnectHandler({ connections: stores.connections }),
       message: makeDefaultHandler(snapshotDeps),
     },
-    credentials,
+    logger,
+    options.websocketLimits,
   );
-  const discard = (table: string) => (records: unknown[], error: unknown) =>
-    logger.error("stream records discarded after retries", { table, count: records.length, error: error as Error });
+  const management = new ApiGatewayManagementApiClient({
+    endpoint: "http://management.local",
+    region: LOCAL_REGION,
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    requestHandler: websocket.managementHandler,
+  });
+  const poster = makePoster(management);
+  teardown.add(() => management.destroy());
+  return { websocket, post, snapshotDeps };
+}
 
+/** Step: HTTP → the route handlers, as API Gateway and the REST authorizer would; 503 while DynamoDB is down. */
+function serveRest(
+  server: http.Server,
+  stores: Stores,
+  tokenRecords: TokenRecord[],
+  dependency: Dependency,
+  logger: Logger,
+  options: ServiceOptions,
+): void {
+  const { doc, tableName } = stores;
+  // OFREP as its Lambda runs it: a warm flag set checked for changes, lastEvaluated once a minute.
+  const ofrep = makeOfrepRoutes({
+    flagSet: makeFlagSetCache({
+      source: makeDynamoFlagSetSource({ doc, flagsTable: tableName, evaluatorsTable: evaluatorsTableFor(tableName) }),
+    }),
+    recorder: makeEvaluationRecorder({
+      doc,
+      tableName,
+      onFailure: (flagName, error) => logger.warn("lastEvaluated not stamped", { flagName, error: error as Error }),
+    }),
+  });
+  const restHandler = makeProxyHandler(
+    {
+      ...makeReadRoutes({ store: stores.flags }),
+      ...makeWriteRoutes({ store: stores.flags }),
+      ...makeDeleteRoutes({ store: stores.flags, isDeletionAllowed: async () => options.allowFlagDeletion() }),
+      ...makeEvaluatorReadRoutes({ store: stores.evaluators }),
+      ...makeEvaluatorWriteRoutes({ store: stores.evaluators }),
+      ...ofrep,
+    },
+    logger,
+    { corsOrigins: options.corsOrigins },
+  );
+  const match = compileRoutes();
   server.on("request", async (request, response) => {
     try {
       let path: string;
@@ -183,18 +301,20 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         path = new URL(request.url ?? "/", "http://local").pathname;
       } catch {
         // A request-target no URL parser accepts (e.g. `//[`): API Gateway refuses those too.
-        response.writeHead(400, { "Content-Type": "application/json" });
-        response.end(JSON.stringify(errorBody("VALIDATION_FAILED", "the request path is not a valid URL path")));
-        return;
+        return sendError(response, 400, "VALIDATION_FAILED", "the request path is not a valid URL path");
       }
-      if (websocket.handleManagementRequest(request, response, path)) return;
       const matched = match(request.method ?? "", path);
       let authorizer: Record<string, string> | null = null;
       // What API Gateway and the REST authorizer do before a guarded route's handler runs.
       if (matched !== undefined && matched.route.scope !== null) {
         const principal = verifyToken(bearerToken(request.headers.authorization), tokenRecords);
-        if (principal === undefined) return unauthenticated(response);
+        if (principal === undefined) {
+          return sendError(response, 401, "UNAUTHENTICATED", "send a valid token: Authorization: Bearer <token>");
+        }
         authorizer = principalContext(principal);
+      }
+      if (matched !== undefined && matched.route.method !== "OPTIONS" && !dependency.available()) {
+        return sendError(response, 503, "DEPENDENCY_UNAVAILABLE", "DynamoDB Local is restarting; retry shortly");
       }
       const event = await toProxyEvent(request, matched, { authorizer });
       writeProxyResult(response, await restHandler(event));
@@ -203,51 +323,81 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       response.destroy(error as Error);
     }
   });
+}
 
+/** Step: stream pollers standing in for Lambda's event source mappings (fan-out, snapshots, audit). */
+async function startConsumers(
+  stores: Stores,
+  dependency: Dependency,
+  deps: ReturnType<typeof startWebSocketApi>,
+  logger: Logger,
+  options: ServiceOptions,
+  teardown: Teardown,
+): Promise<void> {
+  const discard = (table: string) => (records: unknown[], error: unknown) =>
+    logger.error("stream records discarded after retries", { table, count: records.length, error: error as Error });
+  const common = { dynamo: stores.client, endpoint: dependency.endpoint };
+  const pollers: Array<Promise<StreamPoller>> = [
+    startStreamPoller({
+      ...common,
+      tableName: stores.tableName,
+      handler: makeFanoutHandler({ connections: stores.connections, post: deps.post, logger }),
+      onDiscard: discard(stores.tableName),
+    }),
+    startStreamPoller({
+      ...common,
+      tableName: stores.connectionsTableName,
+      handler: makeSnapshotHandler(deps.snapshotDeps),
+      filter: SNAPSHOT_FILTER,
+      onDiscard: discard(stores.connectionsTableName),
+    }),
+  ];
+  if (options.auditDataDir !== undefined) {
+    pollers.push(startAuditWriter({ ...common, tableName: stores.tableName, dataDir: options.auditDataDir, logger }));
+  }
+  for (const poller of pollers) teardown.add(async () => (await poller).stop());
+  await Promise.all(pollers);
+  // Sockets close first on stop, so their $disconnect handlers run while the tables still exist.
+  teardown.add(() => deps.websocket.close());
+}
+
+/**
+ * Runs the service on one machine: the same handlers the Lambdas run. HTTP requests become API
+ * Gateway proxy events, WebSocket traffic becomes API Gateway WebSocket events, and pollers on the
+ * DynamoDB Local streams invoke the stream consumers as Lambda's event source mappings do.
+ */
+export async function startService(options: ServiceOptions): Promise<RunningService> {
+  const teardown = new Teardown();
+  const step = async <T>(run: () => Promise<T> | T): Promise<T> => {
+    if (options.signal?.aborted) throw new StartupError("start-up interrupted");
+    return run();
+  };
   try {
-    const started = [
-      await startStreamPoller({
-        dynamo: client,
-        endpoint: dynamoEndpoint,
-        tableName,
-        handler: makeFanoutHandler({ connections, post, logger }),
-        onDiscard: discard(tableName),
-      }),
-      await startStreamPoller({
-        dynamo: client,
-        endpoint: dynamoEndpoint,
-        tableName: connectionsTableName,
-        handler: makeSnapshotHandler(snapshotDeps),
-        filter: SNAPSHOT_FILTER,
-        onDiscard: discard(connectionsTableName),
-      }),
-    ];
-    if (options.auditDataDir !== undefined) {
-      started.push(
-        await startAuditWriter({
-          dynamo: client,
-          endpoint: dynamoEndpoint,
-          tableName,
-          dataDir: options.auditDataDir,
-          logger,
-        }),
-      );
-    }
-    for (const poller of started) cleanups.push(() => poller.stop());
-    // Sockets close first on stop, so their $disconnect handlers run while the tables still exist.
-    cleanups.push(() => websocket.close());
+    const logger = options.logger ?? new Logger({ serviceName: "feature-flags-local" });
+    const tokenRecords = toTokenRecords(options.tokens);
+    const server = await step(() => listen(options.port, teardown));
+    const dependency = await step(() => startDependency(options, teardown));
+    const stores = await step(() => openStores(options, dependency, teardown));
+    const realtime = await step(() => startWebSocketApi(server, stores, tokenRecords, logger, options, teardown));
+    await step(() => serveRest(server, stores, tokenRecords, dependency, logger, options));
+    await step(() => startConsumers(stores, dependency, realtime, logger, options, teardown));
+    // On stop, new requests are refused before anything they would need goes away.
+    teardown.add(() => closeServer(server));
+    teardown.add(() => dependency.stopRestarting());
+    const { port } = server.address() as AddressInfo;
+    return {
+      url: `http://127.0.0.1:${port}`,
+      websocketUrl: `ws://127.0.0.1:${port}/ws`,
+      port,
+      dynamoEndpoint: dependency.endpoint,
+      tableName: stores.tableName,
+      connectionsTableName: stores.connectionsTableName,
+      websocketMetrics: () => realtime.websocket.metrics(),
+      dynamoPid: () => dependency.pid(),
+      stop: () => teardown.run(),
+    };
   } catch (error) {
-    await stopAll();
+    await teardown.run();
     throw error;
   }
-
-  return {
-    url,
-    websocketUrl: `ws://127.0.0.1:${port}/ws`,
-    port,
-    dynamoEndpoint,
-    tableName,
-    connectionsTableName,
-    stop: stopAll,
-  };
 }

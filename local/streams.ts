@@ -54,9 +54,13 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
     region: LOCAL_REGION,
     credentials: LOCAL_CREDENTIALS,
   });
-  const table = await options.dynamo.send(new DescribeTableCommand({ TableName: options.tableName }));
-  const streamArn = table.Table?.LatestStreamArn;
-  if (streamArn === undefined) throw new Error(`table ${options.tableName} has no stream`);
+  const latestStreamArn = async (): Promise<string> => {
+    const table = await options.dynamo.send(new DescribeTableCommand({ TableName: options.tableName }));
+    const arn = table.Table?.LatestStreamArn;
+    if (arn === undefined) throw new Error(`table ${options.tableName} has no stream`);
+    return arn;
+  };
+  let streamArn = await latestStreamArn();
 
   const iterators = new Map<string, string>();
   /** Last sequence number read per shard, to resume after a trimmed or expired iterator. */
@@ -128,45 +132,82 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
           ),
         );
         if (attempt >= STREAM_CONSUMER.maximumRetryAttempts) throw new Error(`record ${failed} kept failing`);
+        await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** attempt));
       } catch (error) {
         if (attempt >= STREAM_CONSUMER.maximumRetryAttempts) {
           options.onDiscard?.(pending, error);
           return;
         }
+        // Backoff as Lambda's retries have: a dependency that is restarting gets ~8 s to return.
+        await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** attempt));
       }
     }
+  };
+
+  /**
+   * After a failed read (DynamoDB Local restarting): fresh iterators from the last record read on
+   * each shard, so nothing is skipped or lost. A table re-created in memory has a new stream,
+   * which is read from its beginning.
+   */
+  const reopen = async () => {
+    const arn = await latestStreamArn();
+    if (arn !== streamArn) {
+      streamArn = arn;
+      lastSequence.clear();
+    }
+    iterators.clear();
+    seenShards.clear();
+    await discoverShards(false);
+  };
+
+  const pollOnce = async (): Promise<number> => {
+    let delivered = 0;
+    for (const [shardId, iterator] of [...iterators]) {
+      const page = await readShard(shardId, iterator);
+      if (page.NextShardIterator === undefined) iterators.delete(shardId);
+      else iterators.set(shardId, page.NextShardIterator);
+      const last = page.Records?.at(-1)?.dynamodb?.SequenceNumber;
+      if (last !== undefined) lastSequence.set(shardId, last);
+      const records = (page.Records ?? [])
+        .map((record) => toLambdaRecord(record, streamArn))
+        .filter((record) => options.filter === undefined || matchesFilter(record, options.filter));
+      if (records.length > 0) {
+        delivered += records.length;
+        await deliver(records);
+      }
+    }
+    return delivered;
   };
 
   await discoverShards(true);
   let running = true;
   let lastDiscovery = Date.now();
+  let failures = 0;
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   const loop = (async () => {
     while (running) {
-      let delivered = 0;
-      for (const [shardId, iterator] of [...iterators]) {
-        const page = await readShard(shardId, iterator);
-        if (page.NextShardIterator === undefined) iterators.delete(shardId);
-        else iterators.set(shardId, page.NextShardIterator);
-        const last = page.Records?.at(-1)?.dynamodb?.SequenceNumber;
-        if (last !== undefined) lastSequence.set(shardId, last);
-        const records = (page.Records ?? [])
-          .map((record) => toLambdaRecord(record, streamArn))
-          .filter((record) => options.filter === undefined || matchesFilter(record, options.filter));
-        if (records.length > 0) {
-          delivered += records.length;
-          await deliver(records);
+      try {
+        if (failures > 0) await reopen();
+        const delivered = await pollOnce();
+        if (failures > 0) console.error(`stream poller for ${options.tableName} resumed`);
+        failures = 0;
+        if (Date.now() - lastDiscovery > 1000 || iterators.size === 0) {
+          lastDiscovery = Date.now();
+          await discoverShards(false);
         }
+        if (delivered === 0 && running) await pause(options.idleMs ?? 20);
+      } catch (error) {
+        if (!running) return;
+        // DynamoDB Local is down or restarting: retry with backoff, for as long as the service
+        // runs (the supervisor decides when to give up on it).
+        if (failures === 0) {
+          console.error(`stream poller for ${options.tableName} paused: ${(error as Error).message}; retrying`);
+        }
+        failures += 1;
+        await pause(Math.min(2000, 100 * 2 ** Math.min(failures, 5)));
       }
-      if (Date.now() - lastDiscovery > 1000 || iterators.size === 0) {
-        lastDiscovery = Date.now();
-        await discoverShards(false);
-      }
-      if (delivered === 0 && running) await new Promise((resolve) => setTimeout(resolve, options.idleMs ?? 20));
     }
-  })().catch((error: unknown) => {
-    // DynamoDB Local went away (shutdown) or the stream broke: stop polling and say so.
-    if (running) console.error(`stream poller for ${options.tableName} stopped:`, error);
-  });
+  })();
 
   return {
     async stop() {

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
-import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { IncomingMessage, Server } from "node:http";
 import type { Duplex } from "node:stream";
+import type { Logger } from "@aws-lambda-powertools/logger";
 import { type WebSocket, WebSocketServer } from "ws";
 import type { WebSocketEvent, WebSocketResult } from "../handlers/realtime/handlers";
 
@@ -13,18 +14,57 @@ export interface WebSocketRoutes {
   message: (event: WebSocketEvent) => Promise<WebSocketResult>;
 }
 
-export interface LocalWebSocketApi {
-  /** Answers `/@connections/{id}` requests (the API Gateway Management API); false if not one. */
-  handleManagementRequest(request: IncomingMessage, response: ServerResponse, path: string): boolean;
-  close(): Promise<void>;
+/** What one connection may cost the server, whatever its client does. */
+export interface WebSocketLimits {
+  /** Unsent bytes queued for one client before it is closed with 1013. Default 4 MiB. */
+  maxBufferedBytes: number;
+  /** A ping goes out this often; a client that has not answered the previous one is closed (1008). Default 30 s. */
+  pingIntervalMs: number;
+  /** Messages a client may send in a burst, then `messagesPerSecond`; past that it is closed (1008). */
+  messageBurst: number;
+  messagesPerSecond: number;
+}
+
+export const DEFAULT_WEBSOCKET_LIMITS: WebSocketLimits = {
+  maxBufferedBytes: 4 * 1024 * 1024,
+  pingIntervalMs: 30_000,
+  messageBurst: 20,
+  messagesPerSecond: 5,
+};
+
+/** Connections closed by the server, by cause: the local runtime's stand-in for CloudWatch metrics. */
+export interface WebSocketMetrics {
+  /** Closed with 1002, 1007 or 1009 for a frame the protocol forbids. */
+  protocolErrors: number;
+  /** Closed with 1013: unsent messages passed `maxBufferedBytes`. */
+  closedTooSlow: number;
+  /** Closed with 1008: did not answer a ping. */
+  closedUnresponsive: number;
+  /** Closed with 1008: sent messages faster than the rate limit. */
+  closedRateLimited: number;
 }
 
 /**
- * Credentials for the local Management API. It is IAM-signed on AWS; here a per-process key that
- * only this service's own client knows stands in for that.
+ * The Management API (`POST`/`DELETE /@connections/{id}`) as an in-process request handler for
+ * the SDK's ApiGatewayManagementApiClient: the handlers post through the real client, and no port
+ * exposes the route. Shaped like the SDK's HttpHandler (smithy), which the client calls directly.
  */
-export function localManagementCredentials(): { accessKeyId: string; secretAccessKey: string } {
-  return { accessKeyId: `LOCAL${randomBytes(8).toString("hex").toUpperCase()}`, secretAccessKey: "local" };
+export interface InProcessHandler {
+  handle(request: {
+    method: string;
+    path: string;
+    body?: unknown;
+  }): Promise<{ response: { statusCode: number; headers: Record<string, string>; body: Uint8Array } }>;
+  updateHttpClientConfig(): void;
+  httpHandlerConfigs(): Record<string, never>;
+  destroy(): void;
+}
+
+export interface LocalWebSocketApi {
+  /** Pass as `requestHandler` to the ApiGatewayManagementApiClient the handlers post through. */
+  readonly managementHandler: InProcessHandler;
+  metrics(): Readonly<WebSocketMetrics>;
+  close(): Promise<void>;
 }
 
 /** An id shaped like API Gateway's (12 random bytes, base64). */
@@ -34,21 +74,55 @@ function refuseUpgrade(socket: Duplex, status: number, reason: string): void {
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 
+/** One client's state beyond the socket: liveness and its message queue. */
+interface Connection {
+  ws: WebSocket;
+  alive: boolean;
+  tokens: number;
+  refilledAt: number;
+  /** A `$default` invocation is running; messages meanwhile coalesce into `queued`. */
+  busy: boolean;
+  queued: string | undefined;
+}
+
+/** Closes with `code`, and drops the socket if the close cannot reach a client that stopped reading. */
+function closeConnection(ws: WebSocket, code: number, reason: string): void {
+  if (ws.readyState === ws.CLOSED) return;
+  ws.close(code, reason);
+  setTimeout(() => ws.terminate(), 1000).unref();
+}
+
+const text = (body: unknown): string =>
+  typeof body === "string" ? body : body instanceof Uint8Array ? Buffer.from(body).toString("utf8") : "";
+
 /**
  * API Gateway's WebSocket API on the local server: upgrades at `path` run the `$connect`
  * authorizer and handler before the handshake completes, messages go to `$default`, closes to
- * `$disconnect`; and `POST /@connections/{id}` delivers to a socket as the Management API does.
+ * `$disconnect`; and the Management API delivers to a socket. Like API Gateway, it protects
+ * itself from every client: protocol errors close that connection only, each connection's queue
+ * is capped, silent clients are pinged out, and message floods are cut off.
  */
 export function attachWebSocketApi(
   server: Server,
   path: string,
   routes: WebSocketRoutes,
-  credentials: { accessKeyId: string },
+  logger: Pick<Logger, "warn" | "error">,
+  limits: Partial<WebSocketLimits> = {},
 ): LocalWebSocketApi {
-  const sockets = new Map<string, WebSocket>();
+  const { maxBufferedBytes, pingIntervalMs, messageBurst, messagesPerSecond } = {
+    ...DEFAULT_WEBSOCKET_LIMITS,
+    ...limits,
+  };
+  const connections = new Map<string, Connection>();
+  const metrics: WebSocketMetrics = {
+    protocolErrors: 0,
+    closedTooSlow: 0,
+    closedUnresponsive: 0,
+    closedRateLimited: 0,
+  };
   /** $disconnect invocations still running; close() waits for them before the tables go away. */
   const disconnecting = new Set<Promise<unknown>>();
-  // API Gateway's frame limit, so oversize messages fail here as they would there.
+  // API Gateway's message limit (128 KiB), so oversize messages fail here (1009) as they would there.
   const wss = new WebSocketServer({ noServer: true, maxPayload: 128 * 1024 });
 
   const event = (connectionId: string, routeKey: string, extra: Partial<WebSocketEvent> = {}): WebSocketEvent => ({
@@ -56,7 +130,86 @@ export function attachWebSocketApi(
     requestContext: { connectionId, routeKey, ...extra.requestContext },
   });
 
-  server.on("upgrade", async (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+  /** Runs `$default` for one message at a time per connection; a flood coalesces into one more. */
+  const dispatch = (connectionId: string, connection: Connection, body: string) => {
+    if (connection.busy) {
+      connection.queued = body;
+      return;
+    }
+    connection.busy = true;
+    routes
+      .message(event(connectionId, "$default", { body }))
+      .catch((error: unknown) => logger.error("websocket $default failed", { connectionId, error: error as Error }))
+      .finally(() => {
+        connection.busy = false;
+        const next = connection.queued;
+        connection.queued = undefined;
+        if (next !== undefined && connection.ws.readyState === connection.ws.OPEN) {
+          dispatch(connectionId, connection, next);
+        }
+      });
+  };
+
+  /** Token bucket per connection: false once the client sends faster than the limit allows. */
+  const withinRate = (connection: Connection): boolean => {
+    const now = Date.now();
+    connection.tokens = Math.min(
+      messageBurst,
+      connection.tokens + ((now - connection.refilledAt) / 1000) * messagesPerSecond,
+    );
+    connection.refilledAt = now;
+    if (connection.tokens < 1) return false;
+    connection.tokens -= 1;
+    return true;
+  };
+
+  const accept = (connectionId: string, ws: WebSocket) => {
+    const connection: Connection = {
+      ws,
+      alive: true,
+      tokens: messageBurst,
+      refilledAt: Date.now(),
+      busy: false,
+      queued: undefined,
+    };
+    connections.set(connectionId, connection);
+    // ws closes the connection itself with the right code (1002, 1007, 1009) and then emits
+    // `error`; without this listener that error would be uncaught and end the process.
+    ws.on("error", (error: Error & { code?: string }) => {
+      metrics.protocolErrors += 1;
+      logger.warn("websocket client broke the protocol; connection closed", {
+        connectionId,
+        code: error.code,
+        reason: error.message,
+      });
+    });
+    ws.on("pong", () => (connection.alive = true));
+    ws.on("message", (data, isBinary) => {
+      // Frames already received when the connection was closed are not acted on.
+      if (ws.readyState !== ws.OPEN) return;
+      if (!withinRate(connection)) {
+        metrics.closedRateLimited += 1;
+        logger.warn("websocket client sent too fast; connection closed", { connectionId });
+        closeConnection(ws, 1008, "message rate exceeded");
+        return;
+      }
+      dispatch(connectionId, connection, isBinary ? "" : data.toString());
+    });
+    ws.on("close", () => {
+      connections.delete(connectionId);
+      const done = routes
+        .disconnect(event(connectionId, "$disconnect"))
+        .catch((error: unknown) =>
+          logger.error("websocket $disconnect failed", { connectionId, error: error as Error }),
+        )
+        .finally(() => disconnecting.delete(done));
+      disconnecting.add(done);
+    });
+  };
+
+  const onUpgrade = async (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // A client may reset while $connect runs; unhandled, that error would end the process.
+    socket.on("error", () => socket.destroy());
     const url = new URL(request.url ?? "/", "http://local");
     if (url.pathname !== path) return refuseUpgrade(socket, 404, "Not Found");
     const connectionId = newConnectionId();
@@ -72,63 +225,82 @@ export function attachWebSocketApi(
       );
       if (connected.statusCode !== 200) return refuseUpgrade(socket, connected.statusCode, "Refused");
     } catch (error) {
-      console.error("websocket $connect failed", error);
+      logger.error("websocket $connect failed", { error: error as Error });
       return refuseUpgrade(socket, 500, "Internal Server Error");
     }
-    wss.handleUpgrade(request, socket, head, (ws) => {
-      sockets.set(connectionId, ws);
-      ws.on("message", (data) => {
-        routes
-          .message(event(connectionId, "$default", { body: data.toString() }))
-          .catch((error: unknown) => console.error("websocket $default failed", error));
-      });
-      ws.on("close", () => {
-        sockets.delete(connectionId);
-        const done = routes
-          .disconnect(event(connectionId, "$disconnect"))
-          .catch((error: unknown) => console.error("websocket $disconnect failed", error))
-          .finally(() => disconnecting.delete(done));
-        disconnecting.add(done);
-      });
-    });
+    wss.handleUpgrade(request, socket, head, (ws) => accept(connectionId, ws));
+  };
+  server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    void onUpgrade(request, socket, head);
   });
 
-  const gone = (response: ServerResponse, connectionId: string) => {
-    response.writeHead(410, { "Content-Type": "application/json", "x-amzn-ErrorType": "GoneException" });
-    response.end(JSON.stringify({ message: `connection ${connectionId} is gone` }));
+  const heartbeat = setInterval(() => {
+    for (const [connectionId, connection] of connections) {
+      if (!connection.alive) {
+        metrics.closedUnresponsive += 1;
+        logger.warn("websocket client did not answer a ping; connection closed", { connectionId });
+        closeConnection(connection.ws, 1008, "no pong");
+        continue;
+      }
+      connection.alive = false;
+      connection.ws.ping();
+    }
+  }, pingIntervalMs);
+  heartbeat.unref();
+
+  const respond = (statusCode: number, body?: object, errorType?: string) => ({
+    response: {
+      statusCode,
+      headers: {
+        "content-type": "application/json",
+        ...(errorType === undefined ? {} : { "x-amzn-errortype": errorType }),
+      },
+      body: Buffer.from(body === undefined ? "" : JSON.stringify(body)),
+    },
+  });
+
+  const managementHandler: InProcessHandler = {
+    async handle(request) {
+      const match = /^\/@connections\/([^/?]+)$/.exec(request.path);
+      if (match === null) return respond(404, { message: "not found" }, "NotFoundException");
+      const connectionId = decodeURIComponent(match[1]);
+      const connection = connections.get(connectionId);
+      if (connection === undefined || connection.ws.readyState !== connection.ws.OPEN) {
+        return respond(410, { message: `connection ${connectionId} is gone` }, "GoneException");
+      }
+      const { ws } = connection;
+      if (request.method === "DELETE") {
+        ws.close(1000);
+        return respond(204);
+      }
+      const data = text(request.body);
+      // Queued, not awaited: a client that stops reading must not hold up the caller, who is
+      // posting to every other client too. Its queue is what is capped instead.
+      if (ws.bufferedAmount > 0 && ws.bufferedAmount + Buffer.byteLength(data) > maxBufferedBytes) {
+        metrics.closedTooSlow += 1;
+        logger.warn("websocket client fell too far behind; connection closed", {
+          connectionId,
+          bufferedBytes: ws.bufferedAmount,
+        });
+        closeConnection(ws, 1013, "too far behind; reconnect");
+        return respond(410, { message: `connection ${connectionId} is gone` }, "GoneException");
+      }
+      ws.send(data);
+      return respond(200);
+    },
+    updateHttpClientConfig() {},
+    httpHandlerConfigs: () => ({}),
+    destroy() {},
   };
 
   return {
-    handleManagementRequest(request, response, path) {
-      const match = /^\/@connections\/([^/?]+)$/.exec(path);
-      if (match === null) return false;
-      if (!(request.headers.authorization ?? "").includes(`Credential=${credentials.accessKeyId}/`)) {
-        response.writeHead(403, { "Content-Type": "application/json", "x-amzn-ErrorType": "ForbiddenException" });
-        response.end(JSON.stringify({ message: "not signed with the local management credentials" }));
-        return true;
-      }
-      const connectionId = decodeURIComponent(match[1]);
-      const ws = sockets.get(connectionId);
-      const chunks: Buffer[] = [];
-      request.on("data", (chunk: Buffer) => chunks.push(chunk));
-      request.on("end", () => {
-        if (ws === undefined || ws.readyState !== ws.OPEN) return gone(response, connectionId);
-        if (request.method === "DELETE") {
-          ws.close(1000);
-          response.writeHead(204).end();
-          return;
-        }
-        ws.send(Buffer.concat(chunks).toString("utf8"), (error) => {
-          // ws reports success as null or undefined.
-          if (error) return gone(response, connectionId);
-          response.writeHead(200).end();
-        });
-      });
-      return true;
-    },
+    managementHandler,
+    metrics: () => ({ ...metrics }),
     async close() {
-      const closed = [...sockets.values()].map((ws) => new Promise((resolve) => ws.once("close", resolve)));
-      for (const ws of sockets.values()) ws.terminate();
+      clearInterval(heartbeat);
+      const sockets = [...connections.values()].map((c) => c.ws);
+      const closed = sockets.map((ws) => new Promise((resolve) => ws.once("close", resolve)));
+      for (const ws of sockets) ws.terminate();
       await Promise.all(closed);
       await Promise.all(disconnecting);
       await new Promise((resolve) => wss.close(resolve));

@@ -55,7 +55,13 @@ export function recordToAuditLine(record: DynamoDBRecord): AuditLine | undefined
       return line("created", after, after.createdAt, after.createdBy);
     case "REMOVE":
       if (before === undefined) break;
-      return line("deleted", before, undefined, before.deletedBy);
+      // Stamped by the delete itself, to the millisecond; older items fall back to the stream's time.
+      return line(
+        "deleted",
+        before,
+        before.deletedAt === undefined ? undefined : new Date(Number(before.deletedAt)).toISOString(),
+        before.deletedBy,
+      );
     case "MODIFY": {
       if (before === undefined || after === undefined) break;
       if (Number(after.version) !== Number(before.version)) {

@@ -59,6 +59,24 @@ export function makeRestAuthorizer({ loadTokens }: AuthorizerDeps) {
 }
 
 /**
+ * The token from `?token=` as the client meant it. A base64 token sent without percent-encoding
+ * reaches us with each `+` decoded as a space, and tokens never contain spaces; one that arrives
+ * still percent-encoded (`%2B`, `%2F`) is decoded once.
+ */
+export function queryToken(raw: string | null | undefined): string | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  let token = raw.replace(/ /g, "+");
+  if (/%[0-9A-Fa-f]{2}/.test(token)) {
+    try {
+      token = decodeURIComponent(token);
+    } catch {
+      // Not percent-encoding after all: verify it as it came.
+    }
+  }
+  return token;
+}
+
+/**
  * WebSocket `$connect` REQUEST authorizer: browsers cannot set headers on a WebSocket, so the
  * token comes as `?token=`. Connecting needs the `read` scope (`write` includes it). An unknown
  * token throws `Unauthorized`: the only way to have a WebSocket handshake refused with 401 (a Deny
@@ -68,7 +86,7 @@ export function makeWebSocketAuthorizer({ loadTokens }: AuthorizerDeps) {
   return async (
     event: APIGatewayRequestAuthorizerEvent | APIGatewayRequestAuthorizerEventV2,
   ): Promise<APIGatewayAuthorizerResult> => {
-    const principal = verifyToken(event.queryStringParameters?.token ?? undefined, await loadTokens());
+    const principal = verifyToken(queryToken(event.queryStringParameters?.token), await loadTokens());
     if (principal === undefined) throw new Error(UNAUTHORIZED_MESSAGE);
     return allow(principal, (event as APIGatewayRequestAuthorizerEvent).methodArn);
   };

@@ -43,7 +43,7 @@ export function toTokenRecords(tokens: unknown): TokenRecord[] {
     seen.add(id);
     if (typeof token !== "string" || token.length < MIN_TOKEN_LENGTH || /\s/.test(token)) {
       throw new Error(
-        `${where}.token must be at least ${MIN_TOKEN_LENGTH} characters without spaces (openssl rand -base64 32)`,
+        `${where}.token must be at least ${MIN_TOKEN_LENGTH} characters without spaces (openssl rand -hex 32)`,
       );
     }
     if (!Array.isArray(scopes) || scopes.length === 0 || !scopes.every((s) => SCOPES.includes(s))) {

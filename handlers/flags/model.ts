@@ -52,6 +52,8 @@ export interface FlagItem {
   lastAccessedBy?: string | null;
   /** Who is deleting it: stamped just before the delete so the stream's old image names them. */
   deletedBy?: string | null;
+  /** When it was deleted, epoch milliseconds: stamped with `deletedBy` for the audit line's `at`. */
+  deletedAt?: number;
   /** Guards the delete that follows the stamp against a concurrent one. */
   deletionId?: string;
 }

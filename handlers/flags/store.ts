@@ -191,21 +191,23 @@ export function makeFlagStore({ doc, tableName, evaluatorsTableName, now = () =>
 
     /**
      * Deletes a flag. DynamoDB's REMOVE stream record carries only the old image, so the deleter
-     * is stamped first (`deletedBy`, version unchanged: no push, no audit line of its own); the
+     * and the time are stamped first (`deletedBy`, `deletedAt`, version unchanged: no push, no audit line of its own); the
      * delete then applies only to the item this caller stamped.
      */
     async remove(flagName: string, actor: string | null = null): Promise<void> {
       for (let attempt = 0; attempt < TRANSACTION_ATTEMPTS; attempt++) {
-        const deletionId = `${now().getTime()}-${Math.random().toString(36).slice(2)}`;
+        const at = now().getTime();
+        const deletionId = `${at}-${Math.random().toString(36).slice(2)}`;
         let stamped: FlagItem;
         try {
           const result = await doc.send(
             new UpdateCommand({
               TableName: tableName,
               Key: { flagName },
-              UpdateExpression: "SET deletedBy = :actor, deletionId = :deletionId",
+              // deletedAt (ms): the stream's own time is rounded (to the minute on DynamoDB Local).
+              UpdateExpression: "SET deletedBy = :actor, deletedAt = :at, deletionId = :deletionId",
               ConditionExpression: "attribute_exists(flagName)",
-              ExpressionAttributeValues: { ":actor": actor, ":deletionId": deletionId },
+              ExpressionAttributeValues: { ":actor": actor, ":at": at, ":deletionId": deletionId },
               ReturnValues: "ALL_NEW",
             }),
           );

@@ -6,7 +6,8 @@ import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 
 import { principalFromContext } from "../auth/tokens";
 import type { FlagStore } from "../flags/store";
 import type { ConnectionStore } from "./connections";
-import { recordToMessage, type ServerMessage } from "./messages";
+import { coalesceRecords } from "./coalesce";
+import type { ServerMessage } from "./messages";
 import { type Poster, settleBounded } from "./push";
 import { FANOUT_CONCURRENCY } from "./table";
 
@@ -150,20 +151,31 @@ export function makeBroadcast({ connections, post, logger, concurrency = FANOUT_
   };
 }
 
-/** Flags-table stream: every create, update and delete reaches every connected client. */
+/**
+ * Flags-table stream: every create, update and delete reaches every connected client — one
+ * message per flag per batch, its newest (see `coalesceRecords`). A flag whose broadcast fails is
+ * reported from its first record in the batch, so the retry carries everything after it too.
+ */
 export function makeFanoutHandler(deps: FanoutDeps) {
   const broadcast = makeBroadcast(deps);
   return async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
-    const processor = new BatchProcessor(EventType.DynamoDBStreams);
-    return processPartialResponse(
-      event,
-      async (record: DynamoDBRecord) => {
-        const message = recordToMessage(record);
-        if (message !== undefined) await broadcast(message);
-      },
-      processor,
-      // In stream order: a client must not see an update before the create.
-      { processInParallel: false },
-    );
+    const changes = coalesceRecords(event.Records);
+    const failed = new Set<DynamoDBRecord>();
+    for (const change of changes) {
+      try {
+        await broadcast(change.message);
+      } catch (error) {
+        deps.logger.error("fan-out of a change failed; the stream will retry it", {
+          flagName: change.flagName,
+          error: error as Error,
+        });
+        failed.add(change.firstRecord);
+      }
+    }
+    if (failed.size === 0) return { batchItemFailures: [] };
+    // As Powertools does: a batch where everything failed fails the invocation, so Lambda bisects it.
+    if (failed.size === changes.length) throw new Error(`All records failed processing. ${failed.size} changes failed`);
+    const first = event.Records.find((record) => failed.has(record));
+    return { batchItemFailures: [{ itemIdentifier: first?.dynamodb?.SequenceNumber ?? "" }] };
   };
 }

@@ -55,6 +55,16 @@ describe("audit transform with real DynamoDB Local stream records", () => {
     // Internal bookkeeping stays out of the images.
     assert.ok(!JSON.stringify(deleted).includes("deletionId"));
     assert.ok(!JSON.stringify(deleted?.before).includes("deletedBy"));
+    assert.ok(!JSON.stringify(deleted?.before).includes("deletedAt"));
+  });
+
+  it("dates a delete by its own stamp, to the millisecond, never before the update that preceded it", () => {
+    const [created, , updated, , deleted] = records.map(recordToAuditLine);
+    const at = [created?.at, updated?.at, deleted?.at] as string[];
+    assert.deepEqual([...at].sort(), at);
+    // DynamoDB's stream time is rounded (to the minute on DynamoDB Local): the stamp is not.
+    const streamSeconds = records[4].dynamodb?.ApproximateCreationDateTime as number;
+    assert.notEqual(deleted?.at, new Date(streamSeconds * 1000).toISOString());
   });
 
   it("uses each stream record's id as the line's eventId", () => {

@@ -15,6 +15,12 @@ import { captureStreamRecords } from "../support/streamRecords";
 
 const silent = { info: () => {}, warn: () => {}, error: () => {} };
 
+/** A copy of an INSERT record about another flag, at another position in the stream. */
+function renamed(record: DynamoDBRecord, flagName: string, sequenceNumber: string): DynamoDBRecord {
+  const image = { ...record.dynamodb?.NewImage, flagName: { S: flagName } };
+  return { ...record, dynamodb: { ...record.dynamodb, NewImage: image, SequenceNumber: sequenceNumber } };
+}
+
 /** A poster through the real Management API client, pointed at a stand-in endpoint. */
 const posterFor = (endpoint: string) =>
   makePoster(
@@ -99,7 +105,7 @@ describe("realtime handlers with real DynamoDB Local stream records", () => {
       }
     };
 
-    it("delivers each message to every connection and deletes the rows API Gateway calls gone", async () => {
+    it("delivers each flag's newest change to every connection and deletes the rows API Gateway calls gone", async () => {
       await addRows(["live-1", "live-2", "stale"]);
       const management = await startFakeManagementApi({ gone: new Set(["stale"]) });
       try {
@@ -108,11 +114,11 @@ describe("realtime handlers with real DynamoDB Local stream records", () => {
         const result = await makeFanoutHandler({ connections, post, logger: silent })({ Records: records });
 
         assert.deepEqual(result, { batchItemFailures: [] });
-        // created, updated, deleted — the read produced nothing.
+        // Created, updated and deleted within one batch: only the newest state goes out.
         for (const id of ["live-1", "live-2"]) {
           assert.deepEqual(
             management.received.get(id)?.map((body) => JSON.parse(body).type),
-            ["flag.created", "flag.updated", "flag.deleted"],
+            ["flag.deleted"],
           );
         }
         const rows = await doc.send(new ScanCommand({ TableName: connectionsTable }));
@@ -122,25 +128,49 @@ describe("realtime handlers with real DynamoDB Local stream records", () => {
       }
     });
 
-    it("reports a record whose posts fail for another reason as failed, so the stream retries from it", async () => {
+    it("reports a flag whose posts fail for another reason from its first record, so the stream retries from it", async () => {
       await addRows(["live-1"]);
+      const other = renamed(records[0], "other", "9".repeat(30));
       const post = async (_id: string, message: unknown) => {
-        if ((message as { type: string }).type === "flag.updated") throw new Error("throttled");
+        if ((message as { flag?: { flagName: string } }).flag?.flagName === "other") throw new Error("throttled");
         return "sent" as const;
       };
       const connections = makeConnectionStore({ doc, tableName: connectionsTable });
       const fanout = makeFanoutHandler({ connections, post, logger: silent });
 
-      const partial = await fanout({ Records: [records[0], records[2]] });
-      assert.deepEqual(partial, { batchItemFailures: [{ itemIdentifier: records[2].dynamodb?.SequenceNumber }] });
+      const partial = await fanout({ Records: [records[0], other, records[2]] });
+      assert.deepEqual(partial, { batchItemFailures: [{ itemIdentifier: other.dynamodb?.SequenceNumber }] });
       // A batch where everything failed fails the invocation: Lambda then bisects and retries it.
-      await assert.rejects(fanout({ Records: [records[2]] }), /All records failed/);
+      await assert.rejects(fanout({ Records: [other] }), /All records failed/);
+    });
+
+    it("sends one message per flag per batch, each flag's highest version", async () => {
+      await addRows(["live-1"]);
+      const sent: Array<{ type: string; flag?: { flagName: string; version: number } }> = [];
+      const post = async (_id: string, message: unknown) => {
+        sent.push(message as (typeof sent)[number]);
+        return "sent" as const;
+      };
+      const connections = makeConnectionStore({ doc, tableName: connectionsTable });
+      const other = renamed(records[0], "other", "9".repeat(30));
+
+      await makeFanoutHandler({ connections, post, logger: silent })({
+        Records: [records[0], other, records[1], records[2]],
+      });
+
+      assert.deepEqual(
+        sent.map((m) => [m.type, m.flag?.flagName, m.flag?.version]),
+        [
+          ["flag.updated", "streamed", 2],
+          ["flag.created", "other", 1],
+        ],
+      );
     });
 
     it("keeps at most `concurrency` posts in flight", async () => {
       const ids = Array.from({ length: 60 }, (_, i) => `c-${i}`);
       await addRows(ids);
-      const management = await startFakeManagementApi({ delayMs: 20 });
+      const management = await startFakeManagementApi({ delayMs: 100 });
       try {
         const post = posterFor(management.endpoint);
         const connections = makeConnectionStore({ doc, tableName: connectionsTable });

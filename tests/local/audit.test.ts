@@ -63,6 +63,10 @@ describe("audit trail on the local runtime", () => {
       ["created", "admin", 1],
       ["updated", "admin", 2],
     ]);
+    // `at` to the millisecond, a delete's too: a flag's lines sort in the order of its events.
+    const times = lines.filter((l) => l.flagName === "one").map((l) => l.at);
+    assert.deepEqual([...times].sort(), times);
+    assert.match(times[3], /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
     assert.equal(lines.length, 6);
     assert.equal(new Set(lines.map((l) => l.eventId)).size, 6);
   });

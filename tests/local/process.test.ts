@@ -1,9 +1,10 @@
 import { strict as assert } from "node:assert";
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { client as anonymousClient } from "../support/http";
+import { javaProcessesFor, waitFor } from "../support/processes";
 import { ADMIN_TOKEN } from "../support/tokens";
 
 const client = (url: string) => anonymousClient(url, ADMIN_TOKEN);
@@ -56,21 +57,6 @@ async function stop(started: Started, signal: NodeJS.Signals): Promise<number | 
   return code;
 }
 
-/** DynamoDB Local processes whose command line names this data directory. */
-function javaProcessesFor(dataDir: string): string[] {
-  const lines = execFileSync("ps", ["-eo", "pid,args"], { encoding: "utf8" }).split("\n");
-  return lines.filter((line) => line.includes("DynamoDBLocal.jar") && line.includes(dataDir));
-}
-
-async function waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return true;
-}
-
 describe("npm start (the local runtime as a process)", () => {
   const dirs: string[] = [];
   const dataDir = () => {
@@ -120,6 +106,26 @@ describe("npm start (the local runtime as a process)", () => {
       assert.deepEqual(javaProcessesFor(dir), []);
     });
   }
+
+  it("takes its Java down when the service is killed with kill -9, and the next start runs on the same data dir", async () => {
+    const dir = dataDir();
+    const first = await npmStart({ PORT: "0", FLAGS_DATA_DIR: dir });
+    await client(first.url)("POST", "/flags", { body: { flagName: "kept", value: 1 } });
+    const lock = JSON.parse(fs.readFileSync(path.join(dir, ".dynamodb-local.lock"), "utf8")) as { pid: number };
+    const npmExited = new Promise((resolve) => first.child.once("exit", resolve));
+
+    process.kill(lock.pid, "SIGKILL"); // the service itself, as the OOM killer would
+    await npmExited;
+
+    assert.ok(await waitFor(() => javaProcessesFor(dir).length === 0, 15_000), javaProcessesFor(dir).join("\n"));
+    const second = await npmStart({ PORT: "0", FLAGS_DATA_DIR: dir });
+    try {
+      assert.equal(javaProcessesFor(dir).length, 1);
+      assert.equal((await client(second.url)("GET", "/flags/kept")).body.value, 1);
+    } finally {
+      await stop(second, "SIGTERM");
+    }
+  });
 
   it("reads allowFlagDeletion from ALLOW_FLAG_DELETION", async () => {
     const started = await npmStart({ PORT: "0", FLAGS_IN_MEMORY: "1", ALLOW_FLAG_DELETION: "false" });

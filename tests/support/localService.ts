@@ -1,4 +1,4 @@
-import { type RunningService, startService } from "../../local/service";
+import { type RunningService, type ServiceOptions, startService } from "../../local/service";
 import { sharedDynamo, uniqueTableName } from "./hooks";
 import { type Client, client } from "./http";
 import { ADMIN_TOKEN, TEST_TOKENS } from "./tokens";
@@ -7,6 +7,8 @@ export interface TestServiceOptions {
   allowFlagDeletion?: () => boolean;
   corsOrigins?: string[];
   auditDataDir?: string;
+  logger?: ServiceOptions["logger"];
+  websocketLimits?: ServiceOptions["websocketLimits"];
 }
 
 /**
@@ -27,6 +29,8 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     tokens: TEST_TOKENS,
     corsOrigins: options.corsOrigins,
     auditDataDir: options.auditDataDir,
+    logger: options.logger,
+    websocketLimits: options.websocketLimits,
   });
   return { service, api: client(service.url, ADMIN_TOKEN), as: (token) => client(service.url, token) };
 }
