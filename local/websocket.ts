@@ -118,6 +118,16 @@ export function attachWebSocketApi(
           response.writeHead(204).end();
           return;
         }
+        // API Gateway refuses a message over 128 KiB; so does its stand-in, so nothing works here
+        // that would fail there.
+        if (chunks.reduce((n, chunk) => n + chunk.length, 0) > 128 * 1024) {
+          response.writeHead(413, {
+            "Content-Type": "application/json",
+            "x-amzn-ErrorType": "PayloadTooLargeException",
+          });
+          response.end(JSON.stringify({ message: "Message too long" }));
+          return;
+        }
         ws.send(Buffer.concat(chunks).toString("utf8"), (error) => {
           // ws reports success as null or undefined.
           if (error) return gone(response, connectionId);
