@@ -4,8 +4,9 @@
  * Today the references are (1) flagd-core reading the evaluator kit's flag file itself, against
  * the provider's path (contract flags → flagd configuration → flagd-core), and (2) the values the
  * REST API stores, for plain flags served by the local runtime over the WebSocket. Once the service
- * evaluates over OFREP, the OFREP endpoint becomes the reference for the kit's flags loaded into the
- * service (see `ofrep` in the package README's "Parity with OFREP").
+ * evaluates over OFREP, the reference becomes `POST /ofrep/v1/evaluate/flags/{key}` on the local
+ * runtime, with the kit's flags and evaluators loaded into it over REST: the same
+ * compareEvaluations, the provider fed by that runtime as `local`.
  */
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
