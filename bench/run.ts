@@ -23,6 +23,7 @@ import { ensureConnectionsTable } from "../local/tables";
 import { runProgram } from "../tests/support/pulumiMocks";
 import { connect } from "../tests/support/wsClient";
 import WebSocket, { WebSocketServer } from "ws";
+import { FlagSet } from "../packages/openfeature-provider/src/flagSet";
 import { ADMIN_TOKEN, READ_TOKEN, TEST_TOKENS } from "../tests/support/tokens";
 import { FeatureFlagsProvider, FeatureFlagsWebProvider } from "@feature-flags/openfeature-provider";
 import { OpenFeature, ProviderEvents } from "@openfeature/server-sdk";
@@ -313,6 +314,34 @@ async function providerEvaluation(): Promise<void> {
   }
 }
 
+async function providerChangeCost(): Promise<void> {
+  console.log("\n## OpenFeature provider: CPU to take in a snapshot and one change, by flag-set size");
+  const quiet = { error: () => {}, warn: () => {}, info: () => {}, debug: () => {} };
+  for (const count of [100, 1000, 5000]) {
+    const flagSet = new FlagSet(quiet);
+    const flags = Array.from({ length: count }, (_, i) => ({
+      flagName: `f${i}`,
+      version: 1,
+      value: { n: i, pad: "x".repeat(500) },
+    }));
+    let started = performance.now();
+    flagSet.replace(flags, {});
+    const first = performance.now() - started;
+    started = performance.now();
+    flagSet.replace(flags, {});
+    const again = performance.now() - started;
+    const samples: number[] = [];
+    for (let version = 2; version < 102; version++) {
+      started = performance.now();
+      flagSet.apply({ type: "flag.updated", flag: { flagName: "f1", version, value: version } });
+      samples.push(performance.now() - started);
+    }
+    console.log(
+      `${String(count).padStart(5)} flags: first snapshot ${first.toFixed(0)} ms, same snapshot again ${again.toFixed(0)} ms, one change p50 ${percentile(samples, 50).toFixed(2)} ms`,
+    );
+  }
+}
+
 async function providerChangeLatency(): Promise<void> {
   const changes = 200;
   console.log(
@@ -360,6 +389,7 @@ async function main(): Promise<void> {
     restLatency,
     propagation,
     providerEvaluation,
+    providerChangeCost,
     providerChangeLatency,
     auditDelay,
     fanout,

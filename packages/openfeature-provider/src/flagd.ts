@@ -1,4 +1,4 @@
-import type { Evaluators, Flag } from "./protocol";
+import type { Flag } from "./protocol";
 
 /**
  * The variant a plain flag (one with only `value`) becomes in flagd's model: its one variant and
@@ -35,12 +35,4 @@ export function toFlagdFlag(flag: Flag): FlagdFlag {
   }
   if (flag.value === undefined) return { state, variants: {}, defaultVariant: null, ...metadata };
   return { state, variants: { [PLAIN_FLAG_VARIANT]: flag.value }, defaultVariant: PLAIN_FLAG_VARIANT, ...metadata };
-}
-
-/** The flagd flag configuration (JSON text, as flagd-core reads it) of a flag set. */
-export function toFlagdConfiguration(flags: Iterable<Flag>, evaluators: Evaluators): string {
-  const config: { flags: Record<string, FlagdFlag>; $evaluators?: Evaluators } = { flags: {} };
-  for (const flag of flags) config.flags[flag.flagName] = toFlagdFlag(flag);
-  if (Object.keys(evaluators).length > 0) config.$evaluators = evaluators;
-  return JSON.stringify(config);
 }
