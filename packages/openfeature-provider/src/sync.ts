@@ -63,6 +63,8 @@ class Connection {
   readonly assembly = new SnapshotAssembly();
   httpStatus: number | undefined;
   retired = false;
+  /** Whether this connection has delivered a complete snapshot yet. */
+  synced = false;
   constructor(readonly socket: WebSocketLike) {}
 }
 
@@ -164,7 +166,9 @@ export class FlagSync {
       return;
     }
     connection.assembly.note(message);
-    this.change(message);
+    // Until its first snapshot, a connection's changes wait for it (they are applied with it), so
+    // a reconnect yields READY and then one CONFIGURATION_CHANGED, not a trickle before READY.
+    if (connection.synced) this.change(message);
   }
 
   private change(message: ChangeMessage): void {
@@ -192,6 +196,7 @@ export class FlagSync {
       if (old !== undefined) this.retire(old);
       this.armKeepalive();
     }
+    connection.synced = true;
     const changed = this.flags.replace(flags, evaluators, since);
     const previous = this.status;
     this.status = "READY";
