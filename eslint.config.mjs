@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/**", "dist/**", ".flags-local/**"] },
+  { ignores: ["node_modules/**", "**/dist/**", ".flags-local/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -23,7 +23,7 @@ export default tseslint.config(
     rules: { "no-restricted-imports": "off" },
   },
   {
-    files: ["tests/**"],
+    files: ["tests/**", "packages/*/test/**"],
     rules: { "@typescript-eslint/no-explicit-any": "off" },
   },
 );

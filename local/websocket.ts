@@ -274,6 +274,11 @@ export function attachWebSocketApi(
         return respond(204);
       }
       const data = text(request.body);
+      // API Gateway refuses a message over 128 KiB; so does its stand-in, so nothing works here
+      // that would fail there.
+      if (Buffer.byteLength(data) > 128 * 1024) {
+        return respond(413, { message: "Message too long" }, "PayloadTooLargeException");
+      }
       // Queued, not awaited: a client that stops reading must not hold up the caller, who is
       // posting to every other client too. Its queue is what is capped instead.
       if (ws.bufferedAmount > 0 && ws.bufferedAmount + Buffer.byteLength(data) > maxBufferedBytes) {

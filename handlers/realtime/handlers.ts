@@ -9,6 +9,7 @@ import type { ConnectionStore } from "./connections";
 import { coalesceRecords } from "./coalesce";
 import type { ServerMessage } from "./messages";
 import { type Poster, settleBounded } from "./push";
+import { type Evaluators, snapshotFrames } from "./snapshot";
 import { FANOUT_CONCURRENCY } from "./table";
 
 /** The parts of an API Gateway WebSocket event these handlers read. */
@@ -53,29 +54,43 @@ export interface SnapshotDeps {
   connections: ConnectionStore;
   post: Poster;
   logger: RealtimeLogger;
+  /** The shared evaluators a snapshot carries in its first part. Default: none (`{}`). */
+  evaluators?: () => Promise<Evaluators>;
   /** Waits between attempts on a connection that is not open yet. Default 200 ms, 3 attempts. */
   retryDelayMs?: number;
 }
 
 /**
- * Sends the full flag set to one connection. A 410 right after $connect can mean the handshake
- * has not completed yet, so it is retried a few times before the connection counts as gone.
+ * Sends the full flag set to one connection, in as many frames as API Gateway's message limit
+ * needs, in order. A 410 on the first frame right after $connect can mean the handshake has not
+ * completed yet, so it is retried a few times before the connection counts as gone; a 410 later
+ * means the client left mid-snapshot.
  */
-function makeSendSnapshot({ flags, connections, post, retryDelayMs = 200 }: SnapshotDeps) {
+function makeSendSnapshot({
+  flags,
+  connections,
+  post,
+  evaluators = async () => ({}),
+  retryDelayMs = 200,
+}: SnapshotDeps) {
   return async (connectionId: string): Promise<void> => {
-    const message: ServerMessage = { type: "snapshot", flags: await flags.all() };
-    for (let attempt = 1; ; attempt++) {
-      if ((await post(connectionId, message)) === "sent") return;
-      if (attempt === 3) {
-        await connections.remove(connectionId);
-        return;
-      }
+    const [all, shared] = await Promise.all([flags.all(), evaluators()]);
+    const frames = snapshotFrames(all, shared);
+    for (let attempt = 1; (await post(connectionId, frames[0])) !== "sent"; attempt++) {
+      if (attempt === 3) return connections.remove(connectionId);
       await new Promise((resolve) => setTimeout(resolve, retryDelayMs));
+    }
+    for (const frame of frames.slice(1)) {
+      if ((await post(connectionId, frame)) !== "sent") return connections.remove(connectionId);
     }
   };
 }
 
-/** `$default`: `{"action": "sync"}` answers with a snapshot; anything else with an error message. */
+/**
+ * `$default`: `{"action": "sync"}` answers with a snapshot; `{"action": "ping"}` (a client's
+ * keep-alive: API Gateway closes a connection after 10 idle minutes and counts only messages, and
+ * browsers cannot send ping frames) with `{"type": "pong"}`; anything else with an error message.
+ */
 export function makeDefaultHandler(deps: SnapshotDeps) {
   const sendSnapshot = makeSendSnapshot(deps);
   return async (event: WebSocketEvent): Promise<WebSocketResult> => {
@@ -88,6 +103,8 @@ export function makeDefaultHandler(deps: SnapshotDeps) {
     }
     if (action === "sync") {
       await sendSnapshot(connectionId);
+    } else if (action === "ping") {
+      await deps.post(connectionId, { type: "pong" });
     } else {
       deps.logger.warn("unknown websocket message", { connectionId });
       await deps.post(connectionId, {

@@ -5,11 +5,14 @@ import { type Flag, type FlagItem, itemToFlag } from "../flags/model";
 
 /** Server → client messages (CONTRACT.md, "WebSocket"). */
 export type ServerMessage =
-  | { type: "snapshot"; flags: Flag[] }
+  | { type: "snapshot"; part: number; parts: number; flags: Flag[]; evaluators?: Record<string, unknown> }
+  | { type: "evaluators.updated"; evaluators: Record<string, unknown> }
   | { type: "flag.created"; flag: Flag }
   | { type: "flag.updated"; flag: Flag }
   | { type: "flag.deleted"; flagName: string; version: number }
-  | { type: "error"; error: { code: string; message: string } };
+  | { type: "error"; error: { code: string; message: string } }
+  /** The answer to a client's `{"action": "ping"}` keep-alive (not in the contract). */
+  | { type: "pong" };
 
 const image = (raw: unknown): FlagItem | undefined =>
   raw === undefined ? undefined : (unmarshall(raw as Record<string, AttributeValue>) as FlagItem);

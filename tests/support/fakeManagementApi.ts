@@ -3,8 +3,8 @@ import type { AddressInfo } from "node:net";
 
 /**
  * A stand-in for API Gateway's Management API (`POST /@connections/{id}`): answers 410 Gone for
- * ids in `gone`, 200 otherwise, after `delayMs`. Records what each connection was sent and the
- * most posts it had in flight at once.
+ * ids in `gone`, 413 for a message over API Gateway's 128 KiB, 200 otherwise, after `delayMs`.
+ * Records what each connection was sent and the most posts it had in flight at once.
  */
 export async function startFakeManagementApi(options: { delayMs?: number; gone?: Set<string> } = {}) {
   const received = new Map<string, string[]>();
@@ -15,6 +15,7 @@ export async function startFakeManagementApi(options: { delayMs?: number; gone?:
     maxInFlight = Math.max(maxInFlight, inFlight);
     const id = decodeURIComponent((request.url ?? "").replace(/^\/@connections\//, ""));
     let body = "";
+    request.setEncoding("utf8");
     request.on("data", (chunk) => (body += chunk));
     request.on("end", () => {
       setTimeout(() => {
@@ -22,6 +23,14 @@ export async function startFakeManagementApi(options: { delayMs?: number; gone?:
         if (options.gone?.has(id)) {
           response.writeHead(410, { "Content-Type": "application/json", "x-amzn-ErrorType": "GoneException" });
           response.end('{"message":"gone"}');
+          return;
+        }
+        if (Buffer.byteLength(body) > 128 * 1024) {
+          response.writeHead(413, {
+            "Content-Type": "application/json",
+            "x-amzn-ErrorType": "PayloadTooLargeException",
+          });
+          response.end('{"message":"Message too long"}');
           return;
         }
         received.set(id, [...(received.get(id) ?? []), body]);
