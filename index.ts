@@ -16,6 +16,11 @@ const flagApi = new FlagApi(`${project}-${stack}`, {
 
 const realtime = new Realtime(`${project}-${stack}`, {
   flagsTable: { name: flagApi.tableName, arn: flagApi.tableArn, streamArn: flagApi.tableStreamArn },
+  evaluatorsTable: {
+    name: flagApi.evaluatorsTable.name,
+    arn: flagApi.evaluatorsTable.arn,
+    streamArn: flagApi.evaluatorsTable.streamArn,
+  },
   tokensParameter: flagApi.tokensParameter,
   logRetentionDays: config.getNumber("logRetentionDays") ?? 30,
 });

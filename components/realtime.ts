@@ -10,7 +10,7 @@ import {
   wsDisconnectEntrypoint,
 } from "../handlers/entrypoints";
 import { UNAUTHORIZED_MESSAGE } from "../handlers/auth/authorizers";
-import { CONNECTIONS_TABLE, SNAPSHOT_FILTER, STREAM_CONSUMER } from "../handlers/realtime/table";
+import { CONNECTIONS_TABLE, EVALUATORS_FILTER, SNAPSHOT_FILTER, STREAM_CONSUMER } from "../handlers/realtime/table";
 import { ServiceFunction, type ServiceFunctionArgs } from "./serviceFunction";
 import { deadLetterQueue as createDeadLetterQueue, streamReadStatements } from "./streamConsumer";
 
@@ -25,6 +25,11 @@ export const STREAM_CONSUMER_TIMEOUT_SECONDS = 300;
 export interface RealtimeArgs {
   /** The flags table: read for snapshots; its stream drives the fan-out. */
   flagsTable: { name: pulumi.Input<string>; arn: pulumi.Input<string>; streamArn: pulumi.Input<string> };
+  /**
+   * The evaluators table: scanned for the shared evaluators snapshots and `evaluators.updated`
+   * carry; its stream drives the fan-out too.
+   */
+  evaluatorsTable: { name: pulumi.Input<string>; arn: pulumi.Input<string>; streamArn: pulumi.Input<string> };
   /** The SecureString of token hashes the `$connect` authorizer verifies `?token=` against. */
   tokensParameter: { name: pulumi.Input<string>; arn: pulumi.Input<string> };
   /** Retention of every function's log group, in days. Default 30. */
@@ -40,7 +45,7 @@ export interface RealtimeArgs {
 /**
  * Pushes every flag change to connected clients: an API Gateway WebSocket API whose `$connect`
  * checks the token, a connections table whose stream greets each new client with a snapshot, and
- * a fan-out consumer on the flags table stream. Poison records end in a dead-letter queue.
+ * a fan-out consumer on the flags and evaluators tables' streams. Poison records end in a dead-letter queue.
  */
 export class Realtime extends pulumi.ComponentResource {
   readonly api: aws.apigatewayv2.Api;
@@ -96,6 +101,11 @@ export class Realtime extends pulumi.ComponentResource {
       Action: ["dynamodb:Scan"],
       Resource: args.flagsTable.arn,
     };
+    const scanEvaluators: aws.iam.PolicyStatement = {
+      Effect: "Allow",
+      Action: ["dynamodb:Scan"],
+      Resource: args.evaluatorsTable.arn,
+    };
     const toDeadLetters: aws.iam.PolicyStatement = {
       Effect: "Allow",
       Action: ["sqs:SendMessage"],
@@ -103,6 +113,7 @@ export class Realtime extends pulumi.ComponentResource {
     };
     const environment = {
       [ENV.flagsTable]: args.flagsTable.name,
+      [ENV.evaluatorsTable]: args.evaluatorsTable.name,
       [ENV.connectionsTable]: connectionsTable.name,
       [ENV.websocketEndpoint]: managementEndpoint,
     };
@@ -149,6 +160,7 @@ export class Realtime extends pulumi.ComponentResource {
       disconnect: fn("ws-disconnect", "WebSocket $disconnect", wsDisconnectEntrypoint, [removeConnections]),
       default: fn("ws-default", 'WebSocket $default ({"action": "sync"})', wsDefaultEntrypoint, [
         scanFlags,
+        scanEvaluators,
         removeConnections,
         manageConnections,
       ]),
@@ -158,6 +170,7 @@ export class Realtime extends pulumi.ComponentResource {
         snapshotEntrypoint,
         [
           scanFlags,
+          scanEvaluators,
           removeConnections,
           manageConnections,
           toDeadLetters,
@@ -170,13 +183,15 @@ export class Realtime extends pulumi.ComponentResource {
       ),
       fanout: fn(
         "fanout",
-        "Pushes every flag change to every connection",
+        "Pushes every flag and evaluator change to every connection",
         fanoutEntrypoint,
         [
           { Effect: "Allow", Action: ["dynamodb:Scan", "dynamodb:DeleteItem"], Resource: connectionsTable.arn },
+          scanEvaluators,
           manageConnections,
           toDeadLetters,
           ...streamReadStatements(args.flagsTable.streamArn),
+          ...streamReadStatements(args.evaluatorsTable.streamArn),
         ],
         environment,
         // A fan-out is CPU-bound (signing and sending each post), not wait-bound: 1769 MB buys
@@ -286,6 +301,12 @@ export class Realtime extends pulumi.ComponentResource {
         { parent: this },
       );
     streamConsumer("fanout", functions.fanout.function.name, args.flagsTable.streamArn);
+    streamConsumer(
+      "fanout-evaluators",
+      functions.fanout.function.name,
+      args.evaluatorsTable.streamArn,
+      EVALUATORS_FILTER,
+    );
     streamConsumer("snapshot", functions.snapshot.function.name, connectionsTable.streamArn, SNAPSHOT_FILTER);
 
     this.api = api;

@@ -13,7 +13,7 @@ import { makeAuditTransformHandler } from "./audit/transform";
 import { makeRestAuthorizer, makeWebSocketAuthorizer } from "./auth/authorizers";
 import { parseTokenRecords } from "./auth/tokens";
 import { makeEvaluatorReadRoutes, makeEvaluatorWriteRoutes } from "./evaluators/routes";
-import { makeEvaluatorStore } from "./evaluators/store";
+import { evaluatorsByName, makeEvaluatorStore } from "./evaluators/store";
 import { makeDeleteRoutes, makeReadRoutes, makeWriteRoutes } from "./flags/routes";
 import { makeFlagStore } from "./flags/store";
 import { makeProxyHandler } from "./http";
@@ -69,7 +69,7 @@ function flagStoreFromEnv() {
   return makeFlagStore({
     doc: documentClient(),
     tableName: requiredEnv(ENV.flagsTable),
-    // Only writes use it; the realtime snapshot function reads flags and is not given it.
+    // Only writes use it (reference counts, flag-set version); reads of flags never touch it.
     evaluatorsTableName: process.env[ENV.evaluatorsTable] || undefined,
   });
 }
@@ -162,6 +162,7 @@ function snapshotDepsFromEnv() {
     connections: connectionStoreFromEnv(),
     post: posterFromEnv(),
     logger: new Logger(),
+    evaluators: evaluatorsByName(evaluatorStoreFromEnv()),
   };
 }
 
@@ -174,7 +175,12 @@ export function snapshotEntrypoint() {
 }
 
 export function fanoutEntrypoint() {
-  return makeFanoutHandler({ connections: connectionStoreFromEnv(), post: posterFromEnv(), logger: new Logger() });
+  return makeFanoutHandler({
+    connections: connectionStoreFromEnv(),
+    post: posterFromEnv(),
+    logger: new Logger(),
+    evaluators: evaluatorsByName(evaluatorStoreFromEnv()),
+  });
 }
 
 export function auditTransformEntrypoint() {

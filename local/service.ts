@@ -15,7 +15,7 @@ import {
 } from "../handlers/auth/tokens";
 import type { ErrorCode } from "../handlers/errors";
 import { makeEvaluatorReadRoutes, makeEvaluatorWriteRoutes } from "../handlers/evaluators/routes";
-import { type EvaluatorStore, makeEvaluatorStore } from "../handlers/evaluators/store";
+import { type EvaluatorStore, evaluatorsByName, makeEvaluatorStore } from "../handlers/evaluators/store";
 import { evaluatorsTableFor } from "../handlers/evaluators/table";
 import { makeDeleteRoutes, makeReadRoutes, makeWriteRoutes } from "../handlers/flags/routes";
 import { type FlagStore, makeFlagStore } from "../handlers/flags/store";
@@ -32,7 +32,7 @@ import {
   makeSnapshotHandler,
 } from "../handlers/realtime/handlers";
 import { makePoster, type Poster } from "../handlers/realtime/push";
-import { SNAPSHOT_FILTER } from "../handlers/realtime/table";
+import { EVALUATORS_FILTER, SNAPSHOT_FILTER } from "../handlers/realtime/table";
 import { compileRoutes, toProxyEvent, tooLarge, writeProxyResult } from "./apigateway";
 import { startAuditWriter } from "./audit";
 import { LOCAL_REGION, localDynamoClient } from "./dynamodb";
@@ -228,7 +228,13 @@ function startWebSocketApi(
 ) {
   // Posts go through the socket server's in-process handler, created below with these handlers.
   const post: Poster = (connectionId, message) => poster(connectionId, message);
-  const snapshotDeps = { flags: stores.flags, connections: stores.connections, post, logger };
+  const snapshotDeps = {
+    flags: stores.flags,
+    connections: stores.connections,
+    post,
+    logger,
+    evaluators: evaluatorsByName(stores.evaluators),
+  };
   const wsAuthorizer = makeWebSocketAuthorizer({ loadTokens: async () => tokenRecords });
   const websocket: LocalWebSocketApi = attachWebSocketApi(
     server,
@@ -337,12 +343,22 @@ async function startConsumers(
   const discard = (table: string) => (records: unknown[], error: unknown) =>
     logger.error("stream records discarded after retries", { table, count: records.length, error: error as Error });
   const common = { dynamo: stores.client, endpoint: dependency.endpoint };
+  // One fan-out on both streams, as in AWS: two event source mappings on one function.
+  const fanout = makeFanoutHandler({
+    connections: stores.connections,
+    post: deps.post,
+    logger,
+    evaluators: deps.snapshotDeps.evaluators,
+  });
+  const evaluatorsTableName = evaluatorsTableFor(stores.tableName);
   const pollers: Array<Promise<StreamPoller>> = [
+    startStreamPoller({ ...common, tableName: stores.tableName, handler: fanout, onDiscard: discard(stores.tableName) }),
     startStreamPoller({
       ...common,
-      tableName: stores.tableName,
-      handler: makeFanoutHandler({ connections: stores.connections, post: deps.post, logger }),
-      onDiscard: discard(stores.tableName),
+      tableName: evaluatorsTableName,
+      handler: fanout,
+      filter: EVALUATORS_FILTER,
+      onDiscard: discard(evaluatorsTableName),
     }),
     startStreamPoller({
       ...common,

@@ -184,3 +184,8 @@ export function makeEvaluatorStore({
     },
   };
 }
+
+/** All shared evaluators by name (flagd's `$evaluators`), as snapshots and `evaluators.updated` carry them. */
+export function evaluatorsByName(store: Pick<EvaluatorStore, "list">): () => Promise<Record<string, unknown>> {
+  return async () => Object.fromEntries((await store.list()).map((e) => [e.name, e.expression]));
+}

@@ -7,7 +7,7 @@ import { principalFromContext } from "../auth/tokens";
 import type { FlagStore } from "../flags/store";
 import type { ConnectionStore } from "./connections";
 import { coalesceRecords } from "./coalesce";
-import type { ServerMessage } from "./messages";
+import { changesEvaluators, isEvaluatorsRecord, type ServerMessage } from "./messages";
 import { type Poster, settleBounded } from "./push";
 import { type Evaluators, snapshotFrames } from "./snapshot";
 import { FANOUT_CONCURRENCY } from "./table";
@@ -168,15 +168,37 @@ export function makeBroadcast({ connections, post, logger, concurrency = FANOUT_
   };
 }
 
+export interface FanoutHandlerDeps extends FanoutDeps {
+  /** All shared evaluators, read when the evaluators table's stream reports a change to them. */
+  evaluators?: () => Promise<Evaluators>;
+}
+
 /**
  * Flags-table stream: every create, update and delete reaches every connected client — one
  * message per flag per batch, its newest (see `coalesceRecords`). A flag whose broadcast fails is
  * reported from its first record in the batch, so the retry carries everything after it too.
+ *
+ * Evaluators-table stream: a batch that creates, deletes or re-expresses an evaluator becomes one
+ * `evaluators.updated` carrying all of them, read after the change; reference-count and flag-set
+ * version records send nothing. A failed broadcast fails the batch (the message is idempotent).
  */
-export function makeFanoutHandler(deps: FanoutDeps) {
+export function makeFanoutHandler(deps: FanoutHandlerDeps) {
   const broadcast = makeBroadcast(deps);
+  const evaluatorsChanged = async (records: DynamoDBRecord[]): Promise<DynamoDBBatchResponse> => {
+    if (!records.some(changesEvaluators)) return { batchItemFailures: [] };
+    if (deps.evaluators === undefined) throw new Error("evaluator records reached a fan-out without an evaluator source");
+    try {
+      await broadcast({ type: "evaluators.updated", evaluators: await deps.evaluators() });
+    } catch (error) {
+      deps.logger.error("fan-out of evaluators failed; the stream will retry it", { error: error as Error });
+      throw error;
+    }
+    return { batchItemFailures: [] };
+  };
   return async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
-    const changes = coalesceRecords(event.Records);
+    // Each event source mapping invokes with records of its own stream only.
+    if (event.Records.length > 0 && event.Records.every(isEvaluatorsRecord)) return evaluatorsChanged(event.Records);
+    const changes = coalesceRecords(event.Records.filter((record) => !isEvaluatorsRecord(record)));
     const failed = new Set<DynamoDBRecord>();
     for (const change of changes) {
       try {

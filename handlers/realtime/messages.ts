@@ -1,6 +1,7 @@
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { DynamoDBRecord } from "aws-lambda";
+import { FLAG_SET_KEY } from "../evaluators/table";
 import { type Flag, type FlagItem, itemToFlag } from "../flags/model";
 
 /** Server → client messages (CONTRACT.md, "WebSocket"). */
@@ -41,11 +42,46 @@ export function recordToMessage(record: DynamoDBRecord): ServerMessage | undefin
   }
 }
 
-/** Whether an event-source filter pattern (the subset this service uses) admits a record. */
+/** Whether a stream record comes from the evaluators table (keyed on `name`; flags on `flagName`). */
+export function isEvaluatorsRecord(record: DynamoDBRecord): boolean {
+  return record.dynamodb?.Keys?.name !== undefined;
+}
+
+/**
+ * Whether an evaluators-table stream record changes what `evaluators.updated` carries: an
+ * evaluator created or deleted, or its expression replaced. The flag-set version item and a flag
+ * write that only moves an evaluator's reference count change nothing a client sees.
+ */
+export function changesEvaluators(record: DynamoDBRecord): boolean {
+  if (record.dynamodb?.Keys?.name?.S === FLAG_SET_KEY) return false;
+  const expression = (raw: unknown) => (raw as Record<string, AttributeValue> | undefined)?.expressionJson?.S;
+  const before = expression(record.dynamodb?.OldImage);
+  const after = expression(record.dynamodb?.NewImage);
+  switch (record.eventName) {
+    case "INSERT":
+      return after !== undefined;
+    case "REMOVE":
+      return before !== undefined;
+    case "MODIFY":
+      return before !== after;
+    default:
+      return false;
+  }
+}
+
+/**
+ * Whether an event-source filter pattern (the subset this service uses: exact values, lists of
+ * them, and `{"anything-but": [...]}`) admits a record.
+ */
 export function matchesFilter(record: unknown, pattern: Readonly<Record<string, unknown>>): boolean {
   return Object.entries(pattern).every(([key, expected]) => {
     const actual = (record as Record<string, unknown> | undefined)?.[key];
-    if (Array.isArray(expected)) return expected.includes(actual);
+    if (Array.isArray(expected)) {
+      return expected.some((option: unknown) => {
+        const excluded = (option as { "anything-but"?: unknown[] } | null)?.["anything-but"];
+        return Array.isArray(excluded) ? actual !== undefined && !excluded.includes(actual) : option === actual;
+      });
+    }
     if (expected !== null && typeof expected === "object") {
       return matchesFilter(actual, expected as Record<string, unknown>);
     }

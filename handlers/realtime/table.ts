@@ -1,3 +1,5 @@
+import { FLAG_SET_KEY } from "../evaluators/table";
+
 /** The connections table's shape, shared by the Realtime component and the local runtime. */
 export const CONNECTIONS_TABLE = {
   hashKey: "connectionId",
@@ -16,6 +18,16 @@ export const CONNECTION_TTL_SECONDS = 3 * 60 * 60;
  * mapping and the local stream poller both apply it.
  */
 export const SNAPSHOT_FILTER = { eventName: ["INSERT"] } as const;
+
+/**
+ * Event-source filter for the fan-out on the evaluators table's stream: evaluator items only, not
+ * the flag-set version item every write bumps. Whether a record changes an expression (rather than
+ * a reference count) needs both images, which a filter cannot compare: the fan-out checks that
+ * (`changesEvaluators`). The Lambda event source mapping and the local stream poller both apply it.
+ */
+export const EVALUATORS_FILTER = {
+  dynamodb: { Keys: { name: { S: [{ "anything-but": [FLAG_SET_KEY] }] } } },
+} as const;
 
 /** Stream consumer settings, shared by the event source mappings and the local pollers. */
 export const STREAM_CONSUMER = {
