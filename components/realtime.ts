@@ -190,8 +190,7 @@ export class Realtime extends pulumi.ComponentResource {
           scanEvaluators,
           manageConnections,
           toDeadLetters,
-          ...streamReadStatements(args.flagsTable.streamArn),
-          ...streamReadStatements(args.evaluatorsTable.streamArn),
+          ...streamReadStatements(args.flagsTable.streamArn, args.evaluatorsTable.streamArn),
         ],
         environment,
         // A fan-out is CPU-bound (signing and sending each post), not wait-bound: 1769 MB buys

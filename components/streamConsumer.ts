@@ -1,13 +1,13 @@
 import * as aws from "@pulumi/aws";
 import type * as pulumi from "@pulumi/pulumi";
 
-/** Read access to a DynamoDB stream, as a Lambda event source mapping or a Pipe needs it. */
-export function streamReadStatements(streamArn: pulumi.Input<string>): aws.iam.PolicyStatement[] {
+/** Read access to DynamoDB streams, as a Lambda event source mapping or a Pipe needs it. */
+export function streamReadStatements(...streamArns: pulumi.Input<string>[]): aws.iam.PolicyStatement[] {
   return [
     {
       Effect: "Allow",
       Action: ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
-      Resource: streamArn,
+      Resource: streamArns,
     },
     // ListStreams names no stream and supports no resource scoping: IAM only accepts "*" for it.
     { Effect: "Allow", Action: ["dynamodb:ListStreams"], Resource: "*" },

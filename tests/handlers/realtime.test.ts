@@ -4,9 +4,9 @@ import { DynamoDBDocumentClient, PutCommand, ScanCommand } from "@aws-sdk/lib-dy
 import type { DynamoDBRecord } from "aws-lambda";
 import { makeConnectionStore } from "../../handlers/realtime/connections";
 import { makeBroadcast, makeFanoutHandler } from "../../handlers/realtime/handlers";
-import { matchesFilter, recordToMessage } from "../../handlers/realtime/messages";
+import { changesEvaluators, matchesFilter, recordToMessage } from "../../handlers/realtime/messages";
 import { makePoster, settleBounded } from "../../handlers/realtime/push";
-import { SNAPSHOT_FILTER } from "../../handlers/realtime/table";
+import { EVALUATORS_FILTER, SNAPSHOT_FILTER } from "../../handlers/realtime/table";
 import { localDynamoClient } from "../../local/dynamodb";
 import { ensureConnectionsTable } from "../../local/tables";
 import { startFakeManagementApi } from "../support/fakeManagementApi";
@@ -184,6 +184,116 @@ describe("realtime handlers with real DynamoDB Local stream records", () => {
       } finally {
         await management.stop();
       }
+    });
+  });
+});
+
+describe("evaluators-table stream records (captured from DynamoDB Local)", () => {
+  const records: DynamoDBRecord[] = [];
+  const key = (r: DynamoDBRecord) => `${r.eventName} ${r.dynamodb?.Keys?.name?.S}`;
+  const evaluatorRecords = () => records.filter((r) => r.dynamodb?.Keys?.name?.S === "beta");
+
+  before(async () => {
+    records.push(
+      ...(await captureStreamRecords(
+        10,
+        async (flags, evaluators) => {
+          await evaluators.put("beta", { in: ["beta", { var: "groups" }] }, "admin");
+          // A flag that references it: only beta's refCount and the flag-set version move.
+          await flags.create(
+            {
+              flagName: "uses-beta",
+              value: "a",
+              definition: { variants: { a: "a", b: "b" }, defaultVariant: "a", targeting: { if: [{ $ref: "beta" }, "b"] } },
+              refs: ["beta"],
+            },
+            "admin",
+          );
+          await evaluators.put("beta", { "==": [{ var: "plan" }, "beta"] }, "admin");
+          await flags.remove("uses-beta");
+          await evaluators.remove("beta");
+        },
+        "evaluators",
+      )),
+    );
+  });
+
+  it("captures the evaluator's life and the flag-set version item beside it", () => {
+    assert.deepEqual(
+      evaluatorRecords().map((r) => r.eventName),
+      ["INSERT", "MODIFY", "MODIFY", "MODIFY", "REMOVE"],
+    );
+    assert.equal(records.filter((r) => r.dynamodb?.Keys?.name?.S === "$flagset").length, 5);
+  });
+
+  it("counts a creation, a new expression and a deletion as changes; reference counts and the version item not", () => {
+    assert.deepEqual(
+      evaluatorRecords().map((r) => [key(r), changesEvaluators(r)]),
+      [
+        ["INSERT beta", true],
+        ["MODIFY beta", false], // the flag's create: refCount 0 → 1
+        ["MODIFY beta", true], // a new expression
+        ["MODIFY beta", false], // the flag's delete: refCount 1 → 0
+        ["REMOVE beta", true],
+      ],
+    );
+    for (const record of records.filter((r) => r.dynamodb?.Keys?.name?.S === "$flagset")) {
+      assert.equal(changesEvaluators(record), false, key(record));
+    }
+  });
+
+  it("lets the event-source filter through evaluator items only, never the flag-set version item", () => {
+    for (const record of records) {
+      assert.equal(matchesFilter(record, EVALUATORS_FILTER), record.dynamodb?.Keys?.name?.S === "beta", key(record));
+    }
+  });
+
+  describe("fan-out", () => {
+    const connections = {
+      async *pages() {
+        yield ["c-1", "c-2"];
+      },
+      remove: async () => {},
+    } as unknown as Parameters<typeof makeFanoutHandler>[0]["connections"];
+
+    it("broadcasts every evaluator once per batch that changes one, and nothing for reference counts", async () => {
+      const sent: Array<[string, unknown]> = [];
+      let reads = 0;
+      const fanout = makeFanoutHandler({
+        connections,
+        post: async (id, message) => {
+          sent.push([id, message]);
+          return "sent" as const;
+        },
+        logger: silent,
+        evaluators: async () => {
+          reads += 1;
+          return { beta: { var: "beta" } };
+        },
+      });
+      const refCountOnly = evaluatorRecords().filter((r) => !changesEvaluators(r));
+      assert.deepEqual(await fanout({ Records: refCountOnly }), { batchItemFailures: [] });
+      assert.deepEqual([sent, reads], [[], 0]);
+
+      assert.deepEqual(await fanout({ Records: evaluatorRecords() }), { batchItemFailures: [] });
+      const message = { type: "evaluators.updated", evaluators: { beta: { var: "beta" } } };
+      assert.deepEqual(sent, [
+        ["c-1", message],
+        ["c-2", message],
+      ]);
+      assert.equal(reads, 1);
+    });
+
+    it("fails the batch when the broadcast fails, so the stream retries it", async () => {
+      const fanout = makeFanoutHandler({
+        connections,
+        post: async () => {
+          throw new Error("throttled");
+        },
+        logger: silent,
+        evaluators: async () => ({}),
+      });
+      await assert.rejects(fanout({ Records: evaluatorRecords() }), /posts failed/);
     });
   });
 });

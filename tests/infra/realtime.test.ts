@@ -96,10 +96,20 @@ describe("Realtime (Pulumi mocks)", () => {
       );
     });
 
+    it("feeds the evaluators stream to the fan-out too, without the flag-set version item", () => {
+      const evaluators = single(resources, "aws:dynamodb/table:Table", "-evaluators");
+      assert.equal(mapping("fanout-evaluators").inputs.functionName, named("fanout"));
+      assert.match(mapping("fanout-evaluators").inputs.eventSourceArn, new RegExp(`table/${evaluators.name}/stream/`));
+      const patterns = mapping("fanout-evaluators").inputs.filterCriteria.filters.map((f: { pattern: string }) =>
+        JSON.parse(f.pattern),
+      );
+      assert.deepEqual(patterns, [{ dynamodb: { Keys: { name: { S: [{ "anything-but": ["$flagset"] }] } } } }]);
+    });
+
     it("report partial batch failures, bisect, retry a bounded number of times and end in an encrypted DLQ", () => {
       const dlq = single(resources, "aws:sqs/queue:Queue", "-stream-dlq");
       assert.equal(dlq.inputs.sqsManagedSseEnabled, true);
-      for (const suffix of ["fanout", "snapshot"]) {
+      for (const suffix of ["fanout", "fanout-evaluators", "snapshot"]) {
         const inputs = mapping(suffix).inputs;
         assert.deepEqual(inputs.functionResponseTypes, ["ReportBatchItemFailures"]);
         assert.equal(inputs.bisectBatchOnFunctionError, true);
@@ -138,10 +148,11 @@ describe("Realtime (Pulumi mocks)", () => {
       ]);
     });
 
-    it("lets the fan-out read its stream, scan and prune connections, post, and dead-letter — nothing else", () => {
+    it("lets the fan-out read its streams, scan and prune connections, scan evaluators, post, and dead-letter — nothing else", () => {
       const flagsStream = single(resources, "aws:dynamodb/table:Table", "-flags");
       assert.deepEqual(policyOf("fanout"), [
         { actions: ["dynamodb:DeleteItem", "dynamodb:Scan"], resources: [table("-connections")] },
+        { actions: ["dynamodb:Scan"], resources: [table("-evaluators")] },
         { actions: ["execute-api:ManageConnections"], resources: [manage()] },
         {
           actions: ["sqs:SendMessage"],
@@ -151,11 +162,24 @@ describe("Realtime (Pulumi mocks)", () => {
         },
         {
           actions: ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
-          resources: [`${table("-flags")}/stream/2026-11-22T00:00:00.000`],
+          resources: [
+            `${table("-flags")}/stream/2026-11-22T00:00:00.000`,
+            `${table("-evaluators")}/stream/2026-11-22T00:00:00.000`,
+          ],
         },
         { actions: ["dynamodb:ListStreams"], resources: ["*"] },
       ]);
       assert.ok(flagsStream);
+    });
+
+    it("lets the snapshot senders scan the evaluators table, and tells them its name", () => {
+      const evaluators = single(resources, "aws:dynamodb/table:Table", "-evaluators");
+      for (const fn of ["ws-default", "snapshot", "fanout"]) {
+        const scans = policyOf(fn).filter((g) => g.resources.includes(table("-evaluators")));
+        assert.deepEqual(scans, [{ actions: ["dynamodb:Scan"], resources: [table("-evaluators")] }], fn);
+        const variables = single(resources, FUNCTION, named(fn)).inputs.environment.variables;
+        assert.equal(variables.EVALUATORS_TABLE_NAME, evaluators.name, fn);
+      }
     });
 
     it("lets the WebSocket authorizer read only the tokens parameter", () => {

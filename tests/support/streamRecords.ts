@@ -1,5 +1,7 @@
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { DynamoDBRecord } from "aws-lambda";
+import { type EvaluatorStore, makeEvaluatorStore } from "../../handlers/evaluators/store";
+import { evaluatorsTableFor } from "../../handlers/evaluators/table";
 import { type FlagStore, makeFlagStore } from "../../handlers/flags/store";
 import { localDynamoClient } from "../../local/dynamodb";
 import { startStreamPoller } from "../../local/streams";
@@ -7,12 +9,14 @@ import { ensureFlagsTable } from "../../local/tables";
 import { sharedDynamo, uniqueTableName } from "./hooks";
 
 /**
- * Real stream records: runs `changes` through the real flag store on a fresh table in the shared
- * DynamoDB Local, and returns the first `count` records its stream yields.
+ * Real stream records: runs `changes` through the real flag and evaluator stores on a fresh table
+ * in the shared DynamoDB Local, and returns the first `count` records the flags table's stream (or
+ * with `stream: "evaluators"`, the evaluators table's) yields.
  */
 export async function captureStreamRecords(
   count: number,
-  changes: (store: FlagStore) => Promise<void>,
+  changes: (store: FlagStore, evaluators: EvaluatorStore) => Promise<void>,
+  stream: "flags" | "evaluators" = "flags",
 ): Promise<DynamoDBRecord[]> {
   const dynamo = await sharedDynamo();
   const client = localDynamoClient(dynamo.endpoint);
@@ -23,12 +27,16 @@ export async function captureStreamRecords(
     const poller = await startStreamPoller({
       dynamo: client,
       endpoint: dynamo.endpoint,
-      tableName,
+      tableName: stream === "flags" ? tableName : evaluatorsTableFor(tableName),
       handler: async (event) => {
         records.push(...event.Records);
       },
     });
-    await changes(makeFlagStore({ doc: DynamoDBDocumentClient.from(client), tableName }));
+    const doc = DynamoDBDocumentClient.from(client);
+    await changes(
+      makeFlagStore({ doc, tableName }),
+      makeEvaluatorStore({ doc, tableName: evaluatorsTableFor(tableName) }),
+    );
     const deadline = Date.now() + 10_000;
     while (records.length < count && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     await poller.stop();
