@@ -46,6 +46,15 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
     const [created] = await captureStreamRecords(1, (store) =>
       store.create({ flagName: "wired", value: true }, "admin").then(() => undefined),
     );
+    // And an evaluator's creation on the evaluators stream, for the fan-out's evaluators.updated.
+    const evaluatorRecords = await captureStreamRecords(
+      2,
+      (_flags, evaluators) =>
+        evaluators.put("wired-eu", { "==": [{ var: "country" }, "de"] }, "admin").then(() => undefined),
+      "evaluators",
+    );
+    const evaluatorCreated = evaluatorRecords.find((r) => r.dynamodb?.Keys?.name?.S === "wired-eu");
+    assert.ok(evaluatorCreated, "the evaluator's INSERT was captured");
     const ok = (expected: number) => async (result: Promise<unknown>) =>
       assert.equal(((await result) as { statusCode: number }).statusCode, expected);
     const connectionInsert = (connectionId: string): DynamoDBRecord => ({
@@ -123,7 +132,7 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
         await ok(200)(invoke({ requestContext: { connectionId: "new-1", routeKey: "$disconnect" } }));
       },
       "ws-default": async (invoke) => {
-        // A sync from a connection API Gateway reports gone: scan, post, remove.
+        // A sync from a connection API Gateway reports gone: scan flags and evaluators, post, remove.
         const event = { requestContext: { connectionId: "gone-2", routeKey: "$default" }, body: '{"action":"sync"}' };
         await ok(200)(invoke(event));
       },
@@ -133,6 +142,8 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
       },
       fanout: async (invoke) => {
         assert.deepEqual(await invoke({ Records: [created] }), { batchItemFailures: [] });
+        // From the evaluators stream: scans the evaluators and broadcasts evaluators.updated.
+        assert.deepEqual(await invoke({ Records: [evaluatorCreated] }), { batchItemFailures: [] });
       },
       "audit-transform": async (invoke) => {
         const data = Buffer.from(JSON.stringify(created)).toString("base64");
@@ -188,6 +199,16 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
       const made = calls.filter((call) => call.functionName === fn.name);
       // A function granted calls but seen making none was not driven through its real paths.
       if (grants.length > 0) assert.ok(made.length > 0, `${fn.name} is granted ${grants.join(", ")} but made no call`);
+    }
+  });
+
+  it("has the snapshot senders and the fan-out read the shared evaluators (snapshots, evaluators.updated)", () => {
+    for (const fn of ["ws-default", "snapshot", "fanout"]) {
+      const scans = calls
+        .filter((call) => call.functionName === `${PREFIX}${fn}`)
+        .flatMap((call) => toIamRequests(call))
+        .filter((r) => r.action === "dynamodb:Scan" && r.resource.endsWith("-evaluators"));
+      assert.ok(scans.length > 0, `${fn} scanned no evaluators table`);
     }
   });
 

@@ -204,7 +204,11 @@ describe("evaluators-table stream records (captured from DynamoDB Local)", () =>
             {
               flagName: "uses-beta",
               value: "a",
-              definition: { variants: { a: "a", b: "b" }, defaultVariant: "a", targeting: { if: [{ $ref: "beta" }, "b"] } },
+              definition: {
+                variants: { a: "a", b: "b" },
+                defaultVariant: "a",
+                targeting: { if: [{ $ref: "beta" }, "b"] },
+              },
               refs: ["beta"],
             },
             "admin",
