@@ -129,6 +129,55 @@ describe("WebSocket push on the local runtime (real ws clients)", () => {
     });
   });
 
+  describe("shared evaluators", () => {
+    const updates = (client: TestClient) => client.messages.filter((m) => m.type === "evaluators.updated");
+
+    it("carries every evaluator in the snapshot's first part", async () => {
+      await api("PUT", "/evaluators/staff", {
+        body: { expression: { ends_with: [{ var: "email" }, "@example.com"] } },
+      });
+      const client = await open();
+      const snapshot = await client.waitFor((m) => m.type === "snapshot" && m.part === 1);
+      assert.deepEqual(snapshot.evaluators.staff, { ends_with: [{ var: "email" }, "@example.com"] });
+    });
+
+    it("pushes evaluators.updated with all of them on a new expression, a creation and a deletion, and nothing for a flag write that only moves a reference count", async () => {
+      const client = await open();
+      await client.waitFor((m) => m.type === "snapshot");
+
+      await api("PUT", "/evaluators/staff", { body: { expression: { in: [{ var: "team" }, ["core"]] } } });
+      await client.waitFor(
+        (m) =>
+          m.type === "evaluators.updated" && JSON.stringify(m.evaluators.staff) === '{"in":[{"var":"team"},["core"]]}',
+      );
+      const afterReplace = updates(client).length;
+
+      // A flag that takes a reference: the evaluators table sees a refCount and a flag-set version change only.
+      const rich = {
+        variants: { on: true, off: false },
+        defaultVariant: "off",
+        targeting: { if: [{ $ref: "staff" }, "on", "off"] },
+      };
+      await api("POST", "/flags", { body: { flagName: "staff-only", ...rich } });
+      await client.waitFor((m) => m.type === "flag.created" && m.flag.flagName === "staff-only");
+      // A later evaluator change on the same stream is the marker: the reference count's records came before it.
+      await api("PUT", "/evaluators/beta", { body: { expression: { "==": [{ var: "beta" }, true] } } });
+      const created = await client.waitFor((m) => m.type === "evaluators.updated" && m.evaluators.beta !== undefined);
+      assert.equal(updates(client).length, afterReplace + 1, JSON.stringify(updates(client)));
+      assert.deepEqual(Object.keys(created.evaluators).sort(), ["beta", "staff"]);
+
+      await api("DELETE", "/evaluators/beta");
+      const removed = await client.waitFor(
+        (m) =>
+          m.type === "evaluators.updated" &&
+          m.evaluators.beta === undefined &&
+          m.evaluators.staff !== undefined &&
+          updates(client).indexOf(m) > afterReplace,
+      );
+      assert.deepEqual(Object.keys(removed.evaluators), ["staff"]);
+    });
+  });
+
   describe("disconnecting", () => {
     it("removes the connection row when a client closes", async () => {
       const client = await open();
