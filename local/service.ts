@@ -352,7 +352,12 @@ async function startConsumers(
   });
   const evaluatorsTableName = evaluatorsTableFor(stores.tableName);
   const pollers: Array<Promise<StreamPoller>> = [
-    startStreamPoller({ ...common, tableName: stores.tableName, handler: fanout, onDiscard: discard(stores.tableName) }),
+    startStreamPoller({
+      ...common,
+      tableName: stores.tableName,
+      handler: fanout,
+      onDiscard: discard(stores.tableName),
+    }),
     startStreamPoller({
       ...common,
       tableName: evaluatorsTableName,

@@ -186,7 +186,8 @@ export function makeFanoutHandler(deps: FanoutHandlerDeps) {
   const broadcast = makeBroadcast(deps);
   const evaluatorsChanged = async (records: DynamoDBRecord[]): Promise<DynamoDBBatchResponse> => {
     if (!records.some(changesEvaluators)) return { batchItemFailures: [] };
-    if (deps.evaluators === undefined) throw new Error("evaluator records reached a fan-out without an evaluator source");
+    if (deps.evaluators === undefined)
+      throw new Error("evaluator records reached a fan-out without an evaluator source");
     try {
       await broadcast({ type: "evaluators.updated", evaluators: await deps.evaluators() });
     } catch (error) {
