@@ -114,7 +114,7 @@ describe("local evaluation parity over 1,000 contexts", () => {
         (type, key, d, c) => resolver[type].call(provider, key, d as never, c as never),
         async (type, key, d) =>
           typeOf(stored.get(key)) === type
-            ? { value: stored.get(key), reason: "STATIC", variant: "value" }
+            ? { value: stored.get(key), reason: "STATIC", variant: "default" }
             : { value: d, reason: "ERROR", errorCode: "TYPE_MISMATCH" },
       );
 

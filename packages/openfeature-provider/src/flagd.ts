@@ -2,9 +2,10 @@ import type { Flag } from "./protocol";
 
 /**
  * The variant a plain flag (one with only `value`) becomes in flagd's model: its one variant and
- * its default, so it evaluates to the value with reason STATIC.
+ * its default, so it evaluates to the value with reason STATIC. Named as the service names it in
+ * OFREP answers, so both report the same variant.
  */
-export const PLAIN_FLAG_VARIANT = "value";
+export const PLAIN_FLAG_VARIANT = "default";
 
 /** One flag of a flagd flag configuration (flagd's `flags.<key>`). */
 export interface FlagdFlag {
