@@ -12,17 +12,24 @@ const flagResponse = (status: number, flag: Flag, headers: Record<string, string
   headers: { ETag: `"${flag.version}"`, ...headers },
 });
 
-/** `GET /health`. Needs nothing, so it is served by the read function without extra access. */
-export function makeHealthRoutes(): Record<string, RouteHandler> {
+/**
+ * `GET /health`: 200 once the flag store answers a read (one `Scan` of a couple of items, which
+ * the read function may already do); when DynamoDB cannot be reached the read fails and the proxy
+ * handler answers 503 DEPENDENCY_UNAVAILABLE, as it does for every route.
+ */
+export function makeHealthRoutes({ store }: { store: FlagStore }): Record<string, RouteHandler> {
   return {
-    "GET /health": async () => ({ status: 200, body: { status: "ok" } }),
+    "GET /health": async () => {
+      await store.list(1);
+      return { status: 200, body: { status: "ok" } };
+    },
   };
 }
 
 /** `GET /flags` and `GET /flags/{flagName}`. */
 export function makeReadRoutes({ store }: { store: FlagStore }): Record<string, RouteHandler> {
   return {
-    ...makeHealthRoutes(),
+    ...makeHealthRoutes({ store }),
     "GET /flags": async (request) => {
       const limit = parseLimit(request.query.limit);
       const cursor = request.query.cursor;

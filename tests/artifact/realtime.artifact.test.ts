@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from "aws-lambda";
 import type { WebSocketEvent, WebSocketResult } from "../../handlers/realtime/handlers";
+import { evaluatorsTableFor } from "../../handlers/evaluators/table";
 import { localDynamoClient } from "../../local/dynamodb";
 import { startStreamPoller } from "../../local/streams";
 import { ensureConnectionsTable, ensureFlagsTable } from "../../local/tables";
@@ -33,6 +34,7 @@ describe("Realtime Lambda artifacts (serialized __index.js against DynamoDB Loca
       AWS_SECRET_ACCESS_KEY: "local",
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       FLAGS_TABLE_NAME: flagsTable,
+      EVALUATORS_TABLE_NAME: evaluatorsTableFor(flagsTable),
       CONNECTIONS_TABLE_NAME: connectionsTable,
       WEBSOCKET_ENDPOINT: management.endpoint,
     };

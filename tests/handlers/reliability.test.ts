@@ -1,4 +1,6 @@
 import { strict as assert } from "node:assert";
+import { makeHealthRoutes } from "../../handlers/flags/routes";
+import type { FlagStore } from "../../handlers/flags/store";
 import { isDependencyFailure, keptExactly, makeProxyHandler } from "../../handlers/http";
 import { proxyEvent } from "../support/proxyEvents";
 
@@ -71,5 +73,27 @@ describe("a failing dependency is a 503, not a 500", () => {
     );
     assert.equal(result.statusCode, 500);
     assert.equal(JSON.parse(result.body).error.code, "INTERNAL");
+  });
+});
+
+describe("GET /health reports whether the flag store answers", () => {
+  const health = (list: FlagStore["list"]) =>
+    makeProxyHandler(
+      makeHealthRoutes({ store: { list } as FlagStore }),
+      silent,
+    )(proxyEvent({ method: "GET", resource: "/health", authorizer: null }));
+
+  it("answers 200 ok when a read succeeds", async () => {
+    const result = await health(async () => ({ flags: [] }));
+    assert.equal(result.statusCode, 200);
+    assert.deepEqual(JSON.parse(result.body), { status: "ok" });
+  });
+
+  it("answers 503 DEPENDENCY_UNAVAILABLE when DynamoDB cannot be reached", async () => {
+    const result = await health(async () => {
+      throw Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:8000"), { code: "ECONNREFUSED" });
+    });
+    assert.equal(result.statusCode, 503);
+    assert.equal(JSON.parse(result.body).error.code, "DEPENDENCY_UNAVAILABLE");
   });
 });
