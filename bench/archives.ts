@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import * as pulumi from "@pulumi/pulumi";
 import { runtimeProvidedPackages } from "../components/packaging";
 import type { ServiceFunction } from "../components/serviceFunction";
-import { materialize, type MaterializedArtifact } from "../tests/support/artifacts";
+import { materialize, type UnpackedArchive, unpack } from "../tests/support/artifacts";
 import { runProgram } from "../tests/support/pulumiMocks";
 
 export interface ArchiveRow {
@@ -21,7 +21,7 @@ export interface ArchiveRow {
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
-function coldInitMs(artifact: MaterializedArtifact, env: Record<string, string>, runs: number): number {
+function coldInitMs(artifact: UnpackedArchive, env: Record<string, string>, runs: number): number {
   const script = `const t = performance.now(); require(${JSON.stringify(artifact.indexPath)}); console.log(performance.now() - t);`;
   const samples = Array.from({ length: runs }, () =>
     Number(
@@ -36,7 +36,7 @@ function coldInitMs(artifact: MaterializedArtifact, env: Record<string, string>,
 }
 
 /** The archive `aws.lambda.CallbackFunction` would upload for the same factory. */
-async function defaultPackaging(factory: () => unknown): Promise<MaterializedArtifact> {
+async function defaultPackaging(factory: () => unknown): Promise<UnpackedArchive> {
   const serialized = await pulumi.runtime.serializeFunction(factory, {
     exportName: "handler",
     isFactoryFunction: true,
@@ -47,7 +47,7 @@ async function defaultPackaging(factory: () => unknown): Promise<MaterializedArt
   });
   const assets: Record<string, unknown> = { "__index.js": new pulumi.asset.StringAsset(serialized.text) };
   for (const [path, asset] of modules) assets[path] = asset;
-  return materialize({ type: "aws:lambda/function:Function", name: "default", inputs: { code: { assets } } });
+  return unpack(assets as Parameters<typeof unpack>[0]);
 }
 
 export async function archiveTable(runs = 10): Promise<ArchiveRow[]> {

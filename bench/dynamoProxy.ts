@@ -56,9 +56,9 @@ export async function startDynamoProxy(target: string): Promise<DynamoProxy> {
       const amzTarget = String(request.headers["x-amz-target"] ?? "");
       const operation = amzTarget.startsWith("DynamoDB_20120810.") ? amzTarget.slice(18) : undefined;
       let body = original;
-      let parsed: { TableName?: string } = {};
+      let parsed: { TableName?: string; TransactItems?: Array<Record<string, { TableName?: string }>> } = {};
       if (operation !== undefined && CAPACITY_OPERATIONS.has(operation)) {
-        parsed = JSON.parse(original) as { TableName?: string };
+        parsed = JSON.parse(original) as typeof parsed;
         body = JSON.stringify({ ...parsed, ReturnConsumedCapacity: "TOTAL" });
       }
       const headers = { ...request.headers, "content-length": String(Buffer.byteLength(body)) };
@@ -77,7 +77,12 @@ export async function startDynamoProxy(target: string): Promise<DynamoProxy> {
             }
             calls.push({
               operation,
-              table: parsed.TableName ?? consumed[0]?.TableName,
+              // A transaction names its tables per item: "flags+flags-evaluators".
+              table:
+                parsed.TableName ??
+                (parsed.TransactItems === undefined
+                  ? consumed[0]?.TableName
+                  : [...new Set(parsed.TransactItems.map((item) => Object.values(item)[0]?.TableName))].join("+")),
               headers: Object.fromEntries(Object.entries(request.headers).map(([k, v]) => [k, String(v)])),
               body: original,
               // On-demand tables report only CapacityUnits; split by the kind of operation.

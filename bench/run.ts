@@ -399,7 +399,7 @@ async function loadSection(): Promise<void> {
     console.log(
       `${row.operation.padEnd(26)} service ${row.service.requestsPerSecond.toFixed(0).padStart(6)} req/s p50 ${row.service.p50.toFixed(1)} ms p99 ${row.service.p99.toFixed(1)} ms | ` +
         `DynamoDB ${row.direct.requestsPerSecond.toFixed(0).padStart(6)} req/s p50 ${row.direct.p50.toFixed(1)} ms p99 ${row.direct.p99.toFixed(1)} ms | ` +
-        `overhead p50 ${row.overheadP50Ms.toFixed(1)} ms (${row.ratioP50.toFixed(2)}×; target < 2 ms)` +
+        `(${row.dynamoRequests} request${row.dynamoRequests === 1 ? "" : "s"}) overhead p50 ${row.overheadP50Ms.toFixed(1)} ms (${row.ratioP50.toFixed(2)}×; target < 2 ms)` +
         (row.service.non2xx + row.service.errors + row.direct.non2xx + row.direct.errors > 0
           ? ` [non-2xx/errors: ${row.service.non2xx}/${row.service.errors} vs ${row.direct.non2xx}/${row.direct.errors}]`
           : ""),

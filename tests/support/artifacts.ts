@@ -9,15 +9,7 @@ import { programOf, type RecordedResource } from "./pulumiMocks";
 const PROJECT_ROOT = path.resolve(__dirname, "../..");
 
 /** A function's code archive written to disk the way Lambda unpacks it into /var/task. */
-export interface MaterializedArtifact {
-  /** Absolute path of the unpacked `__index.js`. */
-  indexPath: string;
-  /** Paths inside the archive, e.g. `node_modules/zod`. */
-  entries: string[];
-  /** Uncompressed bytes of everything in the archive. */
-  bytes: number;
-  /** Bytes after deflate, file by file: close to the size of the zip Pulumi uploads. */
-  deflatedBytes: number;
+export interface MaterializedArtifact extends UnpackedArchive {
   /** The function's name in the program. */
   functionName: string;
   /** The environment the program gives the function. */
@@ -45,12 +37,24 @@ function runtimeRoot(): string {
   return root;
 }
 
-/** Unpacks a mocked `aws:lambda/function:Function`'s code archive into a fresh directory. */
-export async function materialize(fn: RecordedResource): Promise<MaterializedArtifact> {
+/** A code archive written out where Lambda would unpack it, with its sizes. */
+export interface UnpackedArchive {
+  /** Absolute path of the unpacked `__index.js`. */
+  indexPath: string;
+  /** Paths inside the archive, e.g. `__index.js` or `node_modules/zod`. */
+  entries: string[];
+  /** Uncompressed bytes of everything in the archive. */
+  bytes: number;
+  /** Bytes after deflate, file by file: close to the size of the zip Pulumi uploads. */
+  deflatedBytes: number;
+}
+
+/** Writes an archive's assets into a fresh directory beside a stand-in runtime (only `@aws-sdk`). */
+export async function unpack(
+  assets: Record<string, { text?: Promise<string>; path?: Promise<string> | string }>,
+): Promise<UnpackedArchive> {
   const taskDir = path.join(runtimeRoot(), "task");
   fs.mkdirSync(taskDir);
-  const assets: Record<string, { text?: Promise<string>; path?: Promise<string> | string }> =
-    await fn.inputs.code.assets;
   let bytes = 0;
   let deflatedBytes = 0;
   for (const [entry, asset] of Object.entries(assets)) {
@@ -67,13 +71,16 @@ export async function materialize(fn: RecordedResource): Promise<MaterializedArt
       deflatedBytes += deflateRawSync(content).length;
     }
   }
+  return { indexPath: path.join(taskDir, "__index.js"), entries: Object.keys(assets), bytes, deflatedBytes };
+}
+
+/** Unpacks a mocked `aws:lambda/function:Function`'s code archive, with its role from the program. */
+export async function materialize(fn: RecordedResource): Promise<MaterializedArtifact> {
+  const archive = await unpack(await fn.inputs.code.assets);
   const program = programOf(fn);
   const role = roleNamed(program, fn.inputs.role);
   return {
-    indexPath: path.join(taskDir, "__index.js"),
-    entries: Object.keys(assets),
-    bytes,
-    deflatedBytes,
+    ...archive,
     functionName: fn.name,
     programEnv: fn.inputs.environment?.variables ?? {},
     roleArn: fn.inputs.role,
