@@ -9,7 +9,7 @@ import { compileFlagSet } from "../handlers/ofrep/flagSet";
 import type { FlagItem } from "../handlers/flags/model";
 import { startService } from "../local/service";
 import { writeResult } from "./results";
-import { percentile } from "./stats";
+import { percentile, sequentialLatencies } from "./stats";
 import { client } from "../tests/support/http";
 import { ADMIN_TOKEN, READ_TOKEN, TEST_TOKENS } from "../tests/support/tokens";
 
@@ -74,13 +74,7 @@ export async function ofrepBench(): Promise<Record<string, unknown>> {
       request: (i: number) => Promise<{ status: number }>,
       ok: number,
     ) => {
-      const samples: number[] = [];
-      for (let i = 0; i < n; i++) {
-        const started = performance.now();
-        const result = await request(i);
-        samples.push(performance.now() - started);
-        if (result.status !== ok) throw new Error(`${label}: ${result.status}`);
-      }
+      const samples = await sequentialLatencies(label, n, request, ok);
       const p50 = percentile(samples, 50);
       const p99 = percentile(samples, 99);
       console.log(`${label.padEnd(40)} p50 ${p50.toFixed(2)} ms  p99 ${p99.toFixed(2)} ms  (${n} sequential)`);

@@ -30,7 +30,7 @@ import WebSocket, { WebSocketServer } from "ws";
 import { FlagSet } from "../packages/openfeature-provider/src/flagSet";
 import { ADMIN_TOKEN, READ_TOKEN, TEST_TOKENS } from "../tests/support/tokens";
 import { ofrepBench } from "./ofrep";
-import { percentile } from "./stats";
+import { percentile, sequentialLatencies } from "./stats";
 import { FeatureFlagsProvider, FeatureFlagsWebProvider } from "@feature-flags/openfeature-provider";
 import { OpenFeature, ProviderEvents } from "@openfeature/server-sdk";
 
@@ -65,13 +65,7 @@ async function restLatency(): Promise<void> {
   try {
     const api = client(service.url, ADMIN_TOKEN);
     const measure = async (label: string, request: (i: number) => Promise<{ status: number }>, ok: number) => {
-      const samples: number[] = [];
-      for (let i = 0; i < n; i++) {
-        const started = performance.now();
-        const result = await request(i);
-        samples.push(performance.now() - started);
-        if (result.status !== ok) throw new Error(`${label}: ${result.status}`);
-      }
+      const samples = await sequentialLatencies(label, n, request, ok);
       console.log(
         `${label.padEnd(24)} p50 ${percentile(samples, 50).toFixed(1)} ms  p99 ${percentile(samples, 99).toFixed(1)} ms`,
       );
