@@ -74,7 +74,10 @@ export function narrowRequires(text: string, projectRoot: string = process.cwd()
     (line, ident: string, specifier: string) => {
       if (isBuiltin(specifier)) return line;
       const uses = text.matchAll(
-        new RegExp(`(?<![\\w$])(?<![^.]\\.)${ident.replace(/\$/g, "\\$")}(?![\\w$])(\\s*\\.\\s*([A-Za-z_$][\\w$]*))?`, "g"),
+        new RegExp(
+          `(?<![\\w$])(?<![^.]\\.)${ident.replace(/\$/g, "\\$")}(?![\\w$])(\\s*\\.\\s*([A-Za-z_$][\\w$]*))?`,
+          "g",
+        ),
       );
       const names = new Set<string>();
       let bare = 0;
