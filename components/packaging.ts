@@ -146,7 +146,24 @@ function bundleModules(serialized: string, projectRoot: string): Plugin {
  * SDK included: the SDK parts a function uses, tree-shaken from their ES module builds, load
  * several times faster than the runtime's whole packages (bench/archives.ts measures both).
  */
-export async function bundleSerializedText(text: string, projectRoot: string = process.cwd()): Promise<string> {
+export function bundleSerializedText(text: string, projectRoot: string = process.cwd()): Promise<string> {
+  // One program bundles a callback once; tests and the bench load the program (and reload this
+  // module) many times in one process, so the bundles are kept on the process, by input.
+  const cache = ((globalThis as Record<symbol, unknown>)[BUNDLES] ??= new Map()) as Map<string, Promise<string>>;
+  const key = `${projectRoot}\0${text}`;
+  let bundled = cache.get(key);
+  if (bundled === undefined) {
+    bundled = bundle(text, projectRoot);
+    // A failed build is not kept: the next program load tries again.
+    bundled.catch(() => cache.delete(key));
+    cache.set(key, bundled);
+  }
+  return bundled;
+}
+
+const BUNDLES = Symbol.for("feature-flags.packaging.bundles");
+
+async function bundle(text: string, projectRoot: string): Promise<string> {
   const result = await build({
     stdin: {
       contents: `import "flags:picks";\nexport { handler } from "flags:serialized";\n`,
