@@ -3,7 +3,9 @@
  * what the service itself adds (HTTP, auth, routing, validation, SDK), and the DynamoDB work
  * behind each API operation with its on-demand price.
  */
-import autocannon from "autocannon";
+import { spawn } from "node:child_process";
+import * as path from "node:path";
+import type autocannon from "autocannon";
 import { startDynamoDbLocal } from "../local/dynamodb";
 import { startService } from "../local/service";
 import { client } from "../tests/support/http";
@@ -31,6 +33,8 @@ export interface LoadRow {
   dynamoRequests: number;
   service: { requestsPerSecond: number; p50: number; p99: number; non2xx: number; errors: number };
   direct: { requestsPerSecond: number; p50: number; p99: number; non2xx: number; errors: number };
+  /** CPU the service process spent per request served (HTTP, auth, routing, validation, SDK, stream pollers). */
+  serviceCpuMsPerRequest: number;
   overheadP50Ms: number;
   ratioP50: number;
 }
@@ -42,8 +46,18 @@ export interface LoadOptions {
 
 type Sample = LoadRow["service"];
 
-async function cannon(options: autocannon.Options): Promise<Sample> {
-  const result = await autocannon(options);
+/** autocannon in its own process (bench/cannonProcess.ts): the load generator off the service's CPU. */
+async function cannon(options: autocannon.Options & { spread?: number }): Promise<Sample> {
+  const child = spawn(
+    process.execPath,
+    ["-r", "ts-node/register/transpile-only", path.join(__dirname, "cannonProcess.ts"), JSON.stringify(options)],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  if (code !== 0) throw new Error(`autocannon exited with ${code}`);
+  const result = JSON.parse(output) as autocannon.Result;
   return {
     requestsPerSecond: result.requests.average,
     p50: result.latency.p50,
@@ -94,44 +108,91 @@ export async function loadAndWork(options: LoadOptions): Promise<{ work: Operati
       await measured.stop();
     }
 
-    // 2. Under load: the service (straight on DynamoDB Local), then the same DynamoDB request alone.
+    // 2. Under load: the service (straight on DynamoDB Local), then the same DynamoDB requests alone.
     const service = await startService({ ...common, dynamoEndpoint: dynamo.endpoint });
     const load: LoadRow[] = [];
     try {
+      const api = client(service.url, ADMIN_TOKEN);
+      for (let i = 0; i < options.connections; i++) {
+        const created = await api("POST", "/flags", { body: { flagName: `load-${i}`, value: true } });
+        if (created.status !== 201) throw new Error(`POST: ${created.status}`);
+      }
       const auth = { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" };
-      const targets: Array<[string, autocannon.Options]> = [
-        ["GET /flags/{flagName}", { url: `${service.url}/flags/load-flag`, headers: auth }],
-        [
-          "PUT /flags/{flagName}",
-          { url: `${service.url}/flags/load-flag`, method: "PUT", headers: auth, body: '{"value":false}' },
-        ],
+      const put = { method: "PUT" as const, headers: auth, body: '{"value":false}' };
+      const targets: Array<{
+        label: string;
+        operation: string;
+        target: autocannon.Options & { spread?: number };
+        /** The flag name in the recorded requests that `__N__` replaces, when spread. */
+        spreadName?: string;
+      }> = [
+        {
+          label: "GET /flags/{flagName}",
+          operation: "GET /flags/{flagName}",
+          target: { url: `${service.url}/flags/load-flag`, headers: auth },
+        },
+        {
+          label: "PUT /flags/{flagName}, 50 flags",
+          operation: "PUT /flags/{flagName}",
+          target: { url: `${service.url}/flags/load-__N__`, ...put, spread: options.connections },
+          spreadName: "load-flag",
+        },
+        {
+          label: "PUT /flags/{flagName}, all one flag",
+          operation: "PUT /flags/{flagName}",
+          target: { url: `${service.url}/flags/load-flag`, ...put },
+        },
+        {
+          label: "POST /ofrep/v1/evaluate/flags/{key}",
+          operation: "OFREP",
+          target: {
+            url: `${service.url}/ofrep/v1/evaluate/flags/load-flag`,
+            method: "POST",
+            headers: auth,
+            body: '{"context":{"targetingKey":"user-1"}}',
+          },
+        },
       ];
-      for (const [operation, target] of targets) {
-        const replay = replays.get(operation) ?? [];
-        if (replay.length === 0) throw new Error(`${operation}: no DynamoDB request to replay`);
+      for (const { label, operation, target, spreadName } of targets) {
         const base = { connections: options.connections, duration: options.durationSeconds };
+        const cpu = process.cpuUsage();
         const serviceSample = await cannon({ ...base, ...target });
-        // The operation's DynamoDB requests in order, each connection cycling through them; one
-        // operation is then `replay.length` requests. A replayed conditional write may be refused
-        // (its condition no longer holds): DynamoDB did the same work to refuse it.
-        const requests = replay.map((call) => {
-          const { host: _host, "content-length": _length, ...headers } = call.headers;
-          return { method: "POST" as const, path: "/", headers, body: call.body };
-        });
-        const sample = await cannon({ ...base, url: dynamo.endpoint, requests });
-        const directSample = {
-          ...sample,
-          requestsPerSecond: sample.requestsPerSecond / replay.length,
-          p50: sample.p50 * replay.length,
-          p99: sample.p99 * replay.length,
-        };
+        const used = process.cpuUsage(cpu);
+        const served = serviceSample.requestsPerSecond * options.durationSeconds;
+        const serviceCpuMsPerRequest = (used.user + used.system) / 1000 / Math.max(served, 1);
+        const replay = replays.get(operation) ?? [];
+        // OFREP answers from its warm flag set: no DynamoDB request per evaluation to compare with.
+        let direct: Sample = { requestsPerSecond: 0, p50: 0, p99: 0, non2xx: 0, errors: 0 };
+        if (replay.length > 0) {
+          // The operation's DynamoDB requests in order, each connection cycling through them; one
+          // operation is then `replay.length` requests. A replayed conditional write may be refused
+          // (its condition no longer holds): DynamoDB did the same work to refuse it.
+          const requests = replay.map((call) => {
+            const { host: _host, "content-length": _length, ...headers } = call.headers;
+            const body = spreadName === undefined ? call.body : call.body.replaceAll(`"${spreadName}"`, '"load-__N__"');
+            return { method: "POST" as const, path: "/", headers, body };
+          });
+          const sample = await cannon({
+            ...base,
+            url: dynamo.endpoint,
+            requests,
+            ...(spreadName === undefined ? {} : { spread: options.connections }),
+          });
+          direct = {
+            ...sample,
+            requestsPerSecond: sample.requestsPerSecond / replay.length,
+            p50: sample.p50 * replay.length,
+            p99: sample.p99 * replay.length,
+          };
+        }
         load.push({
-          operation,
+          operation: label,
           dynamoRequests: replay.length,
           service: serviceSample,
-          direct: directSample,
-          overheadP50Ms: serviceSample.p50 - directSample.p50,
-          ratioP50: serviceSample.p50 / Math.max(directSample.p50, 0.001),
+          direct,
+          serviceCpuMsPerRequest,
+          overheadP50Ms: serviceSample.p50 - direct.p50,
+          ratioP50: serviceSample.p50 / Math.max(direct.p50, 0.001),
         });
       }
     } finally {

@@ -1,4 +1,5 @@
 import * as fs from "node:fs";
+import { isBuiltin } from "node:module";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { type Plugin, build } from "esbuild";
@@ -11,8 +12,9 @@ export const HANDLER_FILE = "__index.js";
 export const HANDLER = "__index.handler";
 
 /**
- * Packages the Lambda Node.js runtime already provides: every installed `@aws-sdk/*`. Kept out of
- * the bundle, so a function loads the runtime's copy (patched by AWS) instead of carrying its own.
+ * Packages the Lambda Node.js runtime already provides: every installed `@aws-sdk/*`. The bundle
+ * carries the parts of the SDK it uses instead (see `bundleSerializedText`); this list is what
+ * Pulumi's default CallbackFunction packaging leaves out, for comparing with it.
  */
 export function runtimeProvidedPackages(projectRoot: string = process.cwd()): string[] {
   const scopeDir = path.join(projectRoot, "node_modules", "@aws-sdk");
@@ -27,7 +29,7 @@ export function runtimeProvidedPackages(projectRoot: string = process.cwd()): st
  * zod, Powertools and their trees), which each cold start has to unpack and resolve through.
  *
  * The serialized text is what would run either way; bundling only inlines the `require`s of
- * installed packages (the AWS SDK stays external: the runtime provides it).
+ * installed packages.
  */
 export async function bundleCallbackFactory(
   factory: () => unknown,
@@ -42,32 +44,142 @@ export async function bundleCallbackFactory(
   return bundleSerializedText(serialized.text, projectRoot);
 }
 
-/**
- * Keeps `@aws-sdk/*` out of the bundle and requires it by package name: Pulumi's serializer
- * writes the resolved file (`@aws-sdk/client-dynamodb/dist-cjs/index.js`), a path inside the
- * package that the runtime's own copy need not have at the same place.
- */
-const runtimeSdkExternal: Plugin = {
-  name: "runtime-sdk-external",
-  setup(plugin) {
-    plugin.onResolve({ filter: /^@aws-sdk\// }, (args) => ({
-      path: args.path.split("/").slice(0, 2).join("/"),
-      external: true,
-    }));
-  },
-};
+/** Where a narrowed `require` points: `pick:<package>?<name>,<name>` (see `narrowRequires`). */
+const PICK = "pick:";
 
-/** Bundles a serialized `__index.js` text against the packages installed in `projectRoot`. */
-export async function bundleSerializedText(text: string, projectRoot: string = process.cwd()): Promise<string> {
+/** `@scope/name/dist-cjs/index.js` → `@scope/name` when that file is the package's own entry. */
+function packageEntry(specifier: string, projectRoot: string): string {
+  const parts = specifier.split("/");
+  const name = parts.slice(0, specifier.startsWith("@") ? 2 : 1).join("/");
+  if (name === specifier) return specifier;
+  try {
+    const paths = [projectRoot];
+    return require.resolve(specifier, { paths }) === require.resolve(name, { paths }) ? name : specifier;
+  } catch {
+    return specifier;
+  }
+}
+
+/**
+ * Pulumi's serializer writes each package a callback uses as `const x_1 = require("pkg")` and
+ * reads it as `x_1.Name` (or `x_1\n  .Name`). A `require` of a whole package makes esbuild keep
+ * all of it (every DynamoDB command and its schema, every zod locale), and running that module
+ * code is most of a cold start. Where a package is only ever read by name, its `require` is
+ * pointed at `pick:<package>?<names>`: just those names (see `bundleSerializedText`). A package
+ * used any other way (passed whole, spread, indexed) keeps its plain `require`.
+ */
+export function narrowRequires(text: string, projectRoot: string = process.cwd()): string {
+  return text.replace(
+    /^const ([A-Za-z_$][\w$]*) = require\("([^".][^"]*)"\);$/gm,
+    (line, ident: string, specifier: string) => {
+      if (isBuiltin(specifier)) return line;
+      const uses = text.matchAll(
+        new RegExp(
+          `(?<![\\w$])(?<![^.]\\.)${ident.replace(/\$/g, "\\$")}(?![\\w$])(\\s*\\.\\s*([A-Za-z_$][\\w$]*))?`,
+          "g",
+        ),
+      );
+      const names = new Set<string>();
+      let bare = 0;
+      for (const use of uses) {
+        if (use[2] !== undefined) names.add(use[2]);
+        // The declaration itself is the one bare use allowed.
+        else if (++bare > 1) return line;
+      }
+      if (names.size === 0) return line;
+      const pick = `${PICK}${packageEntry(specifier, projectRoot)}?${[...names].sort().join(",")}`;
+      return `const ${ident} = require(${JSON.stringify(pick)});`;
+    },
+  );
+}
+
+/**
+ * The bundle's modules around the serialized code. esbuild tree-shakes an ES module only when
+ * it is imported, never when it is `require`d (then it keeps the module and all it imports,
+ * whole), so the picked names are imported by an ES module entry, which hands them to the
+ * serialized CommonJS code through a plain object before that code runs:
+ *
+ *   entry (ESM):   import "flags:picks"; export { handler } from "flags:serialized";
+ *   flags:picks:   import { A as p0 } from "pkg"; picked["pkg?A"] = { A: p0 };
+ *   pick:pkg?A:    module.exports = picked["pkg?A"];   (what the serialized code requires)
+ */
+function bundleModules(serialized: string, projectRoot: string): Plugin {
+  const picks = [...serialized.matchAll(/require\("pick:([^"?]+)\?([^"]+)"\)/g)].map((m) => ({
+    key: `${m[1]}?${m[2]}`,
+    specifier: m[1],
+    names: m[2].split(","),
+  }));
+  const imports = picks.map(
+    ({ specifier, names }, i) =>
+      `import { ${names.map((name, j) => `${name} as p${i}_${j}`).join(", ")} } from ${JSON.stringify(specifier)};`,
+  );
+  const assignments = picks.map(
+    ({ key, names }, i) =>
+      `picked[${JSON.stringify(key)}] = { ${names.map((name, j) => `${name}: p${i}_${j}`).join(", ")} };`,
+  );
+  const modules: Record<string, string> = {
+    picks: [...imports, `import picked from "flags:picked";`, ...assignments].join("\n"),
+    picked: "module.exports = {};",
+    serialized,
+  };
+  return {
+    name: "flags-bundle-modules",
+    setup(plugin) {
+      plugin.onResolve({ filter: /^flags:/ }, (args) => ({ path: args.path.slice(6), namespace: "flags" }));
+      plugin.onResolve({ filter: /^pick:/ }, (args) => ({ path: args.path.slice(PICK.length), namespace: "pick" }));
+      plugin.onLoad({ filter: /.*/, namespace: "flags" }, (args) => ({
+        contents: modules[args.path],
+        resolveDir: projectRoot,
+        loader: "js",
+      }));
+      plugin.onLoad({ filter: /.*/, namespace: "pick" }, (args) => ({
+        contents: `module.exports = require("flags:picked")[${JSON.stringify(args.path)}];`,
+        resolveDir: projectRoot,
+        loader: "js",
+      }));
+    },
+  };
+}
+
+/**
+ * Bundles a serialized `__index.js` text against the packages installed in `projectRoot`, AWS
+ * SDK included: the SDK parts a function uses, tree-shaken from their ES module builds, load
+ * several times faster than the runtime's whole packages (bench/archives.ts measures both).
+ */
+export function bundleSerializedText(text: string, projectRoot: string = process.cwd()): Promise<string> {
+  // One program bundles a callback once; tests and the bench load the program (and reload this
+  // module) many times in one process, so the bundles are kept on the process, by input.
+  const cache = ((globalThis as Record<symbol, unknown>)[BUNDLES] ??= new Map()) as Map<string, Promise<string>>;
+  const key = `${projectRoot}\0${text}`;
+  let bundled = cache.get(key);
+  if (bundled === undefined) {
+    bundled = bundle(text, projectRoot);
+    // A failed build is not kept: the next program load tries again.
+    bundled.catch(() => cache.delete(key));
+    cache.set(key, bundled);
+  }
+  return bundled;
+}
+
+const BUNDLES = Symbol.for("feature-flags.packaging.bundles");
+
+async function bundle(text: string, projectRoot: string): Promise<string> {
   const result = await build({
-    stdin: { contents: text, resolveDir: projectRoot, sourcefile: HANDLER_FILE, loader: "js" },
+    stdin: {
+      contents: `import "flags:picks";\nexport { handler } from "flags:serialized";\n`,
+      resolveDir: projectRoot,
+      sourcefile: HANDLER_FILE,
+      loader: "js",
+    },
     bundle: true,
     platform: "node",
     target: LAMBDA_NODE_TARGET,
     format: "cjs",
+    // ES module builds first: what lets esbuild drop the exports a function never reaches.
+    mainFields: ["module", "main"],
     minify: true,
     legalComments: "none",
-    plugins: [runtimeSdkExternal],
+    plugins: [bundleModules(narrowRequires(text, projectRoot), projectRoot)],
     write: false,
     logLevel: "silent",
   });

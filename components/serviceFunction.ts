@@ -39,8 +39,8 @@ export interface ServiceFunctionArgs {
  * A serialized-callback Lambda with everything a service function needs and nothing more: its own
  * role with one inline least-privilege policy (never the CallbackFunction default: nine broad
  * AWS-managed policies), an explicit log group with retention, JSON logs, and an archive holding
- * one bundled file: the serialized callback with only the code it reaches, without the AWS SDK
- * the runtime already ships (see `packaging.ts`).
+ * one bundled file: the serialized callback with only the code it reaches, the parts of the AWS
+ * SDK it uses included (they load faster than the runtime's whole SDK; see `packaging.ts`).
  */
 export class ServiceFunction extends pulumi.ComponentResource {
   private static readonly registry: ServiceFunction[] = [];

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { type ServiceError, serviceError } from "../errors";
 import { checkDefinition, DEFINITION_FIELDS } from "./definition";
 import type { FlagDefinition } from "./model";
