@@ -1,6 +1,6 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { buildSync } from "esbuild";
+import { build, type Plugin } from "esbuild";
 
 /** Where `npm ci`, `npm start` and `pulumi up` build the console; ignored by git. */
 export const CONSOLE_DIST = path.join(__dirname, "dist");
@@ -10,6 +10,18 @@ export interface ConsoleBuild {
   dir: string;
   files: string[];
 }
+
+const FLAGD_SHIM = path.join(__dirname, "shims", "flagdCore.ts");
+
+/** Every import of flagd-core but the shim's own resolves to the interpreter-mode shim. */
+const flagdInterpreter: Plugin = {
+  name: "flagd-interpreter",
+  setup(build) {
+    build.onResolve({ filter: /^@openfeature\/flagd-core$/ }, (args) =>
+      args.importer === FLAGD_SHIM ? undefined : { path: FLAGD_SHIM },
+    );
+  },
+};
 
 const indexHtml = (script: string, style: string) => `<!doctype html>
 <html lang="en">
@@ -33,10 +45,10 @@ const indexHtml = (script: string, style: string) => `<!doctype html>
  * assets under `assets/`, and an `index.html` that loads them with no inline script or style, so
  * the Content-Security-Policy needs neither `unsafe-inline` nor `unsafe-eval`.
  */
-export function buildConsole(outDir: string = CONSOLE_DIST): ConsoleBuild {
+export async function buildConsole(outDir: string = CONSOLE_DIST): Promise<ConsoleBuild> {
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
-  const result = buildSync({
+  const result = await build({
     entryPoints: { app: path.join(__dirname, "src", "main.tsx") },
     bundle: true,
     minify: true,
@@ -55,6 +67,7 @@ export function buildConsole(outDir: string = CONSOLE_DIST): ConsoleBuild {
     // The shared validation (handlers/flags) uses two Node APIs; the browser gets equivalents.
     alias: { "node:util": path.join(__dirname, "shims", "util.ts") },
     inject: [path.join(__dirname, "shims", "buffer.ts")],
+    plugins: [flagdInterpreter],
   });
   const outputs = Object.keys(result.metafile.outputs).map((file) =>
     path.relative(outDir, path.resolve(file)).split(path.sep).join("/"),
@@ -68,8 +81,14 @@ export function buildConsole(outDir: string = CONSOLE_DIST): ConsoleBuild {
 
 if (require.main === module) {
   const started = Date.now();
-  const built = buildConsole(process.argv[2] ?? CONSOLE_DIST);
-  console.log(
-    `console built into ${path.relative(process.cwd(), built.dir)} in ${Date.now() - started} ms: ${built.files.join(", ")}`,
+  buildConsole(process.argv[2] ?? CONSOLE_DIST).then(
+    (built) => {
+      const where = path.relative(process.cwd(), built.dir);
+      console.log(`console built into ${where} in ${Date.now() - started} ms: ${built.files.join(", ")}`);
+    },
+    (error: Error) => {
+      console.error(`console build failed: ${error.message}`);
+      process.exitCode = 1;
+    },
   );
 }

@@ -19,7 +19,7 @@ interface PanelProps {
 export function FlagPanel(props: PanelProps) {
   const { flag } = props;
   return (
-    <section class="panel" aria-label={`Flag ${flag.flagName}`}>
+    <section class="panel" aria-label={`Details of ${flag.flagName}`}>
       <div class="panel-head">
         <h2>{flag.flagName}</h2>
         <button type="button" onClick={props.onClose}>

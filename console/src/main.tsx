@@ -1,3 +1,5 @@
+// First: before any schema exists.
+import "./strictCsp";
 import { render } from "preact";
 import { App } from "./app";
 import "./styles.css";
