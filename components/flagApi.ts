@@ -14,7 +14,8 @@ import { EVALUATORS_TABLE } from "../handlers/evaluators/table";
 import { FLAGS_TABLE } from "../handlers/flags/table";
 import { errorBody, MAX_BODY_BYTES } from "../handlers/http";
 import { ROUTES, type RouteGroup } from "../handlers/routes";
-import { restApiSpec } from "./restApiSpec";
+import { consoleCsp } from "../console/csp";
+import { type ConsoleRoutesArgs, restApiSpec } from "./restApiSpec";
 import { ServiceFunction } from "./serviceFunction";
 
 export interface FlagApiArgs {
@@ -53,6 +54,20 @@ export interface FlagApiArgs {
    * @example ["https://admin.example.com"]
    */
   corsOrigins?: string[];
+  /**
+   * Serve the web console (a ConsoleSite's bucket and reader role) at the API's URL + `/console/`,
+   * its files without a token. Default: no console routes.
+   */
+  console?: FlagApiConsoleArgs;
+}
+
+export interface FlagApiConsoleArgs {
+  /** Bucket holding the console's files under `console/`. */
+  bucketName: pulumi.Input<string>;
+  /** Role API Gateway assumes to read them (s3:GetObject under `console/`). */
+  roleArn: pulumi.Input<string>;
+  /** The WebSocket URL the console connects to: its origin is allowed by the console's CSP. */
+  websocketUrl: pulumi.Input<string>;
 }
 
 /**
@@ -79,6 +94,8 @@ export class FlagApi extends pulumi.ComponentResource {
   /** The SecureString holding token hashes; the WebSocket authorizer reads it too. */
   readonly tokensParameter: aws.ssm.Parameter;
   readonly authorizer: ServiceFunction;
+  /** The web console's address (the API's URL + `/console/`); undefined without `console`. */
+  readonly consoleUrl: pulumi.Output<string> | undefined;
 
   constructor(name: string, args: FlagApiArgs, opts?: pulumi.ComponentResourceOptions) {
     super("feature-flags:flagApi:FlagApi", name, {}, opts);
@@ -260,16 +277,34 @@ export class FlagApi extends pulumi.ComponentResource {
       };
     };
 
-    const createApi = (functions: Record<RouteGroup, ServiceFunction>, authorizer: ServiceFunction) => {
-      const body = pulumi
+    const consoleArgs = (): pulumi.Output<ConsoleRoutesArgs | undefined> => {
+      if (args.console === undefined) return pulumi.output(undefined);
+      return pulumi
         .all({
-          read: functions.read.function.invokeArn,
-          write: functions.write.function.invokeArn,
-          delete: functions.delete.function.invokeArn,
-          ofrep: functions.ofrep.function.invokeArn,
-          authorizer: authorizer.function.invokeArn,
+          bucket: args.console.bucketName,
+          roleArn: args.console.roleArn,
+          websocketUrl: args.console.websocketUrl,
+          region: aws.getRegionOutput({}, { parent: this }).region,
         })
-        .apply(({ authorizer: authorizerUri, read, write, delete: remove, ofrep }) =>
+        .apply(({ bucket, roleArn, websocketUrl, region }) => ({
+          bucket,
+          roleArn,
+          region,
+          csp: consoleCsp(new URL(websocketUrl).origin),
+        }));
+    };
+
+    const createApi = (functions: Record<RouteGroup, ServiceFunction>, authorizer: ServiceFunction) => {
+      const arns = pulumi.all({
+        read: functions.read.function.invokeArn,
+        write: functions.write.function.invokeArn,
+        delete: functions.delete.function.invokeArn,
+        ofrep: functions.ofrep.function.invokeArn,
+        authorizer: authorizer.function.invokeArn,
+      });
+      const body = pulumi
+        .all([arns, consoleArgs()])
+        .apply(([{ authorizer: authorizerUri, read, write, delete: remove, ofrep }, console]) =>
           JSON.stringify(
             restApiSpec({
               title: `${name}-flags`,
@@ -277,6 +312,7 @@ export class FlagApi extends pulumi.ComponentResource {
               authorizerUri,
               authorizerTtlSeconds: args.authorizerTtlSeconds ?? 30,
               corsOrigins,
+              console,
             }),
           ),
         );
@@ -403,6 +439,7 @@ export class FlagApi extends pulumi.ComponentResource {
     if (args.requestBodyLimit ?? true) createBodyLimit(stage);
 
     this.apiUrl = stage.invokeUrl;
+    this.consoleUrl = args.console === undefined ? undefined : pulumi.interpolate`${stage.invokeUrl}/console/`;
     this.tableName = this.table.name;
     this.tableArn = this.table.arn;
     this.tableStreamArn = this.table.streamArn;
@@ -413,6 +450,7 @@ export class FlagApi extends pulumi.ComponentResource {
       tableArn: this.tableArn,
       tableStreamArn: this.tableStreamArn,
       allowFlagDeletionParameter: this.allowFlagDeletionParameter,
+      consoleUrl: this.consoleUrl,
     });
   }
 }

@@ -9,6 +9,10 @@ export const CONSOLE_DIST = path.join(__dirname, "dist");
 export interface ConsoleBuild {
   dir: string;
   files: string[];
+  /** `assets/app-<hash>.js` */
+  script: string;
+  /** `assets/app-<hash>.css` */
+  style: string;
 }
 
 const FLAGD_SHIM = path.join(__dirname, "shims", "flagdCore.ts");
@@ -76,7 +80,7 @@ export async function buildConsole(outDir: string = CONSOLE_DIST): Promise<Conso
   const style = outputs.find((file) => file.endsWith(".css"));
   if (script === undefined || style === undefined) throw new Error(`console build made no script or style: ${outputs}`);
   writeFileSync(path.join(outDir, "index.html"), indexHtml(script, style));
-  return { dir: outDir, files: ["index.html", ...outputs] };
+  return { dir: outDir, files: ["index.html", ...outputs], script, style };
 }
 
 if (require.main === module) {

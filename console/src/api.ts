@@ -39,10 +39,19 @@ export interface Evaluation {
 
 export type Scope = "read" | "write";
 
+/**
+ * Where the REST API is, from the page's own address: the console is served at the API's URL +
+ * `/console/`, so `/dev/console/` on AWS (the stage) means `/dev`, and `/console/` locally means ``.
+ */
+export function apiBase(pathname: string): string {
+  return pathname.replace(/\/console(\/.*)?$/, "");
+}
+
 /** The REST API on this origin, every call carrying the user's token. */
 export function makeApi(token: string) {
+  const base = apiBase(location.pathname);
   async function call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-    const response = await fetch(path, {
+    const response = await fetch(`${base}${path}`, {
       method,
       headers: {
         Authorization: `Bearer ${token}`,
@@ -87,7 +96,7 @@ export function makeApi(token: string) {
     settings: () => call<{ allowFlagDeletion: boolean }>("GET", "/settings"),
     evaluate: async (key: string, context: unknown): Promise<Evaluation> => {
       // OFREP answers errors with its own body ({key, errorCode, errorDetails}), shown as they are.
-      const response = await fetch(`/ofrep/v1/evaluate/flags/${encodeURIComponent(key)}`, {
+      const response = await fetch(`${base}/ofrep/v1/evaluate/flags/${encodeURIComponent(key)}`, {
         method: "POST",
         headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
         body: JSON.stringify({ context }),
@@ -120,7 +129,7 @@ export type Api = ReturnType<typeof makeApi>;
  */
 export async function websocketUrl(): Promise<string> {
   try {
-    const response = await fetch("config.json", { cache: "no-cache" });
+    const response = await fetch(`${apiBase(location.pathname)}/console/config.json`, { cache: "no-cache" });
     if (response.ok) {
       const config = (await response.json()) as { websocketUrl?: string };
       if (typeof config.websocketUrl === "string" && config.websocketUrl !== "") return config.websocketUrl;
