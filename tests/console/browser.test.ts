@@ -293,6 +293,52 @@ describe("web console in Chromium", function () {
     assert.equal((await api("GET", `/flags/${flagName}`)).status, 404);
   });
 
+  it("compares two versions and reverts to the older one in one click", async () => {
+    const flagName = unique("revert");
+    await createFlag({ flagName, value: "first", description: "as created" });
+    await colleague("PUT", `/flags/${flagName}`, { body: { value: "second" }, headers: { "If-Match": "1" } });
+    await signIn();
+    await open(flagName);
+    const history = panel().getByRole("region", { name: "History" });
+    await history.getByLabel("Compare version").selectOption("1");
+    await history.getByLabel("with version").selectOption("2");
+
+    const diff = history.getByRole("table");
+    await diff.getByText('"second"').waitFor();
+    assert.match(await diff.innerText(), /value\s+"first"\s+"second"/);
+    assert.match(await diff.innerText(), /description\s+"as created"\s+—/);
+    if (process.env.UPDATE_SCREENSHOT === "1") {
+      await page.screenshot({ path: path.join(__dirname, "..", "..", "docs", "console.png") });
+    }
+    await history.getByRole("button", { name: "Revert", exact: true }).click();
+    await page.locator(`tr[data-flag="${flagName}"][data-version="3"]`).waitFor();
+
+    const stored = (await api("GET", `/flags/${flagName}`)).body;
+    assert.equal(stored.value, "first");
+    assert.equal(stored.description, "as created");
+    const versions = (await api("GET", `/flags/${flagName}/history`)).body.versions;
+    assert.deepEqual(
+      versions.map((v: { version: number; actor: string }) => [v.version, v.actor]),
+      [
+        [3, "admin"],
+        [2, "colleague"],
+        [1, "admin"],
+      ],
+      "the revert is a new, audited version",
+    );
+  });
+
+  it("disables Delete, saying why, when deletion is switched off", async () => {
+    deletionAllowed = false;
+    const flagName = unique("keep-me");
+    await createFlag({ flagName, value: true });
+    await signIn();
+    await open(flagName);
+    const remove = page.getByRole("button", { name: "Delete", exact: true });
+    assert.equal(await remove.isDisabled(), true);
+    assert.match(await page.locator("#delete-reason").innerText(), /Deletion is switched off/);
+  });
+
   it("gives a read-only token every view but disables each write control, saying why", async () => {
     const flagName = unique("read-only");
     await createFlag({ flagName, value: true });
