@@ -30,6 +30,8 @@ import {
 
 const STALE_DAYS_KEY = "feature-flags-stale-days";
 
+const shortTime = (iso: string) => new Date(iso).toLocaleString(undefined, { dateStyle: "short", timeStyle: "short" });
+
 async function openSession(token: string): Promise<Session> {
   const api = makeApi(token);
   const scope = await api.scope();
@@ -254,7 +256,7 @@ function FlagsView(props: {
               return (
                 <tr
                   key={flag.flagName}
-                  class={`${recent.has(flag.flagName) ? "changed" : ""} ${selected === flag.flagName ? "selected" : ""}`}
+                  class={`${recent.has(flag.flagName) ? "flash" : ""} ${selected === flag.flagName ? "selected" : ""}`}
                   data-flag={flag.flagName}
                   data-version={flag.version}
                 >
@@ -272,7 +274,7 @@ function FlagsView(props: {
                       </span>
                     )}
                   </td>
-                  <td>{used === undefined ? "never" : new Date(used).toLocaleString()}</td>
+                  <td>{used === undefined ? "never" : shortTime(used)}</td>
                   <td>
                     {isBooleanFlag(flag) && (
                       <button

@@ -354,8 +354,8 @@ function History(props: { session: Session; flag: Flag; onSaved: (flag: Flag) =>
       <ol class="versions">
         {versions.map((v) => (
           <li>
-            v{v.version}: {v.flag === null ? "deleted" : "changed"} by {v.actor ?? "unknown"} at{" "}
-            {new Date(v.at).toLocaleString()}
+            v{v.version}: {v.flag === null ? "deleted" : v.version === 1 ? "created" : "changed"} by{" "}
+            {v.actor ?? "unknown"} at {new Date(v.at).toLocaleString()}
           </li>
         ))}
       </ol>

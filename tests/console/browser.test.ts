@@ -184,7 +184,7 @@ describe("web console in Chromium", function () {
 
     const changedAt = Date.now();
     await colleague("PUT", `/flags/${flagName}`, { body: { value: "green" } });
-    await page.locator(`tr.changed[data-flag="${flagName}"][data-version="2"]`).waitFor();
+    await page.locator(`tr.flash[data-flag="${flagName}"][data-version="2"]`).waitFor();
     const arrivedMs = Date.now() - changedAt;
 
     assert.match(await row(flagName).innerText(), /"green"/);
@@ -296,7 +296,10 @@ describe("web console in Chromium", function () {
   it("compares two versions and reverts to the older one in one click", async () => {
     const flagName = unique("revert");
     await createFlag({ flagName, value: "first", description: "as created" });
-    await colleague("PUT", `/flags/${flagName}`, { body: { value: "second" }, headers: { "If-Match": "1" } });
+    await colleague("PUT", `/flags/${flagName}`, {
+      body: { value: "second", description: "changed" },
+      headers: { "If-Match": "1" },
+    });
     await signIn();
     await open(flagName);
     const history = panel().getByRole("region", { name: "History" });
@@ -306,9 +309,9 @@ describe("web console in Chromium", function () {
     const diff = history.getByRole("table");
     await diff.getByText('"second"').waitFor();
     assert.match(await diff.innerText(), /value\s+"first"\s+"second"/);
-    assert.match(await diff.innerText(), /description\s+"as created"\s+—/);
+    assert.match(await diff.innerText(), /description\s+"as created"\s+"changed"/);
     if (process.env.UPDATE_SCREENSHOT === "1") {
-      await page.screenshot({ path: path.join(__dirname, "..", "..", "docs", "console.png") });
+      await page.screenshot({ path: path.join(__dirname, "..", "..", "docs", "console.png"), fullPage: true });
     }
     await history.getByRole("button", { name: "Revert", exact: true }).click();
     await page.locator(`tr[data-flag="${flagName}"][data-version="3"]`).waitFor();
