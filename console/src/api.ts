@@ -18,7 +18,8 @@ export interface Evaluator {
   version: number;
   updatedAt: string;
   updatedBy: string | null;
-  usedByFlags?: string[];
+  /** How many flags reference it. */
+  usedByFlags?: number;
 }
 
 export interface HistoryEntry {

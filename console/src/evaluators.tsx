@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import type { Evaluator } from "./api";
-import { checkEvaluatorExpression } from "../../handlers/flags/definition";
+import { checkEvaluatorExpression, referencedEvaluators } from "../../handlers/flags/definition";
 import type { Flag } from "./logic/flags";
 import { READ_ONLY_REASON, type Session } from "./session";
 
@@ -20,6 +20,12 @@ export function EvaluatorsView(props: { session: Session; flags: Record<string, 
       .catch((error: Error) => setErrors([error.message]));
     // Flags changing may change which evaluators are used.
   }, [loaded, props.flags]);
+  // The service counts references; which flags they are, the flags' targeting says.
+  const users = (evaluator: string) =>
+    Object.values(props.flags)
+      .filter((flag) => flag.targeting !== undefined && referencedEvaluators(flag.targeting).includes(evaluator))
+      .map((flag) => flag.flagName)
+      .sort();
   const save = async (event: Event) => {
     event.preventDefault();
     let parsed: unknown;
@@ -62,7 +68,10 @@ export function EvaluatorsView(props: { session: Session; flags: Record<string, 
                   {evaluator.name}
                 </button>
               </td>
-              <td>{(evaluator.usedByFlags ?? []).join(", ") || "none"}</td>
+              <td>
+                {users(evaluator.name).join(", ") || "none"}
+                {evaluator.usedByFlags !== undefined && ` (${evaluator.usedByFlags})`}
+              </td>
               <td>
                 v{evaluator.version} by {evaluator.updatedBy ?? "unknown"}
               </td>

@@ -342,6 +342,34 @@ describe("web console in Chromium", function () {
     assert.match(await page.locator("#delete-reason").innerText(), /Deletion is switched off/);
   });
 
+  it("lists shared evaluators with the flags that use each, and saves an edited one", async () => {
+    const evaluator = unique("beta-testers");
+    const flagName = unique("uses-evaluator");
+    const put = await api("PUT", `/evaluators/${evaluator}`, {
+      body: { expression: { in: [{ var: "email" }, ["a@example.com"]] } },
+    });
+    assert.equal(put.status, 201);
+    await createFlag({
+      flagName,
+      variants: { on: true, off: false },
+      defaultVariant: "off",
+      targeting: { if: [{ $ref: evaluator }, "on", "off"] },
+    });
+    await signIn();
+    await page.getByRole("button", { name: "Evaluators", exact: true }).click();
+    const entry = page.getByRole("row").filter({ has: page.getByRole("cell", { name: evaluator, exact: true }) });
+    await entry.waitFor();
+    assert.match(await entry.innerText(), new RegExp(flagName));
+
+    await entry.getByRole("button", { name: evaluator }).click();
+    await page.getByLabel("Expression (JsonLogic)").fill('{"in": [{"var": "email"}, ["b@example.com"]]}');
+    await page.getByRole("button", { name: "Save", exact: true }).click();
+    await entry.getByText("v2 by admin").waitFor();
+    assert.deepEqual((await api("GET", `/evaluators/${evaluator}`)).body.expression, {
+      in: [{ var: "email" }, ["b@example.com"]],
+    });
+  });
+
   it("gives a read-only token every view but disables each write control, saying why", async () => {
     const flagName = unique("read-only");
     await createFlag({ flagName, value: true });
