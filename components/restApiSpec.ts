@@ -89,12 +89,17 @@ export function consoleRoutes({
           "4\\d{2}": {
             statusCode: "404",
             responseParameters: {
-              "method.response.header.Content-Type": staticValue("text/plain"),
+              "method.response.header.Content-Type": staticValue("application/json"),
               "method.response.header.Cache-Control": staticValue("no-store"),
               "method.response.header.Content-Security-Policy": staticValue(csp),
               "method.response.header.X-Content-Type-Options": staticValue("nosniff"),
             },
-            responseTemplates: { "text/plain": "not found" },
+            // The contract's error body, as every other refusal of the API.
+            responseTemplates: {
+              "application/json": JSON.stringify({
+                error: { code: "ROUTE_NOT_FOUND", message: "no such console file" },
+              }),
+            },
           },
           default: {
             statusCode: "200",

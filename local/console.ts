@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import * as path from "node:path";
 import { CONSOLE_CACHE, consoleCsp } from "../console/csp";
+import { errorBody } from "../handlers/http";
 
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -28,7 +29,11 @@ export function makeConsoleServer(dir: string = DEFAULT_CONSOLE_DIR) {
   return (request: IncomingMessage, response: ServerResponse, pathname: string): boolean => {
     if (pathname !== "/console" && !pathname.startsWith("/console/")) return false;
     if (request.method !== "GET" && request.method !== "HEAD") {
-      send(response, 405, { Allow: "GET, HEAD", "Content-Type": "text/plain" }, "method not allowed");
+      const body = errorBody(
+        "ROUTE_NOT_FOUND",
+        `no route for ${request.method} ${pathname}: the console is read with GET`,
+      );
+      send(response, 404, { Allow: "GET, HEAD", "Content-Type": "application/json" }, JSON.stringify(body));
       return true;
     }
     if (pathname === "/console") {
@@ -44,13 +49,12 @@ export function makeConsoleServer(dir: string = DEFAULT_CONSOLE_DIR) {
     const file = path.join(dir, relative);
     const allowed = relative === "index.html" || /^assets\/[A-Za-z0-9_-]+\.(js|css)$/.test(relative);
     if (!allowed || !existsSync(file)) {
-      const missing = relative === "index.html" && !existsSync(file);
-      send(
-        response,
-        404,
-        { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store" },
-        missing ? "the console is not built: run `npm run build:console`" : "not found",
-      );
+      const message =
+        relative === "index.html"
+          ? "the console is not built: run `npm run build:console`"
+          : `no console file ${pathname}`;
+      const body = JSON.stringify(errorBody("ROUTE_NOT_FOUND", message));
+      send(response, 404, { "Content-Type": "application/json", "Cache-Control": "no-store" }, body);
       return true;
     }
     const cache = relative === "index.html" ? CONSOLE_CACHE.page : CONSOLE_CACHE.asset;

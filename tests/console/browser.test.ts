@@ -144,6 +144,10 @@ describe("web console in Chromium", function () {
     }
     assert.doesNotMatch(html, /<script>|<style|style=/, "no inline script or style");
     assert.equal((await fetch(`${service.url}/console/../flags`)).status, 401, "no path escapes the console");
+    const missing = await fetch(`${service.url}/console/assets/app-NOPE.js`);
+    assert.equal(missing.status, 404);
+    assert.equal(((await missing.json()) as { error: { code: string } }).error.code, "ROUTE_NOT_FOUND");
+    assert.match(missing.headers.get("content-security-policy") ?? "", /default-src 'none'/);
   });
 
   it("signs in with a token kept in sessionStorage only, creates a flag and toggles it by keyboard", async () => {
