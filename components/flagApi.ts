@@ -11,6 +11,7 @@ import {
   restAuthorizerEntrypoint,
 } from "../handlers/entrypoints";
 import { EVALUATORS_TABLE } from "../handlers/evaluators/table";
+import { HISTORY_TABLE } from "../handlers/flags/history";
 import { FLAGS_TABLE } from "../handlers/flags/table";
 import { errorBody, MAX_BODY_BYTES } from "../handlers/http";
 import { ROUTES, type RouteGroup } from "../handlers/routes";
@@ -79,6 +80,8 @@ export class FlagApi extends pulumi.ComponentResource {
   readonly table: aws.dynamodb.Table;
   /** Shared evaluators, their reference counts and the flag-set version item; stream on. */
   readonly evaluatorsTable: aws.dynamodb.Table;
+  /** Every flag change (flagName, seq), written in the change's own transaction. */
+  readonly historyTable: aws.dynamodb.Table;
   readonly deletionParameter: aws.ssm.Parameter;
   readonly functions: Readonly<Record<RouteGroup, ServiceFunction>>;
   readonly api: aws.apigateway.RestApi;
@@ -150,6 +153,22 @@ export class FlagApi extends pulumi.ComponentResource {
         { parent: this },
       );
 
+    // No stream: its items are written in the flag write's transaction, whose stream has it all.
+    const createHistoryTable = () =>
+      new aws.dynamodb.Table(
+        `${name}-history`,
+        {
+          billingMode: "PAY_PER_REQUEST",
+          hashKey: HISTORY_TABLE.hashKey,
+          rangeKey: HISTORY_TABLE.rangeKey,
+          attributes: [...HISTORY_TABLE.attributes],
+          pointInTimeRecovery: { enabled: true },
+          serverSideEncryption: { enabled: true },
+          deletionProtectionEnabled: args.tableDeletionProtection ?? true,
+        },
+        { parent: this },
+      );
+
     const createDeletionParameter = () =>
       new aws.ssm.Parameter(
         `${name}-allow-flag-deletion`,
@@ -196,11 +215,13 @@ export class FlagApi extends pulumi.ComponentResource {
     const createFunctions = (
       table: aws.dynamodb.Table,
       evaluators: aws.dynamodb.Table,
+      history: aws.dynamodb.Table,
       parameter: aws.ssm.Parameter,
     ) => {
       const environment = {
         [ENV.flagsTable]: table.name,
         [ENV.evaluatorsTable]: evaluators.name,
+        [ENV.historyTable]: history.name,
         [ENV.corsOrigins]: JSON.stringify(corsOrigins),
       };
       const common = { logRetentionDays, environment };
@@ -214,10 +235,17 @@ export class FlagApi extends pulumi.ComponentResource {
           `${name}-read`,
           {
             ...common,
-            description: "GET /flags, GET /flags/{flagName}, GET /evaluators, GET /evaluators/{name}, GET /health",
+            description:
+              "GET /flags, GET /flags/{flagName}[/history], GET /evaluators, GET /evaluators/{name}, GET /health",
             callbackFactory: flagReadsEntrypoint,
             // UpdateItem: a read stamps lastAccessed in the same request that returns the flag.
-            statements: [allow(["Scan", "UpdateItem"], table.arn), allow(["Scan", "GetItem"], evaluators.arn)],
+            // GetItem: a history with no entries tells a flag that never existed (404) from one
+            // written before history was kept.
+            statements: [
+              allow(["Scan", "UpdateItem", "GetItem"], table.arn),
+              allow(["Scan", "GetItem"], evaluators.arn),
+              allow(["Query"], history.arn),
+            ],
           },
           { parent: this },
         ),
@@ -232,6 +260,8 @@ export class FlagApi extends pulumi.ComponentResource {
             statements: [
               allow(["PutItem", "UpdateItem", "GetItem"], table.arn),
               allow(["PutItem", "UpdateItem", "DeleteItem", "GetItem"], evaluators.arn),
+              // Each change's entry; a create first queries where a re-created name's history goes on.
+              allow(["PutItem", "Query"], history.arn),
             ],
           },
           { parent: this },
@@ -240,7 +270,7 @@ export class FlagApi extends pulumi.ComponentResource {
           `${name}-delete`,
           {
             ...common,
-            description: "DELETE /flags/{flagName}",
+            description: "DELETE /flags/{flagName}, GET /settings (the deletion switch)",
             callbackFactory: flagDeleteEntrypoint,
             environment: { ...environment, [ENV.deletionParameter]: parameter.name },
             statements: [
@@ -248,6 +278,8 @@ export class FlagApi extends pulumi.ComponentResource {
               allow(["UpdateItem", "DeleteItem"], table.arn),
               // Releases the flag's evaluator references and bumps the flag-set version.
               allow(["UpdateItem"], evaluators.arn),
+              // The deletion's history entry.
+              allow(["PutItem"], history.arn),
               { Effect: "Allow", Action: ["ssm:GetParameter"], Resource: parameter.arn },
             ],
           },
@@ -429,10 +461,11 @@ export class FlagApi extends pulumi.ComponentResource {
 
     this.table = createTable();
     this.evaluatorsTable = createEvaluatorsTable();
+    this.historyTable = createHistoryTable();
     this.deletionParameter = createDeletionParameter();
     this.tokensParameter = createTokensParameter();
     this.authorizer = createAuthorizer(this.tokensParameter);
-    this.functions = createFunctions(this.table, this.evaluatorsTable, this.deletionParameter);
+    this.functions = createFunctions(this.table, this.evaluatorsTable, this.historyTable, this.deletionParameter);
     const { api, stage } = createApi(this.functions, this.authorizer);
     this.api = api;
     this.stage = stage;

@@ -15,6 +15,9 @@ import { parseTokenRecords } from "./auth/tokens";
 import { makeEvaluatorReadRoutes, makeEvaluatorWriteRoutes } from "./evaluators/routes";
 import { evaluatorsByName, makeEvaluatorStore } from "./evaluators/store";
 import { makeDeleteRoutes, makeReadRoutes, makeWriteRoutes } from "./flags/routes";
+import { historyTableFor } from "./flags/history";
+import { makeHistoryRoutes } from "./flags/historyRoutes";
+import { makeHistoryStore } from "./flags/historyStore";
 import { makeFlagStore } from "./flags/store";
 import { makeProxyHandler } from "./http";
 import { makeDynamoFlagSetSource, makeFlagSetCache } from "./ofrep/flagSet";
@@ -30,12 +33,15 @@ import {
 } from "./realtime/handlers";
 import { makePoster } from "./realtime/push";
 import { FANOUT_CONCURRENCY } from "./realtime/table";
+import { makeSettingsRoutes } from "./settings/routes";
 
 /** Environment variable names the components set and the entrypoints read. */
 export const ENV = {
   flagsTable: "FLAGS_TABLE_NAME",
   /** Shared evaluators, their reference counts and the flag-set version item. */
   evaluatorsTable: "EVALUATORS_TABLE_NAME",
+  /** Every flag change's entry, written in the change's transaction; read by GET .../history. */
+  historyTable: "HISTORY_TABLE_NAME",
   deletionParameter: "ALLOW_FLAG_DELETION_PARAMETER",
   tokensParameter: "API_TOKENS_PARAMETER",
   /** JSON array of allowed CORS origins; absent or `[]` means CORS off. */
@@ -71,7 +77,14 @@ function flagStoreFromEnv() {
     tableName: requiredEnv(ENV.flagsTable),
     // Only writes use it (reference counts, flag-set version); reads of flags never touch it.
     evaluatorsTableName: process.env[ENV.evaluatorsTable] || undefined,
+    historyTableName: process.env[ENV.historyTable] || undefined,
   });
+}
+
+function historyStoreFromEnv() {
+  const tableName = requiredEnv(ENV.flagsTable);
+  const historyTableName = process.env[ENV.historyTable] || historyTableFor(tableName);
+  return makeHistoryStore({ doc: documentClient(), tableName, historyTableName });
 }
 
 function evaluatorStoreFromEnv() {
@@ -81,6 +94,7 @@ function evaluatorStoreFromEnv() {
 export function flagReadsEntrypoint() {
   return proxyHandler({
     ...makeReadRoutes({ store: flagStoreFromEnv() }),
+    ...makeHistoryRoutes({ history: historyStoreFromEnv() }),
     ...makeEvaluatorReadRoutes({ store: evaluatorStoreFromEnv() }),
   });
 }
@@ -113,7 +127,11 @@ export function flagDeleteEntrypoint() {
   const ssm = new SSMProvider({ awsSdkV3Client: new SSMClient({}) });
   const isDeletionAllowed = async () =>
     (await ssm.get(parameterName, { maxAge: DELETION_SETTING_MAX_AGE_SECONDS })) === "true";
-  return proxyHandler(makeDeleteRoutes({ store: flagStoreFromEnv(), isDeletionAllowed }));
+  return proxyHandler({
+    ...makeDeleteRoutes({ store: flagStoreFromEnv(), isDeletionAllowed }),
+    // The same cached read: the console's Delete is enabled exactly when DELETE would be.
+    ...makeSettingsRoutes({ isDeletionAllowed }),
+  });
 }
 
 /** Token records from the SecureString parameter, decrypted and cached by Powertools Parameters. */

@@ -6,9 +6,12 @@ export const ROUTES = [
   { method: "GET", resource: "/health", group: "read", scope: null },
   { method: "GET", resource: "/flags", group: "read", scope: "read" },
   { method: "GET", resource: "/flags/{flagName}", group: "read", scope: "read" },
+  { method: "GET", resource: "/flags/{flagName}/history", group: "read", scope: "read" },
   { method: "POST", resource: "/flags", group: "write", scope: "write" },
   { method: "PUT", resource: "/flags/{flagName}", group: "write", scope: "write" },
   { method: "DELETE", resource: "/flags/{flagName}", group: "delete", scope: "write" },
+  // The function that reads the deletion switch for DELETE tells clients its value.
+  { method: "GET", resource: "/settings", group: "delete", scope: "read" },
   { method: "GET", resource: "/evaluators", group: "read", scope: "read" },
   { method: "GET", resource: "/evaluators/{name}", group: "read", scope: "read" },
   { method: "PUT", resource: "/evaluators/{name}", group: "write", scope: "write" },

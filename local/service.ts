@@ -17,6 +17,9 @@ import type { ErrorCode } from "../handlers/errors";
 import { makeEvaluatorReadRoutes, makeEvaluatorWriteRoutes } from "../handlers/evaluators/routes";
 import { type EvaluatorStore, evaluatorsByName, makeEvaluatorStore } from "../handlers/evaluators/store";
 import { evaluatorsTableFor } from "../handlers/evaluators/table";
+import { historyTableFor } from "../handlers/flags/history";
+import { makeHistoryRoutes } from "../handlers/flags/historyRoutes";
+import { makeHistoryStore } from "../handlers/flags/historyStore";
 import { makeDeleteRoutes, makeReadRoutes, makeWriteRoutes } from "../handlers/flags/routes";
 import { type FlagStore, makeFlagStore } from "../handlers/flags/store";
 import { errorBody, makeProxyHandler } from "../handlers/http";
@@ -33,6 +36,7 @@ import {
 } from "../handlers/realtime/handlers";
 import { makePoster, type Poster } from "../handlers/realtime/push";
 import { EVALUATORS_FILTER, SNAPSHOT_FILTER } from "../handlers/realtime/table";
+import { makeSettingsRoutes } from "../handlers/settings/routes";
 import { compileRoutes, toProxyEvent, tooLarge, writeProxyResult } from "./apigateway";
 import { startAuditWriter } from "./audit";
 import { makeConsoleServer } from "./console";
@@ -292,11 +296,15 @@ function serveRest(
       onFailure: (flagName, error) => logger.warn("lastEvaluated not stamped", { flagName, error: error as Error }),
     }),
   });
+  const isDeletionAllowed = async () => options.allowFlagDeletion();
+  const history = makeHistoryStore({ doc, tableName, historyTableName: historyTableFor(tableName) });
   const restHandler = makeProxyHandler(
     {
       ...makeReadRoutes({ store: stores.flags }),
+      ...makeHistoryRoutes({ history }),
       ...makeWriteRoutes({ store: stores.flags }),
-      ...makeDeleteRoutes({ store: stores.flags, isDeletionAllowed: async () => options.allowFlagDeletion() }),
+      ...makeDeleteRoutes({ store: stores.flags, isDeletionAllowed }),
+      ...makeSettingsRoutes({ isDeletionAllowed }),
       ...makeEvaluatorReadRoutes({ store: stores.evaluators }),
       ...makeEvaluatorWriteRoutes({ store: stores.evaluators }),
       ...ofrep,

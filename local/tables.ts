@@ -5,14 +5,16 @@ import {
   UpdateTimeToLiveCommand,
 } from "@aws-sdk/client-dynamodb";
 import { EVALUATORS_TABLE, evaluatorsTableFor } from "../handlers/evaluators/table";
+import { HISTORY_TABLE, historyTableFor } from "../handlers/flags/history";
 import { FLAGS_TABLE } from "../handlers/flags/table";
 import { CONNECTIONS_TABLE } from "../handlers/realtime/table";
 
-/** The shape both table definitions share (`handlers/*\/table.ts`). */
+/** The shape the table definitions share (`handlers/*\/table.ts`, `handlers/flags/history.ts`). */
 interface TableDefinition {
   hashKey: string;
+  rangeKey?: string;
   attributes: readonly { name: string; type: "S" | "N" | "B" }[];
-  streamViewType: "NEW_IMAGE" | "NEW_AND_OLD_IMAGES";
+  streamViewType?: "NEW_IMAGE" | "NEW_AND_OLD_IMAGES";
   ttlAttribute?: string;
 }
 
@@ -23,9 +25,14 @@ async function ensureTable(client: DynamoDBClient, tableName: string, table: Tab
       new CreateTableCommand({
         TableName: tableName,
         BillingMode: "PAY_PER_REQUEST",
-        KeySchema: [{ AttributeName: table.hashKey, KeyType: "HASH" }],
+        KeySchema: [
+          { AttributeName: table.hashKey, KeyType: "HASH" },
+          ...(table.rangeKey === undefined ? [] : [{ AttributeName: table.rangeKey, KeyType: "RANGE" as const }]),
+        ],
         AttributeDefinitions: table.attributes.map((a) => ({ AttributeName: a.name, AttributeType: a.type })),
-        StreamSpecification: { StreamEnabled: true, StreamViewType: table.streamViewType },
+        ...(table.streamViewType === undefined
+          ? {}
+          : { StreamSpecification: { StreamEnabled: true, StreamViewType: table.streamViewType } }),
       }),
     );
   } catch (error) {
@@ -43,10 +50,14 @@ async function ensureTable(client: DynamoDBClient, tableName: string, table: Tab
   }
 }
 
-/** The flags table and its evaluators table (`<tableName>-evaluators`), as `FlagApi` defines them. */
+/**
+ * The flags table, its evaluators table (`<tableName>-evaluators`) and its history table
+ * (`<tableName>-history`), as `FlagApi` defines them.
+ */
 export async function ensureFlagsTable(client: DynamoDBClient, tableName: string): Promise<void> {
   await ensureTable(client, tableName, FLAGS_TABLE);
   await ensureTable(client, evaluatorsTableFor(tableName), EVALUATORS_TABLE);
+  await ensureTable(client, historyTableFor(tableName), HISTORY_TABLE);
 }
 
 /** The WebSocket connections table, as `Realtime` defines it. */

@@ -56,6 +56,11 @@ export interface FlagItem {
   deletedAt?: number;
   /** Guards the delete that follows the stamp against a concurrent one. */
   deletionId?: string;
+  /**
+   * History entries of this name's earlier lives (before a delete and a re-creation); absent when
+   * none. A change's entry goes at `historyBase + version` (see history.ts).
+   */
+  historyBase?: number;
 }
 
 /** The definition fields in the contract's order. */

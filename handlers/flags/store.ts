@@ -9,6 +9,8 @@ import {
 import { flagExists, flagNotFound, serviceError, versionConflict } from "../errors";
 import { evaluatorsTableFor } from "../evaluators/table";
 import { encodeCursor } from "./cursor";
+import { historySeq, historyTableFor, recordHistory, versionOf } from "./history";
+import { makeHistoryStore } from "./historyStore";
 import { type Flag, type FlagItem, itemToFlag } from "./model";
 import { bumpFlagSet, countReference, runTransaction, TRANSACTION_ATTEMPTS } from "./transactions";
 import type { CreateFlagInput, UpdateFlagInput } from "./validation";
@@ -18,6 +20,8 @@ export interface FlagStoreDeps {
   tableName: string;
   /** The evaluators table (reference counts, flag-set version). Default `<tableName>-evaluators`. */
   evaluatorsTableName?: string;
+  /** Every change's history entry. Default `<tableName>-history`. */
+  historyTableName?: string;
   /** Injected so tests can control timestamps. */
   now?: () => Date;
 }
@@ -48,10 +52,20 @@ function referenceChanges(before: readonly string[], after: readonly string[]) {
  * (absent for a create, the version read for an update), the reference counts of the evaluators
  * its targeting gains or loses, and the flag-set version bump. So concurrent creates cannot both
  * win, a flag never references a deleted evaluator, and OFREP caches see every change through one
- * item. A read's `lastAccessed` touch is a single UpdateItem that cannot overwrite an update.
+ * item. The change's history entry is the transaction's last item, so a change and its entry
+ * are written together or not at all. A read's `lastAccessed` touch is a single UpdateItem that
+ * cannot overwrite an update, and writes no history.
  */
-export function makeFlagStore({ doc, tableName, evaluatorsTableName, now = () => new Date() }: FlagStoreDeps) {
+export function makeFlagStore({
+  doc,
+  tableName,
+  evaluatorsTableName,
+  historyTableName,
+  now = () => new Date(),
+}: FlagStoreDeps) {
   const evaluatorsTable = evaluatorsTableName ?? evaluatorsTableFor(tableName);
+  const historyTable = historyTableName ?? historyTableFor(tableName);
+  const history = makeHistoryStore({ doc, tableName, historyTableName: historyTable });
   const isConditionFailure = (error: unknown): error is ConditionalCheckFailedException =>
     error instanceof ConditionalCheckFailedException ||
     (error instanceof Error && error.name === "ConditionalCheckFailedException");
@@ -65,6 +79,9 @@ export function makeFlagStore({ doc, tableName, evaluatorsTableName, now = () =>
   /** The evaluator a failed reference-count item named, if one did. */
   const failedReference = (codes: string[], references: readonly string[], offset = 1): string | undefined =>
     references.find((_, i) => codes[i + offset] === "ConditionalCheckFailed");
+
+  /** Whether the history entry (the transaction's last item) found its position taken. */
+  const historyTaken = (codes: string[]): boolean => codes.at(-1) === "ConditionalCheckFailed";
 
   const readItem = async (flagName: string): Promise<FlagItem | undefined> => {
     const result = await doc.send(new GetCommand({ TableName: tableName, Key: { flagName }, ConsistentRead: true }));
@@ -87,18 +104,28 @@ export function makeFlagStore({ doc, tableName, evaluatorsTableName, now = () =>
       if (input.refs !== undefined && input.refs.length > 0) item.refs = input.refs;
       if (input.description !== undefined) item.description = input.description;
       const refs = input.refs ?? [];
-      const codes = await transact(() => [
-        { Put: { TableName: tableName, Item: item, ConditionExpression: "attribute_not_exists(flagName)" } },
-        ...refs.map((name) => countReference(evaluatorsTable, name, 1)),
-        bumpFlagSet(evaluatorsTable, at),
-      ]);
-      if (codes !== undefined) {
+      for (let attempt = 0; attempt < TRANSACTION_ATTEMPTS; attempt++) {
+        // A name deleted before keeps its history: this life's entries follow the earlier ones.
+        const base = await history.lastSeq(input.flagName);
+        if (base > 0) item.historyBase = base;
+        else delete item.historyBase;
+        const entry = { flagName: input.flagName, seq: historySeq(item, 1), version: 1, at, actor };
+        const codes = await transact(() => [
+          { Put: { TableName: tableName, Item: item, ConditionExpression: "attribute_not_exists(flagName)" } },
+          ...refs.map((name) => countReference(evaluatorsTable, name, 1)),
+          bumpFlagSet(evaluatorsTable, at),
+          recordHistory(historyTable, { ...entry, flag: versionOf(item) }),
+        ]);
+        if (codes === undefined) return itemToFlag(item);
         if (codes[0] === "ConditionalCheckFailed") throw flagExists(input.flagName);
         const missing = failedReference(codes, refs);
         if (missing !== undefined) throw missingEvaluator(missing);
-        throw new Error(`create of '${input.flagName}' cancelled: ${codes.join(", ")}`);
+        if (!historyTaken(codes)) {
+          throw new Error(`create of '${input.flagName}' cancelled: ${codes.join(", ")}`);
+        }
+        // A concurrent delete of this name took the position read: read it again.
       }
-      return itemToFlag(item);
+      throw new Error(`create of '${input.flagName}' kept losing to concurrent changes`);
     },
 
     /**
@@ -164,6 +191,7 @@ export function makeFlagStore({ doc, tableName, evaluatorsTableName, now = () =>
           values[`:${field}`] = next[field];
         }
         const { added, removed } = referenceChanges(old.refs ?? [], next.refs ?? []);
+        const entry = { flagName, seq: historySeq(old, version + 1), version: version + 1, at, actor };
         const codes = await transact(() => [
           {
             Update: {
@@ -177,6 +205,7 @@ export function makeFlagStore({ doc, tableName, evaluatorsTableName, now = () =>
           ...added.map((name) => countReference(evaluatorsTable, name, 1)),
           ...removed.map((name) => countReference(evaluatorsTable, name, -1)),
           bumpFlagSet(evaluatorsTable, at),
+          recordHistory(historyTable, { ...entry, flag: versionOf(next) }),
         ]);
         if (codes === undefined) return itemToFlag(next);
         const missing = failedReference(codes, added);
@@ -218,6 +247,15 @@ export function makeFlagStore({ doc, tableName, evaluatorsTableName, now = () =>
         }
         // The version condition keeps the references read with the stamp the ones released.
         const refs = stamped.refs ?? [];
+        const version = Number(stamped.version);
+        // The deletion's entry: the version it deleted, no flag; after that version's own entry.
+        const entry = {
+          flagName,
+          seq: historySeq(stamped, version + 1),
+          version,
+          at: new Date(at).toISOString(),
+          actor,
+        };
         const codes = await transact(() => [
           {
             Delete: {
@@ -229,8 +267,12 @@ export function makeFlagStore({ doc, tableName, evaluatorsTableName, now = () =>
           },
           ...refs.map((name) => countReference(evaluatorsTable, name, -1)),
           bumpFlagSet(evaluatorsTable, now().toISOString()),
+          recordHistory(historyTable, entry),
         ]);
         if (codes === undefined) return;
+        if (codes[0] !== "ConditionalCheckFailed" && historyTaken(codes)) {
+          throw new Error(`delete of '${flagName}' cancelled: ${codes.join(", ")}`);
+        }
         // A concurrent delete re-stamped it, or an update changed it: stamp again and retry,
         // which answers 404 once the other delete has won.
       }

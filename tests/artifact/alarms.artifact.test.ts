@@ -105,6 +105,15 @@ describe("What reaches the alarms: client failures never match a function's erro
           async (invoke) =>
             status(400)(invoke(proxyEvent({ method: "GET", resource: "/flags", query: { limit: "x" } }))),
         ],
+        [
+          "404 for the history of a flag that never existed, 400 for a forged history cursor",
+          async (invoke) => {
+            const history = { method: "GET", resource: "/flags/{flagName}/history" };
+            await status(404)(invoke(proxyEvent({ ...history, params: { flagName: "missing" } })));
+            const query = { cursor: "forged" };
+            await status(400)(invoke(proxyEvent({ ...history, params: { flagName: "exists" }, query })));
+          },
+        ],
       ],
       fault: { env: noDynamo, event: get("exists") },
     }),

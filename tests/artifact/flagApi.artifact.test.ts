@@ -3,6 +3,7 @@ import { strict as assert } from "node:assert";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { localDynamoClient } from "../../local/dynamodb";
 import { evaluatorsTableFor } from "../../handlers/evaluators/table";
+import { historyTableFor } from "../../handlers/flags/history";
 import { ensureFlagsTable } from "../../local/tables";
 import { loadHandler, type MaterializedArtifact, materialize } from "../support/artifacts";
 import { startFakeSsm } from "../support/fakeSsm";
@@ -41,6 +42,7 @@ describe("FlagApi Lambda artifacts (serialized __index.js against DynamoDB Local
       AWS_ENDPOINT_URL_SSM: ssm.endpoint,
       FLAGS_TABLE_NAME: tableName,
       EVALUATORS_TABLE_NAME: evaluatorsTableFor(tableName),
+      HISTORY_TABLE_NAME: historyTableFor(tableName),
       ALLOW_FLAG_DELETION_PARAMETER: PARAMETER,
     };
   });

@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import { strict as assert } from "node:assert";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { evaluatorsTableFor } from "../../handlers/evaluators/table";
+import { historyTableFor } from "../../handlers/flags/history";
 import { localDynamoClient } from "../../local/dynamodb";
 import { ensureFlagsTable } from "../../local/tables";
 import { loadHandler, type MaterializedArtifact, materialize } from "../support/artifacts";
@@ -36,6 +37,7 @@ describe("OFREP Lambda artifact (serialized __index.js, flagd-core inside, again
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       FLAGS_TABLE_NAME: tableName,
       EVALUATORS_TABLE_NAME: evaluatorsTableFor(tableName),
+      HISTORY_TABLE_NAME: historyTableFor(tableName),
     };
   });
   after(() => {

@@ -111,6 +111,11 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
         await ok(200)(invoke(proxyEvent({ method: "GET", resource: "/health", authorizer: null })));
         await ok(200)(invoke(proxyEvent({ method: "GET", resource: "/evaluators" })));
         await ok(200)(invoke(proxyEvent({ method: "GET", resource: "/evaluators/{name}", params: { name: "eu" } })));
+        // A flag's history (Query); a name that never existed is told apart by the flag itself (GetItem).
+        const history = (flagName: string) =>
+          invoke(proxyEvent({ method: "GET", resource: "/flags/{flagName}/history", params: { flagName } }));
+        await ok(200)(history("wired"));
+        await ok(404)(history("never-was"));
       },
       ofrep: async (invoke) => {
         const context = { targetingKey: "user-1" };
@@ -154,6 +159,8 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
       },
       // Last: the flags go, after every other function has used them (the rich one releases its evaluator).
       delete: async (invoke) => {
+        // The deletion switch, read as DELETE reads it (ssm:GetParameter).
+        await ok(200)(invoke(proxyEvent({ method: "GET", resource: "/settings" })));
         for (const flagName of ["wired", "ruled"]) {
           await ok(204)(invoke(proxyEvent({ method: "DELETE", resource: "/flags/{flagName}", params: { flagName } })));
         }

@@ -35,6 +35,30 @@ describe("FlagApi (Pulumi mocks)", () => {
     });
   });
 
+  describe("history table", () => {
+    it("is keyed on flagName and seq, on demand, protected like the flags table, without a stream", () => {
+      const table = single(resources, "aws:dynamodb/table:Table", "-history");
+      assert.equal(table.inputs.hashKey, "flagName");
+      assert.equal(table.inputs.rangeKey, "seq");
+      assert.deepEqual(table.inputs.attributes, [
+        { name: "flagName", type: "S" },
+        { name: "seq", type: "N" },
+      ]);
+      assert.equal(table.inputs.billingMode, "PAY_PER_REQUEST");
+      assert.notEqual(table.inputs.streamEnabled, true, "its items travel on the flags table's stream already");
+      assert.equal(table.inputs.pointInTimeRecovery.enabled, true);
+      assert.equal(table.inputs.serverSideEncryption.enabled, true);
+      assert.equal(table.inputs.deletionProtectionEnabled, true);
+    });
+
+    it("is named in the environment of the functions that read or write it", () => {
+      const table = single(resources, "aws:dynamodb/table:Table", "-history");
+      for (const suffix of ["-read", "-write", "-delete"]) {
+        assert.equal(single(resources, FUNCTION, suffix).inputs.environment.variables.HISTORY_TABLE_NAME, table.name);
+      }
+    });
+  });
+
   describe("flags table", () => {
     it("is keyed on flagName, on demand, with a NEW_AND_OLD_IMAGES stream", () => {
       const table = single(resources, "aws:dynamodb/table:Table", "-flags");
@@ -179,17 +203,22 @@ describe("FlagApi (Pulumi mocks)", () => {
         actions: actions.map((a) => `dynamodb:${a}`),
         resources: [resource],
       });
+      const history = single(resources, "aws:dynamodb/table:Table", "-history");
+      const historyArn = `arn:aws:dynamodb:eu-west-1:123456789012:table/${history.name}`;
       assert.deepEqual(grants("-read"), [
-        dynamo(["Scan", "UpdateItem"], tableArn),
+        dynamo(["GetItem", "Scan", "UpdateItem"], tableArn),
         dynamo(["GetItem", "Scan"], evaluatorsArn),
+        dynamo(["Query"], historyArn),
       ]);
       assert.deepEqual(grants("-write"), [
         dynamo(["GetItem", "PutItem", "UpdateItem"], tableArn),
         dynamo(["DeleteItem", "GetItem", "PutItem", "UpdateItem"], evaluatorsArn),
+        dynamo(["PutItem", "Query"], historyArn),
       ]);
       assert.deepEqual(grants("-delete"), [
         dynamo(["DeleteItem", "UpdateItem"], tableArn),
         dynamo(["UpdateItem"], evaluatorsArn),
+        dynamo(["PutItem"], historyArn),
         {
           actions: ["ssm:GetParameter"],
           resources: [`arn:aws:ssm:eu-west-1:123456789012:parameter${parameter.inputs.name}`],

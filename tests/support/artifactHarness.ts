@@ -1,6 +1,7 @@
 import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { toTokenRecords } from "../../handlers/auth/tokens";
 import { evaluatorsTableFor } from "../../handlers/evaluators/table";
+import { historyTableFor } from "../../handlers/flags/history";
 import { makeFlagStore } from "../../handlers/flags/store";
 import { localDynamoClient } from "../../local/dynamodb";
 import { ensureConnectionsTable, ensureFlagsTable } from "../../local/tables";
@@ -51,6 +52,7 @@ export async function startArtifactHarness(resources: RecordedResource[], option
   const local: Record<string, string> = {
     FLAGS_TABLE_NAME: flagsTable,
     EVALUATORS_TABLE_NAME: evaluatorsTableFor(flagsTable),
+    HISTORY_TABLE_NAME: historyTableFor(flagsTable),
     CONNECTIONS_TABLE_NAME: connectionsTable,
     WEBSOCKET_ENDPOINT: management.endpoint,
   };
