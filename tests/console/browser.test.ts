@@ -43,10 +43,11 @@ describe("web console in Chromium", function () {
   let problems: PageProblems;
   let deletionAllowed = true;
   let suffix = 0;
-  const started = Date.now();
+  let started = 0;
   const unique = (name: string) => `${name}-${++suffix}`;
 
   before(async function () {
+    started = Date.now();
     const executablePath = findChromium();
     if (executablePath === undefined) {
       console.log(
