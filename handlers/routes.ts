@@ -22,6 +22,8 @@ export const ROUTES = [
   // CORS preflights: answered without a token and without touching data.
   { method: "OPTIONS", resource: "/flags", group: "read", scope: null },
   { method: "OPTIONS", resource: "/flags/{flagName}", group: "read", scope: null },
+  { method: "OPTIONS", resource: "/flags/{flagName}/history", group: "read", scope: null },
+  { method: "OPTIONS", resource: "/settings", group: "read", scope: null },
 ] as const;
 
 export type Route = (typeof ROUTES)[number];

@@ -60,6 +60,10 @@ export async function ensureFlagsTable(client: DynamoDBClient, tableName: string
   await ensureTable(client, historyTableFor(tableName), HISTORY_TABLE);
 }
 
+/** A history table under any name (the flags table's is `<tableName>-history`), as `FlagApi` defines it. */
+export const ensureHistoryTable = (client: DynamoDBClient, tableName: string): Promise<void> =>
+  ensureTable(client, tableName, HISTORY_TABLE);
+
 /** The WebSocket connections table, as `Realtime` defines it. */
 export const ensureConnectionsTable = (client: DynamoDBClient, tableName: string): Promise<void> =>
   ensureTable(client, tableName, CONNECTIONS_TABLE);

@@ -47,12 +47,14 @@ export function makeHistoryStore({ doc, tableName, historyTableName }: HistorySt
     (await doc.send(new GetCommand({ TableName: tableName, Key: { flagName }, ConsistentRead: true }))).Item as
       FlagItem | undefined;
 
+  /** Position of the newest entry of a name's history; 0 when it has none. */
+  const lastSeq = async (flagName: string): Promise<number> => {
+    const { items } = await query(flagName, 1);
+    return items.length === 0 ? 0 : Number(items[0].seq);
+  };
+
   return {
-    /** Position of the newest entry of a name's history; 0 when it has none. */
-    async lastSeq(flagName: string): Promise<number> {
-      const { items } = await query(flagName, 1);
-      return items.length === 0 ? 0 : Number(items[0].seq);
-    },
+    lastSeq,
 
     /**
      * One page of a flag's history, newest first. 404 only when the name has no history and no
@@ -61,7 +63,7 @@ export function makeHistoryStore({ doc, tableName, historyTableName }: HistorySt
     async page(flagName: string, limit: number, before?: number): Promise<HistoryPage> {
       const { items, more } = await query(flagName, limit, before);
       if (items.length === 0) {
-        if (before !== undefined && (await this.lastSeq(flagName)) > 0) return { versions: [] };
+        if (before !== undefined && (await lastSeq(flagName)) > 0) return { versions: [] };
         const current = await currentFlag(flagName);
         if (current === undefined) throw flagNotFound(flagName);
         if (before !== undefined) return { versions: [] };

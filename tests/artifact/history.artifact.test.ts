@@ -1,11 +1,9 @@
 import { strict as assert } from "node:assert";
-import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { evaluatorsTableFor } from "../../handlers/evaluators/table";
-import { HISTORY_TABLE } from "../../handlers/flags/history";
 import { localDynamoClient } from "../../local/dynamodb";
-import { ensureFlagsTable } from "../../local/tables";
+import { ensureFlagsTable, ensureHistoryTable } from "../../local/tables";
 import { loadHandler, type MaterializedArtifact, materialize } from "../support/artifacts";
 import { startFakeSsm } from "../support/fakeSsm";
 import { sharedDynamo, uniqueTableName } from "../support/hooks";
@@ -36,17 +34,7 @@ describe("History and settings in the FlagApi Lambda artifacts (serialized __ind
     await ensureFlagsTable(client, tableName);
     // A name unlike the local default: the functions must take it from HISTORY_TABLE_NAME, as on AWS.
     historyTable = uniqueTableName("deployed-history");
-    await client.send(
-      new CreateTableCommand({
-        TableName: historyTable,
-        BillingMode: "PAY_PER_REQUEST",
-        KeySchema: [
-          { AttributeName: HISTORY_TABLE.hashKey, KeyType: "HASH" },
-          { AttributeName: HISTORY_TABLE.rangeKey, KeyType: "RANGE" },
-        ],
-        AttributeDefinitions: HISTORY_TABLE.attributes.map((a) => ({ AttributeName: a.name, AttributeType: a.type })),
-      }),
-    );
+    await ensureHistoryTable(client, historyTable);
     doc = DynamoDBDocumentClient.from(client);
     ssm = await startFakeSsm(parameters);
     env = {
