@@ -1,10 +1,21 @@
 import * as pulumi from "@pulumi/pulumi";
-import { AuditPipeline, Compliance, FlagApi, Observability, Realtime } from "./components";
+import { buildConsole } from "./console/build";
+import { AuditPipeline, Compliance, ConsoleSite, FlagApi, Observability, Realtime } from "./components";
 import type { TokenConfig } from "./handlers/auth/tokens";
 
 const config = new pulumi.Config();
 const project = pulumi.getProject();
 const stack = pulumi.getStack();
+
+// The console's files and API Gateway's reader of them come before the API that serves them; the
+// WebSocket URL they name (config.json, CSP) exists only once Realtime does, hence a deferred output.
+const [consoleWebsocketUrl, resolveConsoleWebsocketUrl] = pulumi.deferredOutput<string>();
+const stageName = stack.replace(/[^A-Za-z0-9_-]/g, "-");
+const consoleSite = new ConsoleSite(`${project}-${stack}`, {
+  build: buildConsole(),
+  basePath: `/${stageName}/console/`,
+  websocketUrl: consoleWebsocketUrl,
+});
 
 const flagApi = new FlagApi(`${project}-${stack}`, {
   allowFlagDeletion: config.getBoolean("allowFlagDeletion") ?? true,
@@ -12,6 +23,8 @@ const flagApi = new FlagApi(`${project}-${stack}`, {
   logRetentionDays: config.getNumber("logRetentionDays") ?? 30,
   apiTokens: config.getSecretObject<TokenConfig[]>("apiTokens"),
   corsOrigins: config.getObject<string[]>("corsOrigins"),
+  stageName,
+  console: { bucketName: consoleSite.bucketName, roleArn: consoleSite.roleArn, websocketUrl: consoleWebsocketUrl },
 });
 
 const realtime = new Realtime(`${project}-${stack}`, {
@@ -24,6 +37,8 @@ const realtime = new Realtime(`${project}-${stack}`, {
   tokensParameter: flagApi.tokensParameter,
   logRetentionDays: config.getNumber("logRetentionDays") ?? 30,
 });
+
+resolveConsoleWebsocketUrl(realtime.websocketUrl);
 
 const audit = new AuditPipeline(`${project}-${stack}`, {
   flagsTable: { arn: flagApi.tableArn, streamArn: flagApi.tableStreamArn },
@@ -44,6 +59,7 @@ const observability = new Observability(`${project}-${stack}`, {
 new Compliance(`${project}-${stack}`, { createConfigRecorder: config.getBoolean("createConfigRecorder") ?? false });
 
 export const apiUrl = flagApi.apiUrl;
+export const consoleUrl = flagApi.consoleUrl;
 export const websocketUrl = realtime.websocketUrl;
 export const flagsTableName = flagApi.tableName;
 export const allowFlagDeletionParameter = flagApi.allowFlagDeletionParameter;

@@ -15,7 +15,8 @@ import { HISTORY_TABLE } from "../handlers/flags/history";
 import { FLAGS_TABLE } from "../handlers/flags/table";
 import { errorBody, MAX_BODY_BYTES } from "../handlers/http";
 import { ROUTES, type RouteGroup } from "../handlers/routes";
-import { restApiSpec } from "./restApiSpec";
+import { consoleCsp } from "../console/csp";
+import { type ConsoleRoutesArgs, restApiSpec } from "./restApiSpec";
 import { ServiceFunction } from "./serviceFunction";
 
 export interface FlagApiArgs {
@@ -54,6 +55,20 @@ export interface FlagApiArgs {
    * @example ["https://admin.example.com"]
    */
   corsOrigins?: string[];
+  /**
+   * Serve the web console (a ConsoleSite's bucket and reader role) at the API's URL + `/console/`,
+   * its files without a token. Default: no console routes.
+   */
+  console?: FlagApiConsoleArgs;
+}
+
+export interface FlagApiConsoleArgs {
+  /** Bucket holding the console's files under `console/`. */
+  bucketName: pulumi.Input<string>;
+  /** Role API Gateway assumes to read them (s3:GetObject under `console/`). */
+  roleArn: pulumi.Input<string>;
+  /** The WebSocket URL the console connects to: its origin is allowed by the console's CSP. */
+  websocketUrl: pulumi.Input<string>;
 }
 
 /**
@@ -82,6 +97,8 @@ export class FlagApi extends pulumi.ComponentResource {
   /** The SecureString holding token hashes; the WebSocket authorizer reads it too. */
   readonly tokensParameter: aws.ssm.Parameter;
   readonly authorizer: ServiceFunction;
+  /** The web console's address (the API's URL + `/console/`); undefined without `console`. */
+  readonly consoleUrl: pulumi.Output<string> | undefined;
 
   constructor(name: string, args: FlagApiArgs, opts?: pulumi.ComponentResourceOptions) {
     super("feature-flags:flagApi:FlagApi", name, {}, opts);
@@ -292,16 +309,34 @@ export class FlagApi extends pulumi.ComponentResource {
       };
     };
 
-    const createApi = (functions: Record<RouteGroup, ServiceFunction>, authorizer: ServiceFunction) => {
-      const body = pulumi
+    const consoleArgs = (): pulumi.Output<ConsoleRoutesArgs | undefined> => {
+      if (args.console === undefined) return pulumi.output(undefined);
+      return pulumi
         .all({
-          read: functions.read.function.invokeArn,
-          write: functions.write.function.invokeArn,
-          delete: functions.delete.function.invokeArn,
-          ofrep: functions.ofrep.function.invokeArn,
-          authorizer: authorizer.function.invokeArn,
+          bucket: args.console.bucketName,
+          roleArn: args.console.roleArn,
+          websocketUrl: args.console.websocketUrl,
+          region: aws.getRegionOutput({}, { parent: this }).region,
         })
-        .apply(({ authorizer: authorizerUri, read, write, delete: remove, ofrep }) =>
+        .apply(({ bucket, roleArn, websocketUrl, region }) => ({
+          bucket,
+          roleArn,
+          region,
+          csp: consoleCsp(new URL(websocketUrl).origin),
+        }));
+    };
+
+    const createApi = (functions: Record<RouteGroup, ServiceFunction>, authorizer: ServiceFunction) => {
+      const arns = pulumi.all({
+        read: functions.read.function.invokeArn,
+        write: functions.write.function.invokeArn,
+        delete: functions.delete.function.invokeArn,
+        ofrep: functions.ofrep.function.invokeArn,
+        authorizer: authorizer.function.invokeArn,
+      });
+      const body = pulumi
+        .all([arns, consoleArgs()])
+        .apply(([{ authorizer: authorizerUri, read, write, delete: remove, ofrep }, console]) =>
           JSON.stringify(
             restApiSpec({
               title: `${name}-flags`,
@@ -309,6 +344,7 @@ export class FlagApi extends pulumi.ComponentResource {
               authorizerUri,
               authorizerTtlSeconds: args.authorizerTtlSeconds ?? 30,
               corsOrigins,
+              console,
             }),
           ),
         );
@@ -436,6 +472,7 @@ export class FlagApi extends pulumi.ComponentResource {
     if (args.requestBodyLimit ?? true) createBodyLimit(stage);
 
     this.apiUrl = stage.invokeUrl;
+    this.consoleUrl = args.console === undefined ? undefined : pulumi.interpolate`${stage.invokeUrl}/console/`;
     this.tableName = this.table.name;
     this.tableArn = this.table.arn;
     this.tableStreamArn = this.table.streamArn;
@@ -446,6 +483,7 @@ export class FlagApi extends pulumi.ComponentResource {
       tableArn: this.tableArn,
       tableStreamArn: this.tableStreamArn,
       allowFlagDeletionParameter: this.allowFlagDeletionParameter,
+      consoleUrl: this.consoleUrl,
     });
   }
 }

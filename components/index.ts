@@ -1,5 +1,6 @@
 export * from "./auditPipeline";
 export * from "./compliance";
+export * from "./consoleSite";
 export * from "./flagApi";
 export * from "./observability";
 export * from "./realtime";

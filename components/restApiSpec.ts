@@ -1,3 +1,4 @@
+import { CONSOLE_CACHE } from "../console/csp";
 import { ROUTES, type RouteGroup } from "../handlers/routes";
 
 /** A gateway response in the contract's error shape, for failures API Gateway answers itself. */
@@ -30,6 +31,94 @@ export interface RestApiSpecArgs {
   authorizerTtlSeconds: number;
   /** Origins allowed by CORS; the gateway's own error responses can name one at most. */
   corsOrigins: readonly string[];
+  /** Serve the web console from S3 at `/console/`; absent: no console routes. */
+  console?: ConsoleRoutesArgs;
+}
+
+export interface ConsoleRoutesArgs {
+  /** Bucket holding the console's files under `console/`. */
+  bucket: string;
+  /** Role API Gateway assumes to read them. */
+  roleArn: string;
+  region: string;
+  /** Content-Security-Policy sent with every console file. */
+  csp: string;
+}
+
+/** A static header value in an integration response: API Gateway takes what is inside the outer quotes. */
+const staticValue = (value: string) => `'${value}'`;
+
+/**
+ * The console's routes: GETs that API Gateway answers from S3 with its own role, no authorizer
+ * (static files need no token; every data call the console makes goes through the guarded
+ * routes). `/console` and `/console/` are one resource for API Gateway: both serve the page.
+ */
+export function consoleRoutes({
+  bucket,
+  roleArn,
+  region,
+  csp,
+}: ConsoleRoutesArgs): Record<string, Record<string, unknown>> {
+  const headers = ["Content-Type", "Cache-Control", "Content-Security-Policy", "X-Content-Type-Options"];
+  const route = (key: string, cache: string, parameters: Array<{ name: string; in: string }> = []) => ({
+    get: {
+      operationId: `get_console_${key.replace(/[^A-Za-z]+/g, "_")}`,
+      parameters: parameters.map((p) => ({ ...p, required: true, schema: { type: "string" } })),
+      security: [],
+      responses: Object.fromEntries(
+        ["200", "404"].map((status) => [
+          status,
+          { description: status, headers: Object.fromEntries(headers.map((h) => [h, { schema: { type: "string" } }])) },
+        ]),
+      ),
+      "x-amazon-apigateway-integration": {
+        type: "aws",
+        httpMethod: "GET",
+        uri: `arn:aws:apigateway:${region}:s3:path/${bucket}/console/${key}`,
+        credentials: roleArn,
+        passthroughBehavior: "when_no_match",
+        ...(parameters.length === 0
+          ? {}
+          : {
+              requestParameters: Object.fromEntries(
+                parameters.map((p) => [`integration.request.path.${p.name}`, `method.request.path.${p.name}`]),
+              ),
+            }),
+        responses: {
+          // S3 answers 403 for a key that does not exist when the reader may not list the bucket.
+          "4\\d{2}": {
+            statusCode: "404",
+            responseParameters: {
+              "method.response.header.Content-Type": staticValue("application/json"),
+              "method.response.header.Cache-Control": staticValue("no-store"),
+              "method.response.header.Content-Security-Policy": staticValue(csp),
+              "method.response.header.X-Content-Type-Options": staticValue("nosniff"),
+            },
+            // The contract's error body, as every other refusal of the API.
+            responseTemplates: {
+              "application/json": JSON.stringify({
+                error: { code: "ROUTE_NOT_FOUND", message: "no such console file" },
+              }),
+            },
+          },
+          default: {
+            statusCode: "200",
+            responseParameters: {
+              "method.response.header.Content-Type": "integration.response.header.Content-Type",
+              "method.response.header.Cache-Control": staticValue(cache),
+              "method.response.header.Content-Security-Policy": staticValue(csp),
+              "method.response.header.X-Content-Type-Options": staticValue("nosniff"),
+            },
+          },
+        },
+      },
+    },
+  });
+  return {
+    "/console": route("index.html", CONSOLE_CACHE.page),
+    "/console/config.json": route("config.json", CONSOLE_CACHE.page),
+    "/console/assets/{file}": route("assets/{file}", CONSOLE_CACHE.asset, [{ name: "file", in: "path" }]),
+  };
 }
 
 const UNAUTHENTICATED_MESSAGE = "send a valid token: Authorization: Bearer <token>";
@@ -48,6 +137,7 @@ export function restApiSpec({
   authorizerUri,
   authorizerTtlSeconds,
   corsOrigins,
+  console,
 }: RestApiSpecArgs): Record<string, unknown> {
   const corsOrigin = corsOrigins.length === 1 ? corsOrigins[0] : undefined;
   const paths: Record<string, Record<string, unknown>> = {};
@@ -72,6 +162,7 @@ export function restApiSpec({
       },
     };
   }
+  if (console !== undefined) Object.assign(paths, consoleRoutes(console));
   return {
     openapi: "3.0.1",
     info: { title, version: "1" },

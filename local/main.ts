@@ -29,6 +29,7 @@ function printBanner(config: LocalConfig, service: RunningService): void {
       : `from ${variable}`;
     console.log(`token ${id} (${scopes.join("+")}): ${source}`);
   }
+  console.log(`web console: ${service.consoleUrl}`);
   console.log(`ready ${service.url}`);
 }
 

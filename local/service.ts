@@ -39,6 +39,7 @@ import { EVALUATORS_FILTER, SNAPSHOT_FILTER } from "../handlers/realtime/table";
 import { makeSettingsRoutes } from "../handlers/settings/routes";
 import { compileRoutes, toProxyEvent, tooLarge, writeProxyResult } from "./apigateway";
 import { startAuditWriter } from "./audit";
+import { makeConsoleServer } from "./console";
 import { LOCAL_REGION, localDynamoClient } from "./dynamodb";
 import { checkDatabaseFile, checkDataDirWritable, checkJava, StartupError } from "./preflight";
 import { type StreamPoller, startStreamPoller } from "./streams";
@@ -74,6 +75,8 @@ export interface ServiceOptions {
   logger?: Logger;
   /** What one WebSocket connection may cost; defaults in `DEFAULT_WEBSOCKET_LIMITS`. */
   websocketLimits?: Partial<WebSocketLimits>;
+  /** The built web console served at `/console/`; default `console/dist` of this checkout. */
+  consoleDir?: string;
 }
 
 export interface RunningService {
@@ -81,6 +84,8 @@ export interface RunningService {
   readonly url: string;
   /** e.g. `ws://127.0.0.1:3000/ws` */
   readonly websocketUrl: string;
+  /** e.g. `http://127.0.0.1:3000/console/` */
+  readonly consoleUrl: string;
   readonly port: number;
   readonly dynamoEndpoint: string;
   readonly tableName: string;
@@ -308,6 +313,7 @@ function serveRest(
     { corsOrigins: options.corsOrigins },
   );
   const match = compileRoutes();
+  const serveConsole = makeConsoleServer(options.consoleDir);
   server.on("request", async (request, response) => {
     try {
       let path: string;
@@ -317,6 +323,8 @@ function serveRest(
         // A request-target no URL parser accepts (e.g. `//[`): API Gateway refuses those too.
         return sendError(response, 400, "VALIDATION_FAILED", "the request path is not a valid URL path");
       }
+      // The console's static files: no token, as on AWS.
+      if (serveConsole(request, response, path)) return;
       const matched = match(request.method ?? "", path);
       let authorizer: Record<string, string> | null = null;
       // What API Gateway and the REST authorizer do before a guarded route's handler runs.
@@ -417,6 +425,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     return {
       url: `http://127.0.0.1:${port}`,
       websocketUrl: `ws://127.0.0.1:${port}/ws`,
+      consoleUrl: `http://127.0.0.1:${port}/console/`,
       port,
       dynamoEndpoint: dependency.endpoint,
       tableName: stores.tableName,

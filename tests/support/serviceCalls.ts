@@ -183,9 +183,11 @@ export function apiGatewayInvocations(
     const stage = single(resources, "aws:apigateway/stage:Stage").inputs.stageName;
     const body = JSON.parse(api.inputs.body);
     for (const [path, methods] of Object.entries<
-      Record<string, { "x-amazon-apigateway-integration": { uri: string } }>
+      Record<string, { "x-amazon-apigateway-integration": { uri: string; type: string } }>
     >(body.paths)) {
       for (const [method, operation] of Object.entries(methods)) {
+        // Only Lambda proxy routes invoke a function; the console's routes read S3 (consoleCalls).
+        if (operation["x-amazon-apigateway-integration"].type !== "aws_proxy") continue;
         const concrete = path.replace(/\{[^}]+\}/g, "new-checkout");
         invocations.push({
           route: `${method.toUpperCase()} ${path}`,
@@ -354,8 +356,40 @@ export function configCalls(resources: RecordedResource[]): ServiceCall[] {
 }
 
 /** Everything AWS services do for the program, as data. */
+/**
+ * API Gateway reading the web console's files from S3 with its role (the console routes'
+ * integration credentials): every object under `console/` the routes name, and nothing else.
+ */
+export function consoleCalls(resources: RecordedResource[]): ServiceCall[] {
+  return ofType(resources, "aws:apigateway/restApi:RestApi").flatMap((api) => {
+    const body = JSON.parse(api.inputs.body);
+    const integrations = Object.values<
+      Record<string, { "x-amazon-apigateway-integration": { type: string; uri: string; credentials?: string } }>
+    >(body.paths)
+      .flatMap((methods) => Object.values(methods).map((op) => op["x-amazon-apigateway-integration"]))
+      .filter((integration) => integration.type === "aws" && integration.uri.includes(":s3:path/"));
+    return integrations.flatMap((integration) => {
+      const role = roleNamed(resources, integration.credentials ?? "");
+      const call = asRole("API Gateway reads the web console", resources, role);
+      const [bucketName, ...key] = integration.uri.split(":s3:path/")[1].split("/");
+      const bucket = ofType(resources, "aws:s3/bucket:Bucket").find((b) => `${b.name}-bucket` === bucketName);
+      if (bucket === undefined) throw new Error(`no bucket of the program is named ${bucketName}`);
+      const policy = bucketPolicy(resources, bucket);
+      const object = `arn:aws:s3:::${bucketName}/${key.join("/").replace("{file}", "app-0123ABCD.js")}`;
+      return [
+        assumes("API Gateway reads the web console", "apigateway.amazonaws.com", role),
+        call("s3:GetObject", object, { resource: policy }),
+        // Least privilege: nothing outside the console's prefix, and no writes.
+        call("s3:GetObject", `arn:aws:s3:::${bucketName}/other/secret.json`, { resource: policy, allowed: false }),
+        call("s3:PutObject", object, { resource: policy, allowed: false }),
+      ];
+    });
+  });
+}
+
 export function serviceCalls(resources: RecordedResource[]): ServiceCall[] {
   return [
+    ...consoleCalls(resources),
     ...lambdaServiceCalls(resources),
     ...eventSourceMappingCalls(resources),
     ...firehoseCalls(resources),

@@ -1,0 +1,15 @@
+// @openfeature/flagd-core for the browser bundle: the same library, in interpreter mode, so the
+// shared flag validation (handlers/flags/definition.ts) never builds rules with `new Function`,
+// which the console's Content-Security-Policy (no unsafe-eval) forbids.
+import type { FlagdCoreOptions } from "@openfeature/flagd-core";
+import { MemoryStorage as FlagdMemoryStorage } from "@openfeature/flagd-core";
+
+export * from "@openfeature/flagd-core";
+
+type Logger = ConstructorParameters<typeof FlagdMemoryStorage>[0];
+
+export class MemoryStorage extends FlagdMemoryStorage {
+  constructor(logger: Logger, options: FlagdCoreOptions = {}) {
+    super(logger, { ...options, disableDynamicCodeGeneration: true });
+  }
+}

@@ -1,0 +1,369 @@
+import { useEffect, useMemo, useState } from "preact/hooks";
+import { ApiError, makeApi } from "./api";
+import { EvaluatorsView } from "./evaluators";
+import { FlagPanel } from "./flagPanel";
+import { checkCreate } from "./logic/editor";
+import { definitionBody } from "./logic/diff";
+import {
+  DEFAULT_STALE_DAYS,
+  FLAG_FILTERS,
+  FLAG_SORTS,
+  type Flag,
+  type FlagFilter,
+  type FlagSort,
+  isBooleanFlag,
+  isDisabled,
+  isStale,
+  lastUsed,
+  selectFlags,
+  valueSummary,
+} from "./logic/flags";
+import {
+  forgetToken,
+  READ_ONLY_REASON,
+  type Session,
+  storedToken,
+  storeToken,
+  useLiveFlags,
+  useRecentChanges,
+} from "./session";
+
+const STALE_DAYS_KEY = "feature-flags-stale-days";
+
+const shortTime = (iso: string) => new Date(iso).toLocaleString(undefined, { dateStyle: "short", timeStyle: "short" });
+
+async function openSession(token: string): Promise<Session> {
+  const api = makeApi(token);
+  const scope = await api.scope();
+  const settings = await api.settings().catch(() => undefined);
+  return { token, api, scope, allowFlagDeletion: settings?.allowFlagDeletion };
+}
+
+export function App() {
+  const [session, setSession] = useState<Session>();
+  const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const signIn = async (token: string) => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      const opened = await openSession(token);
+      storeToken(token);
+      setSession(opened);
+    } catch (caught) {
+      forgetToken();
+      setError(
+        caught instanceof ApiError && caught.status === 401
+          ? "The service does not accept that token."
+          : `Could not sign in: ${(caught as Error).message}`,
+      );
+    } finally {
+      setBusy(false);
+    }
+  };
+  useEffect(() => {
+    const token = storedToken();
+    if (token !== "") void signIn(token);
+  }, []);
+  if (session === undefined) return <SignIn onSignIn={signIn} error={error} busy={busy} />;
+  return (
+    <Console
+      session={session}
+      onSignOut={() => {
+        forgetToken();
+        setSession(undefined);
+      }}
+    />
+  );
+}
+
+function SignIn(props: { onSignIn: (token: string) => void; error?: string; busy: boolean }) {
+  const [token, setToken] = useState("");
+  return (
+    <main class="signin">
+      <h1>Feature flags</h1>
+      <form
+        onSubmit={(event) => {
+          event.preventDefault();
+          if (token.trim() !== "") props.onSignIn(token.trim());
+        }}
+      >
+        <label for="token">API token</label>
+        <input
+          id="token"
+          type="password"
+          autocomplete="off"
+          value={token}
+          onInput={(event) => setToken(event.currentTarget.value)}
+          required
+        />
+        <p class="hint">Kept in this tab's session storage only, and sent only to this service.</p>
+        <button type="submit" disabled={props.busy}>
+          Sign in
+        </button>
+        {props.error !== undefined && (
+          <p role="alert" class="error">
+            {props.error}
+          </p>
+        )}
+      </form>
+    </main>
+  );
+}
+
+function Console(props: { session: Session; onSignOut: () => void }) {
+  const { session } = props;
+  const [tab, setTab] = useState<"flags" | "evaluators">("flags");
+  const { live, connection, loadError, known, gone } = useLiveFlags(session.token);
+  const readOnly = session.scope === "read";
+  return (
+    <div class="console">
+      <header>
+        <h1>Feature flags</h1>
+        <nav aria-label="Sections">
+          <button type="button" aria-pressed={tab === "flags"} onClick={() => setTab("flags")}>
+            Flags
+          </button>
+          <button type="button" aria-pressed={tab === "evaluators"} onClick={() => setTab("evaluators")}>
+            Evaluators
+          </button>
+        </nav>
+        <span class={`connection ${connection}`} data-connection={connection}>
+          {connection === "live" ? "● Live" : connection === "connecting" ? "Connecting…" : "Offline, reconnecting…"}
+        </span>
+        <span class="scope">{readOnly ? "Read-only token" : "Read and write"}</span>
+        <button type="button" onClick={props.onSignOut}>
+          Sign out
+        </button>
+      </header>
+      {readOnly && (
+        <p class="notice" id="read-only-reason">
+          {READ_ONLY_REASON}
+        </p>
+      )}
+      {loadError !== undefined && (
+        <p role="alert" class="error">
+          Could not load flags: {loadError}
+        </p>
+      )}
+      {tab === "flags" ? (
+        <FlagsView session={session} flags={live.flags} known={known} gone={gone} live={live} />
+      ) : (
+        <EvaluatorsView session={session} flags={live.flags} />
+      )}
+    </div>
+  );
+}
+
+function FlagsView(props: {
+  session: Session;
+  flags: Record<string, Flag>;
+  live: Parameters<typeof useRecentChanges>[0];
+  known: (flags: Flag[]) => void;
+  gone: (flagName: string) => void;
+}) {
+  const { session, flags, known } = props;
+  const readOnly = session.scope === "read";
+  const [search, setSearch] = useState("");
+  const [filter, setFilter] = useState<FlagFilter>("all");
+  const [sort, setSort] = useState<FlagSort>("name");
+  const [staleDays, setStaleDays] = useState(() => Number(localStorage.getItem(STALE_DAYS_KEY)) || DEFAULT_STALE_DAYS);
+  const [selected, setSelected] = useState<string>();
+  const [message, setMessage] = useState<string>();
+  const recent = useRecentChanges(props.live);
+  const now = Date.now();
+  const shown = useMemo(
+    () => selectFlags(Object.values(flags), { search, filter, sort, staleDays, now }),
+    // `now` moves every render; the list is recomputed when what it shows changes.
+    [flags, search, filter, sort, staleDays],
+  );
+  const change = props.live.lastChange;
+  const toggle = async (flag: Flag) => {
+    try {
+      known([
+        await session.api.updateFlag(flag.flagName, { ...definitionBody(flag), value: !flag.value }, flag.version),
+      ]);
+    } catch (error) {
+      setMessage(`Could not toggle ${flag.flagName}: ${(error as Error).message}`);
+    }
+  };
+  const selectedFlag = selected === undefined ? undefined : flags[selected];
+  return (
+    <main class="flags">
+      <section class="list" aria-label="Flag list">
+        <div class="toolbar">
+          <label>
+            Search flags
+            <input type="search" value={search} onInput={(e) => setSearch(e.currentTarget.value)} />
+          </label>
+          <label>
+            Filter
+            <select value={filter} onChange={(e) => setFilter(e.currentTarget.value as FlagFilter)}>
+              {FLAG_FILTERS.map((f) => (
+                <option value={f}>{f}</option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Sort by
+            <select value={sort} onChange={(e) => setSort(e.currentTarget.value as FlagSort)}>
+              {FLAG_SORTS.map((s) => (
+                <option value={s}>{{ name: "name", updated: "last changed", unused: "longest unused" }[s]}</option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Stale after (days)
+            <input
+              type="number"
+              min={1}
+              value={staleDays}
+              onInput={(e) => {
+                const days = Number(e.currentTarget.value);
+                if (days > 0) {
+                  setStaleDays(days);
+                  localStorage.setItem(STALE_DAYS_KEY, String(days));
+                }
+              }}
+            />
+          </label>
+        </div>
+        <CreateFlag session={session} onCreated={(flag) => (known([flag]), setSelected(flag.flagName))} />
+        <p role="status" class="live-status" aria-live="polite">
+          {change === undefined
+            ? ""
+            : `${change.flagName} ${change.kind}${change.kind === "deleted" ? "" : ` (version ${change.version}${change.actor === null ? "" : ` by ${change.actor}`})`}`}
+        </p>
+        {message !== undefined && (
+          <p role="alert" class="error">
+            {message}
+          </p>
+        )}
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Value</th>
+              <th scope="col">Status</th>
+              <th scope="col">Last used</th>
+              <th scope="col">On</th>
+            </tr>
+          </thead>
+          <tbody>
+            {shown.map((flag) => {
+              const stale = isStale(flag, now, staleDays);
+              const used = lastUsed(flag);
+              return (
+                <tr
+                  key={flag.flagName}
+                  class={`${recent.has(flag.flagName) ? "flash" : ""} ${selected === flag.flagName ? "selected" : ""}`}
+                  data-flag={flag.flagName}
+                  data-version={flag.version}
+                >
+                  <td>
+                    <button type="button" class="link" onClick={() => setSelected(flag.flagName)}>
+                      {flag.flagName}
+                    </button>
+                  </td>
+                  <td class="value">{valueSummary(flag)}</td>
+                  <td>
+                    {isDisabled(flag) && <span class="badge disabled">disabled</span>}
+                    {stale && (
+                      <span class="badge stale" title={`not read or evaluated for more than ${staleDays} days`}>
+                        stale
+                      </span>
+                    )}
+                  </td>
+                  <td>{used === undefined ? "never" : shortTime(used)}</td>
+                  <td>
+                    {isBooleanFlag(flag) && (
+                      <button
+                        type="button"
+                        role="switch"
+                        class="switch"
+                        aria-checked={flag.value === true}
+                        aria-label={flag.flagName}
+                        disabled={readOnly}
+                        title={readOnly ? READ_ONLY_REASON : undefined}
+                        aria-describedby={readOnly ? "read-only-reason" : undefined}
+                        onClick={() => void toggle(flag)}
+                      >
+                        <span aria-hidden="true">{flag.value === true ? "on" : "off"}</span>
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+        {shown.length === 0 && <p class="hint">No flags match.</p>}
+      </section>
+      {selectedFlag !== undefined && (
+        <FlagPanel
+          key={selectedFlag.flagName}
+          session={session}
+          flag={selectedFlag}
+          onSaved={(flag) => known([flag])}
+          onDeleted={(flagName) => {
+            props.gone(flagName);
+            setSelected(undefined);
+          }}
+          onClose={() => setSelected(undefined)}
+        />
+      )}
+    </main>
+  );
+}
+
+function CreateFlag(props: { session: Session; onCreated: (flag: Flag) => void }) {
+  const readOnly = props.session.scope === "read";
+  const [name, setName] = useState("");
+  const [value, setValue] = useState("false");
+  const [description, setDescription] = useState("");
+  const [errors, setErrors] = useState<string[]>([]);
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    const checked = checkCreate(name, value, description);
+    if (!checked.ok) return setErrors(checked.errors);
+    try {
+      props.onCreated(await props.session.api.createFlag(checked.body));
+      setName("");
+      setDescription("");
+      setErrors([]);
+    } catch (error) {
+      setErrors([(error as Error).message]);
+    }
+  };
+  return (
+    <form class="create" onSubmit={submit} aria-label="New flag">
+      <label>
+        New flag name
+        <input value={name} onInput={(e) => setName(e.currentTarget.value)} disabled={readOnly} />
+      </label>
+      <label>
+        Value (JSON)
+        <input value={value} onInput={(e) => setValue(e.currentTarget.value)} disabled={readOnly} />
+      </label>
+      <label>
+        Description
+        <input value={description} onInput={(e) => setDescription(e.currentTarget.value)} disabled={readOnly} />
+      </label>
+      <button
+        type="submit"
+        disabled={readOnly}
+        title={readOnly ? READ_ONLY_REASON : undefined}
+        aria-describedby={readOnly ? "read-only-reason" : undefined}
+      >
+        Create flag
+      </button>
+      {errors.length > 0 && (
+        <ul role="alert" class="error">
+          {errors.map((e) => (
+            <li>{e}</li>
+          ))}
+        </ul>
+      )}
+    </form>
+  );
+}

@@ -1,0 +1,84 @@
+import type { Flag } from "../../../handlers/flags/model";
+import { parseCreateFlag, parseUpdateFlag } from "../../../handlers/flags/validation";
+
+/** The edit form's fields as the user typed them (JSON fields as text). */
+export interface FlagForm {
+  value: string;
+  description: string;
+  state: "ENABLED" | "DISABLED";
+  variants: string;
+  defaultVariant: string;
+  targeting: string;
+  metadata: string;
+}
+
+const pretty = (value: unknown) => (value === undefined ? "" : JSON.stringify(value, null, 2));
+
+export function formFromFlag(flag: Flag): FlagForm {
+  return {
+    value: flag.variants === undefined ? pretty(flag.value) : "",
+    description: flag.description ?? "",
+    state: flag.state ?? "ENABLED",
+    variants: pretty(flag.variants),
+    defaultVariant: flag.defaultVariant ?? "",
+    targeting: pretty(flag.targeting),
+    metadata: pretty(flag.metadata),
+  };
+}
+
+export type Checked = { ok: true; body: Record<string, unknown> } | { ok: false; errors: string[] };
+
+function parseJsonField(name: string, text: string, errors: string[]): unknown {
+  if (text.trim() === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    errors.push(`${name}: not valid JSON (${(error as Error).message})`);
+    return undefined;
+  }
+}
+
+/**
+ * The PUT body for a form, checked by the service's own validation (handlers/flags/validation)
+ * before anything is sent; or every problem found, each naming its field.
+ */
+export function checkForm(flagName: string, form: FlagForm): Checked {
+  const errors: string[] = [];
+  const variants = parseJsonField("variants", form.variants, errors);
+  const targeting = parseJsonField("targeting", form.targeting, errors);
+  const metadata = parseJsonField("metadata", form.metadata, errors);
+  // A rich flag's value is its default variant's; the value field only counts for a plain flag.
+  const value = variants === undefined ? parseJsonField("value", form.value, errors) : undefined;
+  if (errors.length > 0) return { ok: false, errors };
+  const body: Record<string, unknown> = {};
+  if (value !== undefined) body.value = value;
+  if (form.description !== "") body.description = form.description;
+  if (form.state === "DISABLED") body.state = "DISABLED";
+  if (variants !== undefined) {
+    body.variants = variants;
+    body.defaultVariant = form.defaultVariant === "" ? null : form.defaultVariant;
+  }
+  if (targeting !== undefined) body.targeting = targeting;
+  if (metadata !== undefined) body.metadata = metadata;
+  try {
+    parseUpdateFlag(body, flagName);
+  } catch (error) {
+    return { ok: false, errors: [(error as Error).message] };
+  }
+  return { ok: true, body };
+}
+
+/** The POST body for the create form, checked like the service checks it. */
+export function checkCreate(flagName: string, valueText: string, description: string): Checked {
+  const errors: string[] = [];
+  const value = parseJsonField("value", valueText, errors);
+  if (errors.length > 0) return { ok: false, errors };
+  const body: Record<string, unknown> = { flagName, value };
+  if (description !== "") body.description = description;
+  try {
+    parseCreateFlag(body);
+  } catch (error) {
+    return { ok: false, errors: [(error as Error).message] };
+  }
+  return { ok: true, body };
+}

@@ -1,0 +1,95 @@
+import type { Flag } from "../../../handlers/flags/model";
+
+export type { Flag };
+
+/** The list's filters (CONTRACT.md, "Web console"). */
+export const FLAG_FILTERS = ["all", "boolean", "rich", "disabled", "stale"] as const;
+export type FlagFilter = (typeof FLAG_FILTERS)[number];
+
+export const FLAG_SORTS = ["name", "updated", "unused"] as const;
+export type FlagSort = (typeof FLAG_SORTS)[number];
+
+export const DEFAULT_STALE_DAYS = 30;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** A flag with variants (flagd's definition), as opposed to a plain value flag. */
+export const isRich = (flag: Flag): boolean => flag.variants !== undefined;
+
+/** A plain flag whose value is a boolean: the list toggles it in one click. */
+export const isBooleanFlag = (flag: Flag): boolean => !isRich(flag) && typeof flag.value === "boolean";
+
+export const isDisabled = (flag: Flag): boolean => flag.state === "DISABLED";
+
+/** When the flag was last read or evaluated, whichever is later; undefined when never. */
+export function lastUsed(flag: Flag): string | undefined {
+  const times = [flag.lastAccessed, flag.lastEvaluated].filter((t): t is string => t !== undefined);
+  return times.length === 0 ? undefined : times.reduce((a, b) => (Date.parse(a) >= Date.parse(b) ? a : b));
+}
+
+/**
+ * Stale: neither read nor evaluated for `days` days. A flag never used counts from its creation,
+ * so a flag created a minute ago is not stale yet.
+ */
+export function isStale(flag: Flag, now: number, days: number): boolean {
+  const since = lastUsed(flag) ?? flag.createdAt;
+  return now - Date.parse(since) > days * DAY_MS;
+}
+
+export interface ListQuery {
+  search: string;
+  filter: FlagFilter;
+  sort: FlagSort;
+  staleDays: number;
+  now: number;
+}
+
+function matchesFilter(flag: Flag, query: ListQuery): boolean {
+  switch (query.filter) {
+    case "all":
+      return true;
+    case "boolean":
+      return isBooleanFlag(flag);
+    case "rich":
+      return isRich(flag);
+    case "disabled":
+      return isDisabled(flag);
+    case "stale":
+      return isStale(flag, query.now, query.staleDays);
+  }
+}
+
+const byName = (a: Flag, b: Flag) => a.flagName.localeCompare(b.flagName);
+const time = (iso: string | undefined) => (iso === undefined ? 0 : Date.parse(iso));
+
+const SORTS: Record<FlagSort, (a: Flag, b: Flag) => number> = {
+  name: byName,
+  // Newest change first.
+  updated: (a, b) => time(b.updatedAt) - time(a.updatedAt) || byName(a, b),
+  // Longest unused first: the candidates for clean-up.
+  unused: (a, b) => time(lastUsed(a) ?? a.createdAt) - time(lastUsed(b) ?? b.createdAt) || byName(a, b),
+};
+
+/** The flags the list shows: searched by name and description, filtered, sorted. */
+export function selectFlags(flags: Iterable<Flag>, query: ListQuery): Flag[] {
+  const needle = query.search.trim().toLowerCase();
+  return [...flags]
+    .filter(
+      (flag) =>
+        needle === "" ||
+        flag.flagName.toLowerCase().includes(needle) ||
+        (flag.description ?? "").toLowerCase().includes(needle),
+    )
+    .filter((flag) => matchesFilter(flag, query))
+    .sort(SORTS[query.sort]);
+}
+
+/** A short text for a flag's value in the list. */
+export function valueSummary(flag: Flag): string {
+  if (isRich(flag)) {
+    const names = Object.keys(flag.variants ?? {});
+    const fallback = flag.defaultVariant ?? "code default";
+    return `${names.length} variants, default ${fallback}${flag.targeting !== undefined && Object.keys(flag.targeting).length > 0 ? ", targeted" : ""}`;
+  }
+  const text = JSON.stringify(flag.value);
+  return text.length > 60 ? `${text.slice(0, 57)}…` : text;
+}

@@ -1,0 +1,91 @@
+import type { Flag } from "../../../handlers/flags/model";
+
+/** What the console knows of the flags, kept current by the WebSocket (CONTRACT.md, "WebSocket"). */
+export interface LiveState {
+  flags: Record<string, Flag>;
+  /** Parts of a snapshot still being received, by part number. */
+  parts: Record<number, Flag[]>;
+  /** The last change that arrived live, for the visible cue. */
+  lastChange?: LiveChange;
+}
+
+export interface LiveChange {
+  flagName: string;
+  kind: "created" | "updated" | "deleted";
+  version: number;
+  actor: string | null;
+}
+
+export const emptyLive = (): LiveState => ({ flags: {}, parts: {} });
+
+/** Keeps the highest version of each flag: messages and REST reads may arrive in any order. */
+function newer(current: Flag | undefined, incoming: Flag): Flag {
+  return current !== undefined && current.version > incoming.version ? current : incoming;
+}
+
+/** Flags read over REST (the first page load, a save's answer) merged into what is known. */
+export function withFlags(state: LiveState, flags: Flag[]): LiveState {
+  const next = { ...state.flags };
+  for (const flag of flags) next[flag.flagName] = newer(next[flag.flagName], flag);
+  return { ...state, flags: next };
+}
+
+/** A flag known to be deleted (by this console's own DELETE). */
+export function withoutFlag(state: LiveState, flagName: string): LiveState {
+  const next = { ...state.flags };
+  delete next[flagName];
+  return { ...state, flags: next };
+}
+
+function applySnapshot(state: LiveState, flags: Flag[]): LiveState {
+  const next: Record<string, Flag> = {};
+  for (const flag of flags) next[flag.flagName] = newer(state.flags[flag.flagName], flag);
+  return { ...state, flags: next, parts: {} };
+}
+
+/**
+ * Applies one server message. A snapshot in several parts is applied once all of them are held;
+ * it replaces the set (a flag missing from it was deleted). Unknown messages change nothing.
+ */
+export function reduceLive(state: LiveState, message: unknown): LiveState {
+  if (message === null || typeof message !== "object") return state;
+  const m = message as Record<string, unknown>;
+  switch (m.type) {
+    case "snapshot": {
+      const flags = Array.isArray(m.flags) ? (m.flags as Flag[]) : [];
+      const parts = typeof m.parts === "number" ? m.parts : 1;
+      const part = typeof m.part === "number" ? m.part : 1;
+      if (parts <= 1) return applySnapshot(state, flags);
+      // A part 1 starts a new snapshot: parts of an older one are dropped.
+      const held = { ...(part === 1 ? {} : state.parts), [part]: flags };
+      if (Object.keys(held).length < parts) return { ...state, parts: held };
+      return applySnapshot(state, Object.values(held).flat());
+    }
+    case "flag.created":
+    case "flag.updated": {
+      const flag = m.flag as Flag;
+      const current = state.flags[flag.flagName];
+      if (current !== undefined && current.version >= flag.version) return state;
+      return {
+        ...state,
+        flags: { ...state.flags, [flag.flagName]: flag },
+        lastChange: {
+          flagName: flag.flagName,
+          kind: m.type === "flag.created" ? "created" : "updated",
+          version: flag.version,
+          actor: flag.updatedBy ?? flag.createdBy,
+        },
+      };
+    }
+    case "flag.deleted": {
+      const flagName = String(m.flagName);
+      if (state.flags[flagName] === undefined) return state;
+      return {
+        ...withoutFlag(state, flagName),
+        lastChange: { flagName, kind: "deleted", version: Number(m.version), actor: null },
+      };
+    }
+    default:
+      return state;
+  }
+}

@@ -1,0 +1,99 @@
+import { strict as assert } from "node:assert";
+import { consoleCalls } from "../support/serviceCalls";
+import { simulate } from "../support/iam";
+import { ofType, type RecordedResource, REGION, runProgram, single } from "../support/pulumiMocks";
+
+const OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2";
+
+describe("ConsoleSite and the console routes (Pulumi mocks)", () => {
+  let resources: RecordedResource[];
+  let spec: { paths: Record<string, Record<string, any>> };
+  const objectWithKey = (pattern: RegExp) => ofType(resources, OBJECT).find((o) => pattern.test(o.inputs.key));
+  const consolePaths = () => Object.keys(spec.paths).filter((p) => p.startsWith("/console"));
+
+  before(async () => {
+    resources = await runProgram();
+    spec = JSON.parse(single(resources, "aws:apigateway/restApi:RestApi").inputs.body);
+  });
+
+  it("uploads the built console: content-hashed assets cached for good, page and config revalidated", () => {
+    const script = objectWithKey(/^console\/assets\/app-[A-Z0-9]+\.js$/);
+    const style = objectWithKey(/^console\/assets\/app-[A-Z0-9]+\.css$/);
+    const index = objectWithKey(/^console\/index\.html$/);
+    const config = objectWithKey(/^console\/config\.json$/);
+    assert.ok(script && style && index && config, "script, style, index.html and config.json are uploaded");
+    for (const asset of [script, style]) assert.match(asset.inputs.cacheControl, /max-age=31536000, immutable/);
+    for (const page of [index, config]) assert.equal(page.inputs.cacheControl, "no-cache");
+    assert.equal(index.inputs.contentType, "text/html; charset=utf-8");
+  });
+
+  it("writes the stack's WebSocket URL into config.json and stage-absolute asset paths into the page", async () => {
+    const config = JSON.parse(await objectWithKey(/config\.json$/)!.inputs.source.text);
+    const html: string = await objectWithKey(/index\.html$/)!.inputs.source.text;
+    assert.match(config.websocketUrl, /^wss:\/\/.+\.execute-api\..+\/dev$/);
+    assert.match(html, /src="\/dev\/console\/assets\/app-[A-Z0-9]+\.js"/);
+    assert.match(html, /href="\/dev\/console\/assets\/app-[A-Z0-9]+\.css"/);
+  });
+
+  it("serves /console, its config and assets from S3 without the authorizer", () => {
+    assert.deepEqual(consolePaths().sort(), ["/console", "/console/assets/{file}", "/console/config.json"]);
+    for (const path of consolePaths()) {
+      const operation = spec.paths[path].get;
+      assert.deepEqual(operation.security, [], `${path} needs no token`);
+      const integration = operation["x-amazon-apigateway-integration"];
+      assert.equal(integration.type, "aws");
+      assert.match(integration.uri, new RegExp(`^arn:aws:apigateway:${REGION}:s3:path/.+/console/`));
+      assert.match(integration.credentials, /role\/.*console-reader$/);
+    }
+  });
+
+  it("keeps the authorizer on every data route", () => {
+    for (const [path, methods] of Object.entries(spec.paths)) {
+      if (path.startsWith("/console") || path === "/health") continue;
+      for (const [method, operation] of Object.entries(methods)) {
+        if (method === "options") continue;
+        assert.notDeepEqual(operation.security, [], `${method.toUpperCase()} ${path} is guarded`);
+      }
+    }
+  });
+
+  it("sends a CSP without unsafe-inline or unsafe-eval on every console response, allowing the WebSocket", () => {
+    for (const path of consolePaths()) {
+      const responses = spec.paths[path].get["x-amazon-apigateway-integration"].responses;
+      for (const response of Object.values<{ responseParameters: Record<string, string> }>(responses)) {
+        const csp = response.responseParameters["method.response.header.Content-Security-Policy"];
+        assert.match(csp, /^'.*script-src 'self'.*'$/);
+        assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+        assert.match(csp, /connect-src 'self' wss:\/\/[^ ;]+\.execute-api\.[^ ;]+amazonaws\.com/);
+      }
+    }
+  });
+
+  it("caches by content hash: the page revalidated, assets immutable", () => {
+    const cacheOf = (path: string) =>
+      spec.paths[path].get["x-amazon-apigateway-integration"].responses.default.responseParameters[
+        "method.response.header.Cache-Control"
+      ];
+    assert.equal(cacheOf("/console"), "'no-cache'");
+    assert.equal(cacheOf("/console/config.json"), "'no-cache'");
+    assert.match(cacheOf("/console/assets/{file}"), /immutable/);
+  });
+
+  it("lets API Gateway's role read the console's objects and nothing else (iam-simulate)", async () => {
+    const calls = consoleCalls(resources);
+    assert.ok(calls.length > 0);
+    const wrong: string[] = [];
+    for (const call of calls) {
+      const decision = await simulate(call.request, { identity: call.identity, resource: call.resource });
+      if ((decision === "Allowed") !== call.allowed)
+        wrong.push(`${call.what}: ${call.request.action} ${call.request.resource} → ${decision}`);
+    }
+    assert.deepEqual(wrong, []);
+  });
+
+  it("exports consoleUrl: the API's URL + /console/", async () => {
+    const program = await import("../../index");
+    const url = await new Promise<string>((resolve) => program.consoleUrl!.apply(resolve));
+    assert.match(url, /^https:\/\/.+\.execute-api\..+\/dev\/console\/$/);
+  });
+});
