@@ -7,6 +7,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { SSMProvider } from "@aws-lambda-powertools/parameters/ssm";
 import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { makeAuditTransformHandler } from "./audit/transform";
@@ -29,6 +30,7 @@ import {
   makeSnapshotHandler,
 } from "./realtime/handlers";
 import { makePoster } from "./realtime/push";
+import { type InvokeWorker, makeFanoutWorkerHandler } from "./realtime/scaleout";
 import { FANOUT_CONCURRENCY } from "./realtime/table";
 
 /** Environment variable names the components set and the entrypoints read. */
@@ -43,6 +45,12 @@ export const ENV = {
   connectionsTable: "CONNECTIONS_TABLE_NAME",
   /** `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`: where PostToConnection goes. */
   websocketEndpoint: "WEBSOCKET_ENDPOINT",
+  /** ARN of the fan-out worker the fan-out consumer invokes asynchronously; unset: no scale-out. */
+  fanoutWorker: "FANOUT_WORKER_FUNCTION",
+  /** Posts one fan-out invocation makes before it hands segments to workers (POSTS_PER_INVOCATION). */
+  fanoutPostsPerInvocation: "FANOUT_POSTS_PER_INVOCATION",
+  /** The most worker segments of one fan-out (MAX_FANOUT_WORKERS). */
+  fanoutMaxWorkers: "FANOUT_MAX_WORKERS",
 } as const;
 
 /** How long a read of `allow-flag-deletion` is reused: a flipped switch applies within this. */
@@ -140,9 +148,13 @@ function connectionStoreFromEnv() {
 }
 
 function posterFromEnv() {
-  // Enough sockets for the fan-out's concurrency (the SDK's default agent allows 50).
+  // Enough sockets for the fan-out's concurrency (the SDK's default agent allows 50). Parallel
+  // workers can meet API Gateway's account throttle (429): adaptive retries slow this client down
+  // and try again rather than fail the segment, which would repost it whole.
   const client = new ApiGatewayManagementApiClient({
     endpoint: requiredEnv(ENV.websocketEndpoint),
+    retryMode: "adaptive",
+    maxAttempts: 6,
     requestHandler: { httpsAgent: { maxSockets: FANOUT_CONCURRENCY, keepAlive: true } },
   });
   return makePoster(client);
@@ -174,13 +186,42 @@ export function snapshotEntrypoint() {
   return makeSnapshotHandler(snapshotDepsFromEnv());
 }
 
+/** Starts the fan-out worker asynchronously (InvocationType Event: Lambda queues it and retries it). */
+function workerInvokerFromEnv(): InvokeWorker | undefined {
+  const functionName = process.env[ENV.fanoutWorker];
+  if (functionName === undefined || functionName === "") return undefined;
+  const lambda = new LambdaClient({
+    requestHandler: { httpsAgent: { maxSockets: FANOUT_CONCURRENCY, keepAlive: true } },
+  });
+  return async (event) => {
+    const result = await lambda.send(
+      new InvokeCommand({ FunctionName: functionName, InvocationType: "Event", Payload: JSON.stringify(event) }),
+    );
+    if (result.StatusCode !== 202) throw new Error(`asynchronous invoke answered ${result.StatusCode}`);
+  };
+}
+
+const positiveIntegerEnv = (name: string): number | undefined => {
+  const value = Number(process.env[name]);
+  return Number.isInteger(value) && value > 0 ? value : undefined;
+};
+
 export function fanoutEntrypoint() {
   return makeFanoutHandler({
     connections: connectionStoreFromEnv(),
     post: posterFromEnv(),
     logger: new Logger(),
     evaluators: evaluatorsByName(evaluatorStoreFromEnv()),
+    invokeWorker: workerInvokerFromEnv(),
+    limits: {
+      postsPerInvocation: positiveIntegerEnv(ENV.fanoutPostsPerInvocation),
+      maxWorkers: positiveIntegerEnv(ENV.fanoutMaxWorkers),
+    },
   });
+}
+
+export function fanoutWorkerEntrypoint() {
+  return makeFanoutWorkerHandler({ connections: connectionStoreFromEnv(), post: posterFromEnv(), logger: new Logger() });
 }
 
 export function auditTransformEntrypoint() {
