@@ -221,7 +221,11 @@ export function fanoutEntrypoint() {
 }
 
 export function fanoutWorkerEntrypoint() {
-  return makeFanoutWorkerHandler({ connections: connectionStoreFromEnv(), post: posterFromEnv(), logger: new Logger() });
+  return makeFanoutWorkerHandler({
+    connections: connectionStoreFromEnv(),
+    post: posterFromEnv(),
+    logger: new Logger(),
+  });
 }
 
 export function auditTransformEntrypoint() {

@@ -187,7 +187,9 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
         const artifact = await materialize(fn);
         const handler = harness.load(artifact);
         // A denied call fails the invocation (loadHandler); keep going so every function reports.
-        await driver(handler, (overrides) => harness.load(artifact, overrides)).catch((error: Error) => failures.push(`${fn.name}: ${error.message}`));
+        await driver(handler, (overrides) => harness.load(artifact, overrides)).catch((error: Error) =>
+          failures.push(`${fn.name}: ${error.message}`),
+        );
       }
     } finally {
       await harness.stop();

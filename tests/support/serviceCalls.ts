@@ -103,7 +103,11 @@ export function eventSourceMappingCalls(resources: RecordedResource[]): ServiceC
 export function asyncInvokeConfigCalls(resources: RecordedResource[]): ServiceCall[] {
   return ofType(resources, "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig").flatMap((config) => {
     const fn = single(resources, "aws:lambda/function:Function", config.inputs.functionName);
-    const call = asRole(`${config.name} parks ${fn.name}'s failed events`, resources, roleNamed(resources, fn.inputs.role));
+    const call = asRole(
+      `${config.name} parks ${fn.name}'s failed events`,
+      resources,
+      roleNamed(resources, fn.inputs.role),
+    );
     const destination: string | undefined = config.inputs.destinationConfig?.onFailure?.destination;
     return destination === undefined ? [] : [call("sqs:SendMessage", destination)];
   });
