@@ -200,8 +200,9 @@ export class Realtime extends pulumi.ComponentResource {
         STREAM_CONSUMER_TIMEOUT_SECONDS,
       ),
     };
-    // Posts a fan-out's messages to one segment of the connections; the fan-out starts it
-    // asynchronously, Lambda retries it twice, then parks the event in the dead-letter queue.
+    // Posts a fan-out's messages to one segment of the connections. The fan-out invokes its
+    // workers all at once and waits for them, so batches stay in stream order; a failed worker
+    // fails its messages in the fan-out's batch, which the stream retries, then dead-letters.
     const fanoutWorker = fn(
       "fanout-worker",
       "Pushes a batch of changes to one segment of the connections",
@@ -209,22 +210,11 @@ export class Realtime extends pulumi.ComponentResource {
       [
         { Effect: "Allow", Action: ["dynamodb:Scan", "dynamodb:DeleteItem"], Resource: connectionsTable.arn },
         manageConnections,
-        toDeadLetters,
       ],
       { [ENV.connectionsTable]: connectionsTable.name, [ENV.websocketEndpoint]: managementEndpoint },
       // As the fan-out: CPU-bound posting, one full vCPU.
       1769,
       STREAM_CONSUMER_TIMEOUT_SECONDS,
-    );
-    new aws.lambda.FunctionEventInvokeConfig(
-      `${name}-fanout-worker-async`,
-      {
-        functionName: fanoutWorker.function.name,
-        maximumRetryAttempts: 2,
-        maximumEventAgeInSeconds: STREAM_CONSUMER.maximumRecordAgeInSeconds,
-        destinationConfig: { onFailure: { destination: deadLetterQueue.arn } },
-      },
-      { parent: this },
     );
     const fanout = fn(
       "fanout",

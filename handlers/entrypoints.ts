@@ -31,7 +31,7 @@ import {
 } from "./realtime/handlers";
 import { makePoster } from "./realtime/push";
 import { type InvokeWorker, makeFanoutWorkerHandler } from "./realtime/scaleout";
-import { FANOUT_CONCURRENCY } from "./realtime/table";
+import { FANOUT_CONCURRENCY, MAX_FANOUT_WORKERS } from "./realtime/table";
 
 /** Environment variable names the components set and the entrypoints read. */
 export const ENV = {
@@ -186,18 +186,29 @@ export function snapshotEntrypoint() {
   return makeSnapshotHandler(snapshotDepsFromEnv());
 }
 
-/** Starts the fan-out worker asynchronously (InvocationType Event: Lambda queues it and retries it). */
+/**
+ * Runs the fan-out worker and waits for it (InvocationType RequestResponse): a failed worker
+ * (FunctionError) or a refused invoke rejects, and the stream retries the batch.
+ */
 function workerInvokerFromEnv(): InvokeWorker | undefined {
   const functionName = process.env[ENV.fanoutWorker];
   if (functionName === undefined || functionName === "") return undefined;
   const lambda = new LambdaClient({
-    requestHandler: { httpsAgent: { maxSockets: FANOUT_CONCURRENCY, keepAlive: true } },
+    // One connection per worker running at once; a worker may take as long as the consumer's timeout.
+    requestHandler: { httpsAgent: { maxSockets: MAX_FANOUT_WORKERS, keepAlive: true } },
   });
   return async (event) => {
     const result = await lambda.send(
-      new InvokeCommand({ FunctionName: functionName, InvocationType: "Event", Payload: JSON.stringify(event) }),
+      new InvokeCommand({
+        FunctionName: functionName,
+        InvocationType: "RequestResponse",
+        Payload: JSON.stringify(event),
+      }),
     );
-    if (result.StatusCode !== 202) throw new Error(`asynchronous invoke answered ${result.StatusCode}`);
+    if (result.FunctionError !== undefined) {
+      const detail = result.Payload === undefined ? "" : Buffer.from(result.Payload).toString("utf8").slice(0, 500);
+      throw new Error(`fan-out worker failed (${result.FunctionError}): ${detail}`);
+    }
   };
 }
 

@@ -32,13 +32,12 @@ import {
   makeSnapshotHandler,
 } from "../handlers/realtime/handlers";
 import { makePoster, type Poster } from "../handlers/realtime/push";
-import { type FanoutWorkerEvent, makeFanoutWorkerHandler } from "../handlers/realtime/scaleout";
+import { makeFanoutWorkerHandler } from "../handlers/realtime/scaleout";
 import { EVALUATORS_FILTER, SNAPSHOT_FILTER } from "../handlers/realtime/table";
 import { compileRoutes, toProxyEvent, tooLarge, writeProxyResult } from "./apigateway";
 import { startAuditWriter } from "./audit";
 import { LOCAL_REGION, localDynamoClient } from "./dynamodb";
 import { checkDatabaseFile, checkDataDirWritable, checkJava, StartupError } from "./preflight";
-import { makeAsyncInvoker } from "./invoke";
 import { type StreamPoller, startStreamPoller } from "./streams";
 import { superviseDynamoDbLocal } from "./supervisor";
 import { ensureConnectionsTable, ensureFlagsTable } from "./tables";
@@ -345,27 +344,18 @@ async function startConsumers(
   const discard = (table: string) => (records: unknown[], error: unknown) =>
     logger.error("stream records discarded after retries", { table, count: records.length, error: error as Error });
   const common = { dynamo: stores.client, endpoint: dependency.endpoint };
-  // The fan-out's worker, invoked asynchronously as on AWS when a change has more posts than one
-  // invocation's share; a worker that keeps failing is logged, as AWS parks it in the DLQ.
-  const worker = makeAsyncInvoker<FanoutWorkerEvent>(
-    makeFanoutWorkerHandler({ connections: stores.connections, post: deps.post, logger }),
-    {
-      onDiscard: (event, error) =>
-        logger.error("fan-out worker event discarded after retries", {
-          segment: event.segment,
-          totalSegments: event.totalSegments,
-          error: error as Error,
-        }),
-    },
-  );
-  teardown.add(() => worker.drain());
+  // The fan-out's worker, invoked (and waited for) as on AWS when a change has more posts than
+  // one invocation's share.
+  const worker = makeFanoutWorkerHandler({ connections: stores.connections, post: deps.post, logger });
   // One fan-out on both streams, as in AWS: two event source mappings on one function.
   const fanout = makeFanoutHandler({
     connections: stores.connections,
     post: deps.post,
     logger,
     evaluators: deps.snapshotDeps.evaluators,
-    invokeWorker: (event) => worker.invoke(event),
+    invokeWorker: async (event) => {
+      await worker(event);
+    },
   });
   const evaluatorsTableName = evaluatorsTableFor(stores.tableName);
   const pollers: Array<Promise<StreamPoller>> = [

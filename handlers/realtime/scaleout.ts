@@ -2,7 +2,7 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import type { ConnectionStore } from "./connections";
 import type { ServerMessage } from "./messages";
 import { type Poster, settleBounded } from "./push";
-import { ASYNC_INVOKE_PAYLOAD_BYTES, FANOUT_CONCURRENCY, MAX_FANOUT_WORKERS, POSTS_PER_INVOCATION } from "./table";
+import { FANOUT_CONCURRENCY, INVOKE_PAYLOAD_BYTES, MAX_FANOUT_WORKERS, POSTS_PER_INVOCATION } from "./table";
 
 /** What the fan-out consumer hands one worker invocation: messages for one scan segment. */
 export interface FanoutWorkerEvent {
@@ -13,7 +13,11 @@ export interface FanoutWorkerEvent {
   messages: string[];
 }
 
-/** Starts one worker invocation without waiting for it (on AWS: Invoke with InvocationType Event). */
+/**
+ * Runs one worker invocation and resolves when it has finished, rejecting if it failed (on AWS:
+ * Invoke with InvocationType RequestResponse). Waiting keeps the stream's order: a batch's
+ * messages are all delivered before the next batch's start, as when one invocation posted them.
+ */
 export type InvokeWorker = (event: FanoutWorkerEvent) => Promise<void>;
 
 /** How one fan-out divides its work (see `planFanout`). */
@@ -22,7 +26,7 @@ export interface FanoutLimits {
   postsPerInvocation?: number;
   /** The most scan segments (parallel workers per message chunk). Default MAX_FANOUT_WORKERS. */
   maxWorkers?: number;
-  /** Bytes of one worker event. Default ASYNC_INVOKE_PAYLOAD_BYTES. */
+  /** Bytes of one worker event. Default INVOKE_PAYLOAD_BYTES. */
   payloadBytes?: number;
 }
 
@@ -56,9 +60,9 @@ export function workerEventBytes(event: FanoutWorkerEvent): number {
 
 /**
  * Splits serialized messages, in order, into groups whose worker event stays within `maxBytes`.
- * A message is at most API Gateway's 128 KB, so one always fits a 1 MB event.
+ * A message is at most API Gateway's 128 KB, so one always fits a 6 MB event.
  */
-export function chunkMessages(messages: readonly string[], maxBytes = ASYNC_INVOKE_PAYLOAD_BYTES): string[][] {
+export function chunkMessages(messages: readonly string[], maxBytes = INVOKE_PAYLOAD_BYTES): string[][] {
   // The envelope with the largest numbers a segment can have, and no messages.
   const envelope = workerEventBytes({ segment: 1e6, totalSegments: 1e6, messages: [] });
   const chunks: string[][] = [];
@@ -151,10 +155,10 @@ function isWorkerEvent(event: unknown): event is FanoutWorkerEvent {
 }
 
 /**
- * The fan-out worker (invoked asynchronously by the fan-out consumer): posts the event's messages
- * to every connection of its scan segment, page by page, deleting the gone. Throws if any post
- * failed otherwise, so Lambda's asynchronous retries run the segment again (its clients may then
- * see a message twice; the version tells them), then park the event in the dead-letter queue.
+ * The fan-out worker (invoked by the fan-out consumer, which waits for it): posts the event's
+ * messages to every connection of its scan segment, page by page, deleting the gone. Throws if
+ * any post failed otherwise: the consumer then reports the batch's messages failed and the
+ * stream retries them (clients may see a message twice; the version tells them).
  */
 export function makeFanoutWorkerHandler({
   connections,
@@ -198,10 +202,11 @@ export interface FanOutDeps {
 /**
  * Sends `messages` to every connection. Without `invokeWorker`, here, page after page. With it,
  * it reads one invocation's share of connections and, if that was all of them, posts them here;
- * otherwise it serializes the messages once and hands each segment of a parallel Scan to an
- * asynchronous worker invocation, as many segments as the table's item count needs. Resolves
- * with the indexes of the messages that failed here; throws if a worker could not be started
- * (the stream then retries the batch: clients may see a message twice, never miss one).
+ * otherwise it serializes the messages once and hands each segment of a parallel Scan to a worker
+ * invocation, as many segments as the table's item count needs, all at once, and waits for them.
+ * Resolves with the indexes of the messages that failed for some connection: those of a worker
+ * that failed or could not be started (the stream retries them: clients may see a message twice,
+ * never miss one).
  */
 export function makeFanOut({
   connections,
@@ -229,19 +234,24 @@ export function makeFanOut({
 
     const estimate = Math.max(await connections.approximateCount(), first.ids.length + 1);
     const segments = segmentCount(estimate, messages.length, limits);
-    const chunks = chunkMessages(
-      messages.map((message) => JSON.stringify(message)),
-      limits.payloadBytes,
-    );
+    const serialized = messages.map((message) => JSON.stringify(message));
+    const chunks = chunkMessages(serialized, limits.payloadBytes);
     const events = workerEvents(segments, chunks);
-    const dispatched = await settleBounded(events, concurrency, invokeWorker);
-    const refused = dispatched.filter((d): d is PromiseRejectedResult => d.status === "rejected");
-    if (refused.length > 0) {
-      throw new Error(`${refused.length} of ${events.length} fan-out workers could not be started`, {
-        cause: refused[0].reason,
-      });
+    // Every worker at once (not `concurrency` at a time): each is a separate execution environment.
+    const outcomes = await Promise.allSettled(events.map((event) => invokeWorker(event)));
+    const failed = new Set<number>();
+    let firstError: unknown;
+    outcomes.forEach((outcome, i) => {
+      if (outcome.status === "fulfilled") return;
+      firstError ??= outcome.reason;
+      // Messages are distinct (one per flag, or the one evaluators.updated): map them back by content.
+      for (const message of events[i].messages) failed.add(serialized.indexOf(message));
+    });
+    const failedWorkers = outcomes.filter((o) => o.status === "rejected").length;
+    if (failedWorkers > 0) {
+      logger.warn("fan-out workers failed", { failedWorkers, of: events.length, error: firstError as Error });
     }
-    logger.info("fan-out dispatched", { estimate, segments, chunks: chunks.length, messages: messages.length });
-    return { sent: 0, gone: 0, failed: new Set(), workers: events.length };
+    logger.info("fan-out scaled out", { estimate, segments, chunks: chunks.length, messages: messages.length });
+    return { sent: 0, gone: 0, failed, workers: events.length };
   };
 }

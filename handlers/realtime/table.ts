@@ -51,7 +51,7 @@ export const POSTS_PER_INVOCATION = 1000;
 export const MAX_FANOUT_WORKERS = 100;
 
 /**
- * Bytes of one asynchronous Invoke's payload: Lambda allows 1 MB (API_Invoke); a fan-out whose
- * messages exceed it sends them in several invocations per segment.
+ * Bytes of one worker event: Lambda allows 6 MB for a synchronous Invoke (API_Invoke); a fan-out
+ * whose messages exceed it sends them in several invocations per segment.
  */
-export const ASYNC_INVOKE_PAYLOAD_BYTES = 1_000_000;
+export const INVOKE_PAYLOAD_BYTES = 6_000_000;

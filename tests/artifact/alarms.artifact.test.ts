@@ -280,7 +280,7 @@ describe("What reaches the alarms: client failures never match a function's erro
             },
           ],
         ],
-        // Thrown: Lambda retries the event twice, then parks it in the dead-letter queue.
+        // Thrown: the fan-out that invoked it fails the batch, which the stream retries.
         fault: { env: noDynamo, event: segment },
       };
     },

@@ -82,7 +82,7 @@ describe("Realtime Lambda artifacts (serialized __index.js against DynamoDB Loca
     }
   });
 
-  it("the fan-out artifact hands segments to the worker artifact (async invoke); 1,500 connections reached once each", async function () {
+  it("the fan-out artifact hands segments to the worker artifact (Invoke); 1,500 connections reached once each", async function () {
     this.timeout(180_000);
     const resources = await runProgram();
     const fanoutArtifact = await materialize(single(resources, "aws:lambda/function:Function", "-dev-fanout"));
@@ -109,7 +109,7 @@ describe("Realtime Lambda artifacts (serialized __index.js against DynamoDB Loca
       WEBSOCKET_ENDPOINT: management.endpoint,
     };
     const worker = loadHandler<unknown, unknown>(workerArtifact, base);
-    // Lambda's queue: accepts with 202, then runs the worker artifact.
+    // Lambda: runs the worker artifact and answers with its result.
     const lambda = await startFakeLambda({ run: async (_name, payload) => worker(payload) });
     try {
       const fanout = loadHandler<DynamoDBStreamEvent, DynamoDBBatchResponse>(fanoutArtifact, {
@@ -127,7 +127,7 @@ describe("Realtime Lambda artifacts (serialized __index.js against DynamoDB Loca
       assert.deepEqual(await fanout({ Records: [created] }), { batchItemFailures: [] });
       await lambda.settled();
       assert.equal(lambda.accepted.length, 3, "1,500 connections at 500 posts per invocation: three workers");
-      assert.ok(lambda.accepted.every((call) => call.invocationType === "Event"));
+      assert.ok(lambda.accepted.every((call) => call.invocationType === "RequestResponse"));
       assert.ok(
         lambda.accepted.every((call) => call.functionName === fanoutArtifact.programEnv.FANOUT_WORKER_FUNCTION),
       );

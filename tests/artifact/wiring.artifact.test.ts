@@ -228,13 +228,13 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
     }
   });
 
-  it("has the fan-out start its worker asynchronously, at the worker's ARN", () => {
+  it("has the fan-out invoke its worker, and wait for it, at the worker's ARN", () => {
     const worker = ofType(resources, FUNCTION).find((fn) => fn.name === `${PREFIX}fanout-worker`);
     assert.ok(worker);
     const invokes = calls.filter((call) => call.functionName === `${PREFIX}fanout` && /\/invocations$/.test(call.url));
     assert.ok(invokes.length >= 2, "a scaled-out fan-out starts at least two workers");
     for (const call of invokes) {
-      assert.equal(call.headers["x-amz-invocation-type"], "Event");
+      assert.equal(call.headers["x-amz-invocation-type"], "RequestResponse");
       assert.deepEqual(
         toIamRequests(call).map((r) => [r.action, r.resource]),
         [["lambda:InvokeFunction", `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${worker.name}`]],

@@ -16,9 +16,8 @@ import {
   workerEventBytes,
   workerEvents,
 } from "../../handlers/realtime/scaleout";
-import { ASYNC_INVOKE_PAYLOAD_BYTES, MAX_FANOUT_WORKERS, POSTS_PER_INVOCATION } from "../../handlers/realtime/table";
+import { INVOKE_PAYLOAD_BYTES, MAX_FANOUT_WORKERS, POSTS_PER_INVOCATION } from "../../handlers/realtime/table";
 import { localDynamoClient } from "../../local/dynamodb";
-import { makeAsyncInvoker } from "../../local/invoke";
 import { ensureConnectionsTable } from "../../local/tables";
 import { startFakeManagementApi } from "../support/fakeManagementApi";
 import { sharedDynamo, uniqueTableName } from "../support/hooks";
@@ -59,7 +58,7 @@ describe("fan-out scale-out: the arithmetic (pure functions)", () => {
     const messages = sizes.map((n, i) =>
       JSON.stringify({ type: "flag.updated", i, pad: '"'.repeat(n / 2) + "x".repeat(n / 2) }),
     );
-    for (const limit of [ASYNC_INVOKE_PAYLOAD_BYTES, 600_000, 520_000]) {
+    for (const limit of [INVOKE_PAYLOAD_BYTES, 600_000, 520_000]) {
       const chunks = chunkMessages(messages, limit);
       assert.deepEqual(chunks.flat(), messages, `limit ${limit}: all messages, in order, once`);
       for (const chunk of chunks) {
@@ -150,11 +149,7 @@ describe("fan-out scale-out against DynamoDB Local, many connections", function 
   const scaledOut = (tableName: string, post: Poster, limits = { postsPerInvocation: 500 }) => {
     const connections = makeConnectionStore({ doc, tableName });
     const started: FanoutWorkerEvent[] = [];
-    const discarded: FanoutWorkerEvent[] = [];
-    const worker = makeAsyncInvoker<FanoutWorkerEvent>(makeFanoutWorkerHandler({ connections, post, logger: silent }), {
-      retryDelayMs: 10,
-      onDiscard: (event) => discarded.push(event),
-    });
+    const worker = makeFanoutWorkerHandler({ connections, post, logger: silent });
     const handler = makeFanoutHandler({
       connections,
       post,
@@ -162,26 +157,24 @@ describe("fan-out scale-out against DynamoDB Local, many connections", function 
       limits,
       invokeWorker: async (event) => {
         started.push(event);
-        await worker.invoke(event);
+        await worker(event);
       },
     });
-    return { handler, worker, started, discarded, connections };
+    return { handler, started, connections };
   };
 
   it("reaches each of 3,000 connections exactly once across parallel segments, and deletes the 60 gone", async () => {
     const { tableName, live, goneIds } = await tableWith(3000, (i) => i % 50 === 7);
     const management = await startFakeManagementApi({ gone: new Set(goneIds) });
     try {
-      const { handler, worker, started, discarded } = scaledOut(tableName, posterFor(management.endpoint));
+      const { handler, started } = scaledOut(tableName, posterFor(management.endpoint));
       assert.deepEqual(await handler({ Records: [created] }), { batchItemFailures: [] });
-      await worker.drain();
       // DynamoDB Local's item count: 3,000 at 500 posts per invocation.
       assert.equal(started.length, 6);
       assert.deepEqual(
         started.map((e) => e.segment).sort((a, b) => a - b),
         [0, 1, 2, 3, 4, 5],
       );
-      assert.deepEqual(discarded, []);
       const counts = live.map((id) => management.received.get(id)?.length ?? 0);
       assert.equal(counts.filter((n) => n !== 1).length, 0, "every live connection got the message exactly once");
       assert.equal(JSON.parse(management.received.get(live[0])?.[0] ?? "{}").flag.flagName, "scaled");
@@ -198,9 +191,7 @@ describe("fan-out scale-out against DynamoDB Local, many connections", function 
     try {
       const connections = makeConnectionStore({ doc, tableName });
       const post = posterFor(management.endpoint);
-      const worker = makeAsyncInvoker<FanoutWorkerEvent>(
-        makeFanoutWorkerHandler({ connections, post, logger: silent }),
-      );
+      const worker = makeFanoutWorkerHandler({ connections, post, logger: silent });
       const started: FanoutWorkerEvent[] = [];
       const fanOut = makeFanOut({
         connections,
@@ -210,12 +201,11 @@ describe("fan-out scale-out against DynamoDB Local, many connections", function 
         limits: { postsPerInvocation: 600, payloadBytes: 200 },
         invokeWorker: async (event) => {
           started.push(event);
-          await worker.invoke(event);
+          await worker(event);
         },
       });
       const messages = [deleted("a", 3), deleted("b", 4), deleted("c", 5)];
       const result = await fanOut(messages);
-      await worker.drain();
       // 1,200 connections × 3 messages / 600 posts = 6 segments, each in 2 events.
       assert.equal(result.workers, 12);
       assert.equal(new Set(started.map((e) => e.segment)).size, 6);
@@ -244,7 +234,7 @@ describe("fan-out scale-out against DynamoDB Local, many connections", function 
     }
   });
 
-  it("retries a failed worker (Lambda's async retries): everyone gets it; repeats only within that segment", async () => {
+  it("fails the change when a worker fails; the stream's retry reaches everyone, no one more than twice", async () => {
     const { tableName, live } = await tableWith(1200, () => false);
     const management = await startFakeManagementApi();
     try {
@@ -254,32 +244,19 @@ describe("fan-out scale-out against DynamoDB Local, many connections", function 
         if (failOnce.delete(id)) throw new Error("InternalServerErrorException");
         return real(id, message);
       };
-      const { handler, worker, started, discarded, connections } = scaledOut(tableName, post, {
-        postsPerInvocation: 300,
-      });
+      const { handler, started } = scaledOut(tableName, post, { postsPerInvocation: 300 });
+      // The only change of the batch failed in one segment: the batch fails, as a stream consumer's must.
+      await assert.rejects(handler({ Records: [created] }), /All records failed processing/);
+      assert.equal(started.length, 4, "every other segment still ran");
+      const missed = live.filter((id) => (management.received.get(id)?.length ?? 0) === 0);
+      assert.deepEqual(missed, ["live-17"]);
+      // The stream retries the batch.
       assert.deepEqual(await handler({ Records: [created] }), { batchItemFailures: [] });
-      await worker.drain();
-      assert.deepEqual(discarded, []);
-      const totalSegments = started[0].totalSegments;
-      const segmentOf = new Map<string, number>();
-      for (let segment = 0; segment < totalSegments; segment++) {
-        for await (const page of connections.pages({ segment, totalSegments })) {
-          for (const id of page) segmentOf.set(id, segment);
-        }
-      }
-      const counts = new Map(live.map((id) => [id, management.received.get(id)?.length ?? 0]));
+      const counts = live.map((id) => management.received.get(id)?.length ?? 0);
       assert.ok(
-        [...counts.values()].every((n) => n >= 1),
-        "no connection missed the message",
+        counts.every((n) => n >= 1 && n <= 2),
+        "everyone got it, no one more than twice",
       );
-      const repeated = [...counts].filter(([, n]) => n > 1).map(([id]) => id);
-      assert.ok(repeated.length > 0, "the failed segment was run again");
-      assert.deepEqual(
-        [...new Set(repeated.map((id) => segmentOf.get(id)))],
-        [segmentOf.get("live-17")],
-        "only the failed worker's segment saw the message twice",
-      );
-      assert.ok([...counts.values()].every((n) => n <= 2));
     } finally {
       await management.stop();
     }
@@ -301,7 +278,7 @@ describe("fan-out scale-out against DynamoDB Local, many connections", function 
           if (calls === 2) throw new Error("TooManyRequestsException");
         },
       });
-      await assert.rejects(handler({ Records: [created] }), /1 of 2 fan-out workers could not be started/);
+      await assert.rejects(handler({ Records: [created] }), /All records failed processing/);
       assert.equal(management.received.size, 0, "the consumer posts nothing itself once it scales out");
     } finally {
       await management.stop();

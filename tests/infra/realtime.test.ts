@@ -179,12 +179,10 @@ describe("Realtime (Pulumi mocks)", () => {
       assert.ok(flagsStream);
     });
 
-    it("lets the fan-out worker scan and prune connections, post, and dead-letter — nothing else", () => {
-      const dlq = single(resources, "aws:sqs/queue:Queue", "-stream-dlq").name;
+    it("lets the fan-out worker scan and prune connections and post — nothing else", () => {
       assert.deepEqual(policyOf("fanout-worker"), [
         { actions: ["dynamodb:DeleteItem", "dynamodb:Scan"], resources: [table("-connections")] },
         { actions: ["execute-api:ManageConnections"], resources: [manage()] },
-        { actions: ["sqs:SendMessage"], resources: [`arn:aws:sqs:eu-west-1:123456789012:${dlq}`] },
       ]);
     });
 
@@ -223,18 +221,6 @@ describe("Realtime (Pulumi mocks)", () => {
       );
       assert.equal(variables.FANOUT_POSTS_PER_INVOCATION, "1000");
       assert.equal(variables.FANOUT_MAX_WORKERS, "100");
-    });
-
-    it("retries a failed worker event twice, then parks it in the encrypted dead-letter queue", () => {
-      const config = single(resources, "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig");
-      const dlq = single(resources, "aws:sqs/queue:Queue", "-stream-dlq");
-      assert.equal(config.inputs.functionName, named("fanout-worker"));
-      assert.equal(config.inputs.maximumRetryAttempts, 2);
-      assert.equal(config.inputs.maximumEventAgeInSeconds, 3600);
-      assert.equal(
-        config.inputs.destinationConfig.onFailure.destination,
-        `arn:aws:sqs:eu-west-1:123456789012:${dlq.name}`,
-      );
     });
 
     it("tells the worker only the connections table and where PostToConnection goes", () => {

@@ -51,7 +51,7 @@ export async function startArtifactHarness(resources: RecordedResource[], option
     ]),
   );
   const management = await startFakeManagementApi({ gone: new Set(options.gone ?? []) });
-  // Accepts the fan-out's asynchronous invocations of its worker (the wiring test drives the worker itself).
+  // Answers the fan-out's invocations of its worker (the wiring test drives the worker itself).
   const lambda = await startFakeLambda();
   const local: Record<string, string> = {
     FLAGS_TABLE_NAME: flagsTable,

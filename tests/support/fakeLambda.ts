@@ -1,7 +1,7 @@
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 
-/** One asynchronous invocation the stand-in accepted. */
+/** One invocation the stand-in accepted. */
 export interface AcceptedInvocation {
   functionName: string;
   invocationType: string;
@@ -9,9 +9,10 @@ export interface AcceptedInvocation {
 }
 
 /**
- * A stand-in for Lambda's Invoke API (`POST /2015-03-31/functions/{name}/invocations`): accepts
- * `Event` invocations with 202, as Lambda queues them, records each, and hands it to `run` (if
- * given) without the caller waiting, as Lambda's queue would. `refuse` answers 429 instead.
+ * A stand-in for Lambda's Invoke API (`POST /2015-03-31/functions/{name}/invocations`): records
+ * each invocation and hands it to `run` (if given). `RequestResponse` answers 200 with the result
+ * once `run` settles — a thrown error as Lambda reports it, `X-Amz-Function-Error: Unhandled`;
+ * `Event` answers 202 at once. `refuse` answers 429 instead.
  */
 export async function startFakeLambda(
   options: { run?: (functionName: string, payload: unknown) => Promise<unknown>; refuse?: () => boolean } = {},
@@ -38,12 +39,26 @@ export async function startFakeLambda(
         payload: JSON.parse(body) as unknown,
       };
       accepted.push(invocation);
-      response.writeHead(202).end();
-      if (options.run !== undefined) {
-        const run = options.run(invocation.functionName, invocation.payload).catch(() => undefined);
-        running.add(run);
-        void run.finally(() => running.delete(run));
+      const run = (options.run?.(invocation.functionName, invocation.payload) ?? Promise.resolve(null)).then(
+        (result) => ({ ok: true as const, result }),
+        (error: Error) => ({ ok: false as const, error }),
+      );
+      running.add(run);
+      void run.finally(() => running.delete(run));
+      if (invocation.invocationType === "Event") {
+        response.writeHead(202).end();
+        return;
       }
+      void run.then((outcome) => {
+        if (outcome.ok) {
+          response.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify(outcome.result ?? null));
+        } else {
+          const body = { errorType: outcome.error.name, errorMessage: outcome.error.message };
+          response
+            .writeHead(200, { "Content-Type": "application/json", "X-Amz-Function-Error": "Unhandled" })
+            .end(JSON.stringify(body));
+        }
+      });
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

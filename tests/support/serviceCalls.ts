@@ -99,20 +99,6 @@ export function eventSourceMappingCalls(resources: RecordedResource[]): ServiceC
   });
 }
 
-/** Each asynchronous-invocation config, with its function's role: parking events that failed. */
-export function asyncInvokeConfigCalls(resources: RecordedResource[]): ServiceCall[] {
-  return ofType(resources, "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig").flatMap((config) => {
-    const fn = single(resources, "aws:lambda/function:Function", config.inputs.functionName);
-    const call = asRole(
-      `${config.name} parks ${fn.name}'s failed events`,
-      resources,
-      roleNamed(resources, fn.inputs.role),
-    );
-    const destination: string | undefined = config.inputs.destinationConfig?.onFailure?.destination;
-    return destination === undefined ? [] : [call("sqs:SendMessage", destination)];
-  });
-}
-
 /** Firehose with its role: the processor at exactly the ARN the stream names, and the bucket. */
 export function firehoseCalls(resources: RecordedResource[]): ServiceCall[] {
   return ofType(resources, "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream").flatMap((stream) => {
@@ -372,7 +358,6 @@ export function serviceCalls(resources: RecordedResource[]): ServiceCall[] {
   return [
     ...lambdaServiceCalls(resources),
     ...eventSourceMappingCalls(resources),
-    ...asyncInvokeConfigCalls(resources),
     ...firehoseCalls(resources),
     ...pipeCalls(resources),
     ...apiGatewayCalls(resources),
