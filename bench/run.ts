@@ -14,10 +14,11 @@ import { loadHandler, materialize } from "../tests/support/artifacts";
 import { startFakeSsm } from "../tests/support/fakeSsm";
 import { client } from "../tests/support/http";
 import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
-import { BatchWriteCommand, DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { BatchWriteCommand, type BatchWriteCommandOutput, DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { makeConnectionStore } from "../handlers/realtime/connections";
 import { makeBroadcast } from "../handlers/realtime/handlers";
-import { makePoster } from "../handlers/realtime/push";
+import { type FanoutWorkerEvent, makeFanOut } from "../handlers/realtime/scaleout";
+import { makePoster, settleBounded } from "../handlers/realtime/push";
 import { FANOUT_CONCURRENCY } from "../handlers/realtime/table";
 import { localDynamoClient, startDynamoDbLocal } from "../local/dynamodb";
 import { ensureConnectionsTable } from "../local/tables";
@@ -177,6 +178,37 @@ async function managementApiProcess(delayMs: number): Promise<{ endpoint: string
   };
 }
 
+/** Connection rows `conn-0` … in a fresh connections table, written 25 at a time, 8 requests in flight. */
+async function fillConnections(doc: DynamoDBDocumentClient, tableName: string, count: number): Promise<void> {
+  const batches = Array.from({ length: Math.ceil(count / 25) }, (_, b) =>
+    Array.from({ length: Math.min(25, count - b * 25) }, (_, j) => ({
+      PutRequest: { Item: { connectionId: `conn-${b * 25 + j}` } },
+    })),
+  );
+  await settleBounded(batches, 8, async (rows) => {
+    let pending: unknown[] | undefined = rows;
+    while (pending !== undefined && pending.length > 0) {
+      const result: BatchWriteCommandOutput = await doc.send(
+        new BatchWriteCommand({ RequestItems: { [tableName]: pending as never } }),
+      );
+      pending = result.UnprocessedItems?.[tableName];
+    }
+  });
+}
+
+const silentLogger = { info: () => {}, warn: () => {}, error: () => {} };
+
+function benchPoster(endpoint: string) {
+  return makePoster(
+    new ApiGatewayManagementApiClient({
+      endpoint,
+      region: "local",
+      credentials: { accessKeyId: "bench", secretAccessKey: "bench" },
+      requestHandler: { httpAgent: { maxSockets: FANOUT_CONCURRENCY, keepAlive: true } },
+    }),
+  );
+}
+
 async function fanout(): Promise<void> {
   const connections = 1000;
   const delayMs = 20;
@@ -189,33 +221,144 @@ async function fanout(): Promise<void> {
   try {
     await ensureConnectionsTable(dynamoClient, "bench-connections");
     const doc = DynamoDBDocumentClient.from(dynamoClient);
-    for (let i = 0; i < connections; i += 25) {
-      const rows = Array.from({ length: 25 }, (_, j) => ({ PutRequest: { Item: { connectionId: `conn-${i + j}` } } }));
-      await doc.send(new BatchWriteCommand({ RequestItems: { "bench-connections": rows } }));
-    }
+    await fillConnections(doc, "bench-connections", connections);
     const store = makeConnectionStore({ doc, tableName: "bench-connections" });
-    const post = makePoster(
-      new ApiGatewayManagementApiClient({
-        endpoint: management.endpoint,
-        region: "local",
-        credentials: { accessKeyId: "bench", secretAccessKey: "bench" },
-        requestHandler: { httpAgent: { maxSockets: FANOUT_CONCURRENCY, keepAlive: true } },
-      }),
-    );
-    const silent = { info: () => {}, warn: () => {}, error: () => {} };
+    const post = benchPoster(management.endpoint);
     const message = { type: "flag.deleted", flagName: "x", version: 1 } as const;
     const time = async (concurrency: number) => {
+      const cpu = process.cpuUsage();
       const started = performance.now();
-      const result = await makeBroadcast({ connections: store, post, logger: silent, concurrency })(message);
+      const result = await makeBroadcast({ connections: store, post, logger: silentLogger, concurrency })(message);
       if (result.sent !== connections) throw new Error(`sent ${result.sent}`);
-      return performance.now() - started;
+      const used = process.cpuUsage(cpu);
+      return { ms: performance.now() - started, cpuMs: (used.user + used.system) / 1000 };
     };
+    const scanStarted = performance.now();
+    for await (const page of store.pages()) if (page.length === 0) break;
+    const scanMs = performance.now() - scanStarted;
     await time(FANOUT_CONCURRENCY); // warm the connection pool, as a warm Lambda has it
     const parallel = await time(FANOUT_CONCURRENCY);
     const sequential = await time(1);
-    console.log(`parallel (${FANOUT_CONCURRENCY} in flight, warm): ${parallel.toFixed(0)} ms`);
-    console.log(`sequential (one at a time, as the AWS sample does): ${sequential.toFixed(0)} ms`);
-    console.log(`speed-up: ${(sequential / parallel).toFixed(1)}× (target: ≥ 40×)`);
+    const ratio = sequential.ms / parallel.ms;
+    const cpuPerPostMs = parallel.cpuMs / connections;
+    const waitMs = (connections / FANOUT_CONCURRENCY) * delayMs;
+    console.log(`parallel (${FANOUT_CONCURRENCY} in flight, warm): ${parallel.ms.toFixed(0)} ms`);
+    console.log(`sequential (one at a time, as the AWS sample does): ${sequential.ms.toFixed(0)} ms`);
+    console.log(`speed-up: ${ratio.toFixed(1)}× (target: ≥ 40×)`);
+    console.log(
+      `where the parallel time goes: scan of the ${connections} rows ${scanMs.toFixed(0)} ms; waiting on posts ≥ ${waitMs} ms; ` +
+        `CPU ${parallel.cpuMs.toFixed(0)} ms (${cpuPerPostMs.toFixed(2)} ms per post); load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} CPUs`,
+    );
+    writeResult("fanout", {
+      connections,
+      postDelayMs: delayMs,
+      concurrency: FANOUT_CONCURRENCY,
+      parallelMs: parallel.ms,
+      sequentialMs: sequential.ms,
+      ratio,
+      target: 40,
+      scanMs,
+      parallelCpuMs: parallel.cpuMs,
+      cpuPerPostMs,
+    });
+  } finally {
+    dynamoClient.destroy();
+    await management.stop();
+    await dynamo.stop();
+  }
+}
+
+/** One worker invocation in its own process (bench/fanoutWorkerProcess.ts), as Lambda would run it. */
+function workerProcess(dynamoEndpoint: string, tableName: string, managementEndpoint: string) {
+  return (event: FanoutWorkerEvent) =>
+    new Promise<{ sent: number; gone: number; ms: number }>((resolve, reject) => {
+      const child = spawn(
+        process.execPath,
+        [
+          "-r",
+          "ts-node/register/transpile-only",
+          "bench/fanoutWorkerProcess.ts",
+          dynamoEndpoint,
+          tableName,
+          managementEndpoint,
+        ],
+        {
+          stdio: ["pipe", "pipe", "inherit"],
+          env: { ...process.env, AWS_SDK_JS_SUPPRESS_NODE_DEPRECATION_WARNING: "1" },
+        },
+      );
+      let output = "";
+      child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+      child.once("exit", (code) =>
+        code === 0 ? resolve(JSON.parse(output)) : reject(new Error(`worker exited with ${code}`)),
+      );
+      child.stdin.end(JSON.stringify(event));
+    });
+}
+
+async function fanoutScaleOut(): Promise<void> {
+  const connections = Number(process.env.BENCH_SCALEOUT_CONNECTIONS ?? 20_000);
+  const workers = Number(process.env.BENCH_SCALEOUT_WORKERS ?? 4);
+  const delayMs = 20;
+  console.log(
+    `\n## Fan-out scaled out: ${connections} connections, each post taking ${delayMs} ms — one invocation vs ${workers} worker processes`,
+  );
+  const dynamo = await startDynamoDbLocal();
+  const management = await managementApiProcess(delayMs);
+  const dynamoClient = localDynamoClient(dynamo.endpoint);
+  const tableName = "bench-scaleout-connections";
+  try {
+    await ensureConnectionsTable(dynamoClient, tableName);
+    const doc = DynamoDBDocumentClient.from(dynamoClient);
+    await fillConnections(doc, tableName, connections);
+    const store = makeConnectionStore({ doc, tableName });
+    const post = benchPoster(management.endpoint);
+    const message = { type: "flag.deleted", flagName: "x", version: 1 } as const;
+
+    // One invocation, as before scale-out: every page of connections, 100 posts in flight.
+    await makeBroadcast({ connections: store, post, logger: silentLogger })(message); // warm
+    const oneStarted = performance.now();
+    const one = await makeBroadcast({ connections: store, post, logger: silentLogger })(message);
+    const oneMs = performance.now() - oneStarted;
+    if (one.sent !== connections) throw new Error(`one invocation sent ${one.sent}`);
+
+    // Scaled out: the product's consumer logic plans the segments and starts one process per event.
+    const runWorker = workerProcess(dynamo.endpoint, tableName, management.endpoint);
+    const results: Array<{ sent: number; gone: number; ms: number }> = [];
+    const fanOut = makeFanOut({
+      connections: store,
+      post,
+      logger: silentLogger,
+      limits: { postsPerInvocation: Math.ceil(connections / workers), maxWorkers: workers },
+      invokeWorker: async (event) => {
+        results.push(await runWorker(event));
+      },
+    });
+    const scaledStarted = performance.now();
+    const dispatched = await fanOut([message]);
+    const scaledMs = performance.now() - scaledStarted;
+    const sent = results.reduce((sum, r) => sum + r.sent, 0);
+    if (sent !== connections) throw new Error(`workers sent ${sent} of ${connections}`);
+    const slowestWorkerMs = Math.max(...results.map((r) => r.ms));
+    console.log(`one invocation: ${oneMs.toFixed(0)} ms`);
+    console.log(
+      `${dispatched.workers} workers: ${scaledMs.toFixed(0)} ms end to end (` +
+        `slowest worker's own time ${slowestWorkerMs.toFixed(0)} ms; the rest is each process's start, Lambda's cold start here)`,
+    );
+    console.log(
+      `speed-up: ${(oneMs / scaledMs).toFixed(1)}× end to end, ${(oneMs / slowestWorkerMs).toFixed(1)}× on the workers' own time ` +
+        `(${os.cpus().length} CPUs shared by everything here, load average ${os.loadavg()[0].toFixed(1)}; on Lambda each worker has its own vCPU)`,
+    );
+    writeResult("scaleout", {
+      connections,
+      postDelayMs: delayMs,
+      workers: dispatched.workers,
+      oneInvocationMs: oneMs,
+      scaledOutMs: scaledMs,
+      slowestWorkerMs,
+      perWorker: results,
+      speedUp: oneMs / scaledMs,
+    });
   } finally {
     dynamoClient.destroy();
     await management.stop();
@@ -418,6 +561,8 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   propagation,
   audit: auditDelay,
   fanout,
+  // Not `fanout-…`: `npm run bench -- fanout` stays the 1,000-connection figure alone.
+  scaleout: fanoutScaleOut,
   reliability,
   "provider-evaluation": providerEvaluation,
   "provider-change-cost": providerChangeCost,

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import {
   ENV,
   fanoutEntrypoint,
+  fanoutWorkerEntrypoint,
   snapshotEntrypoint,
   webSocketAuthorizerEntrypoint,
   wsConnectEntrypoint,
@@ -10,7 +11,14 @@ import {
   wsDisconnectEntrypoint,
 } from "../handlers/entrypoints";
 import { UNAUTHORIZED_MESSAGE } from "../handlers/auth/authorizers";
-import { CONNECTIONS_TABLE, EVALUATORS_FILTER, SNAPSHOT_FILTER, STREAM_CONSUMER } from "../handlers/realtime/table";
+import {
+  CONNECTIONS_TABLE,
+  EVALUATORS_FILTER,
+  MAX_FANOUT_WORKERS,
+  POSTS_PER_INVOCATION,
+  SNAPSHOT_FILTER,
+  STREAM_CONSUMER,
+} from "../handlers/realtime/table";
 import { ServiceFunction, type ServiceFunctionArgs } from "./serviceFunction";
 import { deadLetterQueue as createDeadLetterQueue, streamReadStatements } from "./streamConsumer";
 
@@ -40,6 +48,13 @@ export interface RealtimeArgs {
   throttleRateLimit?: number;
   /** Burst the stage admits above the rate. Default 200. */
   throttleBurstLimit?: number;
+  /**
+   * Posts (connections × messages) one fan-out invocation makes; beyond it, segments of the
+   * connections go to parallel worker invocations. Default POSTS_PER_INVOCATION (1,000).
+   */
+  fanoutPostsPerInvocation?: number;
+  /** The most parallel workers (scan segments) one fan-out starts. Default MAX_FANOUT_WORKERS (100). */
+  fanoutMaxWorkers?: number;
 }
 
 /**
@@ -53,7 +68,10 @@ export class Realtime extends pulumi.ComponentResource {
   readonly connectionsTable: aws.dynamodb.Table;
   readonly deadLetterQueue: aws.sqs.Queue;
   readonly functions: Readonly<
-    Record<"authorizer" | "connect" | "disconnect" | "default" | "snapshot" | "fanout", ServiceFunction>
+    Record<
+      "authorizer" | "connect" | "disconnect" | "default" | "snapshot" | "fanout" | "fanoutWorker",
+      ServiceFunction
+    >
   >;
   /** e.g. `wss://abc123.execute-api.eu-west-1.amazonaws.com/dev` */
   readonly websocketUrl: pulumi.Output<string>;
@@ -142,7 +160,7 @@ export class Realtime extends pulumi.ComponentResource {
         { parent: this },
       );
 
-    const functions = {
+    const connectionFunctions = {
       authorizer: fn(
         "ws-authorizer",
         "WebSocket $connect token authorizer",
@@ -181,24 +199,51 @@ export class Realtime extends pulumi.ComponentResource {
         // Up to 100 new connections per batch, each a full scan and a post.
         STREAM_CONSUMER_TIMEOUT_SECONDS,
       ),
-      fanout: fn(
-        "fanout",
-        "Pushes every flag and evaluator change to every connection",
-        fanoutEntrypoint,
-        [
-          { Effect: "Allow", Action: ["dynamodb:Scan", "dynamodb:DeleteItem"], Resource: connectionsTable.arn },
-          scanEvaluators,
-          manageConnections,
-          toDeadLetters,
-          ...streamReadStatements(args.flagsTable.streamArn, args.evaluatorsTable.streamArn),
-        ],
-        environment,
-        // A fan-out is CPU-bound (signing and sending each post), not wait-bound: 1769 MB buys
-        // one full vCPU. Measured: ~0.35 ms of CPU per post with the SDK client.
-        1769,
-        STREAM_CONSUMER_TIMEOUT_SECONDS,
-      ),
     };
+    // Posts a fan-out's messages to one segment of the connections. The fan-out invokes its
+    // workers all at once and waits for them, so batches stay in stream order; a failed worker
+    // fails its messages in the fan-out's batch, which the stream retries, then dead-letters.
+    const fanoutWorker = fn(
+      "fanout-worker",
+      "Pushes a batch of changes to one segment of the connections",
+      fanoutWorkerEntrypoint,
+      [
+        { Effect: "Allow", Action: ["dynamodb:Scan", "dynamodb:DeleteItem"], Resource: connectionsTable.arn },
+        manageConnections,
+      ],
+      { [ENV.connectionsTable]: connectionsTable.name, [ENV.websocketEndpoint]: managementEndpoint },
+      // As the fan-out: CPU-bound posting, one full vCPU.
+      1769,
+      STREAM_CONSUMER_TIMEOUT_SECONDS,
+    );
+    const fanout = fn(
+      "fanout",
+      "Pushes every flag and evaluator change to every connection",
+      fanoutEntrypoint,
+      [
+        {
+          Effect: "Allow",
+          Action: ["dynamodb:Scan", "dynamodb:DeleteItem", "dynamodb:DescribeTable"],
+          Resource: connectionsTable.arn,
+        },
+        scanEvaluators,
+        manageConnections,
+        toDeadLetters,
+        { Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: fanoutWorker.function.arn },
+        ...streamReadStatements(args.flagsTable.streamArn, args.evaluatorsTable.streamArn),
+      ],
+      {
+        ...environment,
+        [ENV.fanoutWorker]: fanoutWorker.function.arn,
+        [ENV.fanoutPostsPerInvocation]: String(args.fanoutPostsPerInvocation ?? POSTS_PER_INVOCATION),
+        [ENV.fanoutMaxWorkers]: String(args.fanoutMaxWorkers ?? MAX_FANOUT_WORKERS),
+      },
+      // A fan-out is CPU-bound (signing and sending each post), not wait-bound: 1769 MB buys
+      // one full vCPU. Measured: ~0.35 ms of CPU per post with the SDK client.
+      1769,
+      STREAM_CONSUMER_TIMEOUT_SECONDS,
+    );
+    const functions = { ...connectionFunctions, fanoutWorker, fanout };
 
     const authorizer = new aws.apigatewayv2.Authorizer(
       `${name}-ws-authorizer`,

@@ -7,6 +7,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { SSMProvider } from "@aws-lambda-powertools/parameters/ssm";
 import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { makeAuditTransformHandler } from "./audit/transform";
@@ -32,7 +33,8 @@ import {
   makeSnapshotHandler,
 } from "./realtime/handlers";
 import { makePoster } from "./realtime/push";
-import { FANOUT_CONCURRENCY } from "./realtime/table";
+import { type InvokeWorker, makeFanoutWorkerHandler } from "./realtime/scaleout";
+import { FANOUT_CONCURRENCY, MAX_FANOUT_WORKERS } from "./realtime/table";
 import { makeSettingsRoutes } from "./settings/routes";
 
 /** Environment variable names the components set and the entrypoints read. */
@@ -49,6 +51,12 @@ export const ENV = {
   connectionsTable: "CONNECTIONS_TABLE_NAME",
   /** `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`: where PostToConnection goes. */
   websocketEndpoint: "WEBSOCKET_ENDPOINT",
+  /** ARN of the fan-out worker the fan-out consumer invokes asynchronously; unset: no scale-out. */
+  fanoutWorker: "FANOUT_WORKER_FUNCTION",
+  /** Posts one fan-out invocation makes before it hands segments to workers (POSTS_PER_INVOCATION). */
+  fanoutPostsPerInvocation: "FANOUT_POSTS_PER_INVOCATION",
+  /** The most worker segments of one fan-out (MAX_FANOUT_WORKERS). */
+  fanoutMaxWorkers: "FANOUT_MAX_WORKERS",
 } as const;
 
 /** How long a read of `allow-flag-deletion` is reused: a flipped switch applies within this. */
@@ -158,9 +166,13 @@ function connectionStoreFromEnv() {
 }
 
 function posterFromEnv() {
-  // Enough sockets for the fan-out's concurrency (the SDK's default agent allows 50).
+  // Enough sockets for the fan-out's concurrency (the SDK's default agent allows 50). Parallel
+  // workers can meet API Gateway's account throttle (429): adaptive retries slow this client down
+  // and try again rather than fail the segment, which would repost it whole.
   const client = new ApiGatewayManagementApiClient({
     endpoint: requiredEnv(ENV.websocketEndpoint),
+    retryMode: "adaptive",
+    maxAttempts: 6,
     requestHandler: { httpsAgent: { maxSockets: FANOUT_CONCURRENCY, keepAlive: true } },
   });
   return makePoster(client);
@@ -192,12 +204,56 @@ export function snapshotEntrypoint() {
   return makeSnapshotHandler(snapshotDepsFromEnv());
 }
 
+/**
+ * Runs the fan-out worker and waits for it (InvocationType RequestResponse): a failed worker
+ * (FunctionError) or a refused invoke rejects, and the stream retries the batch.
+ */
+function workerInvokerFromEnv(): InvokeWorker | undefined {
+  const functionName = process.env[ENV.fanoutWorker];
+  if (functionName === undefined || functionName === "") return undefined;
+  const lambda = new LambdaClient({
+    // One connection per worker running at once; a worker may take as long as the consumer's timeout.
+    requestHandler: { httpsAgent: { maxSockets: MAX_FANOUT_WORKERS, keepAlive: true } },
+  });
+  return async (event) => {
+    const result = await lambda.send(
+      new InvokeCommand({
+        FunctionName: functionName,
+        InvocationType: "RequestResponse",
+        Payload: JSON.stringify(event),
+      }),
+    );
+    if (result.FunctionError !== undefined) {
+      const detail = result.Payload === undefined ? "" : Buffer.from(result.Payload).toString("utf8").slice(0, 500);
+      throw new Error(`fan-out worker failed (${result.FunctionError}): ${detail}`);
+    }
+  };
+}
+
+const positiveIntegerEnv = (name: string): number | undefined => {
+  const value = Number(process.env[name]);
+  return Number.isInteger(value) && value > 0 ? value : undefined;
+};
+
 export function fanoutEntrypoint() {
   return makeFanoutHandler({
     connections: connectionStoreFromEnv(),
     post: posterFromEnv(),
     logger: new Logger(),
     evaluators: evaluatorsByName(evaluatorStoreFromEnv()),
+    invokeWorker: workerInvokerFromEnv(),
+    limits: {
+      postsPerInvocation: positiveIntegerEnv(ENV.fanoutPostsPerInvocation),
+      maxWorkers: positiveIntegerEnv(ENV.fanoutMaxWorkers),
+    },
+  });
+}
+
+export function fanoutWorkerEntrypoint() {
+  return makeFanoutWorkerHandler({
+    connections: connectionStoreFromEnv(),
+    post: posterFromEnv(),
+    logger: new Logger(),
   });
 }
 

@@ -35,6 +35,7 @@ import {
   makeSnapshotHandler,
 } from "../handlers/realtime/handlers";
 import { makePoster, type Poster } from "../handlers/realtime/push";
+import { makeFanoutWorkerHandler } from "../handlers/realtime/scaleout";
 import { EVALUATORS_FILTER, SNAPSHOT_FILTER } from "../handlers/realtime/table";
 import { makeSettingsRoutes } from "../handlers/settings/routes";
 import { compileRoutes, toProxyEvent, tooLarge, writeProxyResult } from "./apigateway";
@@ -359,12 +360,18 @@ async function startConsumers(
   const discard = (table: string) => (records: unknown[], error: unknown) =>
     logger.error("stream records discarded after retries", { table, count: records.length, error: error as Error });
   const common = { dynamo: stores.client, endpoint: dependency.endpoint };
+  // The fan-out's worker, invoked (and waited for) as on AWS when a change has more posts than
+  // one invocation's share.
+  const worker = makeFanoutWorkerHandler({ connections: stores.connections, post: deps.post, logger });
   // One fan-out on both streams, as in AWS: two event source mappings on one function.
   const fanout = makeFanoutHandler({
     connections: stores.connections,
     post: deps.post,
     logger,
     evaluators: deps.snapshotDeps.evaluators,
+    invokeWorker: async (event) => {
+      await worker(event);
+    },
   });
   const evaluatorsTableName = evaluatorsTableFor(stores.tableName);
   const pollers: Array<Promise<StreamPoller>> = [

@@ -1,4 +1,11 @@
-import { DeleteCommand, type DynamoDBDocumentClient, PutCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
+import { DescribeTableCommand } from "@aws-sdk/client-dynamodb";
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  PutCommand,
+  ScanCommand,
+  type ScanCommandOutput,
+} from "@aws-sdk/lib-dynamodb";
 import { CONNECTION_TTL_SECONDS } from "./table";
 
 export interface ConnectionStoreDeps {
@@ -31,16 +38,45 @@ export function makeConnectionStore({ doc, tableName, now = () => new Date() }: 
       await doc.send(new DeleteCommand({ TableName: tableName, Key: { connectionId } }));
     },
 
-    /** Every connection id, a page (≤ 1 MB of rows) at a time. */
-    async *pages(): AsyncGenerator<string[]> {
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        const page = await doc.send(
-          new ScanCommand({ TableName: tableName, ProjectionExpression: "connectionId", ExclusiveStartKey: startKey }),
+    /**
+     * Every connection id — or those of one segment of a parallel scan — a page (≤ 1 MB of rows)
+     * at a time. The next page is read while the caller works on this one.
+     */
+    async *pages(segment?: { segment: number; totalSegments: number }): AsyncGenerator<string[]> {
+      const scan = (startKey: Record<string, unknown> | undefined): Promise<ScanCommandOutput> =>
+        doc.send(
+          new ScanCommand({
+            TableName: tableName,
+            ProjectionExpression: "connectionId",
+            ExclusiveStartKey: startKey,
+            ...(segment === undefined ? {} : { Segment: segment.segment, TotalSegments: segment.totalSegments }),
+          }),
         );
+      let next: Promise<ScanCommandOutput> | undefined = scan(undefined);
+      while (next !== undefined) {
+        const page: ScanCommandOutput = await next;
+        next = page.LastEvaluatedKey === undefined ? undefined : scan(page.LastEvaluatedKey);
+        // Awaited on the next turn; until then a failure must not count as unhandled.
+        next?.catch(() => undefined);
         yield (page.Items ?? []).map((item) => item.connectionId as string);
-        startKey = page.LastEvaluatedKey;
-      } while (startKey !== undefined);
+      }
+    },
+
+    /** Up to `limit` connection ids, and whether that was all of them. */
+    async first(limit: number): Promise<{ ids: string[]; complete: boolean }> {
+      const page = await doc.send(
+        new ScanCommand({ TableName: tableName, ProjectionExpression: "connectionId", Limit: limit }),
+      );
+      return {
+        ids: (page.Items ?? []).map((item) => item.connectionId as string),
+        complete: page.LastEvaluatedKey === undefined,
+      };
+    },
+
+    /** DynamoDB's item count of the table: refreshed about every six hours, so only an estimate. */
+    async approximateCount(): Promise<number> {
+      const table = await doc.send(new DescribeTableCommand({ TableName: tableName }));
+      return table.Table?.ItemCount ?? 0;
     },
   };
 }

@@ -8,9 +8,9 @@ import type { FlagStore } from "../flags/store";
 import type { ConnectionStore } from "./connections";
 import { coalesceRecords } from "./coalesce";
 import { changesEvaluators, isEvaluatorsRecord, type ServerMessage } from "./messages";
-import { type Poster, settleBounded } from "./push";
+import type { Poster } from "./push";
+import { type FanoutLimits, type InvokeWorker, makeFanOut } from "./scaleout";
 import { type Evaluators, snapshotFrames } from "./snapshot";
-import { FANOUT_CONCURRENCY } from "./table";
 
 /** The parts of an API Gateway WebSocket event these handlers read. */
 export interface WebSocketEvent {
@@ -136,34 +136,21 @@ export interface FanoutDeps {
   connections: ConnectionStore;
   post: Poster;
   logger: RealtimeLogger;
-  /** Posts in flight at once. Default FANOUT_CONCURRENCY. */
+  /** Connections posted to at once, in this invocation and in each worker. Default FANOUT_CONCURRENCY. */
   concurrency?: number;
 }
 
 /**
  * Posts one message to every connection, a page of connections at a time, in parallel up to
- * `concurrency`. Connections API Gateway reports gone are deleted. Throws if any post failed
- * otherwise, so the stream retries the record (clients may then see a message twice; the
- * version tells them).
+ * `concurrency`, all in this invocation. Connections API Gateway reports gone are deleted. Throws
+ * if any post failed otherwise.
  */
-export function makeBroadcast({ connections, post, logger, concurrency = FANOUT_CONCURRENCY }: FanoutDeps) {
+export function makeBroadcast(deps: FanoutDeps) {
+  const fanOut = makeFanOut(deps);
   return async (message: ServerMessage): Promise<{ sent: number; gone: number }> => {
-    let sent = 0;
-    let gone = 0;
-    let failed = 0;
-    for await (const page of connections.pages()) {
-      const outcomes = await settleBounded(page, concurrency, (id) => post(id, message));
-      const goneIds: string[] = [];
-      outcomes.forEach((outcome, i) => {
-        if (outcome.status === "rejected") failed += 1;
-        else if (outcome.value === "gone") goneIds.push(page[i]);
-        else sent += 1;
-      });
-      await settleBounded(goneIds, concurrency, (id) => connections.remove(id));
-      gone += goneIds.length;
-    }
-    if (failed > 0) throw new Error(`${failed} of ${sent + gone + failed} posts failed`);
-    logger.info("broadcast", { type: message.type, sent, gone });
+    const { sent, gone, failed } = await fanOut([message]);
+    if (failed.size > 0) throw new Error(`${message.type}: some posts failed`);
+    deps.logger.info("broadcast", { type: message.type, sent, gone });
     return { sent, gone };
   };
 }
@@ -171,28 +158,39 @@ export function makeBroadcast({ connections, post, logger, concurrency = FANOUT_
 export interface FanoutHandlerDeps extends FanoutDeps {
   /** All shared evaluators, read when the evaluators table's stream reports a change to them. */
   evaluators?: () => Promise<Evaluators>;
+  /**
+   * Starts a fan-out worker on a segment of the connections (see `makeFanOut`). Without it every
+   * fan-out runs in this invocation.
+   */
+  invokeWorker?: InvokeWorker;
+  /** How the work is divided between this invocation and workers. */
+  limits?: FanoutLimits;
 }
 
 /**
  * Flags-table stream: every create, update and delete reaches every connected client — one
- * message per flag per batch, its newest (see `coalesceRecords`). A flag whose broadcast fails is
+ * message per flag per batch, its newest (see `coalesceRecords`). A flag whose posts fail is
  * reported from its first record in the batch, so the retry carries everything after it too.
+ * Beyond one invocation's share of posts, the messages go to parallel workers (`makeFanOut`).
  *
  * Evaluators-table stream: a batch that creates, deletes or re-expresses an evaluator becomes one
  * `evaluators.updated` carrying all of them, read after the change; reference-count and flag-set
- * version records send nothing. A failed broadcast fails the batch (the message is idempotent).
+ * version records send nothing. A failed fan-out fails the batch (the message is idempotent).
  */
 export function makeFanoutHandler(deps: FanoutHandlerDeps) {
-  const broadcast = makeBroadcast(deps);
+  const fanOut = makeFanOut(deps);
   const evaluatorsChanged = async (records: DynamoDBRecord[]): Promise<DynamoDBBatchResponse> => {
     if (!records.some(changesEvaluators)) return { batchItemFailures: [] };
     if (deps.evaluators === undefined)
       throw new Error("evaluator records reached a fan-out without an evaluator source");
-    try {
-      await broadcast({ type: "evaluators.updated", evaluators: await deps.evaluators() });
-    } catch (error) {
+    const message: ServerMessage = { type: "evaluators.updated", evaluators: await deps.evaluators() };
+    const delivery = await fanOut([message]).catch((error: unknown) => {
       deps.logger.error("fan-out of evaluators failed; the stream will retry it", { error: error as Error });
       throw error;
+    });
+    if (delivery.failed.size > 0) {
+      deps.logger.error("fan-out of evaluators failed; the stream will retry it", { sent: delivery.sent });
+      throw new Error("evaluators.updated: some posts failed");
     }
     return { batchItemFailures: [] };
   };
@@ -200,22 +198,20 @@ export function makeFanoutHandler(deps: FanoutHandlerDeps) {
     // Each event source mapping invokes with records of its own stream only.
     if (event.Records.length > 0 && event.Records.every(isEvaluatorsRecord)) return evaluatorsChanged(event.Records);
     const changes = coalesceRecords(event.Records.filter((record) => !isEvaluatorsRecord(record)));
-    const failed = new Set<DynamoDBRecord>();
-    for (const change of changes) {
-      try {
-        await broadcast(change.message);
-      } catch (error) {
-        deps.logger.error("fan-out of a change failed; the stream will retry it", {
-          flagName: change.flagName,
-          error: error as Error,
-        });
-        failed.add(change.firstRecord);
-      }
-    }
-    if (failed.size === 0) return { batchItemFailures: [] };
+    if (changes.length === 0) return { batchItemFailures: [] };
+    const delivery = await fanOut(changes.map((change) => change.message)).catch((error: unknown) => {
+      deps.logger.error("fan-out of a batch failed; the stream will retry it", { error: error as Error });
+      throw error;
+    });
+    if (delivery.failed.size === 0) return { batchItemFailures: [] };
+    const failed = new Set([...delivery.failed].map((index) => changes[index]));
+    deps.logger.error("fan-out of a change failed; the stream will retry it", {
+      flagNames: [...failed].map((change) => change.flagName),
+    });
     // As Powertools does: a batch where everything failed fails the invocation, so Lambda bisects it.
     if (failed.size === changes.length) throw new Error(`All records failed processing. ${failed.size} changes failed`);
-    const first = event.Records.find((record) => failed.has(record));
+    const firstRecords = new Set([...failed].map((change) => change.firstRecord));
+    const first = event.Records.find((record) => firstRecords.has(record));
     return { batchItemFailures: [{ itemIdentifier: first?.dynamodb?.SequenceNumber ?? "" }] };
   };
 }

@@ -273,6 +273,26 @@ describe("What reaches the alarms: client failures never match a function's erro
       ],
       fault: { env: noDynamo, event: { Records: [streamRecord] } },
     }),
+    "fanout-worker": () => {
+      const segment = {
+        segment: 0,
+        totalSegments: 1,
+        messages: [JSON.stringify({ type: "flag.deleted", flagName: "alarmed", version: 1 })],
+      };
+      return {
+        clientFailures: [
+          [
+            "a segment holding a connection that is gone",
+            async (invoke) => {
+              await harness.addConnections(["gone-1"]);
+              assert.deepEqual(await invoke(segment), { sent: 0, gone: 1 });
+            },
+          ],
+        ],
+        // Thrown: the fan-out that invoked it fails the batch, which the stream retries.
+        fault: { env: noDynamo, event: segment },
+      };
+    },
     "audit-transform": () => ({
       clientFailures: [
         [

@@ -6,7 +6,7 @@ import { startArtifactHarness } from "../support/artifactHarness";
 import { recordedInvocations, type WireCall } from "../support/awsCalls";
 import { grantedActions, roleArn, roleNamed, roleStatements, simulate, toIamRequests } from "../support/iam";
 import { proxyEvent } from "../support/proxyEvents";
-import { ofType, type RecordedResource, runProgram } from "../support/pulumiMocks";
+import { ACCOUNT, ofType, REGION, type RecordedResource, runProgram } from "../support/pulumiMocks";
 import { type ServiceCall, serviceCalls } from "../support/serviceCalls";
 import { captureStreamRecords } from "../support/streamRecords";
 import { ADMIN_TOKEN, READ_TOKEN, TEST_TOKENS } from "../support/tokens";
@@ -25,7 +25,9 @@ const UNEXERCISED_GRANTS: Record<string, Record<string, string>> = {
   },
 };
 
-type Driver = (invoke: (event: unknown) => Promise<unknown>) => Promise<void>;
+type Invoke = (event: unknown) => Promise<unknown>;
+/** Drives a function; `reload` loads its artifact again with environment overrides. */
+type Driver = (invoke: Invoke, reload: (overrides: Record<string, string>) => Invoke) => Promise<void>;
 
 describe("Wiring on AWS: every call the deployed service makes is allowed by IAM (iam-simulate)", () => {
   let resources: RecordedResource[];
@@ -40,7 +42,7 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
     resources = await runProgram({ apiTokens: JSON.stringify(TEST_TOKENS), createConfigRecorder: "true" });
     const harness = await startArtifactHarness(resources, {
       connections: ["live-1", "gone-1"],
-      gone: ["gone-1", "gone-2", "gone-3"],
+      gone: ["gone-1", "gone-2", "gone-3", "gone-4"],
     });
     // Real stream records: a create, for the fan-out and the audit processor.
     const [created] = await captureStreamRecords(1, (store) =>
@@ -145,10 +147,21 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
         const result = await invoke({ Records: [connectionInsert("live-1"), connectionInsert("gone-3")] });
         assert.deepEqual(result, { batchItemFailures: [] });
       },
-      fanout: async (invoke) => {
+      fanout: async (invoke, reload) => {
         assert.deepEqual(await invoke({ Records: [created] }), { batchItemFailures: [] });
         // From the evaluators stream: scans the evaluators and broadcasts evaluators.updated.
         assert.deepEqual(await invoke({ Records: [evaluatorCreated] }), { batchItemFailures: [] });
+        // Past one invocation's share of posts: DescribeTable, then the worker at the ARN it is given.
+        const accepted = harness.lambda.accepted.length;
+        const scaledOut = reload({ FANOUT_POSTS_PER_INVOCATION: "1" });
+        assert.deepEqual(await scaledOut({ Records: [created] }), { batchItemFailures: [] });
+        assert.ok(harness.lambda.accepted.length > accepted, "the fan-out started no worker");
+      },
+      "fanout-worker": async (invoke) => {
+        const message = JSON.stringify({ type: "flag.deleted", flagName: "wired", version: 9 });
+        // One segment of two, then the other: every connection, the gone one deleted.
+        await harness.addConnections(["gone-4"]);
+        for (const segment of [0, 1]) await invoke({ segment, totalSegments: 2, messages: [message] });
       },
       "audit-transform": async (invoke) => {
         const data = Buffer.from(JSON.stringify(created)).toString("base64");
@@ -178,9 +191,12 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
           missingDrivers.push(fn.name);
           continue;
         }
-        const handler = harness.load(await materialize(fn));
+        const artifact = await materialize(fn);
+        const handler = harness.load(artifact);
         // A denied call fails the invocation (loadHandler); keep going so every function reports.
-        await driver(handler).catch((error: Error) => failures.push(`${fn.name}: ${error.message}`));
+        await driver(handler, (overrides) => harness.load(artifact, overrides)).catch((error: Error) =>
+          failures.push(`${fn.name}: ${error.message}`),
+        );
       }
     } finally {
       await harness.stop();
@@ -216,6 +232,20 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
         .flatMap((call) => toIamRequests(call))
         .filter((r) => r.action === "dynamodb:Scan" && r.resource.endsWith("-evaluators"));
       assert.ok(scans.length > 0, `${fn} scanned no evaluators table`);
+    }
+  });
+
+  it("has the fan-out invoke its worker, and wait for it, at the worker's ARN", () => {
+    const worker = ofType(resources, FUNCTION).find((fn) => fn.name === `${PREFIX}fanout-worker`);
+    assert.ok(worker);
+    const invokes = calls.filter((call) => call.functionName === `${PREFIX}fanout` && /\/invocations$/.test(call.url));
+    assert.ok(invokes.length >= 2, "a scaled-out fan-out starts at least two workers");
+    for (const call of invokes) {
+      assert.equal(call.headers["x-amz-invocation-type"], "RequestResponse");
+      assert.deepEqual(
+        toIamRequests(call).map((r) => [r.action, r.resource]),
+        [["lambda:InvokeFunction", `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${worker.name}`]],
+      );
     }
   });
 

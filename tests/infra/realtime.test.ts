@@ -132,7 +132,7 @@ describe("Realtime (Pulumi mocks)", () => {
       `arn:aws:dynamodb:eu-west-1:123456789012:table/${single(resources, "aws:dynamodb/table:Table", suffix).name}`;
 
     it("scopes execute-api:ManageConnections to this API's stage", () => {
-      for (const fn of ["ws-default", "snapshot", "fanout"]) {
+      for (const fn of ["ws-default", "snapshot", "fanout", "fanout-worker"]) {
         assert.deepEqual(
           policyOf(fn).find((g) => g.actions.includes("execute-api:ManageConnections")),
           { actions: ["execute-api:ManageConnections"], resources: [manage()] },
@@ -148,10 +148,13 @@ describe("Realtime (Pulumi mocks)", () => {
       ]);
     });
 
-    it("lets the fan-out read its streams, scan and prune connections, scan evaluators, post, and dead-letter — nothing else", () => {
+    it("lets the fan-out read its streams, scan, size and prune connections, scan evaluators, post, start its worker, and dead-letter — nothing else", () => {
       const flagsStream = single(resources, "aws:dynamodb/table:Table", "-flags");
       assert.deepEqual(policyOf("fanout"), [
-        { actions: ["dynamodb:DeleteItem", "dynamodb:Scan"], resources: [table("-connections")] },
+        {
+          actions: ["dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:Scan"],
+          resources: [table("-connections")],
+        },
         { actions: ["dynamodb:Scan"], resources: [table("-evaluators")] },
         { actions: ["execute-api:ManageConnections"], resources: [manage()] },
         {
@@ -159,6 +162,10 @@ describe("Realtime (Pulumi mocks)", () => {
           resources: [
             `arn:aws:sqs:eu-west-1:123456789012:${single(resources, "aws:sqs/queue:Queue", "-stream-dlq").name}`,
           ],
+        },
+        {
+          actions: ["lambda:InvokeFunction"],
+          resources: [`arn:aws:lambda:eu-west-1:123456789012:function:${named("fanout-worker")}`],
         },
         {
           actions: ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
@@ -170,6 +177,13 @@ describe("Realtime (Pulumi mocks)", () => {
         { actions: ["dynamodb:ListStreams"], resources: ["*"] },
       ]);
       assert.ok(flagsStream);
+    });
+
+    it("lets the fan-out worker scan and prune connections and post — nothing else", () => {
+      assert.deepEqual(policyOf("fanout-worker"), [
+        { actions: ["dynamodb:DeleteItem", "dynamodb:Scan"], resources: [table("-connections")] },
+        { actions: ["execute-api:ManageConnections"], resources: [manage()] },
+      ]);
     });
 
     it("lets the snapshot senders scan the evaluators table, and tells them its name", () => {
@@ -193,13 +207,31 @@ describe("Realtime (Pulumi mocks)", () => {
     });
   });
 
-  it("gives the CPU-bound fan-out a full vCPU", () => {
-    assert.equal(single(resources, FUNCTION, named("fanout")).inputs.memorySize, 1769);
+  it("gives the CPU-bound fan-out and its worker a full vCPU", () => {
+    for (const fn of ["fanout", "fanout-worker"])
+      assert.equal(single(resources, FUNCTION, named(fn)).inputs.memorySize, 1769);
+  });
+
+  describe("fan-out scale-out", () => {
+    it("tells the fan-out its worker's ARN and how to divide the work", () => {
+      const variables = single(resources, FUNCTION, named("fanout")).inputs.environment.variables;
+      assert.equal(
+        variables.FANOUT_WORKER_FUNCTION,
+        `arn:aws:lambda:eu-west-1:123456789012:function:${named("fanout-worker")}`,
+      );
+      assert.equal(variables.FANOUT_POSTS_PER_INVOCATION, "1000");
+      assert.equal(variables.FANOUT_MAX_WORKERS, "100");
+    });
+
+    it("tells the worker only the connections table and where PostToConnection goes", () => {
+      const variables = single(resources, FUNCTION, named("fanout-worker")).inputs.environment.variables;
+      assert.deepEqual(Object.keys(variables).sort(), ["CONNECTIONS_TABLE_NAME", "WEBSOCKET_ENDPOINT"]);
+    });
   });
 
   it("tells the pushing functions where PostToConnection goes", () => {
     const api = single(resources, "aws:apigatewayv2/api:Api");
-    for (const fn of ["ws-default", "snapshot", "fanout"]) {
+    for (const fn of ["ws-default", "snapshot", "fanout", "fanout-worker"]) {
       const variables = single(resources, FUNCTION, named(fn)).inputs.environment.variables;
       assert.equal(variables.WEBSOCKET_ENDPOINT, `https://${api.name}-id.execute-api.eu-west-1.amazonaws.com/dev`);
     }

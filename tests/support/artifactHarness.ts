@@ -6,6 +6,7 @@ import { makeFlagStore } from "../../handlers/flags/store";
 import { localDynamoClient } from "../../local/dynamodb";
 import { ensureConnectionsTable, ensureFlagsTable } from "../../local/tables";
 import { loadHandler, type MaterializedArtifact } from "./artifacts";
+import { startFakeLambda } from "./fakeLambda";
 import { startFakeManagementApi } from "./fakeManagementApi";
 import { startFakeSsm } from "./fakeSsm";
 import { sharedDynamo, uniqueTableName } from "./hooks";
@@ -36,10 +37,12 @@ export async function startArtifactHarness(resources: RecordedResource[], option
   await ensureConnectionsTable(client, connectionsTable);
   const store = makeFlagStore({ doc, tableName: flagsTable, evaluatorsTableName: evaluatorsTableFor(flagsTable) });
   for (const flagName of options.flags ?? []) await store.create({ flagName, value: 1 }, "admin");
-  for (const connectionId of options.connections ?? []) {
-    await doc.send(new PutCommand({ TableName: connectionsTable, Item: { connectionId, tokenId: "reader" } }));
-  }
-  client.destroy();
+  const addConnections = async (ids: readonly string[]) => {
+    for (const connectionId of ids) {
+      await doc.send(new PutCommand({ TableName: connectionsTable, Item: { connectionId, tokenId: "reader" } }));
+    }
+  };
+  await addConnections(options.connections ?? []);
   const parameter = (suffix: string) =>
     ofType(resources, "aws:ssm/parameter:Parameter").find((p) => p.name.endsWith(suffix))?.inputs.name as string;
   const ssm = await startFakeSsm(
@@ -49,6 +52,8 @@ export async function startArtifactHarness(resources: RecordedResource[], option
     ]),
   );
   const management = await startFakeManagementApi({ gone: new Set(options.gone ?? []) });
+  // Answers the fan-out's invocations of its worker (the wiring test drives the worker itself).
+  const lambda = await startFakeLambda();
   const local: Record<string, string> = {
     FLAGS_TABLE_NAME: flagsTable,
     EVALUATORS_TABLE_NAME: evaluatorsTableFor(flagsTable),
@@ -62,8 +67,12 @@ export async function startArtifactHarness(resources: RecordedResource[], option
     AWS_SECRET_ACCESS_KEY: "local",
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
     AWS_ENDPOINT_URL_SSM: ssm.endpoint,
+    AWS_ENDPOINT_URL_LAMBDA: lambda.endpoint,
   };
   return {
+    lambda,
+    /** Adds rows to the connections table. */
+    addConnections,
     /** Loads the artifact with the program's environment, local values in place, then `overrides`. */
     load(artifact: MaterializedArtifact, overrides: Record<string, string> = {}) {
       const env = Object.fromEntries(
@@ -72,8 +81,10 @@ export async function startArtifactHarness(resources: RecordedResource[], option
       return loadHandler<unknown, unknown>(artifact, { ...base, ...env, ...overrides });
     },
     async stop() {
+      client.destroy();
       await ssm.stop();
       await management.stop();
+      await lambda.stop();
     },
   };
 }

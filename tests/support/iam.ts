@@ -194,6 +194,13 @@ function toIamRequest(call: WireCall): { action: string; resource: string } {
     const name = substitute(String(body.Name), call.substitutions);
     return { action: `ssm:${ssm[1]}`, resource: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter${name}` };
   }
+  // Lambda Invoke: POST /2015-03-31/functions/{name or ARN}/invocations
+  const invoke = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/.exec(new URL(call.url).pathname);
+  if (invoke !== null) {
+    const name = substitute(decodeURIComponent(invoke[1]), call.substitutions);
+    const resource = name.startsWith("arn:") ? name : `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${name}`;
+    return { action: "lambda:InvokeFunction", resource };
+  }
   // API Gateway Management API: https://{api-id}.execute-api.{region}.amazonaws.com/{stage}/@connections/{id}
   const url = new URL(substitute(call.url, call.substitutions));
   const managementApi = /^([a-z0-9-]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com$/.exec(url.hostname);

@@ -1,0 +1,257 @@
+import type { Logger } from "@aws-lambda-powertools/logger";
+import type { ConnectionStore } from "./connections";
+import type { ServerMessage } from "./messages";
+import { type Poster, settleBounded } from "./push";
+import { FANOUT_CONCURRENCY, INVOKE_PAYLOAD_BYTES, MAX_FANOUT_WORKERS, POSTS_PER_INVOCATION } from "./table";
+
+/** What the fan-out consumer hands one worker invocation: messages for one scan segment. */
+export interface FanoutWorkerEvent {
+  /** This worker's segment of a parallel Scan of the connections table (0-based). */
+  segment: number;
+  totalSegments: number;
+  /** The messages, serialized once by the consumer, posted in this order to each connection. */
+  messages: string[];
+}
+
+/**
+ * Runs one worker invocation and resolves when it has finished, rejecting if it failed (on AWS:
+ * Invoke with InvocationType RequestResponse). Waiting keeps the stream's order: a batch's
+ * messages are all delivered before the next batch's start, as when one invocation posted them.
+ */
+export type InvokeWorker = (event: FanoutWorkerEvent) => Promise<void>;
+
+/** How one fan-out divides its work (see `planFanout`). */
+export interface FanoutLimits {
+  /** Posts (connections × messages) one invocation makes. Default POSTS_PER_INVOCATION. */
+  postsPerInvocation?: number;
+  /** The most scan segments (parallel workers per message chunk). Default MAX_FANOUT_WORKERS. */
+  maxWorkers?: number;
+  /** Bytes of one worker event. Default INVOKE_PAYLOAD_BYTES. */
+  payloadBytes?: number;
+}
+
+/**
+ * How many connections one invocation serves when it has `messages` messages to post: its share
+ * of posts, at least one connection. The consumer reads this many and, if that was all, posts
+ * itself — a small fan-out costs no extra invocation.
+ */
+export function inlineConnectionLimit(messages: number, postsPerInvocation = POSTS_PER_INVOCATION): number {
+  return Math.max(1, Math.floor(postsPerInvocation / Math.max(1, messages)));
+}
+
+/**
+ * Segments of the parallel Scan for `connections` (an estimate) × `messages` posts: one per
+ * invocation's share, at least 2 (one invocation's share was exceeded to get here), at most
+ * `maxWorkers`.
+ */
+export function segmentCount(
+  connections: number,
+  messages: number,
+  { postsPerInvocation = POSTS_PER_INVOCATION, maxWorkers = MAX_FANOUT_WORKERS }: FanoutLimits = {},
+): number {
+  const needed = Math.ceil((Math.max(0, connections) * Math.max(1, messages)) / postsPerInvocation);
+  return Math.max(2, Math.min(maxWorkers, needed));
+}
+
+/** Bytes of a worker event carrying `messages` (JSON, each message a JSON string inside it). */
+export function workerEventBytes(event: FanoutWorkerEvent): number {
+  return Buffer.byteLength(JSON.stringify(event));
+}
+
+/**
+ * Splits serialized messages, in order, into groups whose worker event stays within `maxBytes`.
+ * A message is at most API Gateway's 128 KB, so one always fits a 6 MB event.
+ */
+export function chunkMessages(messages: readonly string[], maxBytes = INVOKE_PAYLOAD_BYTES): string[][] {
+  // The envelope with the largest numbers a segment can have, and no messages.
+  const envelope = workerEventBytes({ segment: 1e6, totalSegments: 1e6, messages: [] });
+  const chunks: string[][] = [];
+  let current: string[] = [];
+  let size = envelope;
+  for (const message of messages) {
+    const bytes = Buffer.byteLength(JSON.stringify(message)) + 1; // and its comma
+    if (envelope + bytes > maxBytes) throw new RangeError(`a ${bytes}-byte message exceeds a worker event`);
+    if (size + bytes > maxBytes && current.length > 0) {
+      chunks.push(current);
+      current = [];
+      size = envelope;
+    }
+    current.push(message);
+    size += bytes;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+/** One event per segment and message chunk: every connection gets every message exactly once. */
+export function workerEvents(totalSegments: number, chunks: readonly string[][]): FanoutWorkerEvent[] {
+  return Array.from({ length: totalSegments }, (_, segment) =>
+    chunks.map((messages) => ({ segment, totalSegments, messages: [...messages] })),
+  ).flat();
+}
+
+/** The outcome of posting messages to a set of connections. */
+export interface Delivery {
+  /** Posts that reached their connection. */
+  sent: number;
+  /** Connections API Gateway reported gone (410), now deleted. */
+  gone: number;
+  /** Indexes of the messages that failed for some connection other than by 410. */
+  failed: Set<number>;
+}
+
+/**
+ * Posts `messages`, in order, to each of `ids`, `concurrency` connections at a time; a connection
+ * reported gone gets nothing more and its row is deleted.
+ */
+export async function deliver(
+  ids: readonly string[],
+  messages: ReadonlyArray<ServerMessage | string>,
+  { post, connections, concurrency }: { post: Poster; connections: ConnectionStore; concurrency: number },
+): Promise<Delivery> {
+  const failed = new Set<number>();
+  let sent = 0;
+  const outcomes = await settleBounded(ids, concurrency, async (id) => {
+    for (const [index, message] of messages.entries()) {
+      try {
+        if ((await post(id, message)) === "gone") return "gone";
+        sent += 1;
+      } catch {
+        failed.add(index);
+      }
+    }
+    return "open";
+  });
+  const goneIds = ids.filter((_, i) => outcomes[i].status === "fulfilled" && outcomes[i].value === "gone");
+  const removals = await settleBounded(goneIds, concurrency, (id) => connections.remove(id));
+  const notRemoved = removals.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (notRemoved !== undefined) throw notRemoved.reason;
+  return { sent, gone: goneIds.length, failed };
+}
+
+type FanoutLogger = Pick<Logger, "info" | "warn" | "error">;
+
+export interface FanoutWorkerDeps {
+  connections: ConnectionStore;
+  post: Poster;
+  logger: FanoutLogger;
+  /** Connections posted to at once. Default FANOUT_CONCURRENCY. */
+  concurrency?: number;
+}
+
+function isWorkerEvent(event: unknown): event is FanoutWorkerEvent {
+  const e = event as Partial<FanoutWorkerEvent> | null;
+  return (
+    e !== null &&
+    typeof e === "object" &&
+    Number.isInteger(e.totalSegments) &&
+    (e.totalSegments as number) >= 1 &&
+    Number.isInteger(e.segment) &&
+    (e.segment as number) >= 0 &&
+    (e.segment as number) < (e.totalSegments as number) &&
+    Array.isArray(e.messages) &&
+    e.messages.every((m) => typeof m === "string")
+  );
+}
+
+/**
+ * The fan-out worker (invoked by the fan-out consumer, which waits for it): posts the event's
+ * messages to every connection of its scan segment, page by page, deleting the gone. Throws if
+ * any post failed otherwise: the consumer then reports the batch's messages failed and the
+ * stream retries them (clients may see a message twice; the version tells them).
+ */
+export function makeFanoutWorkerHandler({
+  connections,
+  post,
+  logger,
+  concurrency = FANOUT_CONCURRENCY,
+}: FanoutWorkerDeps) {
+  return async (event: unknown): Promise<{ sent: number; gone: number }> => {
+    if (!isWorkerEvent(event)) {
+      // Only the consumer invokes this; a malformed event is a fault, not something to retry into success.
+      throw new TypeError("not a fan-out worker event: { segment, totalSegments, messages: string[] }");
+    }
+    let sent = 0;
+    let gone = 0;
+    let failed = 0;
+    for await (const page of connections.pages(event)) {
+      const delivery = await deliver(page, event.messages, { post, connections, concurrency });
+      sent += delivery.sent;
+      gone += delivery.gone;
+      failed += delivery.failed.size;
+    }
+    const { segment, totalSegments } = event;
+    if (failed > 0) {
+      throw new Error(`segment ${segment}/${totalSegments}: ${failed} messages failed for some connection`);
+    }
+    logger.info("fan-out segment", { segment, totalSegments, messages: event.messages.length, sent, gone });
+    return { sent, gone };
+  };
+}
+
+export interface FanOutDeps {
+  connections: ConnectionStore;
+  post: Poster;
+  logger: FanoutLogger;
+  concurrency?: number;
+  /** Starts a worker; without one, every fan-out runs in this invocation (as before scale-out). */
+  invokeWorker?: InvokeWorker;
+  limits?: FanoutLimits;
+}
+
+/**
+ * Sends `messages` to every connection. Without `invokeWorker`, here, page after page. With it,
+ * it reads one invocation's share of connections and, if that was all of them, posts them here;
+ * otherwise it serializes the messages once and hands each segment of a parallel Scan to a worker
+ * invocation, as many segments as the table's item count needs, all at once, and waits for them.
+ * Resolves with the indexes of the messages that failed for some connection: those of a worker
+ * that failed or could not be started (the stream retries them: clients may see a message twice,
+ * never miss one).
+ */
+export function makeFanOut({
+  connections,
+  post,
+  logger,
+  concurrency = FANOUT_CONCURRENCY,
+  invokeWorker,
+  limits = {},
+}: FanOutDeps) {
+  const here = (ids: readonly string[], messages: readonly ServerMessage[]) =>
+    deliver(ids, messages, { post, connections, concurrency });
+  return async (messages: readonly ServerMessage[]): Promise<Delivery & { workers: number }> => {
+    if (invokeWorker === undefined) {
+      const total: Delivery = { sent: 0, gone: 0, failed: new Set() };
+      for await (const page of connections.pages()) {
+        const delivery = await here(page, messages);
+        total.sent += delivery.sent;
+        total.gone += delivery.gone;
+        for (const index of delivery.failed) total.failed.add(index);
+      }
+      return { ...total, workers: 0 };
+    }
+    const first = await connections.first(inlineConnectionLimit(messages.length, limits.postsPerInvocation));
+    if (first.complete) return { ...(await here(first.ids, messages)), workers: 0 };
+
+    const estimate = Math.max(await connections.approximateCount(), first.ids.length + 1);
+    const segments = segmentCount(estimate, messages.length, limits);
+    const serialized = messages.map((message) => JSON.stringify(message));
+    const chunks = chunkMessages(serialized, limits.payloadBytes);
+    const events = workerEvents(segments, chunks);
+    // Every worker at once (not `concurrency` at a time): each is a separate execution environment.
+    const outcomes = await Promise.allSettled(events.map((event) => invokeWorker(event)));
+    const failed = new Set<number>();
+    let firstError: unknown;
+    outcomes.forEach((outcome, i) => {
+      if (outcome.status === "fulfilled") return;
+      firstError ??= outcome.reason;
+      // Messages are distinct (one per flag, or the one evaluators.updated): map them back by content.
+      for (const message of events[i].messages) failed.add(serialized.indexOf(message));
+    });
+    const failedWorkers = outcomes.filter((o) => o.status === "rejected").length;
+    if (failedWorkers > 0) {
+      logger.warn("fan-out workers failed", { failedWorkers, of: events.length, error: firstError as Error });
+    }
+    logger.info("fan-out scaled out", { estimate, segments, chunks: chunks.length, messages: messages.length });
+    return { sent: 0, gone: 0, failed, workers: events.length };
+  };
+}
