@@ -110,7 +110,8 @@ describe("npm start (the local runtime as a process)", () => {
   it("takes its Java down when the service is killed with kill -9, and the next start runs on the same data dir", async () => {
     const dir = dataDir();
     const first = await npmStart({ PORT: "0", FLAGS_DATA_DIR: dir });
-    await client(first.url)("POST", "/flags", { body: { flagName: "kept", value: 1 } });
+    const created = await client(first.url)("POST", "/flags", { body: { flagName: "kept", value: 1 } });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
     const lock = JSON.parse(fs.readFileSync(path.join(dir, ".dynamodb-local.lock"), "utf8")) as { pid: number };
     const npmExited = new Promise((resolve) => first.child.once("exit", resolve));
 
