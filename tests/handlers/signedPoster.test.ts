@@ -55,7 +55,7 @@ async function expectedAuthorization(
   );
   const signedNames = /SignedHeaders=([^,]+)/.exec(String(request.headers.authorization))?.[1].split(";") ?? [];
   const headers = Object.fromEntries(signedNames.map((name) => [name, String(request.headers[name])]));
-  // A signed payload hash must be the hash of the body that arrived.
+  // A signed payload hash header, if any, must be the hash of the body that arrived.
   if ("x-amz-content-sha256" in headers)
     headers["x-amz-content-sha256"] = createHash("sha256").update(request.body).digest("hex");
   const [path] = request.path.split("?");
@@ -64,6 +64,7 @@ async function expectedAuthorization(
     region: "eu-west-1",
     credentials,
     sha256: Sha256,
+    applyChecksum: "x-amz-content-sha256" in headers,
   }).sign(
     { method: request.method, protocol: "http:", hostname: "127.0.0.1", path, query: {}, headers, body: request.body },
     { signingDate },
