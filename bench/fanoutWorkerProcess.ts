@@ -4,12 +4,11 @@
  * <dynamoEndpoint> <table> <managementEndpoint>` reads one worker event from stdin, runs the
  * product's worker handler on it, prints `{"sent", "gone", "ms"}` and exits.
  */
-import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { performance } from "node:perf_hooks";
 import { makeConnectionStore } from "../handlers/realtime/connections";
-import { makePoster } from "../handlers/realtime/push";
 import { makeFanoutWorkerHandler } from "../handlers/realtime/scaleout";
+import { makeSignedPoster } from "../handlers/realtime/signedPoster";
 import { FANOUT_CONCURRENCY } from "../handlers/realtime/table";
 import { localDynamoClient } from "../local/dynamodb";
 
@@ -19,15 +18,14 @@ process.stdin.setEncoding("utf8");
 process.stdin.on("data", (chunk) => (input += chunk));
 process.stdin.on("end", async () => {
   const dynamo = localDynamoClient(dynamoEndpoint);
-  const management = new ApiGatewayManagementApiClient({
-    endpoint: managementEndpoint,
-    region: "local",
-    credentials: { accessKeyId: "bench", secretAccessKey: "bench" },
-    requestHandler: { httpAgent: { maxSockets: FANOUT_CONCURRENCY, keepAlive: true } },
-  });
   const worker = makeFanoutWorkerHandler({
     connections: makeConnectionStore({ doc: DynamoDBDocumentClient.from(dynamo), tableName }),
-    post: makePoster(management),
+    post: makeSignedPoster({
+      endpoint: managementEndpoint,
+      region: "local",
+      credentials: { accessKeyId: "bench", secretAccessKey: "bench" },
+      maxSockets: FANOUT_CONCURRENCY,
+    }),
     logger: { info: () => {}, warn: () => {}, error: () => {} },
   });
   const started = performance.now();

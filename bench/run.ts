@@ -19,6 +19,7 @@ import { makeConnectionStore } from "../handlers/realtime/connections";
 import { makeBroadcast } from "../handlers/realtime/handlers";
 import { type FanoutWorkerEvent, makeFanOut } from "../handlers/realtime/scaleout";
 import { makePoster, settleBounded } from "../handlers/realtime/push";
+import { makeSignedPoster } from "../handlers/realtime/signedPoster";
 import { FANOUT_CONCURRENCY } from "../handlers/realtime/table";
 import { localDynamoClient, startDynamoDbLocal } from "../local/dynamodb";
 import { ensureConnectionsTable } from "../local/tables";
@@ -198,15 +199,23 @@ async function fillConnections(doc: DynamoDBDocumentClient, tableName: string, c
 
 const silentLogger = { info: () => {}, warn: () => {}, error: () => {} };
 
+/**
+ * The product's poster (handlers/entrypoints.ts): SigV4-signed posts over a keep-alive agent.
+ * `BENCH_FANOUT_POSTER=sdk` measures the AWS SDK client instead, for comparison.
+ */
 function benchPoster(endpoint: string) {
-  return makePoster(
-    new ApiGatewayManagementApiClient({
-      endpoint,
-      region: "local",
-      credentials: { accessKeyId: "bench", secretAccessKey: "bench" },
-      requestHandler: { httpAgent: { maxSockets: FANOUT_CONCURRENCY, keepAlive: true } },
-    }),
-  );
+  const credentials = { accessKeyId: "bench", secretAccessKey: "bench", sessionToken: "bench" };
+  if (process.env.BENCH_FANOUT_POSTER === "sdk") {
+    return makePoster(
+      new ApiGatewayManagementApiClient({
+        endpoint,
+        region: "local",
+        credentials,
+        requestHandler: { httpAgent: { maxSockets: FANOUT_CONCURRENCY, keepAlive: true } },
+      }),
+    );
+  }
+  return makeSignedPoster({ endpoint, region: "local", credentials, maxSockets: FANOUT_CONCURRENCY });
 }
 
 async function fanout(): Promise<void> {

@@ -5,8 +5,8 @@
 
 import { Logger } from "@aws-lambda-powertools/logger";
 import { SSMProvider } from "@aws-lambda-powertools/parameters/ssm";
-import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { fromEnv } from "@aws-sdk/credential-provider-env";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
@@ -32,8 +32,8 @@ import {
   makeFanoutHandler,
   makeSnapshotHandler,
 } from "./realtime/handlers";
-import { makePoster } from "./realtime/push";
 import { type InvokeWorker, makeFanoutWorkerHandler } from "./realtime/scaleout";
+import { makeSignedPoster } from "./realtime/signedPoster";
 import { FANOUT_CONCURRENCY, MAX_FANOUT_WORKERS } from "./realtime/table";
 import { makeSettingsRoutes } from "./settings/routes";
 
@@ -166,16 +166,16 @@ function connectionStoreFromEnv() {
 }
 
 function posterFromEnv() {
-  // Enough sockets for the fan-out's concurrency (the SDK's default agent allows 50). Parallel
-  // workers can meet API Gateway's account throttle (429): adaptive retries slow this client down
-  // and try again rather than fail the segment, which would repost it whole.
-  const client = new ApiGatewayManagementApiClient({
+  // PostToConnection as a SigV4-signed POST over a keep-alive agent with enough sockets for the
+  // fan-out's concurrency: a fraction of the SDK client's CPU per post (BENCHMARKS.md, fan-out).
+  // Parallel workers can meet API Gateway's account throttle (429): the poster backs off and
+  // tries again (6 attempts) rather than fail the segment, which would repost it whole.
+  return makeSignedPoster({
     endpoint: requiredEnv(ENV.websocketEndpoint),
-    retryMode: "adaptive",
-    maxAttempts: 6,
-    requestHandler: { httpsAgent: { maxSockets: FANOUT_CONCURRENCY, keepAlive: true } },
+    region: requiredEnv("AWS_REGION"),
+    credentials: fromEnv(),
+    maxSockets: FANOUT_CONCURRENCY,
   });
-  return makePoster(client);
 }
 
 export function wsConnectEntrypoint() {
