@@ -239,7 +239,8 @@ export class Realtime extends pulumi.ComponentResource {
         [ENV.fanoutMaxWorkers]: String(args.fanoutMaxWorkers ?? MAX_FANOUT_WORKERS),
       },
       // A fan-out is CPU-bound (signing and sending each post), not wait-bound: 1769 MB buys
-      // one full vCPU. Measured: ~0.35 ms of CPU per post with the SDK client.
+      // one full vCPU. Measured here: 1.1–1.8 ms of CPU per post with the SDK client, 0.37–0.55 ms with
+      // the signed poster (handlers/realtime/signedPoster.ts; BENCHMARKS.md).
       1769,
       STREAM_CONSUMER_TIMEOUT_SECONDS,
     );

@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { build, type Plugin } from "esbuild";
 
@@ -49,9 +49,41 @@ const indexHtml = (script: string, style: string) => `<!doctype html>
  * assets under `assets/`, and an `index.html` that loads them with no inline script or style, so
  * the Content-Security-Policy needs neither `unsafe-inline` nor `unsafe-eval`.
  */
-export async function buildConsole(outDir: string = CONSOLE_DIST): Promise<ConsoleBuild> {
-  rmSync(outDir, { recursive: true, force: true });
-  mkdirSync(outDir, { recursive: true });
+export function buildConsole(outDir: string = CONSOLE_DIST): Promise<ConsoleBuild> {
+  // The program builds the console each time it runs, and tests run it many times in one
+  // process: one build per folder and process, so a second run never empties a folder the
+  // first one's resources are still reading.
+  const key = path.resolve(outDir);
+  let pending = builds.get(key);
+  if (pending === undefined) {
+    pending = buildInto(key);
+    builds.set(key, pending);
+    pending.catch(() => builds.delete(key));
+  }
+  return pending;
+}
+
+const builds = new Map<string, Promise<ConsoleBuild>>();
+
+/**
+ * Builds into a fresh folder beside `outDir`, then swaps it in, so another process (an
+ * `npm start` building at the same time) never sees a half-written console.
+ */
+async function buildInto(outDir: string): Promise<ConsoleBuild> {
+  const staging = `${outDir}.building-${process.pid}`;
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
+  try {
+    const built = await bundleConsole(staging);
+    rmSync(outDir, { recursive: true, force: true });
+    renameSync(staging, outDir);
+    return { ...built, dir: outDir };
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+async function bundleConsole(outDir: string): Promise<ConsoleBuild> {
   const result = await build({
     entryPoints: { app: path.join(__dirname, "src", "main.tsx") },
     bundle: true,

@@ -92,6 +92,19 @@ describe("console: live state", () => {
     assert.equal(state.flags.a.version, 3, "an older REST read does not win");
   });
 
+  it("gives the cue to a known flag that a snapshot brings at a higher version, and only to it", () => {
+    let state = withFlags(emptyLive(), [flag("a"), flag("b")]);
+    state = reduceLive(state, {
+      type: "snapshot",
+      part: 1,
+      parts: 1,
+      flags: [flag("a", { version: 2, updatedBy: "colleague" }), flag("b"), flag("new")],
+    });
+    assert.deepEqual(state.lastChange, { flagName: "a", kind: "updated", version: 2, actor: "colleague" });
+    state = reduceLive(state, { type: "flag.updated", flag: flag("a", { version: 2, updatedBy: "colleague" }) });
+    assert.equal(state.lastChange?.version, 2, "the same version arriving again changes nothing");
+  });
+
   it("removes a deleted flag and ignores messages it does not know", () => {
     let state = withFlags(emptyLive(), [flag("a")]);
     state = reduceLive(state, { type: "surprise" });

@@ -37,10 +37,21 @@ export function withoutFlag(state: LiveState, flagName: string): LiveState {
   return { ...state, flags: next };
 }
 
+/**
+ * A snapshot replaces the set, keeping the newest version of each flag. A known flag it brings
+ * at a higher version changed while no message could say so (a snapshot read after a change
+ * whose own message then carries nothing new): that is a live change too, and gets the cue.
+ */
 function applySnapshot(state: LiveState, flags: Flag[]): LiveState {
   const next: Record<string, Flag> = {};
-  for (const flag of flags) next[flag.flagName] = newer(state.flags[flag.flagName], flag);
-  return { ...state, flags: next, parts: {} };
+  let lastChange = state.lastChange;
+  for (const flag of flags) {
+    const known = state.flags[flag.flagName];
+    next[flag.flagName] = newer(known, flag);
+    if (known !== undefined && flag.version > known.version)
+      lastChange = { flagName: flag.flagName, kind: "updated", version: flag.version, actor: flag.updatedBy ?? null };
+  }
+  return { ...state, flags: next, parts: {}, lastChange };
 }
 
 /**
