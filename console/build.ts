@@ -75,13 +75,27 @@ async function buildInto(outDir: string): Promise<ConsoleBuild> {
   mkdirSync(staging, { recursive: true });
   try {
     const built = await bundleConsole(staging);
-    rmSync(outDir, { recursive: true, force: true });
-    renameSync(staging, outDir);
+    const old = `${outDir}.old-${process.pid}`;
+    try {
+      renameSync(outDir, old);
+    } catch (error) {
+      if (errorCode(error) !== "ENOENT") throw error;
+    }
+    try {
+      renameSync(staging, outDir);
+    } catch (error) {
+      // Another process (two `npm start` side by side) put its build in first: the same
+      // sources, so the same content-hashed files.
+      if (errorCode(error) !== "ENOTEMPTY" && errorCode(error) !== "EEXIST") throw error;
+    }
+    rmSync(old, { recursive: true, force: true });
     return { ...built, dir: outDir };
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
 }
+
+const errorCode = (error: unknown): unknown => (error as NodeJS.ErrnoException).code;
 
 async function bundleConsole(outDir: string): Promise<ConsoleBuild> {
   const result = await build({
