@@ -1,21 +1,37 @@
 import { serviceError } from "../errors";
 import { FLAG_NAME_PATTERN } from "./validation";
 
-/** A page cursor: the last flag name of the previous page, opaque to clients (base64url JSON). */
-export function encodeCursor(lastFlagName: string): string {
-  return Buffer.from(JSON.stringify({ k: lastFlagName }), "utf8").toString("base64url");
+/**
+ * An opaque page cursor holding one position (base64url JSON `{field: position}`), and its
+ * reverse, which refuses with a 400 anything it did not produce (never a query from a forged key).
+ */
+function cursorCodec<T>(field: string, isPosition: (value: unknown) => value is T) {
+  return {
+    encode: (position: T): string => Buffer.from(JSON.stringify({ [field]: position }), "utf8").toString("base64url"),
+    decode: (cursor: string): T => {
+      try {
+        const parsed: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+        if (parsed !== null && typeof parsed === "object" && field in parsed) {
+          const position = (parsed as Record<string, unknown>)[field];
+          if (isPosition(position)) return position;
+        }
+      } catch {
+        // Falls through to the one error below: a cursor is either ours or invalid.
+      }
+      throw serviceError("VALIDATION_FAILED", "cursor is not one this service issued");
+    },
+  };
 }
 
-/** Reverses encodeCursor; anything it did not produce is a 400, never a scan from a forged key. */
-export function decodeCursor(cursor: string): string {
-  try {
-    const parsed: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-    if (parsed !== null && typeof parsed === "object" && "k" in parsed) {
-      const key = (parsed as { k: unknown }).k;
-      if (typeof key === "string" && FLAG_NAME_PATTERN.test(key)) return key;
-    }
-  } catch {
-    // Falls through to the one error below: a cursor is either ours or invalid.
-  }
-  throw serviceError("VALIDATION_FAILED", "cursor is not one this service issued");
-}
+const flagPage = cursorCodec("k", (key): key is string => typeof key === "string" && FLAG_NAME_PATTERN.test(key));
+const historyPage = cursorCodec(
+  "s",
+  (seq): seq is number => typeof seq === "number" && Number.isSafeInteger(seq) && seq >= 1,
+);
+
+/** A flag-list cursor: the last flag name of the previous page. */
+export const encodeCursor = flagPage.encode;
+export const decodeCursor = flagPage.decode;
+/** A history cursor: the position (`seq`) of the last entry of the previous page. */
+export const encodeHistoryCursor = historyPage.encode;
+export const decodeHistoryCursor = historyPage.decode;

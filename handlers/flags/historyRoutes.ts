@@ -1,5 +1,5 @@
 import type { RouteHandler } from "../http";
-import { decodeHistoryCursor } from "./historyCursor";
+import { decodeHistoryCursor } from "./cursor";
 import type { HistoryStore } from "./historyStore";
 import { parseFlagName, parseLimit } from "./validation";
 

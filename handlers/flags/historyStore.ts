@@ -1,6 +1,6 @@
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { flagNotFound } from "../errors";
-import { encodeHistoryCursor } from "./historyCursor";
+import { encodeHistoryCursor } from "./cursor";
 import { type HistoryEntry, type HistoryItem, itemToEntry, versionOf } from "./history";
 import type { FlagItem } from "./model";
 
