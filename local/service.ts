@@ -140,9 +140,10 @@ function refuseMalformedRequest(error: Error & { code?: string }, socket: Socket
   );
 }
 
-async function closeServer(server: http.Server): Promise<void> {
+/** Stops accepting connections and ends HTTP ones; upgraded (WebSocket) sockets are left to their API. */
+function stopAccepting(server: http.Server): void {
+  if (server.listening) server.close();
   server.closeAllConnections();
-  if (server.listening) await new Promise((resolve) => server.close(resolve));
 }
 
 /** Step: bind the port first, so a port in use fails before anything slow starts. */
@@ -161,7 +162,20 @@ async function listen(port: number, teardown: Teardown): Promise<http.Server> {
     );
     server.listen(port, "127.0.0.1", resolve);
   });
-  teardown.add(() => closeServer(server));
+  // Every socket, upgraded ones included, so none can keep the service (and the process) alive.
+  const sockets = new Set<Socket>();
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
+  const closed = new Promise((resolve) => server.once("close", resolve));
+  // Last step of a stop: whatever is still connected (a WebSocket client mid-handshake, a client
+  // the WebSocket API had not accepted yet) is cut, and the server is closed for good.
+  teardown.add(async () => {
+    stopAccepting(server);
+    for (const socket of sockets) socket.destroy();
+    await closed;
+  });
   return server;
 }
 
@@ -426,7 +440,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     await step(() => serveRest(server, stores, tokenRecords, dependency, logger, options));
     await step(() => startConsumers(stores, dependency, realtime, logger, options, teardown));
     // On stop, new requests are refused before anything they would need goes away.
-    teardown.add(() => closeServer(server));
+    // Not waiting for the server to close: WebSocket clients still connected end with the
+    // WebSocket API's own step, so their $disconnect handlers run.
+    teardown.add(() => stopAccepting(server));
     teardown.add(() => dependency.stopRestarting());
     const { port } = server.address() as AddressInfo;
     return {

@@ -1,7 +1,7 @@
 import { type DynamoDBDocumentClient, GetCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { serviceError } from "../errors";
-import { bumpFlagSet, runTransaction, TRANSACTION_ATTEMPTS } from "../flags/transactions";
+import { backoff, bumpFlagSet, runTransaction, TRANSACTION_ATTEMPTS } from "../flags/transactions";
 import { FLAG_SET_KEY } from "./table";
 
 /** A shared evaluator as the API returns it. */
@@ -71,6 +71,8 @@ export function makeEvaluatorStore({
     ): Promise<{ created: boolean; evaluator: Evaluator }> {
       const expressionJson = JSON.stringify(expression);
       for (let attempt = 0; attempt < TRANSACTION_ATTEMPTS; attempt++) {
+        // Lost a race (created, replaced or deleted meanwhile): retry out of step with the others.
+        if (attempt > 0) await backoff(attempt - 1);
         const at = now().toISOString();
         const item: EvaluatorItem = {
           name,

@@ -12,7 +12,7 @@ import { encodeCursor } from "./cursor";
 import { historySeq, historyTableFor, recordHistory, versionOf } from "./history";
 import { makeHistoryStore } from "./historyStore";
 import { type Flag, type FlagItem, itemToFlag } from "./model";
-import { bumpFlagSet, countReference, runTransaction, TRANSACTION_ATTEMPTS } from "./transactions";
+import { backoff, bumpFlagSet, countReference, runTransaction, TRANSACTION_ATTEMPTS } from "./transactions";
 import type { CreateFlagInput, UpdateFlagInput } from "./validation";
 
 export interface FlagStoreDeps {
@@ -123,7 +123,9 @@ export function makeFlagStore({
         if (!historyTaken(codes)) {
           throw new Error(`create of '${input.flagName}' cancelled: ${codes.join(", ")}`);
         }
-        // A concurrent delete of this name took the position read: read it again.
+        // A concurrent delete of this name took the position read: read it again, after a
+        // jittered pause so writers racing on one name fall out of step instead of in.
+        await backoff(attempt);
       }
       throw new Error(`create of '${input.flagName}' kept losing to concurrent changes`);
     },
@@ -213,7 +215,8 @@ export function makeFlagStore({
         if (codes[0] !== "ConditionalCheckFailed") {
           throw new Error(`update of '${flagName}' cancelled: ${codes.join(", ")}`);
         }
-        // Someone else changed or deleted the flag since it was read: read again.
+        // Someone else changed or deleted the flag since it was read: read again (jittered).
+        await backoff(attempt);
       }
       throw new Error(`update of '${flagName}' kept losing to concurrent updates`);
     },
@@ -274,7 +277,9 @@ export function makeFlagStore({
           throw new Error(`delete of '${flagName}' cancelled: ${codes.join(", ")}`);
         }
         // A concurrent delete re-stamped it, or an update changed it: stamp again and retry,
-        // which answers 404 once the other delete has won.
+        // which answers 404 once the other delete has won. Without the jittered pause, deleters
+        // of one name re-stamp over each other in lockstep and can all run out of attempts.
+        await backoff(attempt);
       }
       throw new Error(`delete of '${flagName}' kept losing to concurrent changes`);
     },

@@ -61,10 +61,15 @@ export interface SnapshotDeps {
 }
 
 /**
- * Sends the full flag set to one connection, in as many frames as API Gateway's message limit
- * needs, in order. A 410 on the first frame right after $connect can mean the handshake has not
- * completed yet, so it is retried a few times before the connection counts as gone; a 410 later
- * means the client left mid-snapshot.
+ * How long after `$connect` a 410 may only mean the handshake has not completed yet (API Gateway
+ * accepts posts once `$connect` has returned). Past it, a 410 means the client has left.
+ */
+export const HANDSHAKE_GRACE_MS = 2000;
+
+/**
+ * Reads the flag set as snapshot frames, and sends frames to one connection in order. A 410 on
+ * the first frame within `HANDSHAKE_GRACE_MS` of the connection's `$connect` is retried a few
+ * times; otherwise (or later in the snapshot) it means the client left, and its row is removed.
  */
 function makeSendSnapshot({
   flags,
@@ -73,17 +78,22 @@ function makeSendSnapshot({
   evaluators = async () => ({}),
   retryDelayMs = 200,
 }: SnapshotDeps) {
-  return async (connectionId: string): Promise<void> => {
+  const read = async (): Promise<string[]> => {
     const [all, shared] = await Promise.all([flags.all(), evaluators()]);
-    const frames = snapshotFrames(all, shared);
+    return snapshotFrames(all, shared);
+  };
+  /** `connectedAt`: when `$connect` ran (ms), for a greeting; undefined for an open connection. */
+  const send = async (connectionId: string, frames: string[], connectedAt?: number): Promise<void> => {
     for (let attempt = 1; (await post(connectionId, frames[0])) !== "sent"; attempt++) {
-      if (attempt === 3) return connections.remove(connectionId);
+      const mayBeOpening = connectedAt !== undefined && !(Date.now() - connectedAt > HANDSHAKE_GRACE_MS);
+      if (attempt === 3 || !mayBeOpening) return connections.remove(connectionId);
       await new Promise((resolve) => setTimeout(resolve, retryDelayMs));
     }
     for (const frame of frames.slice(1)) {
       if ((await post(connectionId, frame)) !== "sent") return connections.remove(connectionId);
     }
   };
+  return { read, send };
 }
 
 /**
@@ -92,7 +102,7 @@ function makeSendSnapshot({
  * browsers cannot send ping frames) with `{"type": "pong"}`; anything else with an error message.
  */
 export function makeDefaultHandler(deps: SnapshotDeps) {
-  const sendSnapshot = makeSendSnapshot(deps);
+  const snapshot = makeSendSnapshot(deps);
   return async (event: WebSocketEvent): Promise<WebSocketResult> => {
     const connectionId = event.requestContext.connectionId;
     let action: unknown;
@@ -102,7 +112,8 @@ export function makeDefaultHandler(deps: SnapshotDeps) {
       action = undefined;
     }
     if (action === "sync") {
-      await sendSnapshot(connectionId);
+      // A message came from it, so the connection is open: a 410 means it has just left.
+      await snapshot.send(connectionId, await snapshot.read());
     } else if (action === "ping") {
       await deps.post(connectionId, { type: "pong" });
     } else {
@@ -116,16 +127,30 @@ export function makeDefaultHandler(deps: SnapshotDeps) {
   };
 }
 
-/** Connections-table stream (INSERTs only, by filter): greets each new connection with a snapshot. */
+/**
+ * Connections-table stream (INSERTs only, by filter): greets each new connection with a snapshot.
+ * The flag set is read once per batch, after every connection in it was recorded, so each gets
+ * every change made before it connected (later ones reach it through the fan-out). A connection
+ * that left before its greeting costs one post, not a round of retries: after a burst of short-lived
+ * connections, the next client is still greeted at once.
+ */
 export function makeSnapshotHandler(deps: SnapshotDeps) {
-  const sendSnapshot = makeSendSnapshot(deps);
+  const snapshot = makeSendSnapshot(deps);
   return async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
     const processor = new BatchProcessor(EventType.DynamoDBStreams);
+    let frames: Promise<string[]> | undefined;
     return processPartialResponse(
       event,
       async (record: DynamoDBRecord) => {
         const row = unmarshall(record.dynamodb?.NewImage as Record<string, AttributeValue>);
-        await sendSnapshot(row.connectionId as string);
+        frames ??= snapshot.read();
+        const connectedAt = typeof row.connectedAt === "string" ? Date.parse(row.connectedAt) : Number.NaN;
+        // A row without a readable time is treated as just connected (retried), as before.
+        await snapshot.send(
+          row.connectionId as string,
+          await frames,
+          Number.isNaN(connectedAt) ? Date.now() : connectedAt,
+        );
       },
       processor,
     );

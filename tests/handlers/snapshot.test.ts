@@ -2,8 +2,8 @@ import { strict as assert } from "node:assert";
 import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
 import { BatchWriteCommand, DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { Flag, FlagItem } from "../../handlers/flags/model";
-import { makeFlagStore } from "../../handlers/flags/store";
-import { makeConnectionStore } from "../../handlers/realtime/connections";
+import { type FlagStore, makeFlagStore } from "../../handlers/flags/store";
+import { type ConnectionStore, makeConnectionStore } from "../../handlers/realtime/connections";
 import { makeDefaultHandler, makeSnapshotHandler } from "../../handlers/realtime/handlers";
 import { makePoster, settleBounded } from "../../handlers/realtime/push";
 import { MAX_FRAME_BYTES, snapshotFrames } from "../../handlers/realtime/snapshot";
@@ -185,6 +185,57 @@ describe("snapshot sending through the handlers (DynamoDB Local, Management API 
     } finally {
       await management.stop();
     }
+  });
+
+  describe("greeting new connections (connections-table INSERTs)", () => {
+    const insert = (connectionId: string, connectedAt: Date) => ({
+      eventName: "INSERT",
+      dynamodb: {
+        NewImage: { connectionId: { S: connectionId }, connectedAt: { S: connectedAt.toISOString() } },
+        SequenceNumber: connectionId,
+      },
+    });
+    /** A snapshot handler over one flag, a poster that finds `gone-*` connections gone. */
+    const greeter = (goneAtFirst: (id: string) => boolean) => {
+      const seen = { reads: 0, posts: [] as string[], removed: [] as string[] };
+      const handler = makeSnapshotHandler({
+        flags: { all: async () => (seen.reads++, [flagOfAboutOneKiB(1)]) } as unknown as FlagStore,
+        connections: { remove: async (id: string) => void seen.removed.push(id) } as unknown as ConnectionStore,
+        post: async (id) => {
+          const first = !seen.posts.includes(id);
+          seen.posts.push(id);
+          return first && goneAtFirst(id) ? "gone" : "sent";
+        },
+        logger: silent,
+        retryDelayMs: 300,
+      });
+      return { seen, handler };
+    };
+
+    it("reads the flag set once per batch, and drops a connection that left long ago at its first 410", async () => {
+      const { seen, handler } = greeter((id) => id.startsWith("gone"));
+      const minuteAgo = new Date(Date.now() - 60_000);
+      const started = Date.now();
+
+      const result = await handler({
+        Records: [insert("gone-1", minuteAgo), insert("gone-2", minuteAgo), insert("here", new Date())],
+      } as never);
+
+      assert.deepEqual(result, { batchItemFailures: [] });
+      assert.equal(seen.reads, 1);
+      assert.deepEqual([...seen.posts].sort(), ["gone-1", "gone-2", "here"]);
+      assert.deepEqual([...seen.removed].sort(), ["gone-1", "gone-2"]);
+      assert.ok(Date.now() - started < 300, "a connection gone long ago was retried");
+    });
+
+    it("retries the first frame of a connection whose handshake may not have completed", async () => {
+      const { seen, handler } = greeter(() => true);
+
+      await handler({ Records: [insert("opening", new Date())] } as never);
+
+      assert.deepEqual(seen.posts, ["opening", "opening"]);
+      assert.deepEqual(seen.removed, []);
+    });
   });
 
   it('answers {"action": "ping"} with a pong and nothing else (a keep-alive costs no snapshot)', async () => {

@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import * as net from "node:net";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import fc from "fast-check";
 import type { RunningService } from "../../local/service";
@@ -159,5 +160,27 @@ describe("WebSocket server under hostile clients (raw frames, local runtime)", (
     const late = await connect(`${service.websocketUrl}?token=${encodeURIComponent(READ_TOKEN)}`);
     await late.waitFor((m) => m.type === "snapshot");
     await late.close();
+  });
+});
+
+describe("stopping the local runtime with clients still connected", () => {
+  it("stops promptly, closing an open WebSocket, a raw socket mid-frame and one mid-handshake", async () => {
+    const { service } = await startTestService();
+    const open = await connect(`${service.websocketUrl}?token=${encodeURIComponent(READ_TOKEN)}`);
+    const openClosed = new Promise((resolve) => open.ws.once("close", resolve));
+    const raw = await rawConnect(service.port, `/ws?token=${encodeURIComponent(READ_TOKEN)}`);
+    raw.socket.write(frame({ payload: Buffer.from('{"action":"sync"}'), truncateTo: 3 }));
+    // An upgrade request whose headers never finish.
+    const handshaking = net.connect(service.port, "127.0.0.1");
+    await new Promise((resolve) => handshaking.once("connect", resolve));
+    handshaking.on("error", () => undefined);
+    handshaking.write("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n");
+    const handshakeEnded = new Promise((resolve) => handshaking.once("close", resolve));
+
+    const started = Date.now();
+    await service.stop();
+
+    assert.ok(Date.now() - started < 10_000, `stop took ${Date.now() - started} ms`);
+    await Promise.all([openClosed, raw.closed, handshakeEnded]);
   });
 });
