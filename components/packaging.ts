@@ -179,11 +179,38 @@ async function bundle(text: string, projectRoot: string): Promise<string> {
     mainFields: ["module", "main"],
     minify: true,
     legalComments: "none",
-    plugins: [bundleModules(narrowRequires(text, projectRoot), projectRoot)],
+    plugins: [bundleModules(narrowRequires(text, projectRoot), projectRoot), lambdaCredentials(projectRoot)],
     write: false,
     logLevel: "silent",
   });
   return result.outputFiles[0].text;
+}
+
+/**
+ * Lambda hands every function its role's credentials in environment variables, so the SDK
+ * clients' default credential chain resolves there at its first step. The rest of the chain
+ * (SSO, INI files, processes, web identity, container and instance metadata, with the STS and SSO
+ * clients they carry: ~100 KB, a quarter of a small function's bundle) never runs on Lambda but is
+ * compiled and loaded on every cold start. In the bundle the chain is the SDK's own `fromEnv`.
+ */
+function lambdaCredentials(projectRoot: string): Plugin {
+  return {
+    name: "flags-lambda-credentials",
+    setup(plugin) {
+      plugin.onResolve({ filter: /^@aws-sdk\/credential-provider-node$/ }, () => ({
+        path: "credential-provider-node",
+        namespace: "lambda-credentials",
+      }));
+      plugin.onLoad({ filter: /.*/, namespace: "lambda-credentials" }, () => ({
+        contents: [
+          'import { fromEnv } from "@aws-sdk/credential-provider-env";',
+          "export const defaultProvider = (init = {}) => fromEnv(init);",
+        ].join("\n"),
+        resolveDir: projectRoot,
+        loader: "js",
+      }));
+    },
+  };
 }
 
 /** The archive Lambda unpacks into /var/task: the one bundled file. */

@@ -46,4 +46,36 @@ describe("function packaging (esbuild over the serialized callback)", () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("resolves a client's credentials from Lambda's environment variables, without the rest of the default chain", async () => {
+    const code = await bundleSerializedText(
+      [
+        'const client_dynamodb_1 = require("@aws-sdk/client-dynamodb/dist-cjs/index.js");',
+        'exports.handler = async () => new client_dynamodb_1.DynamoDBClient({ region: "eu-west-1" }).config.credentials();',
+      ].join("\n"),
+    );
+    // The SSO, web-identity, INI-file and process providers (and the STS/SSO clients they carry).
+    assert.doesNotMatch(code, /AssumeRoleWithWebIdentity|GetRoleCredentials|sso_start_url|credential_process/);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "flags-packaging-"));
+    const saved = { ...process.env };
+    try {
+      fs.writeFileSync(path.join(dir, "__index.js"), code);
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- the bundled CommonJS file
+      const { handler } = require(path.join(dir, "__index.js")) as { handler: () => Promise<Record<string, unknown>> };
+      Object.assign(process.env, {
+        AWS_ACCESS_KEY_ID: "AKIDLAMBDA",
+        AWS_SECRET_ACCESS_KEY: "secret",
+        AWS_SESSION_TOKEN: "session",
+      });
+      const credentials = await handler();
+      assert.equal(credentials.accessKeyId, "AKIDLAMBDA");
+      assert.equal(credentials.sessionToken, "session");
+    } finally {
+      for (const key of ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]) {
+        if (saved[key] === undefined) delete process.env[key];
+        else process.env[key] = saved[key];
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
