@@ -144,7 +144,9 @@ function spawnJava(dataDir: string | undefined, port: number): ChildProcess {
   const wrap = hasSetpriv();
   const start = createSpawn(cwd, (command, args, options) =>
     wrap
-      ? spawnProcess("setpriv", ["--pdeathsig", "KILL", "--", command, ...args], options)
+      ? // TERM, not KILL: DynamoDB Local killed outright can lose writes it already acknowledged
+        // (seen: a created table and item gone after a restart); on TERM it closes its database.
+        spawnProcess("setpriv", ["--pdeathsig", "TERM", "--", command, ...args], options)
       : spawnProcess(command, args, options),
   );
   return start({ path: dataDir === undefined ? null : path.resolve(dataDir), port, sharedDb: true, stdio: "pipe" });
@@ -244,7 +246,8 @@ export async function superviseDynamoDbLocal(options: SupervisorOptions = {}): P
   let current: Attempt | undefined;
   let available = false;
   let stopped = false;
-  const killOnExit = () => current?.child.kill("SIGKILL");
+  // Cannot wait here; the JVM ends on TERM, closing its database first (see spawnJava).
+  const killOnExit = () => current?.child.kill("SIGTERM");
   process.once("exit", killOnExit);
 
   const startOnce = async (signal?: AbortSignal) => {

@@ -122,7 +122,9 @@ describe("npm start (the local runtime as a process)", () => {
     const second = await npmStart({ PORT: "0", FLAGS_DATA_DIR: dir });
     try {
       assert.equal(javaProcessesFor(dir).length, 1);
-      assert.equal((await client(second.url)("GET", "/flags/kept")).body.value, 1);
+      const read = await client(second.url)("GET", "/flags/kept");
+      assert.equal(read.status, 200, `${JSON.stringify(read.body)}\n${first.output()}\n${second.output()}`);
+      assert.equal(read.body.value, 1);
     } finally {
       await stop(second, "SIGTERM");
     }
