@@ -4,6 +4,7 @@
  * behind each API operation with its on-demand price.
  */
 import { spawn } from "node:child_process";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import type autocannon from "autocannon";
 import { startDynamoDbLocal } from "../local/dynamodb";
@@ -35,6 +36,12 @@ export interface LoadRow {
   direct: { requestsPerSecond: number; p50: number; p99: number; non2xx: number; errors: number };
   /** CPU the service process spent per request served (HTTP, auth, routing, validation, SDK, stream pollers). */
   serviceCpuMsPerRequest: number;
+  /**
+   * CPU DynamoDB Local's JVM spent per request served through the service (its writes, the
+   * pollers' stream reads, conflicting transactions), and per operation replayed directly; null
+   * where the process's CPU time cannot be read (no /proc).
+   */
+  dynamoCpuMsPerRequest: { service: number | null; direct: number | null };
   overheadP50Ms: number;
   ratioP50: number;
 }
@@ -45,6 +52,27 @@ export interface LoadOptions {
 }
 
 type Sample = LoadRow["service"];
+
+/** CPU time (user + system) a process has used, in ms, from /proc; undefined where unreadable. */
+function processCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
+  }
+}
+
+/** What `run` cost a process in CPU ms, per `count` of what it did. */
+async function cpuPer<T>(pid: number | undefined, run: () => Promise<T>, count: (result: T) => number) {
+  const before = processCpuMs(pid);
+  const result = await run();
+  const after = processCpuMs(pid);
+  const per = before === undefined || after === undefined ? null : (after - before) / Math.max(count(result), 1);
+  return { result, per };
+}
 
 /** autocannon in its own process (bench/cannonProcess.ts): the load generator off the service's CPU. */
 async function cannon(options: autocannon.Options & { spread?: number }): Promise<Sample> {
@@ -156,13 +184,18 @@ export async function loadAndWork(options: LoadOptions): Promise<{ work: Operati
       for (const { label, operation, target, spreadName } of targets) {
         const base = { connections: options.connections, duration: options.durationSeconds };
         const cpu = process.cpuUsage();
-        const serviceSample = await cannon({ ...base, ...target });
+        const { result: serviceSample, per: dynamoServiceCpu } = await cpuPer(
+          dynamo.pid,
+          () => cannon({ ...base, ...target }),
+          (sample) => sample.requestsPerSecond * options.durationSeconds,
+        );
         const used = process.cpuUsage(cpu);
         const served = serviceSample.requestsPerSecond * options.durationSeconds;
         const serviceCpuMsPerRequest = (used.user + used.system) / 1000 / Math.max(served, 1);
         const replay = replays.get(operation) ?? [];
         // OFREP answers from its warm flag set: no DynamoDB request per evaluation to compare with.
         let direct: Sample = { requestsPerSecond: 0, p50: 0, p99: 0, non2xx: 0, errors: 0 };
+        let dynamoDirectCpu: number | null = null;
         if (replay.length > 0) {
           // The operation's DynamoDB requests in order, each connection cycling through them; one
           // operation is then `replay.length` requests. A replayed conditional write may be refused
@@ -172,12 +205,19 @@ export async function loadAndWork(options: LoadOptions): Promise<{ work: Operati
             const body = spreadName === undefined ? call.body : call.body.replaceAll(`"${spreadName}"`, '"load-__N__"');
             return { method: "POST" as const, path: "/", headers, body };
           });
-          const sample = await cannon({
-            ...base,
-            url: dynamo.endpoint,
-            requests,
-            ...(spreadName === undefined ? {} : { spread: options.connections }),
-          });
+          const { result: sample, per } = await cpuPer(
+            dynamo.pid,
+            () =>
+              cannon({
+                ...base,
+                url: dynamo.endpoint,
+                requests,
+                ...(spreadName === undefined ? {} : { spread: options.connections }),
+              }),
+            // Per operation: `replay.length` requests make one.
+            (result) => (result.requestsPerSecond * options.durationSeconds) / replay.length,
+          );
+          dynamoDirectCpu = per;
           direct = {
             ...sample,
             requestsPerSecond: sample.requestsPerSecond / replay.length,
@@ -191,6 +231,7 @@ export async function loadAndWork(options: LoadOptions): Promise<{ work: Operati
           service: serviceSample,
           direct,
           serviceCpuMsPerRequest,
+          dynamoCpuMsPerRequest: { service: dynamoServiceCpu, direct: dynamoDirectCpu },
           overheadP50Ms: serviceSample.p50 - direct.p50,
           ratioP50: serviceSample.p50 / Math.max(direct.p50, 0.001),
         });

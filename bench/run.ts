@@ -541,21 +541,29 @@ async function loadSection(): Promise<void> {
   console.log(
     `\n## Local runtime under load (autocannon, ${options.connections} connections, ${options.durationSeconds} s) vs the same DynamoDB request straight to DynamoDB Local`,
   );
+  const cpu = (ms: number | null) => (ms === null ? "(unknown)" : `${ms.toFixed(2)} ms`);
   for (const row of load) {
     const direct =
       row.dynamoRequests === 0
         ? "DynamoDB: none per request (answered from the warm flag set)"
-        : `DynamoDB ${row.direct.requestsPerSecond.toFixed(0).padStart(6)} req/s p50 ${row.direct.p50.toFixed(1)} ms p99 ${row.direct.p99.toFixed(1)} ms ` +
+        : `DynamoDB ${row.direct.requestsPerSecond.toFixed(0).padStart(6)} req/s p50 ${row.direct.p50.toFixed(1)} ms p99 ${row.direct.p99.toFixed(1)} ms, ` +
+          `its CPU ${cpu(row.dynamoCpuMsPerRequest.direct)} ` +
           `(${row.dynamoRequests} request${row.dynamoRequests === 1 ? "" : "s"}) | overhead p50 ${row.overheadP50Ms.toFixed(1)} ms (${row.ratioP50.toFixed(2)}×; target < 2 ms)`;
     const failures = row.service.non2xx + row.service.errors + row.direct.non2xx + row.direct.errors;
     console.log(
       `${row.operation.padEnd(36)} service ${row.service.requestsPerSecond.toFixed(0).padStart(6)} req/s p50 ${row.service.p50.toFixed(1)} ms p99 ${row.service.p99.toFixed(1)} ms, ` +
-        `its CPU ${row.serviceCpuMsPerRequest.toFixed(2)} ms/request | ${direct}` +
+        `its CPU ${row.serviceCpuMsPerRequest.toFixed(2)} ms/request + DynamoDB Local's ${cpu(row.dynamoCpuMsPerRequest.service)} | ${direct}` +
         (failures > 0
           ? ` [non-2xx/errors: ${row.service.non2xx}/${row.service.errors} vs ${row.direct.non2xx}/${row.direct.errors}]`
           : ""),
     );
   }
+  console.log(
+    `(load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ")} on ${os.cpus().length} CPUs)`,
+  );
   writeResult("load", { options, work, load });
 }
 

@@ -46,7 +46,15 @@ export function compileRoutes(): (method: string, rawPath: string) => RouteMatch
  * The body as API Gateway passes it: text, or base64 (`isBase64Encoded`) when the bytes are not
  * UTF-8 — so the handler refuses them instead of reading U+FFFD where they were.
  */
+/** Stateless (no `stream` option): one for every request. */
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
 async function readBody(request: IncomingMessage): Promise<{ body: string | null; isBase64Encoded: boolean }> {
+  // Neither Content-Length nor Transfer-Encoding: the request has no body (RFC 9112 §6.3), and
+  // most (GETs) have none; Node discards the empty stream once the response is sent.
+  if (request.headers["content-length"] === undefined && request.headers["transfer-encoding"] === undefined) {
+    return { body: null, isBase64Encoded: false };
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request) {
@@ -57,7 +65,7 @@ async function readBody(request: IncomingMessage): Promise<{ body: string | null
   if (size === 0) return { body: null, isBase64Encoded: false };
   const bytes = Buffer.concat(chunks);
   try {
-    return { body: new TextDecoder("utf-8", { fatal: true }).decode(bytes), isBase64Encoded: false };
+    return { body: UTF8.decode(bytes), isBase64Encoded: false };
   } catch {
     return { body: bytes.toString("base64"), isBase64Encoded: true };
   }
@@ -66,6 +74,8 @@ async function readBody(request: IncomingMessage): Promise<{ body: string | null
 export interface ProxyEventContext {
   /** Authorizer context API Gateway would pass (the token id once auth identifies one). */
   authorizer: Record<string, string> | null;
+  /** The request's URL, when the caller has parsed it already. */
+  url?: URL;
 }
 
 /**
@@ -77,7 +87,7 @@ export async function toProxyEvent(
   match: RouteMatch | undefined,
   context: ProxyEventContext,
 ): Promise<APIGatewayProxyEvent> {
-  const url = new URL(request.url ?? "/", "http://local");
+  const url = context.url ?? new URL(request.url ?? "/", "http://local");
   const query: Record<string, string> = {};
   const multiQuery: Record<string, string[]> = {};
   for (const [key, value] of url.searchParams) {

@@ -4,6 +4,8 @@ import { superviseDynamoDbLocal, type SupervisorOptions } from "./supervisor";
 export interface DynamoDbLocal {
   /** e.g. `http://127.0.0.1:41234` */
   readonly endpoint: string;
+  /** The Java process's id while it runs (the bench reads its CPU time). */
+  readonly pid: number | undefined;
   /** Stops the Java process and waits for it to exit. */
   stop(): Promise<void>;
 }

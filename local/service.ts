@@ -331,13 +331,14 @@ function serveRest(
   const serveConsole = makeConsoleServer(options.consoleDir);
   server.on("request", async (request, response) => {
     try {
-      let path: string;
+      let url: URL;
       try {
-        path = new URL(request.url ?? "/", "http://local").pathname;
+        url = new URL(request.url ?? "/", "http://local");
       } catch {
         // A request-target no URL parser accepts (e.g. `//[`): API Gateway refuses those too.
         return sendError(response, 400, "VALIDATION_FAILED", "the request path is not a valid URL path");
       }
+      const path = url.pathname;
       // The console's static files: no token, as on AWS.
       if (serveConsole(request, response, path)) return;
       const matched = match(request.method ?? "", path);
@@ -353,7 +354,7 @@ function serveRest(
       if (matched !== undefined && matched.route.method !== "OPTIONS" && !dependency.available()) {
         return sendError(response, 503, "DEPENDENCY_UNAVAILABLE", "DynamoDB Local is restarting; retry shortly");
       }
-      const event = await toProxyEvent(request, matched, { authorizer });
+      const event = await toProxyEvent(request, matched, { authorizer, url });
       writeProxyResult(response, await restHandler(event));
     } catch (error) {
       if (error instanceof RangeError) return tooLarge(response);

@@ -3,7 +3,7 @@ import { type ApiResponse, parseJsonBody, type RouteHandler } from "../http";
 import { decodeCursor } from "./cursor";
 import type { Flag } from "./model";
 import type { FlagStore } from "./store";
-import { parseCreateFlag, parseFlagName, parseIfMatch, parseLimit, parseUpdateFlag } from "./validation";
+import { flagSchemas, parseCreateFlag, parseFlagName, parseIfMatch, parseLimit, parseUpdateFlag } from "./validation";
 
 const flagResponse = (status: number, flag: Flag, headers: Record<string, string> = {}): ApiResponse => ({
   status,
@@ -45,16 +45,18 @@ export function makeReadRoutes({ store }: { store: FlagStore }): Record<string, 
 
 /** `POST /flags` and `PUT /flags/{flagName}`. */
 export function makeWriteRoutes({ store }: { store: FlagStore }): Record<string, RouteHandler> {
+  // Once per factory (per Lambda instance), not per request.
+  const schemas = flagSchemas();
   return {
     "POST /flags": async (request) => {
-      const input = parseCreateFlag(parseJsonBody(request));
+      const input = parseCreateFlag(parseJsonBody(request), schemas);
       const flag = await store.create(input, request.actor);
       return flagResponse(201, flag, { Location: `${request.basePath}/flags/${encodeURIComponent(flag.flagName)}` });
     },
     "PUT /flags/{flagName}": async (request) => {
       const flagName = parseFlagName(request.params.flagName);
       const expectedVersion = parseIfMatch(request.header("If-Match"));
-      const input = parseUpdateFlag(parseJsonBody(request), flagName);
+      const input = parseUpdateFlag(parseJsonBody(request), flagName, schemas);
       if (input.flagName !== undefined && input.flagName !== flagName) {
         throw serviceError("NAME_MISMATCH", `body names '${input.flagName}' but the path names '${flagName}'`);
       }

@@ -83,6 +83,28 @@ export function makeFlagStore({
   /** Whether the history entry (the transaction's last item) found its position taken. */
   const historyTaken = (codes: string[]): boolean => codes.at(-1) === "ConditionalCheckFailed";
 
+  /**
+   * Updates of one flag that this store runs at once, one after the other. Each would otherwise
+   * read the same version, and all but one would lose the transaction and read again: with n
+   * concurrent writers a write takes up to n attempts (the local runtime, where every request
+   * shares one store, answered 50 writers of one flag at 6 writes/s, 90 ms of CPU each). A Lambda
+   * instance serves one request at a time, so there this changes nothing; writers in different
+   * processes still meet at the version condition.
+   */
+  const lanes = new Map<string, Promise<unknown>>();
+  const inLane = <T>(flagName: string, run: () => Promise<T>): Promise<T> => {
+    const result = (lanes.get(flagName) ?? Promise.resolve()).then(run);
+    const done = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    lanes.set(flagName, done);
+    void done.then(() => {
+      if (lanes.get(flagName) === done) lanes.delete(flagName);
+    });
+    return result;
+  };
+
   const readItem = async (flagName: string): Promise<FlagItem | undefined> => {
     const result = await doc.send(new GetCommand({ TableName: tableName, Key: { flagName }, ConsistentRead: true }));
     return result.Item as FlagItem | undefined;
@@ -164,61 +186,63 @@ export function makeFlagStore({
       actor: string | null,
       expectedVersion?: number,
     ): Promise<Flag> {
-      for (let attempt = 0; attempt < TRANSACTION_ATTEMPTS; attempt++) {
-        const old = await readItem(flagName);
-        if (old === undefined) throw flagNotFound(flagName);
-        const version = Number(old.version);
-        if (expectedVersion !== undefined && version !== expectedVersion) {
-          throw versionConflict(flagName, expectedVersion, version);
-        }
-        const at = now().toISOString();
-        const next: FlagItem = { ...old, version: version + 1, updatedAt: at, updatedBy: actor };
-        delete next.valueJson;
-        delete next.definitionJson;
-        delete next.refs;
-        if (input.value !== undefined) next.valueJson = JSON.stringify(input.value);
-        if (input.definition !== undefined) next.definitionJson = JSON.stringify(input.definition);
-        if (input.refs !== undefined && input.refs.length > 0) next.refs = input.refs;
-        if (input.description !== undefined) next.description = input.description;
-
-        const sets = ["version = :next", "updatedAt = :at", "updatedBy = :actor"];
-        const removes: string[] = [];
-        const values: Record<string, unknown> = { ":next": version + 1, ":at": at, ":actor": actor, ":old": version };
-        for (const field of ["valueJson", "definitionJson", "refs", "description"] as const) {
-          if (next[field] === undefined) {
-            if (field !== "description") removes.push(field);
-            continue;
+      return inLane(flagName, async () => {
+        for (let attempt = 0; attempt < TRANSACTION_ATTEMPTS; attempt++) {
+          const old = await readItem(flagName);
+          if (old === undefined) throw flagNotFound(flagName);
+          const version = Number(old.version);
+          if (expectedVersion !== undefined && version !== expectedVersion) {
+            throw versionConflict(flagName, expectedVersion, version);
           }
-          sets.push(`${field} = :${field}`);
-          values[`:${field}`] = next[field];
-        }
-        const { added, removed } = referenceChanges(old.refs ?? [], next.refs ?? []);
-        const entry = { flagName, seq: historySeq(old, version + 1), version: version + 1, at, actor };
-        const codes = await transact(() => [
-          {
-            Update: {
-              TableName: tableName,
-              Key: { flagName },
-              UpdateExpression: `SET ${sets.join(", ")}${removes.length > 0 ? ` REMOVE ${removes.join(", ")}` : ""}`,
-              ConditionExpression: "version = :old",
-              ExpressionAttributeValues: values,
+          const at = now().toISOString();
+          const next: FlagItem = { ...old, version: version + 1, updatedAt: at, updatedBy: actor };
+          delete next.valueJson;
+          delete next.definitionJson;
+          delete next.refs;
+          if (input.value !== undefined) next.valueJson = JSON.stringify(input.value);
+          if (input.definition !== undefined) next.definitionJson = JSON.stringify(input.definition);
+          if (input.refs !== undefined && input.refs.length > 0) next.refs = input.refs;
+          if (input.description !== undefined) next.description = input.description;
+
+          const sets = ["version = :next", "updatedAt = :at", "updatedBy = :actor"];
+          const removes: string[] = [];
+          const values: Record<string, unknown> = { ":next": version + 1, ":at": at, ":actor": actor, ":old": version };
+          for (const field of ["valueJson", "definitionJson", "refs", "description"] as const) {
+            if (next[field] === undefined) {
+              if (field !== "description") removes.push(field);
+              continue;
+            }
+            sets.push(`${field} = :${field}`);
+            values[`:${field}`] = next[field];
+          }
+          const { added, removed } = referenceChanges(old.refs ?? [], next.refs ?? []);
+          const entry = { flagName, seq: historySeq(old, version + 1), version: version + 1, at, actor };
+          const codes = await transact(() => [
+            {
+              Update: {
+                TableName: tableName,
+                Key: { flagName },
+                UpdateExpression: `SET ${sets.join(", ")}${removes.length > 0 ? ` REMOVE ${removes.join(", ")}` : ""}`,
+                ConditionExpression: "version = :old",
+                ExpressionAttributeValues: values,
+              },
             },
-          },
-          ...added.map((name) => countReference(evaluatorsTable, name, 1)),
-          ...removed.map((name) => countReference(evaluatorsTable, name, -1)),
-          bumpFlagSet(evaluatorsTable, at),
-          recordHistory(historyTable, { ...entry, flag: versionOf(next) }),
-        ]);
-        if (codes === undefined) return itemToFlag(next);
-        const missing = failedReference(codes, added);
-        if (missing !== undefined) throw missingEvaluator(missing);
-        if (codes[0] !== "ConditionalCheckFailed") {
-          throw new Error(`update of '${flagName}' cancelled: ${codes.join(", ")}`);
+            ...added.map((name) => countReference(evaluatorsTable, name, 1)),
+            ...removed.map((name) => countReference(evaluatorsTable, name, -1)),
+            bumpFlagSet(evaluatorsTable, at),
+            recordHistory(historyTable, { ...entry, flag: versionOf(next) }),
+          ]);
+          if (codes === undefined) return itemToFlag(next);
+          const missing = failedReference(codes, added);
+          if (missing !== undefined) throw missingEvaluator(missing);
+          if (codes[0] !== "ConditionalCheckFailed") {
+            throw new Error(`update of '${flagName}' cancelled: ${codes.join(", ")}`);
+          }
+          // Someone else changed or deleted the flag since it was read: read again (jittered).
+          await backoff(attempt);
         }
-        // Someone else changed or deleted the flag since it was read: read again (jittered).
-        await backoff(attempt);
-      }
-      throw new Error(`update of '${flagName}' kept losing to concurrent updates`);
+        throw new Error(`update of '${flagName}' kept losing to concurrent updates`);
+      });
     },
 
     /**

@@ -46,7 +46,8 @@ export function jsonDepth(value: unknown): number {
 
 /**
  * The request schemas. Built on demand rather than at module level: Pulumi serializes handler
- * modules by value, and a zod instance captured that way fails to serialize.
+ * modules by value, and a zod instance captured that way fails to serialize. Building them costs
+ * about 0.5 ms, so a route factory builds them once and passes them to every parse.
  */
 export function flagSchemas() {
   const flagName = z
@@ -129,9 +130,11 @@ function checkedFields(flagName: string, data: Record<string, unknown>): Omit<Cr
   return fields;
 }
 
-export function parseCreateFlag(body: unknown): CreateFlagInput {
+export type FlagSchemas = ReturnType<typeof flagSchemas>;
+
+export function parseCreateFlag(body: unknown, schemas: FlagSchemas = flagSchemas()): CreateFlagInput {
   requireObject(body);
-  const result = flagSchemas().create.safeParse(body);
+  const result = schemas.create.safeParse(body);
   if (!result.success) throw validationFailed(result.error);
   const { flagName, description } = result.data;
   const input: CreateFlagInput = { flagName, ...checkedFields(flagName, result.data) };
@@ -140,9 +143,13 @@ export function parseCreateFlag(body: unknown): CreateFlagInput {
 }
 
 /** `flagName` is the path's: the definition's messages and checks are about that flag. */
-export function parseUpdateFlag(body: unknown, pathFlagName = "flag"): UpdateFlagInput {
+export function parseUpdateFlag(
+  body: unknown,
+  pathFlagName = "flag",
+  schemas: FlagSchemas = flagSchemas(),
+): UpdateFlagInput {
   requireObject(body);
-  const result = flagSchemas().update.safeParse(body);
+  const result = schemas.update.safeParse(body);
   if (!result.success) throw validationFailed(result.error);
   const { flagName, description } = result.data;
   const input: UpdateFlagInput = checkedFields(pathFlagName, result.data);

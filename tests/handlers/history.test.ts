@@ -1,5 +1,11 @@
 import { strict as assert } from "node:assert";
-import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+} from "@aws-sdk/lib-dynamodb";
 import { isServiceError } from "../../handlers/errors";
 import { makeEvaluatorStore } from "../../handlers/evaluators/store";
 import { evaluatorsTableFor } from "../../handlers/evaluators/table";
@@ -32,6 +38,12 @@ describe("flag history (store against DynamoDB Local): every change's entry, wri
   const create = (body: Record<string, unknown>, actor = "admin") => flags.create(parseCreateFlag(body), actor);
   const update = (flagName: string, body: Record<string, unknown>, actor = "admin", ifMatch?: number) =>
     flags.update(flagName, parseUpdateFlag(body, flagName), actor, ifMatch);
+  /**
+   * An update from a store of its own, as from another Lambda instance: one store runs its updates
+   * of a flag one after the other, so only separate stores race at the version condition.
+   */
+  const updateElsewhere = (flagName: string, body: Record<string, unknown>, actor = "admin", ifMatch?: number) =>
+    makeFlagStore({ doc, tableName }).update(flagName, parseUpdateFlag(body, flagName), actor, ifMatch);
   /** The whole history, newest first, following every cursor. */
   const allVersions = async (flagName: string, limit = 100) => {
     const versions = [];
@@ -239,7 +251,7 @@ describe("flag history (store against DynamoDB Local): every change's entry, wri
   it("gives 16 concurrent updates of one flag a gap-free history, one entry per write, each the flag it returned", async () => {
     await create({ flagName: "contended", value: -1 });
     const results = await Promise.all(
-      Array.from({ length: 16 }, (_, i) => update("contended", { value: i }, `writer-${i}`)),
+      Array.from({ length: 16 }, (_, i) => updateElsewhere("contended", { value: i }, `writer-${i}`)),
     );
 
     const versions = await allVersions("contended");
@@ -256,10 +268,30 @@ describe("flag history (store against DynamoDB Local): every change's entry, wri
     assert.equal(new Set(results.map((r) => r.value)).size, 16, "every write is kept");
   });
 
+  it("runs one store's concurrent updates of a flag one after the other: no transaction is lost and retried", async () => {
+    await create({ flagName: "one-lane", value: -1 });
+    let transactions = 0;
+    const counting = {
+      send: (command: Parameters<DynamoDBDocumentClient["send"]>[0]) => {
+        if (command instanceof TransactWriteCommand) transactions += 1;
+        return doc.send(command);
+      },
+    } as DynamoDBDocumentClient;
+    const store = makeFlagStore({ doc: counting, tableName });
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => store.update("one-lane", parseUpdateFlag({ value: i }), `writer-${i}`)),
+    );
+    assert.deepEqual(
+      results.map((r) => r.version).sort((a, b) => a - b),
+      Array.from({ length: 12 }, (_, i) => i + 2),
+    );
+    assert.equal(transactions, 12, "one transaction per update");
+  });
+
   it("gives exactly one entry per version when concurrent updates all send the same If-Match", async () => {
     await create({ flagName: "if-match-race", value: 0 });
     const settled = await Promise.allSettled(
-      Array.from({ length: 10 }, (_, i) => update("if-match-race", { value: i + 1 }, "admin", 1)),
+      Array.from({ length: 10 }, (_, i) => updateElsewhere("if-match-race", { value: i + 1 }, "admin", 1)),
     );
     const won = settled.filter((s) => s.status === "fulfilled");
     assert.equal(won.length, 1);
