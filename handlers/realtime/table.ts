@@ -41,6 +41,15 @@ export const STREAM_CONSUMER = {
 export const FANOUT_CONCURRENCY = 100;
 
 /**
+ * Rows per page (`Limit`) of the fan-out's connection Scan: posting starts once the first page is
+ * read, while the next is read. On AWS a Scan is billed per request for the bytes it reads,
+ * rounded up to 4 KB: 1,000 rows of ~100 B read as 4 pages of 250 cost 4 × ceil(25 KB / 4 KB) ×
+ * 0.5 = 14 RCU instead of one request's 12.5 RCU (eventually consistent), and 4 requests instead
+ * of 1 (see BENCHMARKS.md, fan-out).
+ */
+export const SCAN_PAGE_ROWS = 250;
+
+/**
  * Posts one invocation makes in a fan-out (connections × messages): a batch that needs more is
  * handed to parallel worker invocations, each a segment of a parallel Scan of the connections
  * table. 1,000 posts at 100 in flight take ~0.5 s on one vCPU (see BENCHMARKS.md).
