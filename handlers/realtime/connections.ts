@@ -6,7 +6,7 @@ import {
   ScanCommand,
   type ScanCommandOutput,
 } from "@aws-sdk/lib-dynamodb";
-import { CONNECTION_TTL_SECONDS, SCAN_PAGE_ROWS } from "./table";
+import { CONNECTION_TTL_SECONDS, SCAN_FIRST_PAGE_ROWS } from "./table";
 
 export interface ConnectionStoreDeps {
   doc: DynamoDBDocumentClient;
@@ -39,20 +39,21 @@ export function makeConnectionStore({ doc, tableName, now = () => new Date() }: 
     },
 
     /**
-     * Every connection id — or those of one segment of a parallel scan — a page of at most
-     * `pageRows` (default SCAN_PAGE_ROWS) at a time. The next page is read while the caller works
-     * on this one, so a fan-out starts posting after the first page rather than the whole Scan.
+     * Every connection id — or those of one segment of a parallel scan — a page at a time: first
+     * at most `firstPageRows` (default SCAN_FIRST_PAGE_ROWS), then pages of ≤ 1 MB of rows. The
+     * next page is read while the caller works on this one, so a fan-out starts posting after a
+     * short first read rather than the whole Scan.
      */
     async *pages(
       segment?: { segment: number; totalSegments: number },
-      pageRows = SCAN_PAGE_ROWS,
+      firstPageRows = SCAN_FIRST_PAGE_ROWS,
     ): AsyncGenerator<string[]> {
       const scan = (startKey: Record<string, unknown> | undefined): Promise<ScanCommandOutput> =>
         doc.send(
           new ScanCommand({
             TableName: tableName,
             ProjectionExpression: "connectionId",
-            Limit: pageRows,
+            Limit: startKey === undefined ? firstPageRows : undefined,
             ExclusiveStartKey: startKey,
             ...(segment === undefined ? {} : { Segment: segment.segment, TotalSegments: segment.totalSegments }),
           }),

@@ -47,13 +47,14 @@ export const STREAM_CONSUMER = {
 export const FANOUT_CONCURRENCY = 200;
 
 /**
- * Rows per page (`Limit`) of the fan-out's connection Scan: posting starts once the first page is
- * read, while the next is read. On AWS a Scan is billed per request for the bytes it reads,
- * rounded up to 4 KB: 1,000 rows of ~100 B read as 4 pages of 250 cost 4 × ceil(25 KB / 4 KB) ×
- * 0.5 = 14 RCU instead of one request's 12.5 RCU (eventually consistent), and 4 requests instead
- * of 1 (see BENCHMARKS.md, fan-out).
+ * Rows of the first page (`Limit`) of the fan-out's connection Scan — one round of posts: posting
+ * starts once it is read, while the rest is read in pages of DynamoDB's own size (≤ 1 MB, no
+ * `Limit`, so no trailing empty page). Measured locally, pages of 250 throughout were slower than
+ * one Scan: each request has its own overhead, and the reads then trail the posts. On AWS this is
+ * one Scan request more per fan-out (or worker segment) and, as a Scan is billed per request for
+ * the bytes it reads rounded up to 4 KB, at most 0.5 RCU more (BENCHMARKS.md, fan-out).
  */
-export const SCAN_PAGE_ROWS = 250;
+export const SCAN_FIRST_PAGE_ROWS = FANOUT_CONCURRENCY;
 
 /**
  * Posts one invocation makes in a fan-out (connections × messages): a batch that needs more is
