@@ -39,8 +39,9 @@ export const STREAM_CONSUMER = {
 
 /**
  * Posts to connections in flight at once during a fan-out (and sockets kept open to API Gateway):
- * 1,000 posts wait 5 rounds of one post's latency instead of 10 at 100. Measured locally, 200 beat
- * both 100 and 250 (BENCHMARKS.md, fan-out). One invocation then peaks at about 200 / 20 ms =
+ * 1,000 posts wait 5 rounds of one post's latency instead of 10 at 100. Timing the parallel
+ * fan-out alone, 200 beat 100 and 250; the bench's ratio, CPU-bound on a shared machine, did not
+ * move measurably (BENCHMARKS.md, fan-out). One invocation then peaks at about 200 / 20 ms =
  * 10,000 posts/s — API Gateway's default account rate; its burst of 5,000 covers a 1,000-post
  * fan-out, and the poster backs off on a 429.
  */
