@@ -24,8 +24,8 @@ import { deadLetterQueue as createDeadLetterQueue, streamReadStatements } from "
 
 /**
  * Seconds a stream consumer may run on one batch. A batch holds up to 100 records and the fan-out
- * posts each to every connection, 100 posts in flight: 1,000 connections at 50 ms a post is
- * 100 × 1,000 × 0.05 / 100 = 50 s of posting, so 10 s would time the batch out, retry it whole and
+ * posts each to every connection, 200 posts in flight: 1,000 connections at 50 ms a post is
+ * 100 × 1,000 × 0.05 / 200 = 25 s of posting, so 10 s would time the batch out, retry it whole and
  * send duplicates. Lambda's limit is 900 s; this leaves headroom for slower posts.
  */
 export const STREAM_CONSUMER_TIMEOUT_SECONDS = 300;

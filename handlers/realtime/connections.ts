@@ -6,7 +6,7 @@ import {
   ScanCommand,
   type ScanCommandOutput,
 } from "@aws-sdk/lib-dynamodb";
-import { CONNECTION_TTL_SECONDS } from "./table";
+import { CONNECTION_TTL_SECONDS, SCAN_FIRST_PAGE_ROWS } from "./table";
 
 export interface ConnectionStoreDeps {
   doc: DynamoDBDocumentClient;
@@ -39,15 +39,21 @@ export function makeConnectionStore({ doc, tableName, now = () => new Date() }: 
     },
 
     /**
-     * Every connection id — or those of one segment of a parallel scan — a page (≤ 1 MB of rows)
-     * at a time. The next page is read while the caller works on this one.
+     * Every connection id — or those of one segment of a parallel scan — a page at a time: first
+     * at most `firstPageRows` (default SCAN_FIRST_PAGE_ROWS), then pages of ≤ 1 MB of rows. The
+     * next page is read while the caller works on this one, so a fan-out starts posting after a
+     * short first read rather than the whole Scan.
      */
-    async *pages(segment?: { segment: number; totalSegments: number }): AsyncGenerator<string[]> {
+    async *pages(
+      segment?: { segment: number; totalSegments: number },
+      firstPageRows = SCAN_FIRST_PAGE_ROWS,
+    ): AsyncGenerator<string[]> {
       const scan = (startKey: Record<string, unknown> | undefined): Promise<ScanCommandOutput> =>
         doc.send(
           new ScanCommand({
             TableName: tableName,
             ProjectionExpression: "connectionId",
+            Limit: startKey === undefined ? firstPageRows : undefined,
             ExclusiveStartKey: startKey,
             ...(segment === undefined ? {} : { Segment: segment.segment, TotalSegments: segment.totalSegments }),
           }),

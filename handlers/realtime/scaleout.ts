@@ -100,30 +100,89 @@ export interface Delivery {
   failed: Set<number>;
 }
 
+/** Connection ids: a list, or pages of them (`ConnectionStore.pages`), read while earlier ones are posted to. */
+export type ConnectionIds = readonly string[] | AsyncIterable<readonly string[]>;
+
 /**
- * Posts `messages`, in order, to each of `ids`, `concurrency` connections at a time; a connection
- * reported gone gets nothing more and its row is deleted.
+ * Posts `messages`, in order, to each connection of `source`, `concurrency` connections at a time;
+ * a connection reported gone gets nothing more and its row is deleted. Pages are one stream: the
+ * first posts go out once the first page is read, the next page is asked for before this one
+ * runs out, and no page waits for the slowest post of the one before. Each connection is posted
+ * to once. If reading a page fails, the connections already read are still posted to (and the
+ * gone deleted), then the read's error is thrown.
  */
 export async function deliver(
-  ids: readonly string[],
+  source: ConnectionIds,
   messages: ReadonlyArray<ServerMessage | string>,
   { post, connections, concurrency }: { post: Poster; connections: ConnectionStore; concurrency: number },
 ): Promise<Delivery> {
+  const pages = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : undefined;
+  // Ids read and not yet taken: `current` from `at` on, then the pages in `ahead`.
+  let current: readonly string[] = pages === undefined ? (source as readonly string[]) : [];
+  let at = 0;
+  const ahead: Array<readonly string[]> = [];
+  let exhausted = pages === undefined;
+  let readFailure: { error: unknown } | undefined;
+  let reading: Promise<void> | undefined;
+  const read = (): Promise<void> =>
+    (reading ??= (pages as AsyncIterator<readonly string[]>)
+      .next()
+      .then(
+        (page) => {
+          if (page.done === true) exhausted = true;
+          else if (page.value.length > 0) ahead.push(page.value);
+        },
+        (error: unknown) => {
+          readFailure = { error };
+          exhausted = true;
+        },
+      )
+      .finally(() => {
+        reading = undefined;
+      }));
+  const take = async (): Promise<string | undefined> => {
+    for (;;) {
+      if (at < current.length) {
+        // Ask for the next page while this one still has a round of posts left.
+        if (!exhausted && ahead.length === 0 && current.length - at <= concurrency) void read();
+        return current[at++];
+      }
+      const next = ahead.shift();
+      if (next !== undefined) {
+        current = next;
+        at = 0;
+      } else if (exhausted) {
+        return undefined;
+      } else {
+        await read();
+      }
+    }
+  };
+
   const failed = new Set<number>();
+  const goneIds: string[] = [];
   let sent = 0;
-  const outcomes = await settleBounded(ids, concurrency, async (id) => {
+  const postAll = async (id: string): Promise<void> => {
     for (const [index, message] of messages.entries()) {
       try {
-        if ((await post(id, message)) === "gone") return "gone";
+        if ((await post(id, message)) === "gone") {
+          goneIds.push(id);
+          return;
+        }
         sent += 1;
       } catch {
         failed.add(index);
       }
     }
-    return "open";
-  });
-  const goneIds = ids.filter((_, i) => outcomes[i].status === "fulfilled" && outcomes[i].value === "gone");
+  };
+  const worker = async () => {
+    for (let id = await take(); id !== undefined; id = await take()) await postAll(id);
+  };
+  const workers = pages === undefined ? Math.min(concurrency, current.length) : concurrency;
+  await Promise.all(Array.from({ length: workers }, worker));
+
   const removals = await settleBounded(goneIds, concurrency, (id) => connections.remove(id));
+  if (readFailure !== undefined) throw readFailure.error;
   const notRemoved = removals.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (notRemoved !== undefined) throw notRemoved.reason;
   return { sent, gone: goneIds.length, failed };
@@ -171,18 +230,14 @@ export function makeFanoutWorkerHandler({
       // Only the consumer invokes this; a malformed event is a fault, not something to retry into success.
       throw new TypeError("not a fan-out worker event: { segment, totalSegments, messages: string[] }");
     }
-    let sent = 0;
-    let gone = 0;
-    let failed = 0;
-    for await (const page of connections.pages(event)) {
-      const delivery = await deliver(page, event.messages, { post, connections, concurrency });
-      sent += delivery.sent;
-      gone += delivery.gone;
-      failed += delivery.failed.size;
-    }
+    const { sent, gone, failed } = await deliver(connections.pages(event), event.messages, {
+      post,
+      connections,
+      concurrency,
+    });
     const { segment, totalSegments } = event;
-    if (failed > 0) {
-      throw new Error(`segment ${segment}/${totalSegments}: ${failed} messages failed for some connection`);
+    if (failed.size > 0) {
+      throw new Error(`segment ${segment}/${totalSegments}: ${failed.size} messages failed for some connection`);
     }
     logger.info("fan-out segment", { segment, totalSegments, messages: event.messages.length, sent, gone });
     return { sent, gone };
@@ -216,19 +271,10 @@ export function makeFanOut({
   invokeWorker,
   limits = {},
 }: FanOutDeps) {
-  const here = (ids: readonly string[], messages: readonly ServerMessage[]) =>
+  const here = (ids: ConnectionIds, messages: readonly ServerMessage[]) =>
     deliver(ids, messages, { post, connections, concurrency });
   return async (messages: readonly ServerMessage[]): Promise<Delivery & { workers: number }> => {
-    if (invokeWorker === undefined) {
-      const total: Delivery = { sent: 0, gone: 0, failed: new Set() };
-      for await (const page of connections.pages()) {
-        const delivery = await here(page, messages);
-        total.sent += delivery.sent;
-        total.gone += delivery.gone;
-        for (const index of delivery.failed) total.failed.add(index);
-      }
-      return { ...total, workers: 0 };
-    }
+    if (invokeWorker === undefined) return { ...(await here(connections.pages(), messages)), workers: 0 };
     const first = await connections.first(inlineConnectionLimit(messages.length, limits.postsPerInvocation));
     if (first.complete) return { ...(await here(first.ids, messages)), workers: 0 };
 

@@ -122,16 +122,19 @@ export function makeSignedPoster(options: SignedPosterOptions) {
       const outgoing = request(
         { agent, method: "POST", hostname: base.hostname, port, path, headers: signed.headers },
         (response) => {
+          const status = response.statusCode ?? 0;
+          response.on("error", reject);
+          if (status >= 200 && status < 300) {
+            // A success has no body worth reading: drain it, which frees the socket for the next post.
+            response.on("end", () => resolve({ status, headers: response.headers, body: "" }));
+            response.resume();
+            return;
+          }
           const chunks: Buffer[] = [];
           response.on("data", (chunk: Buffer) => chunks.push(chunk));
           response.on("end", () =>
-            resolve({
-              status: response.statusCode ?? 0,
-              headers: response.headers,
-              body: Buffer.concat(chunks).toString("utf8"),
-            }),
+            resolve({ status, headers: response.headers, body: Buffer.concat(chunks).toString("utf8") }),
           );
-          response.on("error", reject);
         },
       );
       outgoing.on("error", reject);

@@ -37,13 +37,30 @@ export const STREAM_CONSUMER = {
   maximumRecordAgeInSeconds: 3600,
 } as const;
 
-/** Posts to connections in flight at once during a fan-out. */
-export const FANOUT_CONCURRENCY = 100;
+/**
+ * Posts to connections in flight at once during a fan-out (and sockets kept open to API Gateway):
+ * 1,000 posts wait 5 rounds of one post's latency instead of 10 at 100. Timing the parallel
+ * fan-out alone, 200 beat 100 and 250; the bench's ratio, CPU-bound on a shared machine, did not
+ * move measurably (BENCHMARKS.md, fan-out). One invocation then peaks at about 200 / 20 ms =
+ * 10,000 posts/s — API Gateway's default account rate; its burst of 5,000 covers a 1,000-post
+ * fan-out, and the poster backs off on a 429.
+ */
+export const FANOUT_CONCURRENCY = 200;
+
+/**
+ * Rows of the first page (`Limit`) of the fan-out's connection Scan — one round of posts: posting
+ * starts once it is read, while the rest is read in pages of DynamoDB's own size (≤ 1 MB, no
+ * `Limit`, so no trailing empty page). Measured locally, pages of 250 throughout were slower than
+ * one Scan: each request has its own overhead, and the reads then trail the posts. On AWS this is
+ * one Scan request more per fan-out (or worker segment) and, as a Scan is billed per request for
+ * the bytes it reads rounded up to 4 KB, at most 0.5 RCU more (BENCHMARKS.md, fan-out).
+ */
+export const SCAN_FIRST_PAGE_ROWS = FANOUT_CONCURRENCY;
 
 /**
  * Posts one invocation makes in a fan-out (connections × messages): a batch that needs more is
  * handed to parallel worker invocations, each a segment of a parallel Scan of the connections
- * table. 1,000 posts at 100 in flight take ~0.5 s on one vCPU (see BENCHMARKS.md).
+ * table. 1,000 posts at 200 in flight take ~0.5 s on one vCPU (see BENCHMARKS.md).
  */
 export const POSTS_PER_INVOCATION = 1000;
 

@@ -8,6 +8,7 @@ import type { ServerMessage } from "../../handlers/realtime/messages";
 import { makePoster, type Poster } from "../../handlers/realtime/push";
 import {
   chunkMessages,
+  deliver,
   type FanoutWorkerEvent,
   inlineConnectionLimit,
   makeFanOut,
@@ -16,7 +17,12 @@ import {
   workerEventBytes,
   workerEvents,
 } from "../../handlers/realtime/scaleout";
-import { INVOKE_PAYLOAD_BYTES, MAX_FANOUT_WORKERS, POSTS_PER_INVOCATION } from "../../handlers/realtime/table";
+import {
+  INVOKE_PAYLOAD_BYTES,
+  MAX_FANOUT_WORKERS,
+  POSTS_PER_INVOCATION,
+  SCAN_FIRST_PAGE_ROWS,
+} from "../../handlers/realtime/table";
 import { localDynamoClient } from "../../local/dynamodb";
 import { ensureConnectionsTable } from "../../local/tables";
 import { startFakeManagementApi } from "../support/fakeManagementApi";
@@ -96,6 +102,91 @@ describe("fan-out scale-out: the arithmetic (pure functions)", () => {
   });
 });
 
+describe("fan-out delivery over pages of connections", () => {
+  const noRemovals = { remove: async () => {} } as unknown as Parameters<typeof deliver>[2]["connections"];
+  /** Resolves when `ready` is called; rejects after 5 s, naming what never happened. */
+  const gate = (what: string) => {
+    let open: () => void = () => {};
+    const opened = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`never happened: ${what}`)), 5_000);
+      open = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    return { opened, open };
+  };
+
+  it("starts posting once the first page is read, before the Scan has read the rest", async () => {
+    const firstPost = gate("a post before the second page was read");
+    async function* pages() {
+      yield ["c-0", "c-1", "c-2"];
+      await firstPost.opened; // the second page is read only after a post went out
+      yield ["c-3", "c-4"];
+    }
+    const posted: string[] = [];
+    const delivery = await deliver(pages(), [deleted("x")], {
+      post: async (id) => {
+        posted.push(id);
+        firstPost.open();
+        return "sent";
+      },
+      connections: noRemovals,
+      concurrency: 2,
+    });
+    assert.deepEqual(posted.sort(), ["c-0", "c-1", "c-2", "c-3", "c-4"]);
+    assert.equal(delivery.sent, 5);
+  });
+
+  it("lets no page wait for the slowest post of the one before, and keeps each connection's message order", async () => {
+    // With a barrier per page, c-slow's post (page 1) would wait for c-next (page 2) forever.
+    const nextPosted = gate("the second page's post while the first page's slow post was in flight");
+    async function* pages() {
+      yield ["c-slow", "c-fast"];
+      yield ["c-next"];
+    }
+    const received = new Map<string, string[]>();
+    const delivery = await deliver(pages(), [deleted("a", 1), deleted("b", 2)], {
+      post: async (id, message) => {
+        if (id === "c-slow") await nextPosted.opened;
+        if (id === "c-next") nextPosted.open();
+        received.set(id, [...(received.get(id) ?? []), (message as { flagName: string }).flagName]);
+        return "sent";
+      },
+      connections: noRemovals,
+      concurrency: 2,
+    });
+    assert.equal(delivery.sent, 6);
+    for (const id of ["c-slow", "c-fast", "c-next"]) assert.deepEqual(received.get(id), ["a", "b"], id);
+  });
+
+  it("posts to the connections already read when a later page fails, deletes the gone, then fails", async () => {
+    async function* pages(): AsyncGenerator<string[]> {
+      yield ["c-0", "gone-1", "c-2"];
+      throw new Error("ProvisionedThroughputExceededException");
+    }
+    const posted: string[] = [];
+    const removed: string[] = [];
+    await assert.rejects(
+      deliver(pages(), [deleted("x")], {
+        post: async (id) => {
+          posted.push(id);
+          return id.startsWith("gone-") ? "gone" : "sent";
+        },
+        connections: {
+          remove: async (id: string) => {
+            removed.push(id);
+          },
+        } as unknown as Parameters<typeof deliver>[2]["connections"],
+        concurrency: 10,
+      }),
+      /ProvisionedThroughputExceededException/,
+    );
+    assert.deepEqual(posted.sort(), ["c-0", "c-2", "gone-1"]);
+    assert.deepEqual(removed, ["gone-1"]);
+  });
+});
+
 describe("fan-out scale-out against DynamoDB Local, many connections", function () {
   this.timeout(120_000);
   let client: ReturnType<typeof localDynamoClient>;
@@ -162,6 +253,34 @@ describe("fan-out scale-out against DynamoDB Local, many connections", function 
     });
     return { handler, started, connections };
   };
+
+  it("reads a short first page, then the rest, every connection exactly once, posting to each once", async () => {
+    assert.ok(SCAN_FIRST_PAGE_ROWS >= 50 && SCAN_FIRST_PAGE_ROWS <= 1000, "one round of posts, not the whole table");
+    const { tableName, live, goneIds } = await tableWith(95, (i) => i % 10 === 3);
+    const connections = makeConnectionStore({ doc, tableName });
+    const sizes: number[] = [];
+    const seen: string[] = [];
+    for await (const page of connections.pages(undefined, 7)) {
+      sizes.push(page.length);
+      seen.push(...page);
+    }
+    assert.equal(sizes[0], 7, `pages of ${sizes.join(", ")}`);
+    assert.ok(sizes.length >= 2, "the rest came after the first page");
+    assert.deepEqual(seen.sort(), [...live, ...goneIds].sort());
+
+    const management = await startFakeManagementApi({ gone: new Set(goneIds) });
+    try {
+      const paged = { ...connections, pages: () => connections.pages(undefined, 7) };
+      const result = await makeFanOut({ connections: paged, post: posterFor(management.endpoint), logger: silent })([
+        deleted("paged"),
+      ]);
+      assert.deepEqual([result.sent, result.gone], [live.length, goneIds.length]);
+      assert.ok(live.every((id) => management.received.get(id)?.length === 1));
+      assert.deepEqual(await rowsOf(tableName), [...live].sort(), "the gone rows are deleted, no other");
+    } finally {
+      await management.stop();
+    }
+  });
 
   it("reaches each of 3,000 connections exactly once across parallel segments, and deletes the 60 gone", async () => {
     const { tableName, live, goneIds } = await tableWith(3000, (i) => i % 50 === 7);
