@@ -120,17 +120,26 @@ export async function runProgram(config: Record<string, string> = {}): Promise<R
   for (const key of Object.keys(require.cache)) {
     if (key === require.resolve(programPath) || key.startsWith(componentsDir)) delete require.cache[key];
   }
-  const program: Record<string, pulumi.Output<unknown>> = await import(programPath);
-  for (const output of Object.values(program)) {
-    if (pulumi.Output.isInstance(output)) registered.push(new Promise((resolve) => output.apply(() => resolve())));
-  }
-  await Promise.all(registered);
-  // Resources whose inputs wait on other outputs (permissions, deployments) register later:
-  // wait until no new registration has arrived for a while.
-  let seen = -1;
-  while (seen !== resources.length) {
-    seen = resources.length;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+  // Pulumi records where each resource was declared from a full stack trace (`new Error().stack`
+  // per resource); under ts-node every frame of it is source-mapped, which was about half of a
+  // program run. The positions go unused here (no engine), so stacks stay unmapped meanwhile.
+  const mapped = Error.prepareStackTrace;
+  Error.prepareStackTrace = undefined;
+  try {
+    const program: Record<string, pulumi.Output<unknown>> = await import(programPath);
+    for (const output of Object.values(program)) {
+      if (pulumi.Output.isInstance(output)) registered.push(new Promise((resolve) => output.apply(() => resolve())));
+    }
+    await Promise.all(registered);
+    // Resources whose inputs wait on other outputs (permissions, deployments) register later:
+    // wait until no new registration has arrived for a while.
+    let seen = -1;
+    while (seen !== resources.length) {
+      seen = resources.length;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } finally {
+    Error.prepareStackTrace = mapped;
   }
   for (const resource of resources) programs.set(resource, resources);
   return resources;
