@@ -123,8 +123,9 @@ export async function runProgram(config: Record<string, string> = {}): Promise<R
   // Pulumi records where each resource was declared from a full stack trace (`new Error().stack`
   // per resource); under ts-node every frame of it is source-mapped, which was about half of a
   // program run. The positions go unused here (no engine), so stacks stay unmapped meanwhile.
-  const mapped = Error.prepareStackTrace;
-  Error.prepareStackTrace = undefined;
+  const errors = Error as { prepareStackTrace?: ErrorConstructor["prepareStackTrace"] };
+  const mapped = errors.prepareStackTrace;
+  errors.prepareStackTrace = undefined;
   try {
     const program: Record<string, pulumi.Output<unknown>> = await import(programPath);
     for (const output of Object.values(program)) {
@@ -139,7 +140,7 @@ export async function runProgram(config: Record<string, string> = {}): Promise<R
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   } finally {
-    Error.prepareStackTrace = mapped;
+    errors.prepareStackTrace = mapped;
   }
   for (const resource of resources) programs.set(resource, resources);
   return resources;
