@@ -42,13 +42,13 @@ export function compileRoutes(): (method: string, rawPath: string) => RouteMatch
   };
 }
 
+/** Stateless (no `stream` option): one for every request. */
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
 /**
  * The body as API Gateway passes it: text, or base64 (`isBase64Encoded`) when the bytes are not
  * UTF-8 — so the handler refuses them instead of reading U+FFFD where they were.
  */
-/** Stateless (no `stream` option): one for every request. */
-const UTF8 = new TextDecoder("utf-8", { fatal: true });
-
 async function readBody(request: IncomingMessage): Promise<{ body: string | null; isBase64Encoded: boolean }> {
   // Neither Content-Length nor Transfer-Encoding: the request has no body (RFC 9112 §6.3), and
   // most (GETs) have none; Node discards the empty stream once the response is sent.

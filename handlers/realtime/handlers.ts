@@ -82,9 +82,13 @@ function makeSendSnapshot({
     const [all, shared] = await Promise.all([flags.all(), evaluators()]);
     return snapshotFrames(all, shared);
   };
-  /** `connectedAt`: when `$connect` ran (ms), for a greeting; undefined for an open connection. */
+  /**
+   * `connectedAt`: when `$connect` ran (ms; NaN if unknown), for a greeting; undefined for a
+   * connection known to be open.
+   */
   const send = async (connectionId: string, frames: string[], connectedAt?: number): Promise<void> => {
     for (let attempt = 1; (await post(connectionId, frames[0])) !== "sent"; attempt++) {
+      // Written as "not past the grace" so that an unknown time (NaN) counts as still opening.
       const mayBeOpening = connectedAt !== undefined && !(Date.now() - connectedAt > HANDSHAKE_GRACE_MS);
       if (attempt === 3 || !mayBeOpening) return connections.remove(connectionId);
       await new Promise((resolve) => setTimeout(resolve, retryDelayMs));
@@ -144,13 +148,8 @@ export function makeSnapshotHandler(deps: SnapshotDeps) {
       async (record: DynamoDBRecord) => {
         const row = unmarshall(record.dynamodb?.NewImage as Record<string, AttributeValue>);
         frames ??= snapshot.read();
-        const connectedAt = typeof row.connectedAt === "string" ? Date.parse(row.connectedAt) : Number.NaN;
-        // A row without a readable time is treated as just connected (retried), as before.
-        await snapshot.send(
-          row.connectionId as string,
-          await frames,
-          Number.isNaN(connectedAt) ? Date.now() : connectedAt,
-        );
+        // A row without a readable time (NaN) counts as just connected: its first frame is retried.
+        await snapshot.send(row.connectionId as string, await frames, Date.parse(row.connectedAt));
       },
       processor,
     );

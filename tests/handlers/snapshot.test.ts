@@ -236,6 +236,19 @@ describe("snapshot sending through the handlers (DynamoDB Local, Management API 
       assert.deepEqual(seen.posts, ["opening", "opening"]);
       assert.deepEqual(seen.removed, []);
     });
+
+    it("treats a row without a connection time as just connected (retried, not dropped)", async () => {
+      const { seen, handler } = greeter(() => true);
+      const record = {
+        eventName: "INSERT",
+        dynamodb: { NewImage: { connectionId: { S: "old-row" } }, SequenceNumber: "1" },
+      };
+
+      await handler({ Records: [record] } as never);
+
+      assert.deepEqual(seen.posts, ["old-row", "old-row"]);
+      assert.deepEqual(seen.removed, []);
+    });
   });
 
   it('answers {"action": "ping"} with a pong and nothing else (a keep-alive costs no snapshot)', async () => {
