@@ -1,5 +1,12 @@
 import { isDeepStrictEqual } from "node:util";
 import { MemoryStorage } from "@openfeature/flagd-core";
+import {
+  BoundsError,
+  compileFlag,
+  type FlagdDefinition,
+  measureEvaluator,
+  measureRule,
+} from "../../packages/openfeature-provider/src/evaluation";
 import { serviceError } from "../errors";
 import type { FlagDefinition } from "./model";
 
@@ -52,13 +59,13 @@ export function referencedEvaluators(targeting: unknown): string[] {
       if (typeof name !== "string") throw invalid(`targeting: a $ref must name an evaluator as a string`);
       names.add(name);
     }
-    pending.push(...Object.values(node));
+    for (const child of Object.values(node)) pending.push(child);
   }
   return [...names].sort();
 }
 
 /** The flagd flag a stored flag evaluates as: a plain value becomes one variant, served STATIC. */
-export function toFlagdFlag(value: unknown, definition: FlagDefinition): Record<string, unknown> {
+export function toFlagdFlag(value: unknown, definition: FlagDefinition): FlagdDefinition {
   const variants = definition.variants ?? { [PLAIN_VARIANT]: value };
   const defaultVariant = definition.variants === undefined ? PLAIN_VARIANT : (definition.defaultVariant ?? null);
   return {
@@ -100,17 +107,24 @@ function describeParseError(error: Error, flagName: string): string {
   return `${path === "" ? "flag" : path}: ${specific.message ?? "is invalid"}${detail}`;
 }
 
+/** A rule over the evaluation bounds, as the 400 a user acts on: the path, what is wrong, the bound. */
+function boundsProblem(error: unknown): never {
+  if (error instanceof BoundsError) throw invalid(`${error.message} (bound: ${error.bound})`);
+  throw error;
+}
+
 /**
  * Runs flagd-core over one flag, as flagd loads a flag set: its schema is binding for the flag's
  * structure (state, variants, default variant, metadata) and advisory for targeting, whose
  * operator arguments flagd resolves at evaluation time (an invalid `sem_ver` operator evaluates
  * to null, so the default variant; the flagd test kit relies on that, and on forms newer than
- * flagd-core's bundled schema, such as `v1.0.0` and partial versions). What is binding for
- * targeting is that json-logic-engine can build it: an unknown operator is refused.
+ * flagd-core's bundled schema, such as `v1.0.0` and partial versions). Targeting is first
+ * measured against the evaluation bounds (which also refuse anything that is not a JsonLogic or
+ * flagd operator), then built the way every evaluating process builds it (`compileFlag`).
  * `$ref`s stand in as placeholders: whether each evaluator exists is checked atomically when the
- * flag is stored.
+ * flag is stored, and each `$ref` is charged as the dearest evaluator there can be.
  */
-function checkWithFlagd(flagName: string, flag: Record<string, unknown>, refs: string[]): void {
+function checkWithFlagd(flagName: string, flag: FlagdDefinition, refs: string[]): void {
   const { targeting, ...structure } = flag;
   const strict = new MemoryStorage(quietLogger());
   try {
@@ -119,90 +133,17 @@ function checkWithFlagd(flagName: string, flag: Record<string, unknown>, refs: s
     throw invalid(describeParseError(error as Error, flagName));
   }
   if (targeting === undefined) return;
-  const evaluators = Object.fromEntries(refs.map((name) => [name, { "==": [1, 1] }]));
-  const storage = new MemoryStorage(quietLogger());
   try {
-    storage.setConfigurations(JSON.stringify({ flags: { [flagName]: flag }, $evaluators: evaluators }), false);
+    measureRule(targeting, "flag");
   } catch (error) {
-    throw invalid(describeParseError(error as Error, flagName));
+    boundsProblem(error);
   }
-  const probe = storage.getFlag(flagName)?.evaluate({});
-  if (probe?.errorCode === "PARSE_ERROR") {
-    throw invalid(`targeting: not valid JsonLogic: ${unknownOperator(targeting) ?? "flagd-core cannot build it"}`);
+  const placeholders = Object.fromEntries(refs.map((name) => [name, { "==": [1, 1] }]));
+  const compiled = compileFlag(flagName, flag, placeholders, quietLogger());
+  if (compiled.error !== undefined) throw invalid(`targeting: ${compiled.error}`);
+  if (compiled.feature.evaluate({}).errorCode === "PARSE_ERROR") {
+    throw invalid("targeting: not valid JsonLogic: flagd-core cannot build it");
   }
-}
-
-/** JsonLogic's operators plus flagd's; anything else as an object's only key is not an operator. */
-const OPERATORS = new Set([
-  "var",
-  "missing",
-  "missing_some",
-  "if",
-  "?:",
-  "==",
-  "===",
-  "!=",
-  "!==",
-  "!",
-  "!!",
-  "or",
-  "and",
-  ">",
-  ">=",
-  "<",
-  "<=",
-  "max",
-  "min",
-  "+",
-  "-",
-  "*",
-  "/",
-  "%",
-  "map",
-  "reduce",
-  "filter",
-  "all",
-  "none",
-  "some",
-  "merge",
-  "in",
-  "cat",
-  "substr",
-  "log",
-  "fractional",
-  "sem_ver",
-  "starts_with",
-  "ends_with",
-  "$ref",
-  "preserve",
-  "val",
-  "exists",
-  "??",
-  "length",
-  "get",
-  "keys",
-  "every",
-  "not",
-  "xor",
-  "try",
-  "throw",
-  "eachKey",
-  "until",
-]);
-
-/** The first key that names no operator, to tell the user which one, if one can be found. */
-function unknownOperator(logic: unknown): string | undefined {
-  const pending: unknown[] = [logic];
-  while (pending.length > 0) {
-    const node = pending.pop();
-    if (node === null || typeof node !== "object") continue;
-    if (!Array.isArray(node)) {
-      const keys = Object.keys(node);
-      if (keys.length === 1 && !OPERATORS.has(keys[0])) return `'${keys[0]}' is not a JsonLogic or flagd operator`;
-    }
-    pending.push(...Object.values(node));
-  }
-  return undefined;
 }
 
 /**
@@ -280,7 +221,15 @@ export function checkDefinition(flagName: string, input: DefinitionInput): Check
   if (targeting !== undefined && (targeting === null || typeof targeting !== "object" || Array.isArray(targeting))) {
     throw invalid('targeting: must be a JsonLogic object, e.g. {"if": [...]}');
   }
-  const refs = targeting === undefined ? [] : referencedEvaluators(targeting);
+  // Bounded before anything walks the rule whole (a hostile rule can be deep or wide).
+  let refs: string[] = [];
+  if (targeting !== undefined) {
+    try {
+      refs = measureRule(targeting, "flag").refs;
+    } catch (error) {
+      boundsProblem(error);
+    }
+  }
   const definition: FlagDefinition = {
     ...(state === undefined ? {} : { state }),
     variants,
@@ -300,14 +249,19 @@ export function checkEvaluatorExpression(expression: unknown): void {
   if (expression === null || typeof expression !== "object" || Array.isArray(expression)) {
     throw invalid('expression: must be a JsonLogic object, e.g. {"in": [{"var": "email"}, [...]]}');
   }
-  if (referencedEvaluators(expression).length > 0) {
-    throw invalid("expression: an evaluator cannot reference another evaluator with $ref");
+  try {
+    measureEvaluator(expression);
+  } catch (error) {
+    boundsProblem(error);
   }
-  const flag = { state: "ENABLED", variants: { on: true, off: false }, defaultVariant: "off", targeting: expression };
-  const storage = new MemoryStorage(quietLogger());
-  storage.setConfigurations(JSON.stringify({ flags: { evaluator: flag } }), false);
-  const probe = storage.getFlag("evaluator")?.evaluate({});
-  if (probe?.errorCode === "PARSE_ERROR") {
-    throw invalid(`expression: not valid JsonLogic: ${unknownOperator(expression) ?? "flagd-core cannot build it"}`);
+  const flag: FlagdDefinition = {
+    state: "ENABLED",
+    variants: { on: true, off: false },
+    defaultVariant: "off",
+    targeting: expression,
+  };
+  const compiled = compileFlag("evaluator", flag, {}, quietLogger());
+  if (compiled.error !== undefined || compiled.feature.evaluate({}).errorCode === "PARSE_ERROR") {
+    throw invalid("expression: not valid JsonLogic: flagd-core cannot build it");
   }
 }

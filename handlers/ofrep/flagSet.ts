@@ -1,5 +1,6 @@
 import { type DynamoDBDocumentClient, GetCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
-import { type FeatureFlag, MemoryStorage } from "@openfeature/flagd-core";
+import type { FeatureFlag } from "@openfeature/flagd-core";
+import { compileFlag, evaluatorChecks } from "../../packages/openfeature-provider/src/evaluation";
 import { FLAG_SET_KEY } from "../evaluators/table";
 import { toFlagdFlag } from "../flags/definition";
 import { type FlagItem, itemDefinition } from "../flags/model";
@@ -85,7 +86,8 @@ const quietLogger = () => ({ debug() {}, info() {}, warn() {}, error() {} });
 
 /**
  * Builds every flag with flagd-core, each on its own so that one that cannot be built (stored
- * before a rule changed, say) fails alone. `$ref`s resolve through flagd's own `$evaluators`.
+ * before a rule changed, or over the evaluation bounds) fails alone, as PARSE_ERROR; `$ref`s are
+ * expanded as data (`compileFlag`), never as text.
  * Building is the costly part (about 3 ms a flag: schema check and JsonLogic compilation), so a
  * flag that has not changed since `previous`, nor have the evaluators it uses, is reused.
  */
@@ -96,6 +98,7 @@ export function compileFlagSet(
   previous?: CompiledFlagSet,
 ): CompiledFlagSet {
   const flags = new Map<string, CompiledFlag>();
+  const checks = evaluatorChecks();
   for (const item of items) {
     const used = Object.fromEntries((item.refs ?? []).filter((n) => n in evaluators).map((n) => [n, evaluators[n]]));
     const fingerprint = `${item.version}|${item.updatedAt}|${JSON.stringify(used)}`;
@@ -104,20 +107,17 @@ export function compileFlagSet(
       flags.set(item.flagName, reusable);
       continue;
     }
-    const definition = itemDefinition(item);
-    const value = item.valueJson === undefined ? undefined : JSON.parse(item.valueJson);
-    const flagdFlag = toFlagdFlag(value, definition);
-    const compiled: CompiledFlag = {
-      key: item.flagName,
-      fingerprint,
-      state: definition.state ?? "ENABLED",
-      metadata: definition.metadata ?? {},
-    };
+    const compiled: CompiledFlag = { key: item.flagName, fingerprint, state: "ENABLED", metadata: {} };
     try {
-      const storage = new MemoryStorage(quietLogger());
-      storage.setConfigurations(JSON.stringify({ flags: { [item.flagName]: flagdFlag }, $evaluators: used }), false);
-      compiled.flag = storage.getFlag(item.flagName);
+      const definition = itemDefinition(item);
+      const value = item.valueJson === undefined ? undefined : JSON.parse(item.valueJson);
+      compiled.state = definition.state ?? "ENABLED";
+      compiled.metadata = definition.metadata ?? {};
+      const built = compileFlag(item.flagName, toFlagdFlag(value, definition), evaluators, quietLogger(), checks);
+      if (built.error === undefined) compiled.flag = built.feature;
+      else compiled.error = built.error;
     } catch (error) {
+      // An item this version cannot read (written to the table directly, say) fails alone.
       compiled.error = (error as Error).message;
     }
     flags.set(item.flagName, compiled);

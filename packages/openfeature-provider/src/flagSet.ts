@@ -7,8 +7,9 @@ import type {
   ResolutionDetails,
 } from "@openfeature/core";
 import { ErrorCode, StandardResolutionReasons } from "@openfeature/core";
-import { type FeatureFlag, FlagdCore, MemoryStorage, type Storage } from "@openfeature/flagd-core";
-import { toFlagdFlag } from "./flagd";
+import { type FeatureFlag, FlagdCore, type Storage } from "@openfeature/flagd-core";
+import { compileFlag, type EvaluatorChecks, evaluatorChecks } from "./evaluation";
+import { type FlagdFlag, toFlagdFlag } from "./flagd";
 import type { ChangeMessage, Evaluators, Flag, SnapshotMessage } from "./protocol";
 
 /** flagd-core's view of the flags, kept up to date one flag at a time (see FlagSet). */
@@ -28,6 +29,15 @@ class ParsedFlags implements Storage {
   }
 }
 
+/** JSON text, or null for a value nested past what JSON.stringify can walk (never from a bounded service). */
+function jsonOrNull(value: unknown): string | null {
+  try {
+    return JSON.stringify(value) ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /** flagd's `$ref` as its parser matches it, in JSON without whitespace. */
 const refTo = (name: string) => `{"$ref":${JSON.stringify(name)}}`;
 
@@ -35,14 +45,15 @@ const refTo = (name: string) => `{"$ref":${JSON.stringify(name)}}`;
  * The flags in memory: what the service sent, and flagd-core's evaluator over them.
  *
  * flagd-core parses (and hashes) a whole flag configuration at a time, which for thousands of flags
- * costs far too much per change. So each flag is parsed on its own, by flagd-core's own parser
- * (with the `$evaluators` it may reference), and only when its flagd definition or an evaluator it
- * references changed; a flag counts as changed when flagd's hash of its parsed definition did.
+ * costs far too much per change. So each flag is built on its own (`compileFlag`: checked against
+ * the evaluation bounds, `$ref`s expanded as data, built by flagd-core), and only when its flagd
+ * definition or an evaluator it references changed; a flag counts as changed when flagd's hash of
+ * its built definition did.
  */
 export class FlagSet {
   private readonly flags = new Map<string, Flag>();
   /** Per flag: its flagd definition as JSON text, and what flagd-core parsed from it. */
-  private readonly parsed = new Map<string, { source: string; feature: FeatureFlag | undefined }>();
+  private readonly parsed = new Map<string, { source: string; feature: FeatureFlag | undefined; error?: string }>();
   private evaluators: Evaluators = {};
   private readonly storage = new ParsedFlags();
   private readonly core: FlagdCore;
@@ -98,6 +109,15 @@ export class FlagSet {
         errorMessage: "no flags received yet",
       };
     }
+    const failure = this.parsed.get(flagKey)?.error;
+    if (failure !== undefined) {
+      return {
+        value: defaultValue,
+        reason: StandardResolutionReasons.ERROR,
+        errorCode: ErrorCode.PARSE_ERROR,
+        errorMessage: `flag '${flagKey}' cannot be evaluated: ${failure}`,
+      };
+    }
     try {
       return this.core.resolve(type, flagKey, defaultValue, context, this.logger);
     } catch (error) {
@@ -138,12 +158,10 @@ export class FlagSet {
    */
   private update(names: Set<string>, evaluatorsBefore: Evaluators): string[] {
     const changedEvaluators = [...new Set([...Object.keys(evaluatorsBefore), ...Object.keys(this.evaluators)])].filter(
-      (name) => JSON.stringify(evaluatorsBefore[name]) !== JSON.stringify(this.evaluators[name]),
+      (name) => jsonOrNull(evaluatorsBefore[name]) !== jsonOrNull(this.evaluators[name]),
     );
-    const evaluatorsJson =
-      Object.keys(this.evaluators).length > 0 ? `,"$evaluators":${JSON.stringify(this.evaluators)}` : "";
     const changed: string[] = [];
-    const toParse = new Map<string, string>();
+    const checks = evaluatorChecks();
     for (const name of names) {
       const flag = this.flags.get(name);
       const previous = this.parsed.get(name);
@@ -154,15 +172,22 @@ export class FlagSet {
         changed.push(name);
         continue;
       }
-      const source = JSON.stringify(toFlagdFlag(flag));
+      const definition = toFlagdFlag(flag);
+      let source: string;
+      try {
+        source = JSON.stringify(definition);
+      } catch (error) {
+        // Nested past what the engine can even serialize: over every bound.
+        source = `unreadable:${flag.version}`;
+        this.parsed.set(name, { source, feature: undefined, error: String(error) });
+        this.storage.flags.delete(name);
+        changed.push(name);
+        continue;
+      }
       const affected = changedEvaluators.some((evaluator) => source.includes(refTo(evaluator)));
-      if (previous === undefined || previous.source !== source || affected) toParse.set(name, source);
-    }
-    const features = this.parse(toParse, evaluatorsJson);
-    for (const [name, source] of toParse) {
-      const feature = features.get(name);
-      const previous = this.parsed.get(name);
-      this.parsed.set(name, { source, feature });
+      if (previous !== undefined && previous.source === source && !affected) continue;
+      const { feature, error } = this.compile(name, definition, checks);
+      this.parsed.set(name, { source, feature, error });
       if (feature === undefined) this.storage.flags.delete(name);
       else this.storage.flags.set(name, feature);
       if (previous?.feature?.hash !== feature?.hash) changed.push(name);
@@ -171,31 +196,20 @@ export class FlagSet {
   }
 
   /**
-   * Flags through flagd-core's own parser (which resolves `$ref`s), all at once; if it refuses the
-   * lot, one by one, so a flag it refuses (left out, logged) costs no other flag.
+   * One flag, checked against the evaluation bounds and built by flagd-core with its `$ref`s
+   * expanded as data (`compileFlag`): a definition from the service that is over a bound (or that
+   * flagd-core refuses) is left out and logged, so it resolves as PARSE_ERROR and can neither hang
+   * nor exhaust the application, and costs no other flag.
    */
-  private parse(sources: Map<string, string>, evaluatorsJson: string): Map<string, FeatureFlag | undefined> {
-    const parseSet = (entries: Array<[string, string]>) => {
-      const storage = new MemoryStorage(this.logger);
-      const flags = entries.map(([name, source]) => `${JSON.stringify(name)}:${source}`).join(",");
-      storage.setConfigurations(`{"flags":{${flags}}${evaluatorsJson}}`);
-      return storage.getFlags();
-    };
-    if (sources.size === 0) return new Map();
-    try {
-      return parseSet([...sources]);
-    } catch {
-      const features = new Map<string, FeatureFlag | undefined>();
-      for (const entry of sources) {
-        try {
-          features.set(entry[0], parseSet([entry]).get(entry[0]));
-        } catch (error) {
-          this.logger.warn(`flag '${entry[0]}' is not a valid flagd flag and is left out: ${String(error)}`);
-          features.set(entry[0], undefined);
-        }
-      }
-      return features;
-    }
+  private compile(
+    name: string,
+    definition: FlagdFlag,
+    checks: EvaluatorChecks,
+  ): { feature?: FeatureFlag; error?: string } {
+    const compiled = compileFlag(name, definition, this.evaluators, this.logger, checks);
+    if (compiled.error === undefined) return { feature: compiled.feature };
+    this.logger.warn(`flag '${name}' cannot be evaluated and is left out: ${compiled.error}`);
+    return { error: compiled.error };
   }
 }
 

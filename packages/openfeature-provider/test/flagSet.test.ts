@@ -160,10 +160,12 @@ describe("FlagSet", () => {
       assert.equal(s.resolve("boolean", "r", false, { tier: "gold" }).reason, "TARGETING_MATCH");
     });
 
-    it("keeps serving the other flags when one is not a valid flagd flag", () => {
+    it("keeps serving the other flags when one is not a valid flagd flag, which fails with PARSE_ERROR", () => {
       const s = set([rich("broken", { defaultVariant: "missing" }), flag("fine", { value: 7 })]);
       assert.equal(s.resolve("number", "fine", 0, {}).value, 7);
-      assert.equal(s.resolve("boolean", "broken", true, {}).errorCode, "FLAG_NOT_FOUND");
+      const broken = s.resolve("boolean", "broken", true, {});
+      assert.equal(broken.errorCode, "PARSE_ERROR");
+      assert.equal(broken.value, true);
     });
   });
 

@@ -15,13 +15,13 @@ export const BOUNDS = {
   /** Iteration operators (`all`, `some`, `none`, `map`, `filter`, `reduce`) inside one another's bodies. */
   iterationNesting: 2,
   /** `{"$ref": …}` occurrences in one flag's targeting (a DynamoDB transaction holds 100 actions). */
-  refsPerFlag: 10,
+  refsPerFlag: 8,
   /** Estimated cost of one evaluation of a flag, worst context, in nanoseconds of this model. */
   flagCost: 1_000_000,
   /** Estimated cost of one evaluator; every `$ref` in a flag is charged this much, whatever it names. */
-  evaluatorCost: 50_000,
+  evaluatorCost: 100_000,
   /** Objects and arrays in one evaluator's expression. */
-  evaluatorNodes: 400,
+  evaluatorNodes: 100,
   /** JSON nesting of one evaluator's expression; every `$ref` is charged this deep. */
   evaluatorDepth: 12,
   /** One evaluator's expression, as JSON. */
