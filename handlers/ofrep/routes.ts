@@ -31,7 +31,41 @@ function parseContext(request: ApiRequest): { context: EvaluationContext } | { p
   if (targetingKey !== undefined && typeof targetingKey !== "string") {
     return { problem: "context.targetingKey must be a string" };
   }
+  const shape = contextShapeProblem(context);
+  if (shape !== undefined) return { problem: shape };
   return { context: context as EvaluationContext };
+}
+
+/** How deep a context may nest (the context object is level 1). */
+const MAX_CONTEXT_DEPTH = 16;
+
+/**
+ * What no evaluation context needs and the evaluation bounds cannot price: deep nesting, and an
+ * array holding anything but strings, numbers, booleans and null. JsonLogic turns a value into text
+ * in several places (`cat`, `sem_ver`, `in` over a string, a rule's result): an array of arrays or
+ * of objects costs up to 37 ns a byte to join (about 2.5 ms for one 64 KiB value, measured), an
+ * array of primitives at most 8, which the bounds charge (see
+ * packages/openfeature-provider/src/evaluation/bounds.ts). Walked without recursion.
+ */
+export function contextShapeProblem(context: object): string | undefined {
+  const pending: Array<{ value: unknown; depth: number; path: string }> = [
+    { value: context, depth: 1, path: "context" },
+  ];
+  while (pending.length > 0) {
+    const { value, depth, path } = pending.pop() as (typeof pending)[number];
+    if (value === null || typeof value !== "object") continue;
+    if (depth > MAX_CONTEXT_DEPTH) return `${path}: a context nests at most ${MAX_CONTEXT_DEPTH} levels deep`;
+    if (Array.isArray(value)) {
+      const nested = value.findIndex((item) => item !== null && typeof item === "object");
+      if (nested >= 0) {
+        return `${path}[${nested}]: an array in a context holds only strings, numbers, booleans and null`;
+      }
+      continue;
+    }
+    for (const [key, item] of Object.entries(value))
+      pending.push({ value: item, depth: depth + 1, path: `${path}.${key}` });
+  }
+  return undefined;
 }
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}): ApiResponse => ({

@@ -1,3 +1,4 @@
+import { Form } from "./cost";
 import { BOUNDS } from "./limits";
 
 /**
@@ -26,30 +27,54 @@ export class BoundsError extends Error {
   }
 }
 
-/** What a value computed by a rule can be, at most: characters/bytes, and elements of an array. */
+/**
+ * What a value computed by a rule can be, at most: bytes (characters of a string, JSON bytes of
+ * anything else) and elements of an array, each as a function of the context (see `Form`).
+ */
 interface Extent {
-  size: number;
-  count: number;
+  size: Form;
+  count: Form;
   /** Whether it may be a string (an array's `in` scans elements; a string's searches text). */
   text?: boolean;
-  /** Whether it may be an array (`cat` turns one into text element by element). */
+  /** Whether it may be an array (`cat`, `sem_ver` and the result turn one into text). */
   list?: boolean;
 }
-
-/** Anything read from the context: a 64 KiB string, or an array of up to 32 Ki one-digit numbers. */
-const CONTEXT: Extent = { size: BOUNDS.contextBytes, count: BOUNDS.contextBytes / 2, text: true, list: true };
-const SCALAR: Extent = { size: 1, count: 1 };
 
 /** The longest flag key (CONTRACT.md: `flagName`), which flagd-core puts in `$flagd.flagKey`. */
 const FLAG_KEY_LENGTH = 128;
 
-/** What either of two values can be. */
-const widest = (a: Extent, b: Extent): Extent => ({
-  size: Math.max(a.size, b.size),
-  count: Math.max(a.count, b.count),
-  text: a.text === true || b.text === true,
-  list: a.list === true || b.list === true,
+/** A context key's value: a string of its bytes, or an array of up to half as many elements. */
+const contextValue = (key: string): Extent => ({
+  size: Form.key(key),
+  count: Form.key(key, 0.5),
+  text: true,
+  list: true,
 });
+/** The whole context. */
+const CONTEXT: Extent = {
+  size: Form.of(BOUNDS.contextBytes),
+  count: Form.of(BOUNDS.contextBytes / 2),
+  text: true,
+  list: true,
+};
+const SCALAR: Extent = { size: Form.of(1), count: Form.of(1) };
+const literalText = (length: number): Extent => ({
+  size: Form.of(Math.max(1, length)),
+  count: Form.of(length),
+  text: true,
+});
+
+/** What either of some values can be. */
+const widest = (extents: readonly Extent[]): Extent => ({
+  size: Form.max(extents.map((e) => e.size)),
+  count: Form.max(extents.map((e) => e.count)),
+  text: extents.some((e) => e.text === true),
+  list: extents.some((e) => e.list === true),
+});
+
+/** Bytes of the operands that may be arrays: what turning them into text walks. */
+const listBytes = (extents: readonly Extent[]): Form =>
+  Form.sum(extents.filter((e) => e.list === true).map((e) => e.size));
 
 /**
  * Nanoseconds json-logic-engine spends, per element or character, measured on this project's
@@ -66,20 +91,20 @@ const NS = {
   inSearch: 0.04,
   inNeedleCap: 1000,
   catChar: 1,
-  catElement: 13,
+  coerceByte: 4.5,
   substr: 1,
-  merge: 110,
-  missing: 150,
+  merge: 60,
+  missing: 75,
   affix: 1,
   semVer: 300,
-  semVerChar: 1,
+  semVerChar: 0.1,
   fractional: 300,
-  fractionalChar: 4.5,
+  fractionalChar: 3,
   every: 8,
   map: 35,
-  filter: 110,
+  filter: 70,
   reduce: 8,
-  result: 15,
+  result: 1,
 } as const;
 
 /** JsonLogic's operators as flagd documents them (its targeting schema), and flagd's own. */
@@ -138,7 +163,7 @@ interface Scope {
 }
 
 interface Outcome {
-  cost: number;
+  cost: Form;
   extent: Extent;
 }
 
@@ -157,6 +182,7 @@ export interface RuleMeasure {
 
 const plural = (n: number, word: string) => `${n.toLocaleString("en-US")} ${word}${n === 1 ? "" : "s"}`;
 const micros = (ns: number) => `${(ns / 1000).toLocaleString("en-US", { maximumFractionDigits: 0 })} µs`;
+const constant = (cost: number, extent: Extent = SCALAR): Outcome => ({ cost: Form.of(cost), extent });
 
 class Measurer {
   nodes = 0;
@@ -177,14 +203,14 @@ class Measurer {
     throw new BoundsError(path, bound, message);
   }
 
-  private count(path: string): void {
+  private addNodes(path: string, n: number): void {
     if (!this.counting) return;
-    this.nodes++;
+    this.nodes += n;
     if (this.nodes > this.limits.nodes) {
       this.refuse(
         path,
         `${this.kind === "flag" ? "nodes" : "evaluatorNodes"} ${this.limits.nodes}`,
-        `the rule has more than ${plural(this.limits.nodes, "object and array")}${this.kind === "flag" ? " after $ref expansion (each $ref counts " + BOUNDS.evaluatorNodes + ")" : ""}`,
+        `the rule has more than ${plural(this.limits.nodes, "object and array")}${this.kind === "flag" ? ` after $ref expansion (each $ref counts ${BOUNDS.evaluatorNodes})` : ""}`,
       );
     }
   }
@@ -195,10 +221,10 @@ class Measurer {
       this.refuse(
         path,
         `${this.kind === "flag" ? "depth" : "evaluatorDepth"} ${this.limits.depth}`,
-        `the rule nests deeper than ${this.limits.depth} levels${this.kind === "flag" ? " after $ref expansion (each $ref counts " + BOUNDS.evaluatorDepth + ")" : ""}`,
+        `the rule nests deeper than ${this.limits.depth} levels${this.kind === "flag" ? ` after $ref expansion (each $ref counts ${BOUNDS.evaluatorDepth})` : ""}`,
       );
     }
-    this.count(path);
+    this.addNodes(path, 1);
   }
 
   private again<T>(run: () => T): T {
@@ -212,16 +238,17 @@ class Measurer {
   }
 
   private charge(path: string, outcome: Outcome): Outcome {
-    if (outcome.cost > this.budget && this.culprit === undefined) this.culprit = { path, cost: outcome.cost };
+    if (this.culprit === undefined) {
+      const cost = outcome.cost.worst();
+      if (cost > this.budget) this.culprit = { path, cost };
+    }
     return outcome;
   }
 
   /** A node: a literal, an array (of rules), or an operator object. `depth` counts JSON nesting. */
   visit(node: unknown, path: string, depth: number, scope: Scope): Outcome {
-    if (node === null || typeof node === "boolean" || typeof node === "number") return { cost: 0, extent: SCALAR };
-    if (typeof node === "string") {
-      return { cost: 0, extent: { size: Math.max(1, node.length), count: node.length, text: true } };
-    }
+    if (node === null || typeof node === "boolean" || typeof node === "number") return constant(0);
+    if (typeof node === "string") return constant(0, literalText(node.length));
     if (typeof node !== "object") this.refuse(path, "JSON", "is not JSON");
     this.enter(path, depth);
     if (Array.isArray(node)) return this.array(node, path, depth, scope);
@@ -245,7 +272,8 @@ class Measurer {
         `'${operator}' is not a JsonLogic or flagd operator${operator === "log" ? " (log writes to the evaluating process's console, and is not offered)" : ""}`,
       );
     }
-    return this.charge(`${path}.${operator}`, this.operator(operator, args, `${path}.${operator}`, depth + 1, scope));
+    const at = `${path}.${operator}`;
+    return this.charge(at, this.operator(operator, args, at, depth + 1, scope));
   }
 
   private array(items: unknown[], path: string, depth: number, scope: Scope): Outcome {
@@ -256,14 +284,14 @@ class Measurer {
         `an array literal has ${plural(items.length, "element")}, more than ${BOUNDS.arrayLiteral.toLocaleString("en-US")}`,
       );
     }
-    let cost = NS.literalElement * items.length;
-    let size = 0;
+    const costs: Form[] = [Form.of(NS.literalElement * items.length)];
+    const sizes: Form[] = [Form.of(1)];
     for (let i = 0; i < items.length; i++) {
       const item = this.visit(items[i], `${path}[${i}]`, depth + 1, scope);
-      cost += item.cost;
-      size += Math.max(1, item.extent.size);
+      costs.push(item.cost);
+      sizes.push(item.extent.size.plus(1));
     }
-    return { cost, extent: { size: Math.max(1, size), count: items.length, list: true } };
+    return { cost: Form.sum(costs), extent: { size: Form.sum(sizes), count: Form.of(items.length), list: true } };
   }
 
   private ref(name: unknown, path: string, depth: number, scope: Scope): Outcome {
@@ -282,86 +310,63 @@ class Measurer {
     if (this.refCount > BOUNDS.refsPerFlag) {
       this.refuse(path, `refsPerFlag ${BOUNDS.refsPerFlag}`, `a flag may use $ref at most ${BOUNDS.refsPerFlag} times`);
     }
-    // Charged as the worst evaluator there can be, so no later change of the evaluator can take
-    // this flag over its bounds.
-    if (this.counting) {
-      this.nodes += BOUNDS.evaluatorNodes - 1;
-      if (this.nodes > this.limits.nodes) this.count(path);
-    }
-    if (depth + BOUNDS.evaluatorDepth > this.limits.depth) {
+    // Charged as the dearest evaluator there can be, so that no later change of the evaluator can
+    // take this flag over its bounds.
+    this.addNodes(path, BOUNDS.evaluatorNodes - 1);
+    if (depth - 1 + BOUNDS.evaluatorDepth > this.limits.depth) {
       this.refuse(
         path,
         `depth ${this.limits.depth}`,
         `a $ref this deep would nest deeper than ${this.limits.depth} levels (each $ref counts ${BOUNDS.evaluatorDepth})`,
       );
     }
-    return { cost: BOUNDS.evaluatorCost, extent: CONTEXT };
+    return constant(BOUNDS.evaluatorCost, CONTEXT);
   }
 
   /** The operands of an operator: JsonLogic allows one operand without the array. */
-  private operands(
-    args: unknown,
-    path: string,
-    depth: number,
-    scope: Scope,
-  ): { cost: number; costs: number[]; extents: Extent[] } {
-    const list = Array.isArray(args) ? args : [args];
-    if (Array.isArray(args)) {
-      this.enter(path, depth);
-      if (list.length > BOUNDS.arrayLiteral) {
-        this.refuse(
-          path,
-          `arrayLiteral ${BOUNDS.arrayLiteral}`,
-          `an operator has more than ${BOUNDS.arrayLiteral.toLocaleString("en-US")} operands`,
-        );
-      }
+  private operands(args: unknown, path: string, depth: number, scope: Scope): Outcome[] {
+    if (!Array.isArray(args)) return [this.visit(args, path, depth, scope)];
+    this.enter(path, depth);
+    if (args.length > BOUNDS.arrayLiteral) {
+      this.refuse(
+        path,
+        `arrayLiteral ${BOUNDS.arrayLiteral}`,
+        `an operator has more than ${BOUNDS.arrayLiteral.toLocaleString("en-US")} operands`,
+      );
     }
-    const inner = Array.isArray(args) ? depth + 1 : depth;
-    let cost = 0;
-    const costs: number[] = [];
-    const extents: Extent[] = [];
-    for (let i = 0; i < list.length; i++) {
-      const outcome = this.visit(list[i], Array.isArray(args) ? `${path}[${i}]` : path, inner, scope);
-      cost += outcome.cost;
-      costs.push(outcome.cost);
-      extents.push(outcome.extent);
-    }
-    return { cost, costs, extents };
+    return args.map((arg, i) => this.visit(arg, `${path}[${i}]`, depth + 1, scope));
   }
 
   private operator(operator: string, args: unknown, path: string, depth: number, scope: Scope): Outcome {
     if (ITERATORS.has(operator)) return this.iteration(operator, args, path, depth, scope);
     if (operator === "var") return this.variable(args, path, depth, scope);
-    const { cost, costs, extents } = this.operands(args, path, depth, scope);
-    const size = extents.reduce((sum, e) => sum + e.size, 0);
-    const count = extents.reduce((sum, e) => sum + Math.max(1, e.count), 0);
-    const base = cost + NS.node;
+    const operands = this.operands(args, path, depth, scope);
+    const extents = operands.map((o) => o.extent);
+    const all = Form.sum(operands.map((o) => o.cost)).plus(NS.node);
+    const size = Form.sum(extents.map((e) => e.size));
+    const count = Form.sum(extents.map((e) => e.count));
+    const charge = (cost: Form, extent: Extent = SCALAR): Outcome => ({ cost: all.plus(cost), extent });
     switch (operator) {
       case "if": {
         // Every condition may be evaluated, then one branch: the dearest.
-        let conditions = 0;
-        let branch = 0;
-        let largest: Extent = SCALAR;
-        for (let i = 0; i < extents.length; i++) {
-          const isBranch = i % 2 === 1 || i === extents.length - 1;
-          if (!isBranch) {
-            conditions += costs[i];
-            continue;
-          }
-          branch = Math.max(branch, costs[i]);
-          largest = widest(largest, extents[i]);
-        }
-        return { cost: conditions + branch + NS.node, extent: largest };
+        const conditions: Form[] = [];
+        const branches: Outcome[] = [];
+        operands.forEach((o, i) => {
+          if (i % 2 === 1 || i === operands.length - 1) branches.push(o);
+          else conditions.push(o.cost);
+        });
+        return {
+          cost: Form.sum([...conditions, Form.max(branches.map((b) => b.cost))]).plus(NS.node),
+          extent: branches.length === 0 ? SCALAR : widest(branches.map((b) => b.extent)),
+        };
       }
       case "or":
-      case "and": {
+      case "and":
         // Any operand may be the result; all may be evaluated.
-        const largest = extents.reduce(widest, SCALAR);
-        return { cost: base, extent: largest };
-      }
+        return { cost: all, extent: widest(extents) };
       case "!":
       case "!!":
-        return { cost: base, extent: SCALAR };
+        return charge(Form.ZERO);
       case "==":
       case "===":
       case "!=":
@@ -370,59 +375,68 @@ class Measurer {
       case "<=":
       case ">":
       case ">=":
-        return { cost: base + NS.compare * size, extent: SCALAR };
+        return charge(size.scale(NS.compare));
       case "+":
       case "-":
       case "*":
       case "/":
       case "%":
-        return { cost: base + NS.arithmetic * size, extent: SCALAR };
+        return charge(size.scale(NS.arithmetic));
       case "max":
       case "min":
-        return { cost: base + NS.minMax * count, extent: SCALAR };
+        return charge(count.scale(NS.minMax));
       case "in": {
         // An array is scanned element by element; a string is searched for a substring, which
-        // costs up to (haystack × needle) for long needles (V8's search is sublinear in neither).
+        // costs up to (haystack × needle) for long needles, after the needle is turned into text.
         const [needle = SCALAR, haystack = SCALAR] = extents;
-        const scan = NS.compare * size + NS.inElement * haystack.count;
-        const search = haystack.text ? NS.inSearch * haystack.size * Math.min(needle.size, NS.inNeedleCap) : 0;
-        return { cost: base + Math.max(scan, search), extent: SCALAR };
+        const scan = size.scale(NS.compare).plus(haystack.count.scale(NS.inElement));
+        if (haystack.text !== true) return charge(scan);
+        const needleLength = Math.min(needle.size.worst(), NS.inNeedleCap);
+        const search = haystack.size.scale(NS.inSearch * needleLength).plus(listBytes([needle]).scale(NS.coerceByte));
+        return charge(Form.max([scan, search]));
       }
-      case "cat": {
-        // Strings are joined as ropes; an array operand is turned into text element by element.
-        const joined = extents.reduce((sum, e) => sum + (e.list === true ? e.count : 0), 0);
-        return { cost: base + NS.catChar * size + NS.catElement * joined, extent: { size, count: size, text: true } };
-      }
+      case "cat":
+        // Strings are joined as ropes; an array operand is first turned into text (recursively).
+        return charge(size.scale(NS.catChar).plus(listBytes(extents).scale(NS.coerceByte)), {
+          size,
+          count: size,
+          text: true,
+        });
       case "substr":
-        return { cost: base + NS.substr * (extents[0]?.size ?? 1), extent: extents[0] ?? SCALAR };
+        return charge((extents[0]?.size ?? Form.ZERO).scale(NS.substr), {
+          ...(extents[0] ?? SCALAR),
+          list: false,
+          text: true,
+        });
       case "merge":
-        return { cost: base + NS.merge * count, extent: { size, count, list: true } };
+        return charge(count.scale(NS.merge), { size, count, list: true });
       case "missing":
       case "missing_some":
-        return { cost: base + NS.missing * count, extent: { size, count, list: true } };
+        return charge(count.scale(NS.missing), { size, count, list: true });
       case "starts_with":
       case "ends_with":
-        return { cost: base + NS.affix * size, extent: SCALAR };
+        return charge(size.scale(NS.affix));
       case "sem_ver":
-        return { cost: base + NS.semVer + NS.semVerChar * size, extent: SCALAR };
+        // Both versions go through String() (an array is turned into text) and a linear regex.
+        return charge(size.scale(NS.semVerChar).plus(listBytes(extents).scale(NS.coerceByte)).plus(NS.semVer));
       case "fractional": {
-        // Buckets by hashing its first operand when that is not a [variant, weight] pair, else
-        // the targeting key (context data) joined to the flag key.
+        // Hashes its first operand when that is a string, else the targeting key (a string: OFREP
+        // refuses any other) after the flag key.
         const keyed = Array.isArray(args) && args.length > 0 && !Array.isArray(args[0]);
-        const key = keyed ? extents[0].size : CONTEXT.size + 128;
-        return { cost: base + NS.fractional + NS.fractionalChar * key, extent: SCALAR };
+        const key = Form.max([keyed ? extents[0].size : Form.ZERO, Form.key("targetingKey").plus(FLAG_KEY_LENGTH)]);
+        return charge(key.scale(NS.fractionalChar).plus(NS.fractional));
       }
       default:
         return this.refuse(path, "operators", `'${operator}' is not a JsonLogic or flagd operator`);
     }
   }
 
-  /** `var`: a literal path (never into a prototype); the whole context at worst. */
+  /** `var`: a literal path (never into a prototype); at worst the whole value of its context key. */
   private variable(args: unknown, path: string, depth: number, scope: Scope): Outcome {
     const list = Array.isArray(args) ? args : [args];
-    const [name, fallback] = list;
-    if (list.length > 2) this.refuse(path, "var", "var takes a path and an optional default");
     if (Array.isArray(args)) this.enter(path, depth);
+    if (list.length > 2) this.refuse(path, "var", "var takes a path and an optional default");
+    const [name, fallback] = list;
     if (typeof name !== "string" && typeof name !== "number" && name !== undefined && name !== null) {
       this.refuse(path, "var", "the path of a var must be a string or a number, not a rule");
     }
@@ -430,26 +444,32 @@ class Measurer {
     const bad = segments.find((segment) => PROTOTYPE_NAMES.has(segment));
     if (bad !== undefined) this.refuse(path, "var", `'${bad}' names no data: a var path cannot reach a prototype`);
     const fallbackOutcome =
-      fallback === undefined ? { cost: 0, extent: SCALAR } : this.visit(fallback, `${path}[1]`, depth + 1, scope);
-    let extent: Extent = CONTEXT;
+      fallback === undefined
+        ? constant(0)
+        : this.visit(fallback, `${path}[1]`, Array.isArray(args) ? depth + 1 : depth, scope);
     const first = segments[0];
-    if (first === "$flagd") {
-      // Set by flagd-core itself, over anything the context holds: the flag's key, a timestamp.
-      extent = segments[1] === "flagKey" ? { size: FLAG_KEY_LENGTH, count: FLAG_KEY_LENGTH, text: true } : SCALAR;
-    } else if (scope.accumulator !== undefined) {
+    let extent: Extent;
+    if (scope.accumulator !== undefined) {
       // A reduce body sees {current, accumulator} only.
       extent = first === "accumulator" ? scope.accumulator : first === "current" ? (scope.element ?? CONTEXT) : SCALAR;
     } else if (scope.element !== undefined) {
       extent = scope.element;
+    } else if (first === "$flagd") {
+      // Set by flagd-core itself, over anything the context holds: the flag's key, a timestamp.
+      extent = segments[1] === "flagKey" ? literalText(FLAG_KEY_LENGTH) : SCALAR;
+    } else if (first === "") {
+      extent = CONTEXT;
+    } else {
+      extent = contextValue(first);
     }
-    return { cost: NS.node + fallbackOutcome.cost, extent: widest(extent, fallbackOutcome.extent) };
+    return { cost: fallbackOutcome.cost.plus(NS.node), extent: widest([extent, fallbackOutcome.extent]) };
   }
 
   /**
-   * An iteration: its body runs once per element. The body is measured for a one-element item
-   * (its cost per element) and for one item holding all the data (what the data itself can add);
-   * a body's cost grows at least linearly with its item's size, so n × per-element + the rest bounds
-   * the sum over the elements.
+   * An iteration: its body runs once per element. The body is measured for a one-byte element
+   * (its cost per element) and for one element holding all the data (what the data itself can
+   * add); a body's cost grows at least linearly with its element's size, so n × per-element + the
+   * rest bounds the sum over the elements.
    */
   private iteration(operator: string, args: unknown, path: string, depth: number, scope: Scope): Outcome {
     if (!Array.isArray(args) || args.length < 2 || args.length > 3 || (operator !== "reduce" && args.length !== 2)) {
@@ -465,37 +485,36 @@ class Measurer {
     this.enter(path, depth);
     const inner = depth + 1;
     const source = this.visit(args[0], `${path}[0]`, inner, scope);
-    const n = Math.max(1, source.extent.count);
-    const one: Extent = { ...SCALAR, text: true, list: true };
-    const whole: Extent = {
-      size: source.extent.size,
-      count: Math.max(1, Math.floor(source.extent.size / 2)),
-      text: true,
-      list: true,
-    };
+    const n = Form.max([source.extent.count, Form.of(1)]);
+    const one: Extent = { size: Form.of(1), count: Form.of(1), text: true, list: true };
+    const whole: Extent = { size: source.extent.size, count: source.extent.size.scale(0.5), text: true, list: true };
     const bodyPath = `${path}[1]`;
     const iterations = scope.iterations + 1;
-    if (operator === "reduce") {
-      const initial = args.length === 3 ? this.visit(args[2], `${path}[2]`, inner, scope) : { cost: 0, extent: SCALAR };
-      const accumulator = this.accumulatorBound(args[1], bodyPath, inner, initial.extent, n, whole, iterations);
+    const perElementAndRest = (accumulator?: Extent) => {
       const perElement = this.visit(args[1], bodyPath, inner, { element: one, accumulator, iterations });
       const all = this.again(() => this.visit(args[1], bodyPath, inner, { element: whole, accumulator, iterations }));
-      const cost =
-        source.cost +
-        initial.cost +
-        NS.node +
-        n * (NS.reduce + perElement.cost) +
-        Math.max(0, all.cost - perElement.cost);
+      return { perElement, all, rest: all.cost.minus(perElement.cost) };
+    };
+    if (operator === "reduce") {
+      const initial = args.length === 3 ? this.visit(args[2], `${path}[2]`, inner, scope) : constant(0);
+      const accumulator = this.accumulatorBound(args[1], bodyPath, inner, initial.extent, n, whole, iterations);
+      const { perElement, rest } = perElementAndRest(accumulator);
+      const cost = Form.sum([
+        source.cost,
+        initial.cost,
+        Form.of(NS.node),
+        n.times(perElement.cost.plus(NS.reduce)),
+        rest,
+      ]);
       return { cost, extent: accumulator };
     }
-    const perElement = this.visit(args[1], bodyPath, inner, { element: one, iterations });
-    const all = this.again(() => this.visit(args[1], bodyPath, inner, { element: whole, iterations }));
+    const { perElement, all, rest } = perElementAndRest();
     const weight = operator === "map" ? NS.map : operator === "filter" ? NS.filter : NS.every;
-    const cost = source.cost + NS.node + n * (weight + perElement.cost) + Math.max(0, all.cost - perElement.cost);
-    if (operator === "filter") return { cost, extent: source.extent };
+    const cost = Form.sum([source.cost, Form.of(NS.node), n.times(perElement.cost.plus(weight)), rest]);
+    if (operator === "filter") return { cost, extent: { ...source.extent, list: true } };
     if (operator === "map") {
-      const size = n * perElement.extent.size + Math.max(0, all.extent.size - perElement.extent.size);
-      return { cost, extent: { size, count: n, list: true } };
+      const size = n.times(perElement.extent.size).plus(all.extent.size.minus(perElement.extent.size));
+      return { cost, extent: { size, count: n, list: true, text: false } };
     }
     return { cost, extent: SCALAR };
   }
@@ -510,7 +529,7 @@ class Measurer {
     path: string,
     depth: number,
     initial: Extent,
-    n: number,
+    n: Form,
     element: Extent,
     iterations: number,
   ): Extent {
@@ -518,14 +537,18 @@ class Measurer {
       this.again(() => this.visit(body, path, depth, { element, accumulator, iterations })).extent;
     const s0 = initial;
     const s1 = step(s0);
-    const s2 = step({ size: Math.max(s0.size, s1.size), count: Math.max(s0.count, s1.count) });
-    const growth1 = Math.max(0, s1.size - s0.size);
-    const growth2 = Math.max(0, s2.size - Math.max(s0.size, s1.size));
-    if (growth2 > growth1) {
+    const s01 = widest([s0, s1]);
+    const s2 = step(s01);
+    const growth1 = s1.size.minus(s0.size);
+    const growth2 = s2.size.minus(s01.size);
+    if (growth2.worst() > growth1.worst()) {
       this.refuse(path, "reduce", "the accumulator of this reduce can grow faster than by a fixed amount per element");
     }
-    const countGrowth = Math.max(0, s1.count - s0.count);
-    return { ...widest(s0, s1), size: s0.size + n * growth1, count: s0.count + n * countGrowth };
+    return {
+      ...s01,
+      size: s0.size.plus(n.times(growth1)),
+      count: s0.count.plus(n.times(s1.count.minus(s0.count))),
+    };
   }
 }
 
@@ -547,8 +570,13 @@ export function measureRule(
   // flagd reads an empty targeting object as no targeting at all.
   if (isEmptyObject(rule)) return { cost: 0, nodes: 0, refs: [] };
   const outcome = measurer.visit(rule, path, 1, { iterations: 0 });
-  // The variant a rule returns is turned into a string.
-  const cost = outcome.cost + NS.result * outcome.extent.size;
+  // The variant a flag's rule returns is turned into a string (an evaluator's result is the
+  // flag's to pay for: a $ref is charged as a value of the whole context).
+  const result =
+    kind === "evaluator"
+      ? Form.ZERO
+      : outcome.extent.size.scale(outcome.extent.list === true ? NS.coerceByte : NS.result);
+  const cost = outcome.cost.plus(result).worst();
   if (cost > budget) {
     const culprit = measurer.culprit ?? { path, cost };
     throw new BoundsError(
