@@ -175,6 +175,21 @@ describe("console: edit form validation (the service's own checks)", () => {
     assert.equal(badRule.ok, false);
   });
 
+  it("refuses a rule over the evaluation bounds before Save, naming the path and the bound", () => {
+    const base = formFromFlag(
+      flag("a", { value: undefined, variants: { on: true, off: false }, defaultVariant: "on" }),
+    );
+    let rule: unknown = { var: "targetingKey" };
+    for (let i = 0; i < 4; i++)
+      rule = { all: [{ merge: [Array.from({ length: 100 }, (_, k) => k), { var: "" }] }, rule] };
+    const checked = checkForm("a", { ...base, targeting: JSON.stringify(rule) });
+    assert.equal(checked.ok, false);
+    assert.match(
+      checked.ok ? "" : checked.errors.join(),
+      /targeting\.all\[1\]\.all\[1\]\.all.*bound: iterationNesting 2/,
+    );
+  });
+
   it("checks a new flag's name and value before it is sent", () => {
     assert.equal(checkCreate("ok-name", "true", "").ok, true);
     assert.match((checkCreate("bad name!", "true", "") as { errors: string[] }).errors.join(), /flagName must match/);

@@ -169,6 +169,53 @@ describe("FlagSet", () => {
     });
   });
 
+  describe("definitions from the service are untrusted", () => {
+    /** Twelve levels of `all` over 300 literals merged with the element: 300^12 steps if it ran. */
+    const bomb = () => {
+      let rule: unknown = { var: "targetingKey" };
+      for (let i = 0; i < 12; i++)
+        rule = { all: [{ merge: [Array.from({ length: 300 }, (_, k) => k), { var: "" }] }, rule] };
+      return { if: [{ var: "targetingKey" }, rule, false] };
+    };
+
+    it("fails a flag over the evaluation bounds with PARSE_ERROR at once, and serves the others", () => {
+      const started = Date.now();
+      const s = set([rich("bomb", { targeting: bomb() }), flag("fine", { value: 7 })]);
+      const result = s.resolve("boolean", "bomb", true, { targetingKey: "user-1" });
+      assert.ok(Date.now() - started < 2_000, "building and resolving must not run the rule");
+      assert.equal(result.errorCode, "PARSE_ERROR");
+      assert.match(result.errorMessage ?? "", /iterationNesting/);
+      assert.equal(s.resolve("number", "fine", 0, {}).value, 7);
+    });
+
+    it("refuses prototype names as operators and keeps $ref strings literal", () => {
+      const s = set(
+        [
+          rich("proto", { targeting: JSON.parse('{"__defineGetter__": [1]}') }),
+          rich("paid", { targeting: { if: [{ $ref: "plans" }, "on", "off"] } }),
+        ],
+        { plans: { in: [{ var: "plan" }, ["$$pro", "$'x"]] } },
+      );
+      assert.equal(s.resolve("boolean", "proto", false, {}).errorCode, "PARSE_ERROR");
+      assert.equal(s.resolve("boolean", "paid", false, { plan: "$$pro" }).value, true);
+      assert.equal(s.resolve("boolean", "paid", false, { plan: "$pro" }).value, false);
+      assert.equal(s.resolve("boolean", "paid", false, { plan: "$'x" }).value, true);
+    });
+
+    it("fails the flags of an evaluator over its bounds, not the whole set", () => {
+      let deep: unknown = { var: "x" };
+      for (let i = 0; i < 40; i++) deep = { "!": [deep] };
+      const s = set(
+        [rich("uses", { targeting: { if: [{ $ref: "deep" }, "on", "off"] } }), flag("fine", { value: 1 })],
+        {
+          deep,
+        },
+      );
+      assert.equal(s.resolve("boolean", "uses", false, {}).errorCode, "PARSE_ERROR");
+      assert.equal(s.resolve("number", "fine", 0, {}).value, 1);
+    });
+  });
+
   describe("what changed (flagsChanged)", () => {
     it("names added, changed and removed flags between two snapshots, and nothing else", () => {
       const s = set([flag("same"), flag("changed"), flag("removed")]);

@@ -33,7 +33,10 @@ function checkEvaluator(name: string, expression: unknown, checks: EvaluatorChec
       measureEvaluator(expression, `$evaluators.${name}`);
       verdict = null;
     } catch (error) {
-      verdict = error instanceof BoundsError ? error.message : `evaluator '${name}': ${String(error)}`;
+      verdict =
+        error instanceof BoundsError
+          ? `over the evaluation bounds: ${error.message} (bound: ${error.bound})`
+          : `evaluator '${name}': ${String(error)}`;
     }
     checks.set(expression, verdict);
   }
@@ -69,7 +72,9 @@ export function compileFlag(
     const feature = new FeatureFlag(key, { ...flag, targeting, metadata: flag.metadata ?? {} } as never, logger);
     return { feature };
   } catch (error) {
-    if (error instanceof BoundsError) return { error: `over the evaluation bounds: ${error.message}` };
+    if (error instanceof BoundsError) {
+      return { error: `over the evaluation bounds: ${error.message} (bound: ${error.bound})` };
+    }
     return { error: error instanceof Error ? error.message : String(error) };
   }
 }
