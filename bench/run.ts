@@ -32,6 +32,7 @@ import WebSocket, { WebSocketServer } from "ws";
 import { FlagSet } from "../packages/openfeature-provider/src/flagSet";
 import { ADMIN_TOKEN, READ_TOKEN, TEST_TOKENS } from "../tests/support/tokens";
 import { ofrepBench } from "./ofrep";
+import { evaluationBounds } from "./evaluationBounds";
 import { percentile, sequentialLatencies } from "./stats";
 import { FeatureFlagsProvider, FeatureFlagsWebProvider } from "@feature-flags/openfeature-provider";
 import { OpenFeature, ProviderEvents } from "@openfeature/server-sdk";
@@ -575,6 +576,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   ofrep: async () => {
     await ofrepBench();
   },
+  "evaluation-bounds": evaluationBounds,
   propagation,
   audit: auditDelay,
   fanout,
