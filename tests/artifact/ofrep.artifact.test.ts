@@ -1,3 +1,4 @@
+import { DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import * as fs from "node:fs";
 import { strict as assert } from "node:assert";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
@@ -130,5 +131,69 @@ describe("OFREP Lambda artifact (serialized __index.js, flagd-core inside, again
     const result = await evaluate(handler("ofrep"), "/ofrep/v1/evaluate/flags/{key}", { key: "eu-pricing" }, "nope");
     assert.equal(result.status, 400);
     assert.equal(result.body.errorCode, "INVALID_CONTEXT");
+  });
+
+  it("enforces the evaluation bounds as deployed: the write function refuses, the OFREP function fails one flag alone", async () => {
+    const write = handler("write");
+    const post = async (body: unknown) => {
+      const result = await write(proxyEvent({ method: "POST", resource: "/flags", body }));
+      return { status: result.statusCode, body: JSON.parse(result.body) };
+    };
+    const bool = (flagName: string, targeting: unknown) => ({
+      flagName,
+      variants: { on: true, off: false },
+      defaultVariant: "off",
+      targeting,
+    });
+    let nested: unknown = { var: "targetingKey" };
+    for (let i = 0; i < 12; i++)
+      nested = { all: [{ merge: [Array.from({ length: 300 }, (_, k) => k), { var: "" }] }, nested] };
+    const bomb = await post(bool("bomb", nested));
+    assert.equal(bomb.status, 400);
+    assert.match(bomb.body.error.message, /bound: iterationNesting 2/);
+    const wide = await post(
+      bool("wide", { or: Array.from({ length: 2_100 }, (_, i) => ({ "==": [{ var: "n" }, i] })) }),
+    );
+    assert.equal(wide.status, 400);
+    assert.match(wide.body.error.message, /bound: nodes 2000/);
+    const refs = await post(bool("refs", { or: Array.from({ length: 9 }, (_, i) => ({ $ref: `e${i}` })) }));
+    assert.equal(refs.status, 400);
+    assert.match(refs.body.error.message, /bound: refsPerFlag 8/);
+
+    // A definition over the bounds that reached the table some other way fails alone.
+    assert.equal((await post(bool("smuggled", { if: [{ var: "vip" }, "on", "off"] }))).status, 201);
+    const client = localDynamoClient(env.AWS_ENDPOINT_URL_DYNAMODB);
+    try {
+      await DynamoDBDocumentClient.from(client).send(
+        new UpdateCommand({
+          TableName: env.FLAGS_TABLE_NAME,
+          Key: { flagName: "smuggled" },
+          UpdateExpression: "SET definitionJson = :d, version = version + :one",
+          ExpressionAttributeValues: {
+            ":d": JSON.stringify({ variants: { on: true, off: false }, defaultVariant: "off", targeting: nested }),
+            ":one": 1,
+          },
+        }),
+      );
+    } finally {
+      client.destroy();
+    }
+    assert.equal((await post({ flagName: "after-smuggling", value: 1 })).status, 201); // moves the flag-set version
+    const ofrep = handler("ofrep");
+    const smuggled = await evaluate(
+      ofrep,
+      "/ofrep/v1/evaluate/flags/{key}",
+      { key: "smuggled" },
+      { targetingKey: "u" },
+    );
+    assert.equal(smuggled.status, 400);
+    assert.equal(smuggled.body.errorCode, "PARSE_ERROR");
+    const neighbour = await evaluate(
+      ofrep,
+      "/ofrep/v1/evaluate/flags/{key}",
+      { key: "after-smuggling" },
+      { targetingKey: "u" },
+    );
+    assert.equal(neighbour.body.value, 1);
   });
 });

@@ -51,13 +51,13 @@ const contextValue = (key: string): Extent => ({
   list: true,
 });
 /** The whole context. */
-const CONTEXT: Extent = {
+const wholeContext = (): Extent => ({
   size: Form.of(BOUNDS.contextBytes),
   count: Form.of(BOUNDS.contextBytes / 2),
   text: true,
   list: true,
-};
-const SCALAR: Extent = { size: Form.of(1), count: Form.of(1) };
+});
+const scalar = (): Extent => ({ size: Form.of(1), count: Form.of(1) });
 const literalText = (length: number): Extent => ({
   size: Form.of(Math.max(1, length)),
   count: Form.of(length),
@@ -129,50 +129,61 @@ const NS = {
 } as const;
 
 /** JsonLogic's operators as flagd documents them (its targeting schema), and flagd's own. */
-const OPERATORS = new Set([
-  "var",
-  "missing",
-  "missing_some",
-  "if",
-  "==",
-  "===",
-  "!=",
-  "!==",
-  "!",
-  "!!",
-  "or",
-  "and",
-  ">",
-  ">=",
-  "<",
-  "<=",
-  "max",
-  "min",
-  "+",
-  "-",
-  "*",
-  "/",
-  "%",
-  "map",
-  "reduce",
-  "filter",
-  "all",
-  "none",
-  "some",
-  "merge",
-  "in",
-  "cat",
-  "substr",
-  "fractional",
-  "sem_ver",
-  "starts_with",
-  "ends_with",
-]);
+const OPERATORS: Readonly<Record<string, boolean>> = {
+  var: true,
+  missing: true,
+  missing_some: true,
+  if: true,
+  "==": true,
+  "===": true,
+  "!=": true,
+  "!==": true,
+  "!": true,
+  "!!": true,
+  or: true,
+  and: true,
+  ">": true,
+  ">=": true,
+  "<": true,
+  "<=": true,
+  max: true,
+  min: true,
+  "+": true,
+  "-": true,
+  "*": true,
+  "/": true,
+  "%": true,
+  map: true,
+  reduce: true,
+  filter: true,
+  all: true,
+  none: true,
+  some: true,
+  merge: true,
+  in: true,
+  cat: true,
+  substr: true,
+  fractional: true,
+  sem_ver: true,
+  starts_with: true,
+  ends_with: true,
+};
 
-const ITERATORS = new Set(["map", "filter", "all", "none", "some", "reduce"]);
+const ITERATORS: Readonly<Record<string, boolean>> = {
+  map: true,
+  filter: true,
+  all: true,
+  none: true,
+  some: true,
+  reduce: true,
+};
 
 /** Property names that lead to a prototype rather than to data. */
-const PROTOTYPE_NAMES = new Set(["__proto__", "constructor", "prototype"]);
+const PROTOTYPE_NAMES: Readonly<Record<string, boolean>> = {
+  ["__proto__"]: true, // computed: a literal __proto__ key would set the prototype instead
+  constructor: true,
+  prototype: true,
+};
 
 interface Scope {
   /** The element an iteration body sees (`{"var": ""}`); undefined outside iterations. */
@@ -203,22 +214,36 @@ export interface RuleMeasure {
 
 const plural = (n: number, word: string) => `${n.toLocaleString("en-US")} ${word}${n === 1 ? "" : "s"}`;
 const micros = (ns: number) => `${(ns / 1000).toLocaleString("en-US", { maximumFractionDigits: 0 })} µs`;
-const constant = (cost: number, extent: Extent = SCALAR): Outcome => ({ cost: Form.of(cost), extent });
+const constant = (cost: number, extent: Extent = scalar()): Outcome => ({ cost: Form.of(cost), extent });
 
+/**
+ * Walks one rule. Its fields are set in the constructor, not as class fields: Pulumi serializes
+ * this code into the Lambda functions, and its class serialization keeps the constructor but drops
+ * field initializers.
+ */
 class Measurer {
-  nodes = 0;
-  refCount = 0;
-  readonly refs = new Set<string>();
+  nodes: number;
+  refCount: number;
+  /** Evaluators referenced, in order of first use. */
+  readonly refs: string[];
   /** The deepest part whose own cost went over the budget: the one to name. */
-  culprit?: { path: string; cost: number };
+  culprit: { path: string; cost: number } | undefined;
   /** Re-analysing a body (for its per-element and whole-data cost) must not count its nodes twice. */
-  private counting = true;
+  private counting: boolean;
+  private readonly kind: RuleKind;
+  private readonly budget: number;
+  private readonly limits: { depth: number; nodes: number };
 
-  constructor(
-    private readonly kind: RuleKind,
-    private readonly budget: number,
-    private readonly limits: { depth: number; nodes: number },
-  ) {}
+  constructor(kind: RuleKind, budget: number, limits: { depth: number; nodes: number }) {
+    this.kind = kind;
+    this.budget = budget;
+    this.limits = limits;
+    this.nodes = 0;
+    this.refCount = 0;
+    this.refs = [];
+    this.culprit = undefined;
+    this.counting = true;
+  }
 
   private refuse(path: string, bound: string, message: string): never {
     throw new BoundsError(path, bound, message);
@@ -286,7 +311,7 @@ class Measurer {
     const operator = keys[0];
     const args = (node as Record<string, unknown>)[operator];
     if (operator === "$ref") return this.ref(args, path, depth, scope);
-    if (!OPERATORS.has(operator)) {
+    if (!Object.hasOwn(OPERATORS, operator)) {
       this.refuse(
         path,
         "operators",
@@ -327,7 +352,7 @@ class Measurer {
       );
     }
     this.refCount++;
-    this.refs.add(name);
+    if (!this.refs.includes(name)) this.refs.push(name);
     if (this.refCount > BOUNDS.refsPerFlag) {
       this.refuse(path, `refsPerFlag ${BOUNDS.refsPerFlag}`, `a flag may use $ref at most ${BOUNDS.refsPerFlag} times`);
     }
@@ -341,7 +366,7 @@ class Measurer {
         `a $ref this deep would nest deeper than ${this.limits.depth} levels (each $ref counts ${BOUNDS.evaluatorDepth})`,
       );
     }
-    return constant(BOUNDS.evaluatorCost, CONTEXT);
+    return constant(BOUNDS.evaluatorCost, wholeContext());
   }
 
   /** The operands of an operator: JsonLogic allows one operand without the array. */
@@ -359,14 +384,14 @@ class Measurer {
   }
 
   private operator(operator: string, args: unknown, path: string, depth: number, scope: Scope): Outcome {
-    if (ITERATORS.has(operator)) return this.iteration(operator, args, path, depth, scope);
+    if (Object.hasOwn(ITERATORS, operator)) return this.iteration(operator, args, path, depth, scope);
     if (operator === "var") return this.variable(args, path, depth, scope);
     const operands = this.operands(args, path, depth, scope);
     const extents = operands.map((o) => o.extent);
     const all = Form.sum(operands.map((o) => o.cost)).plus(NS.node);
     const size = Form.sum(extents.map((e) => e.size));
     const count = Form.sum(extents.map((e) => e.count));
-    const charge = (cost: Form, extent: Extent = SCALAR): Outcome => ({ cost: all.plus(cost), extent });
+    const charge = (cost: Form, extent: Extent = scalar()): Outcome => ({ cost: all.plus(cost), extent });
     switch (operator) {
       case "if": {
         // Every condition may be evaluated, then one branch: the dearest.
@@ -378,7 +403,7 @@ class Measurer {
         });
         return {
           cost: Form.sum([...conditions, Form.max(branches.map((b) => b.cost))]).plus(NS.node),
-          extent: branches.length === 0 ? SCALAR : widest(branches.map((b) => b.extent)),
+          extent: branches.length === 0 ? scalar() : widest(branches.map((b) => b.extent)),
         };
       }
       case "or":
@@ -387,7 +412,7 @@ class Measurer {
         return { cost: all, extent: widest(extents) };
       case "!":
       case "!!":
-        return charge(Form.ZERO);
+        return charge(Form.zero());
       case "==":
       case "===":
       case "!=":
@@ -409,7 +434,7 @@ class Measurer {
       case "in": {
         // An array is scanned element by element; a string is searched for a substring, which
         // costs up to (haystack × needle) for long needles, after the needle is turned into text.
-        const [needle = SCALAR, haystack = SCALAR] = extents;
+        const [needle = scalar(), haystack = scalar()] = extents;
         const scan = size.scale(NS.compare).plus(haystack.count.scale(NS.inElement));
         if (haystack.text !== true) return charge(scan);
         const needleLength = Math.min(needle.size.worst(), NS.inNeedleCap);
@@ -424,8 +449,8 @@ class Measurer {
           text: true,
         });
       case "substr":
-        return charge((extents[0]?.size ?? Form.ZERO).scale(NS.substr), {
-          ...(extents[0] ?? SCALAR),
+        return charge((extents[0]?.size ?? Form.zero()).scale(NS.substr), {
+          ...(extents[0] ?? scalar()),
           list: false,
           text: true,
         });
@@ -444,7 +469,7 @@ class Measurer {
         // Hashes its first operand when that is a string, else the targeting key (a string: OFREP
         // refuses any other) after the flag key.
         const keyed = Array.isArray(args) && args.length > 0 && !Array.isArray(args[0]);
-        const key = Form.max([keyed ? extents[0].size : Form.ZERO, Form.key("targetingKey").plus(FLAG_KEY_LENGTH)]);
+        const key = Form.max([keyed ? extents[0].size : Form.zero(), Form.key("targetingKey").plus(FLAG_KEY_LENGTH)]);
         return charge(key.scale(NS.fractionalChar).plus(NS.fractional));
       }
       default:
@@ -462,7 +487,7 @@ class Measurer {
       this.refuse(path, "var", "the path of a var must be a string or a number, not a rule");
     }
     const segments = String(name ?? "").split(".");
-    const bad = segments.find((segment) => PROTOTYPE_NAMES.has(segment));
+    const bad = segments.find((segment) => Object.hasOwn(PROTOTYPE_NAMES, segment));
     if (bad !== undefined) this.refuse(path, "var", `'${bad}' names no data: a var path cannot reach a prototype`);
     const fallbackOutcome =
       fallback === undefined
@@ -472,14 +497,19 @@ class Measurer {
     let extent: Extent;
     if (scope.accumulator !== undefined) {
       // A reduce body sees {current, accumulator} only.
-      extent = first === "accumulator" ? scope.accumulator : first === "current" ? (scope.element ?? CONTEXT) : SCALAR;
+      extent =
+        first === "accumulator"
+          ? scope.accumulator
+          : first === "current"
+            ? (scope.element ?? wholeContext())
+            : scalar();
     } else if (scope.element !== undefined) {
       extent = scope.element;
     } else if (first === "$flagd") {
       // Set by flagd-core itself, over anything the context holds: the flag's key, a timestamp.
-      extent = segments[1] === "flagKey" ? literalText(FLAG_KEY_LENGTH) : SCALAR;
+      extent = segments[1] === "flagKey" ? literalText(FLAG_KEY_LENGTH) : scalar();
     } else if (first === "") {
-      extent = CONTEXT;
+      extent = wholeContext();
     } else {
       extent = contextValue(first);
     }
@@ -537,7 +567,7 @@ class Measurer {
       const size = n.times(perElement.extent.size).plus(all.extent.size.minus(perElement.extent.size));
       return { cost, extent: { size, count: n, list: true, text: false } };
     }
-    return { cost, extent: SCALAR };
+    return { cost, extent: scalar() };
   }
 
   /**
@@ -595,7 +625,7 @@ export function measureRule(
   // flag's to pay for: a $ref is charged as a value of the whole context).
   const result =
     kind === "evaluator"
-      ? Form.ZERO
+      ? Form.zero()
       : outcome.extent.size.scale(outcome.extent.list === true ? NS.coerceByte : NS.result);
   const cost = outcome.cost.plus(result).worst();
   if (cost > budget) {

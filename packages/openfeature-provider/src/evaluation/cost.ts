@@ -13,7 +13,10 @@ export class Form {
     readonly perByte: ReadonlyMap<string, number>,
   ) {}
 
-  static readonly ZERO = new Form(0, new Map());
+  /** Nothing (a function, not a static instance: Pulumi serializes this code by value). */
+  static zero(): Form {
+    return new Form(0, new Map());
+  }
 
   static of(constant: number): Form {
     return new Form(constant, new Map());
