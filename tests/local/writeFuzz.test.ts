@@ -322,7 +322,7 @@ describe("hostile bodies on every route that takes one (fast-check, local runtim
           examples: reportedBodies(),
           // FUZZ_RUNS and FUZZ_SEED make a longer or different hunt without editing the test.
           numRuns: Number(process.env.FUZZ_RUNS ?? 300),
-          interruptAfterTimeLimit: 35_000,
+          interruptAfterTimeLimit: 25_000,
           seed: Number(process.env.FUZZ_SEED ?? 20261205),
         },
       );
