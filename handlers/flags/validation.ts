@@ -71,6 +71,9 @@ export function flagSchemas() {
   const description = z
     .string({ error: "description must be a string" })
     .max(MAX_DESCRIPTION_LENGTH, `description must be at most ${MAX_DESCRIPTION_LENGTH} characters`)
+    // Stored as a DynamoDB string, which must be UTF-8: a lone surrogate (`"\ud800"`) has no
+    // UTF-8 form. Values and definitions are stored as JSON text, which escapes it.
+    .refine((text) => !/\p{Cs}/u.test(text), "description must not contain an unpaired UTF-16 surrogate")
     .optional();
   // Fields the service sets. Accepted and ignored, so a client can send back what it read.
   const serviceSet = {

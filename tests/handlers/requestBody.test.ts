@@ -150,6 +150,17 @@ describe("flag bodies: limits before flagd-core, references within one transacti
   });
 });
 
+describe("flag descriptions: text DynamoDB can store", () => {
+  it("refuses an unpaired surrogate and keeps a paired one", () => {
+    const error = refusal(() => parseCreateFlag(JSON.parse('{"flagName":"f","value":1,"description":"a\\ud800b"}')));
+    const kept = parseCreateFlag({ flagName: "f", value: 1, description: "a\u{1F600}b" });
+
+    assert.equal(error.code, "VALIDATION_FAILED");
+    assert.match(error.message, /^description: /);
+    assert.equal(kept.description, "a\u{1F600}b");
+  });
+});
+
 describe("dynamoLimitRefusal: DynamoDB refusing input over its limits is the client's 400", () => {
   const validation = (message: string) =>
     Object.assign(new Error(message), { name: "ValidationException", $metadata: { httpStatusCode: 400 } });
