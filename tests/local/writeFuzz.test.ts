@@ -291,6 +291,50 @@ describe("hostile bodies on every route that takes one (fast-check, local runtim
     return { status: response.status, body: parsed };
   };
 
+  /** The WARN and ERROR lines logged while `run` runs. */
+  const loggedDuring = async (run: () => Promise<unknown>) => {
+    const from = recorded.lines.length;
+    await run();
+    return recorded.lines.slice(from).filter((line) => line.level === "WARN" || line.level === "ERROR");
+  };
+  const richFlag = (targeting: string) =>
+    Buffer.from(`{"flagName":"f1","variants":{"on":true,"off":false},"defaultVariant":"off","targeting":${targeting}}`);
+
+  it("answers an evaluator nested 600 levels deep with 400 VALIDATION_FAILED, logged at WARN", async () => {
+    const deep = `{"expression":${'{"and":['.repeat(600)}true${"]}".repeat(600)}}`;
+    let result: Awaited<ReturnType<typeof send>> | undefined;
+
+    const lines = await loggedDuring(async () => (result = await send("PUT", "/evaluators/e1", Buffer.from(deep))));
+
+    assert.equal(result?.status, 400);
+    assert.equal((result?.body as { error: { code: string } }).error.code, "VALIDATION_FAILED");
+    assert.deepEqual(
+      lines.map((line) => line.level),
+      ["WARN"],
+    );
+  });
+
+  it("answers targeting that names Object.prototype's methods with 400, and keeps serving", async () => {
+    for (const name of PROTOTYPE_NAMES) {
+      const result = await send("POST", "/flags", richFlag(`{${jsonString(name)}:[1]}`));
+
+      assert.equal(result.status, 400, name);
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+
+    assert.equal((await send("GET", "/health")).status, 200);
+    assert.deepEqual(rejections, []);
+  });
+
+  it("answers a flag that references 120 evaluators with 400 naming the transaction limit", async () => {
+    const refs = Array.from({ length: 120 }, (_, i) => `{"$ref":"e${i}"}`).join(",");
+
+    const result = await send("POST", "/flags", richFlag(`{"if":[{"or":[${refs}]},"on","off"]}`));
+
+    assert.equal(result.status, 400);
+    assert.match((result.body as { error: { message: string } }).error.message, /100 actions/);
+  });
+
   it("answers every one with a success or a 4xx and the right error body, /health 200 throughout", async () => {
     const health: Array<{ status: number; ms: number }> = [];
     let fuzzing = true;
