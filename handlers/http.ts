@@ -2,7 +2,7 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { isLosslessNumber, parse as parseLossless, splitNumber } from "lossless-json";
 import { grants, principalFromContext } from "./auth/tokens";
-import { type ErrorCode, isServiceError, serviceError } from "./errors";
+import { type ErrorCode, isServiceError, type ServiceError, serviceError } from "./errors";
 import { ROUTES } from "./routes";
 
 /** What a route handler sees of a request, independent of API Gateway's event shape. */
@@ -40,11 +40,30 @@ export type RequestLogger = Pick<Logger, "warn" | "error">;
  */
 export const MAX_BODY_BYTES = 64 * 1024;
 
+/**
+ * Deepest nesting of `[` and `{` a request body may have. Every body the contract describes nests
+ * far less (a flag's value and definition at most 32 levels); what runs after the parse — zod,
+ * flagd-core's schema check and json-logic-engine's compiler — recurses once or more per level,
+ * and an evaluator 1,200 levels deep overflowed the stack inside flagd-core (a 500).
+ */
+export const MAX_BODY_DEPTH = 64;
+
+/**
+ * Largest a body may grow to once parsed and written out again, as the stores write it. Numbers
+ * are kept as JSON.stringify writes them, so `1e20` (4 bytes) is stored as 21 digits: without this
+ * bound a 64 KiB body of such numbers stores about 290 KB, close to DynamoDB's 400 KB item limit.
+ */
+export const MAX_STORED_BYTES = 2 * MAX_BODY_BYTES;
+
 export function errorBody(code: ErrorCode, message: string): { error: { code: ErrorCode; message: string } } {
   return { error: { code, message } };
 }
 
-/** Parses a JSON request body, mapping every way it can be wrong to a 4xx. */
+/**
+ * Parses a JSON request body, mapping every way it can be wrong to a 4xx. The cheap checks come
+ * first, on the raw text: size, then nesting depth, so nothing that recurses ever sees a body it
+ * could overflow on.
+ */
 export function parseJsonBody(request: ApiRequest): unknown {
   const { body } = request;
   if (body === undefined || body.length === 0) {
@@ -53,6 +72,7 @@ export function parseJsonBody(request: ApiRequest): unknown {
   if (Buffer.byteLength(body, "utf8") > MAX_BODY_BYTES) {
     throw serviceError("PAYLOAD_TOO_LARGE", `request body exceeds ${MAX_BODY_BYTES} bytes`);
   }
+  checkTextDepth(body, MAX_BODY_DEPTH);
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
@@ -60,7 +80,75 @@ export function parseJsonBody(request: ApiRequest): unknown {
     throw serviceError("INVALID_JSON", "request body is not valid JSON", { cause });
   }
   checkNumbersExact(body);
+  checkKeys(parsed);
+  const stored = Buffer.byteLength(JSON.stringify(parsed), "utf8");
+  if (stored > MAX_STORED_BYTES) {
+    throw serviceError(
+      "PAYLOAD_TOO_LARGE",
+      `request body grows to ${stored} bytes once its numbers are written out (1e20 is stored as 21 digits); ` +
+        `the limit is ${MAX_STORED_BYTES}`,
+    );
+  }
   return parsed;
+}
+
+/**
+ * Refuses JSON text whose `[` and `{` nest deeper than `limit`, naming the character offset where
+ * it does. A single pass over the characters that skips string contents (so `"[[["` counts for
+ * nothing): it cannot overflow, and it runs before the parse, whatever the text holds. Invalid
+ * JSON passes through unchanged to be refused by the parser.
+ */
+export function checkTextDepth(text: string, limit: number): void {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c /* \ */) i++;
+      else if (c === 0x22 /* " */) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
+      depth++;
+      if (depth > limit) {
+        throw serviceError(
+          "VALIDATION_FAILED",
+          `body: nests deeper than ${limit} levels of [ and { (at character ${i}); no request needs that many`,
+        );
+      }
+    } else if (c === 0x5d /* ] */ || c === 0x7d /* } */) {
+      depth--;
+    }
+  }
+}
+
+/**
+ * Refuses an object key that names a property every JavaScript object inherits (`__proto__`,
+ * `constructor`, `toString`, `hasOwnProperty`, `valueOf`, `__defineGetter__`, …), naming where it
+ * is. JSON.parse and lossless-json keep such a key as an own property, but the code a body meets
+ * afterwards does not always: json-logic-engine looks operators up on a plain object, so
+ * `{"__defineGetter__": [1]}` ran `Object.prototype.__defineGetter__` at write time and its
+ * rejected promise killed the local runtime; `Object.assign` (flagd-core merges metadata with it)
+ * turns a `__proto__` key into a prototype. No flag, evaluator or context needs these names.
+ */
+export function checkKeys(tree: unknown): void {
+  const pending: Array<[unknown, Array<string | number>]> = [[tree, []]];
+  while (pending.length > 0) {
+    const [node, path] = pending.pop() as [unknown, Array<string | number>];
+    if (Array.isArray(node)) {
+      node.forEach((child, i) => pending.push([child, [...path, i]]));
+    } else if (node !== null && typeof node === "object") {
+      for (const [key, child] of Object.entries(node)) {
+        if (Object.hasOwn(Object.prototype, key)) {
+          throw serviceError(
+            "VALIDATION_FAILED",
+            `${[...path, key].join(".")}: '${key}' cannot be a key: every JavaScript object inherits a property of that name`,
+          );
+        }
+        pending.push([child, [...path, key]]);
+      }
+    }
+  }
 }
 
 /**
@@ -232,9 +320,56 @@ export function isDependencyFailure(error: unknown): boolean {
 }
 
 /**
+ * DynamoDB's refusal of a write over one of its limits — an item over 400 KB, a transaction of
+ * more than 100 actions or 4 MB — as the client's 400 naming the limit; undefined for any other
+ * error. The request checks are meant to refuse such input before it is written (a flag names at
+ * most MAX_REFS_PER_WRITE evaluators, a body stores at most MAX_STORED_BYTES); this keeps what they
+ * cannot see, such as an update that releases the references of a flag stored under looser bounds,
+ * from being a 500. Follows `cause`, so a store that wraps the SDK's error is covered too.
+ */
+export function dynamoLimitRefusal(error: unknown): ServiceError | undefined {
+  const limitOf = (message: string): string | undefined => {
+    if (/item size (to update )?has exceeded the maximum allowed size/i.test(message)) {
+      return "an item would exceed DynamoDB's 400 KB item size limit";
+    }
+    if (/member must have length less than or equal to 100\b/i.test(message)) {
+      return "it needs more than the 100 actions one DynamoDB transaction holds (one per evaluator a flag gains or loses)";
+    }
+    if (/transaction (payload|request) size/i.test(message)) {
+      return "it would exceed DynamoDB's 4 MB transaction size limit";
+    }
+    return undefined;
+  };
+  let current: unknown = error;
+  for (let hops = 0; hops < 5 && current instanceof Error; hops++, current = current.cause) {
+    const messages =
+      current.name === "ValidationException"
+        ? [current.message]
+        : current.name === "TransactionCanceledException"
+          ? (
+              (current as Error & { CancellationReasons?: Array<{ Code?: string; Message?: string }> })
+                .CancellationReasons ?? []
+            )
+              .filter((reason) => reason.Code === "ValidationError")
+              .map((reason) => reason.Message ?? "")
+          : [];
+    for (const message of messages) {
+      const limit = limitOf(message);
+      if (limit !== undefined) {
+        return serviceError("VALIDATION_FAILED", `the change cannot be stored: ${limit}; make it smaller`, {
+          cause: error,
+        });
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
  * Builds the Lambda proxy handler for a set of routes. Every failure becomes the contract's error
- * body: a ServiceError is the client's doing and logs at WARN; anything else is a fault, logs at
- * ERROR (which is what the error alarm counts) and answers 500 without internals.
+ * body: a ServiceError (or DynamoDB refusing input over one of its limits) is the client's doing
+ * and logs at WARN; anything else is a fault, logs at ERROR (which is what the error alarm counts)
+ * and answers 503 when a dependency failed, else 500 without internals.
  */
 export function makeProxyHandler(
   routes: Readonly<Record<string, RouteHandler>>,
@@ -256,9 +391,10 @@ export function makeProxyHandler(
       const actor = authorize(event);
       return toResult(await route(toRequest(event, actor)), cors);
     } catch (error) {
-      if (isServiceError(error)) {
-        logger.warn("request refused", { code: error.code, status: error.status, path: event.path });
-        return toResult({ status: error.status, body: errorBody(error.code, error.message) }, cors);
+      const refused = isServiceError(error) ? error : dynamoLimitRefusal(error);
+      if (refused !== undefined) {
+        logger.warn("request refused", { code: refused.code, status: refused.status, path: event.path });
+        return toResult({ status: refused.status, body: errorBody(refused.code, refused.message) }, cors);
       }
       logger.error("request failed", { path: event.path, method: event.httpMethod, error: error as Error });
       if (isDependencyFailure(error)) {

@@ -10,6 +10,14 @@ export const MAX_VALUE_BYTES = 32 * 1024;
 export const MAX_DESCRIPTION_LENGTH = 1024;
 /** Deeper values are refused: nothing a flag needs, and deep recursion is what breaks parsers. */
 export const MAX_VALUE_DEPTH = 32;
+/**
+ * Distinct evaluators one flag's targeting may reference. A flag write is one DynamoDB
+ * transaction, which holds at most 100 actions: the flag, the flag-set version and the history
+ * entry, plus one reference count per evaluator gained or lost. An update can lose every old
+ * reference and gain as many new ones, so 2 × 48 + 3 ≤ 100 keeps every write of every flag
+ * accepted under this bound inside one transaction.
+ */
+export const MAX_REFS_PER_WRITE = 48;
 export const DEFAULT_PAGE_SIZE = 100;
 
 export interface CreateFlagInput {
@@ -63,6 +71,9 @@ export function flagSchemas() {
   const description = z
     .string({ error: "description must be a string" })
     .max(MAX_DESCRIPTION_LENGTH, `description must be at most ${MAX_DESCRIPTION_LENGTH} characters`)
+    // Stored as a DynamoDB string, which must be UTF-8: a lone surrogate (`"\ud800"`) has no
+    // UTF-8 form. Values and definitions are stored as JSON text, which escapes it.
+    .refine((text) => !/\p{Cs}/u.test(text), "description must not contain an unpaired UTF-16 surrogate")
     .optional();
   // Fields the service sets. Accepted and ignored, so a client can send back what it read.
   const serviceSet = {
@@ -99,7 +110,7 @@ function checkValueLimits(value: unknown): void {
   }
 }
 
-function checkDefinitionLimits(definition: FlagDefinition): void {
+function checkDefinitionLimits(definition: Partial<Record<(typeof DEFINITION_FIELDS)[number], unknown>>): void {
   if (jsonDepth(definition) > MAX_VALUE_DEPTH + 1) {
     throw serviceError("VALIDATION_FAILED", `definition: nests deeper than ${MAX_VALUE_DEPTH} levels`);
   }
@@ -118,11 +129,25 @@ function requireObject(body: unknown): void {
   }
 }
 
-/** Checks value and definition together and returns the fields to store. */
+/**
+ * Checks value and definition together and returns the fields to store. Depth and size come
+ * first: checkDefinition runs flagd-core's schema check and compiles the targeting, both
+ * recursive. What it returns is a subset of the fields checked here, so within the same limits.
+ */
 function checkedFields(flagName: string, data: Record<string, unknown>): Omit<CreateFlagInput, "flagName"> {
+  if (data.value !== undefined) checkValueLimits(data.value);
+  const rich = Object.fromEntries(
+    DEFINITION_FIELDS.flatMap((field) => (data[field] === undefined ? [] : [[field, data[field]]])),
+  );
+  if (Object.keys(rich).length > 0) checkDefinitionLimits(rich);
   const checked = checkDefinition(flagName, data);
-  if (checked.value !== undefined) checkValueLimits(checked.value);
-  if (checked.definition !== undefined) checkDefinitionLimits(checked.definition);
+  if (checked.refs.length > MAX_REFS_PER_WRITE) {
+    throw serviceError(
+      "VALIDATION_FAILED",
+      `targeting: references ${checked.refs.length} distinct evaluators; a flag may reference at most ` +
+        `${MAX_REFS_PER_WRITE} (one write is one DynamoDB transaction, which holds at most 100 actions)`,
+    );
+  }
   const fields: Omit<CreateFlagInput, "flagName"> = {};
   if (checked.value !== undefined) fields.value = checked.value;
   if (checked.definition !== undefined) fields.definition = checked.definition;
