@@ -323,7 +323,7 @@ export function isDependencyFailure(error: unknown): boolean {
  * DynamoDB's refusal of a write over one of its limits — an item over 400 KB, a transaction of
  * more than 100 actions or 4 MB — as the client's 400 naming the limit; undefined for any other
  * error. The request checks are meant to refuse such input before it is written (a flag names at
- * most MAX_REFS_PER_WRITE evaluators, a body stores at most MAX_STORED_BYTES); this keeps what they
+ * most 8 evaluators, BOUNDS.refsPerFlag; a body stores at most MAX_STORED_BYTES); this keeps what they
  * cannot see, such as an update that releases the references of a flag stored under looser bounds,
  * from being a 500. Follows `cause`, so a store that wraps the SDK's error is covered too.
  */

@@ -10,14 +10,6 @@ export const MAX_VALUE_BYTES = 32 * 1024;
 export const MAX_DESCRIPTION_LENGTH = 1024;
 /** Deeper values are refused: nothing a flag needs, and deep recursion is what breaks parsers. */
 export const MAX_VALUE_DEPTH = 32;
-/**
- * Distinct evaluators one flag's targeting may reference. A flag write is one DynamoDB
- * transaction, which holds at most 100 actions: the flag, the flag-set version and the history
- * entry, plus one reference count per evaluator gained or lost. An update can lose every old
- * reference and gain as many new ones, so 2 × 48 + 3 ≤ 100 keeps every write of every flag
- * accepted under this bound inside one transaction.
- */
-export const MAX_REFS_PER_WRITE = 48;
 export const DEFAULT_PAGE_SIZE = 100;
 
 export interface CreateFlagInput {
@@ -141,13 +133,9 @@ function checkedFields(flagName: string, data: Record<string, unknown>): Omit<Cr
   );
   if (Object.keys(rich).length > 0) checkDefinitionLimits(rich);
   const checked = checkDefinition(flagName, data);
-  if (checked.refs.length > MAX_REFS_PER_WRITE) {
-    throw serviceError(
-      "VALIDATION_FAILED",
-      `targeting: references ${checked.refs.length} distinct evaluators; a flag may reference at most ` +
-        `${MAX_REFS_PER_WRITE} (one write is one DynamoDB transaction, which holds at most 100 actions)`,
-    );
-  }
+  // A flag write is one DynamoDB transaction (at most 100 actions): the flag, the flag-set version,
+  // the history entry and a reference count per evaluator gained or lost. The evaluation bounds
+  // allow at most BOUNDS.refsPerFlag (8) $refs, so 2 × 8 + 3 actions at most.
   const fields: Omit<CreateFlagInput, "flagName"> = {};
   if (checked.value !== undefined) fields.value = checked.value;
   if (checked.definition !== undefined) fields.definition = checked.definition;

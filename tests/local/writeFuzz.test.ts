@@ -326,13 +326,13 @@ describe("hostile bodies on every route that takes one (fast-check, local runtim
     assert.deepEqual(rejections, []);
   });
 
-  it("answers a flag that references 120 evaluators with 400 naming the transaction limit", async () => {
+  it("answers a flag that references 120 evaluators with 400 naming the bound", async () => {
     const refs = Array.from({ length: 120 }, (_, i) => `{"$ref":"e${i}"}`).join(",");
 
     const result = await send("POST", "/flags", richFlag(`{"if":[{"or":[${refs}]},"on","off"]}`));
 
     assert.equal(result.status, 400);
-    assert.match((result.body as { error: { message: string } }).error.message, /100 actions/);
+    assert.match((result.body as { error: { message: string } }).error.message, /refsPerFlag/);
   });
 
   it("answers every one with a success or a 4xx and the right error body, /health 200 throughout", async () => {
