@@ -1,6 +1,7 @@
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { DynamoDBRecord } from "aws-lambda";
+import { type EvaluatorItem, evaluatorPosition } from "../evaluators/model";
 import { FLAG_SET_KEY } from "../evaluators/table";
 import { type Flag, type FlagItem, itemToFlag } from "../flags/model";
 
@@ -67,6 +68,37 @@ export function changesEvaluators(record: DynamoDBRecord): boolean {
     default:
       return false;
   }
+}
+
+/**
+ * Whether a read of the evaluators (`positions`: each one's history position, see
+ * `evaluatorPosition`) is older than a batch of evaluators-table stream records announces: for
+ * each evaluator in the batch, its newest record says where it got to — created or replaced at a
+ * position the read must have reached, or deleted, after which the read must not show it at an
+ * older position (a name created again is at a later one). Positions only grow for a name.
+ */
+export function readsOlderThan(
+  records: readonly DynamoDBRecord[],
+  positions: Readonly<Record<string, number>>,
+): boolean {
+  const newest = new Map<string, DynamoDBRecord>();
+  for (const record of records) {
+    const name = record.dynamodb?.Keys?.name?.S;
+    if (name !== undefined && name !== FLAG_SET_KEY) newest.set(name, record);
+  }
+  const item = (raw: unknown) =>
+    raw === undefined ? undefined : (unmarshall(raw as Record<string, AttributeValue>) as EvaluatorItem);
+  for (const [name, record] of newest) {
+    const read = positions[name];
+    if (record.eventName === "REMOVE") {
+      const before = item(record.dynamodb?.OldImage);
+      if (before !== undefined && read !== undefined && read <= evaluatorPosition(before)) return true;
+    } else {
+      const after = item(record.dynamodb?.NewImage);
+      if (after !== undefined && (read === undefined || read < evaluatorPosition(after))) return true;
+    }
+  }
+  return false;
 }
 
 /**
