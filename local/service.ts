@@ -424,7 +424,15 @@ async function startConsumers(
     }),
   ];
   if (options.auditDataDir !== undefined) {
-    pollers.push(startAuditWriter({ ...common, tableName: stores.tableName, dataDir: options.auditDataDir, logger }));
+    // Flag and evaluator changes in one trail, as the two Pipes on AWS feed one delivery stream.
+    pollers.push(
+      startAuditWriter({
+        ...common,
+        sources: [{ tableName: stores.tableName }, { tableName: evaluatorsTableName, filter: EVALUATORS_FILTER }],
+        dataDir: options.auditDataDir,
+        logger,
+      }),
+    );
   }
   for (const poller of pollers) teardown.add(async () => (await poller).stop());
   await Promise.all(pollers);
