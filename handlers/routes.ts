@@ -25,6 +25,9 @@ export const ROUTES = [
   { method: "OPTIONS", resource: "/flags/{flagName}", group: "read", scope: null },
   { method: "OPTIONS", resource: "/flags/{flagName}/history", group: "read", scope: null },
   { method: "OPTIONS", resource: "/settings", group: "read", scope: null },
+  { method: "OPTIONS", resource: "/evaluators", group: "read", scope: null },
+  { method: "OPTIONS", resource: "/evaluators/{name}", group: "read", scope: null },
+  { method: "OPTIONS", resource: "/evaluators/{name}/history", group: "read", scope: null },
 ] as const;
 
 export type Route = (typeof ROUTES)[number];
