@@ -214,7 +214,9 @@ export interface FanoutHandlerDeps extends FanoutDeps {
  * checked against the records rather than trusted: each evaluator item carries its history
  * position, which only grows, so a read that shows any evaluator older than the batch's newest
  * record of it (or still shows one the batch deleted) is read again, and after a few tries the
- * batch fails and the stream retries it — no message at all rather than a stale one.
+ * batch fails and the stream retries it — no message at all rather than a stale one. (A read
+ * without an evaluator the batch created is taken as newer — deleted since — for absence carries
+ * no position; there the consistent read alone is the guarantee.)
  */
 export function makeFanoutHandler(deps: FanoutHandlerDeps) {
   const fanOut = makeFanOut(deps);

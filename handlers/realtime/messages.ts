@@ -72,10 +72,13 @@ export function changesEvaluators(record: DynamoDBRecord): boolean {
 
 /**
  * Whether a read of the evaluators (`positions`: each one's history position, see
- * `evaluatorPosition`) is older than a batch of evaluators-table stream records announces: for
- * each evaluator in the batch, its newest record says where it got to — created or replaced at a
- * position the read must have reached, or deleted, after which the read must not show it at an
- * older position (a name created again is at a later one). Positions only grow for a name.
+ * `evaluatorPosition`) is older than a batch of evaluators-table stream records announces. For
+ * each evaluator in the batch, its newest record says where it got to: created or replaced at a
+ * position, which the read must have reached if it shows the evaluator; or deleted, after which
+ * the read must not show it at that position or an older one (a name created again is at a later
+ * one). Positions only grow for a name, so a lower one is an older state. A read that does not
+ * show an evaluator the batch created or replaced is taken as newer: it was deleted since (absence
+ * carries no position; a strongly consistent read cannot miss a committed write).
  */
 export function readsOlderThan(
   records: readonly DynamoDBRecord[],
@@ -90,13 +93,11 @@ export function readsOlderThan(
     raw === undefined ? undefined : (unmarshall(raw as Record<string, AttributeValue>) as EvaluatorItem);
   for (const [name, record] of newest) {
     const read = positions[name];
-    if (record.eventName === "REMOVE") {
-      const before = item(record.dynamodb?.OldImage);
-      if (before !== undefined && read !== undefined && read <= evaluatorPosition(before)) return true;
-    } else {
-      const after = item(record.dynamodb?.NewImage);
-      if (after !== undefined && (read === undefined || read < evaluatorPosition(after))) return true;
-    }
+    if (read === undefined) continue;
+    const image = item(record.eventName === "REMOVE" ? record.dynamodb?.OldImage : record.dynamodb?.NewImage);
+    if (image === undefined) continue;
+    // After a delete, the position deleted is already too old; otherwise it is the least.
+    if (record.eventName === "REMOVE" ? read <= evaluatorPosition(image) : read < evaluatorPosition(image)) return true;
   }
   return false;
 }

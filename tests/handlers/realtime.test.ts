@@ -305,6 +305,13 @@ describe("evaluators-table stream records (captured from DynamoDB Local)", () =>
       assert.deepEqual(sent[0], ["c-1", { type: "evaluators.updated", evaluators: beta2.expressions }]);
     });
 
+    it("takes a read without an evaluator the batch created as newer (deleted since), and sends it", async () => {
+      const { fanout, sent, reads } = recordingFanout([{ expressions: {}, positions: {} }]);
+      assert.deepEqual(await fanout({ Records: upToReplace() }), { batchItemFailures: [] });
+      assert.equal(reads(), 1);
+      assert.deepEqual(sent[0], ["c-1", { type: "evaluators.updated", evaluators: {} }]);
+    });
+
     it("never sends a read that still shows an evaluator the batch deleted: the batch fails, for the stream to retry", async () => {
       const { fanout, sent, reads } = recordingFanout([beta2]);
       await assert.rejects(fanout({ Records: evaluatorRecords() }), /older than the stream records/);
