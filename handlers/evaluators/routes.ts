@@ -5,6 +5,7 @@ import { serviceError } from "../errors";
 import { type ApiResponse, parseJsonBody, type RouteHandler } from "../http";
 import type { EvaluatorHistoryStore } from "./history";
 import type { Evaluator } from "./model";
+import { checkEvaluatorBytes } from "./size";
 import type { EvaluatorReads, EvaluatorStore } from "./store";
 
 /** Evaluator names follow the flag-name pattern (and so can never be the `$flagset` item). */
@@ -37,6 +38,8 @@ function parseEvaluatorBody(body: unknown): unknown {
     }
   }
   const { expression } = body as { expression?: unknown };
+  // The cheap bound first: no JsonLogic is built for an expression that could never be stored.
+  if (expression !== undefined) checkEvaluatorBytes(JSON.stringify(expression));
   checkEvaluatorExpression(expression);
   return expression;
 }
