@@ -42,6 +42,7 @@ resolveConsoleWebsocketUrl(realtime.websocketUrl);
 
 const audit = new AuditPipeline(`${project}-${stack}`, {
   flagsTable: { arn: flagApi.tableArn, streamArn: flagApi.tableStreamArn },
+  evaluatorsTable: { arn: flagApi.evaluatorsTable.arn, streamArn: flagApi.evaluatorsTable.streamArn },
   retentionDays: config.getNumber("auditRetentionDays") ?? 365,
   logRetentionDays: config.getNumber("logRetentionDays") ?? 30,
 });

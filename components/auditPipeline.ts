@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { auditTransformEntrypoint } from "../handlers/entrypoints";
-import { STREAM_CONSUMER } from "../handlers/realtime/table";
+import { EVALUATORS_FILTER, STREAM_CONSUMER } from "../handlers/realtime/table";
 import { SecureBucket } from "./secureBucket";
 import { ServiceFunction } from "./serviceFunction";
 import { deadLetterQueue as createDeadLetterQueue, streamReadStatements } from "./streamConsumer";
@@ -17,6 +17,8 @@ export const AUDIT_COLUMNS = [
   { name: "eventid", type: "string" },
   { name: "eventname", type: "string" },
   { name: "flagname", type: "string" },
+  // Lines about a shared evaluator name it here instead of flagname.
+  { name: "evaluatorname", type: "string" },
   { name: "at", type: "string" },
   { name: "actor", type: "string" },
   { name: "version", type: "int" },
@@ -26,8 +28,13 @@ export const AUDIT_COLUMNS = [
 ];
 
 export interface AuditPipelineArgs {
-  /** The flags table: its stream is the source of every audit line. */
+  /** The flags table: its stream is the source of every flag's audit lines. */
   flagsTable: { arn: pulumi.Input<string>; streamArn: pulumi.Input<string> };
+  /**
+   * The evaluators table: its stream is the source of the shared evaluators' audit lines, in the
+   * same trail. Default: none (flag changes only).
+   */
+  evaluatorsTable?: { arn: pulumi.Input<string>; streamArn: pulumi.Input<string> };
   /** Days after which audit objects expire. Default 365. */
   retentionDays?: number;
   /** Retention of the transform function's log group, in days. Default 30. */
@@ -35,10 +42,11 @@ export interface AuditPipelineArgs {
 }
 
 /**
- * Who changed what, when, from what to what: every create, update, delete and read of a flag as
- * one JSON line in S3, queryable with Athena. The flags stream reaches Firehose through an
- * EventBridge Pipe (no code to run: retries, bisection and a dead-letter queue come built in);
- * a Lambda processor turns each stream record into its audit line.
+ * Who changed what, when, from what to what: every create, update, delete and read of a flag, and
+ * every create, update and delete of a shared evaluator, as one JSON line in S3, queryable with
+ * Athena. Each table's stream reaches Firehose through an EventBridge Pipe (no code to run:
+ * retries, bisection and a dead-letter queue come built in); a Lambda processor turns each stream
+ * record into its audit line.
  */
 export class AuditPipeline extends pulumi.ComponentResource {
   readonly bucket: aws.s3.Bucket;
@@ -172,7 +180,10 @@ export class AuditPipeline extends pulumi.ComponentResource {
         policy: pulumi.jsonStringify({
           Version: "2012-10-17",
           Statement: [
-            ...streamReadStatements(args.flagsTable.streamArn),
+            ...streamReadStatements(
+              args.flagsTable.streamArn,
+              ...(args.evaluatorsTable === undefined ? [] : [args.evaluatorsTable.streamArn]),
+            ),
             {
               Effect: "Allow",
               Action: ["firehose:PutRecord", "firehose:PutRecordBatch"],
@@ -184,25 +195,33 @@ export class AuditPipeline extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    new aws.pipes.Pipe(
-      `${name}-audit`,
-      {
-        roleArn: pipeRole.arn,
-        source: args.flagsTable.streamArn,
-        target: deliveryStream.arn,
-        sourceParameters: {
-          dynamodbStreamParameters: {
-            startingPosition: "TRIM_HORIZON",
-            batchSize: STREAM_CONSUMER.batchSize,
-            maximumBatchingWindowInSeconds: 1,
-            maximumRetryAttempts: STREAM_CONSUMER.maximumRetryAttempts,
-            onPartialBatchItemFailure: "AUTOMATIC_BISECT",
-            deadLetterConfig: { arn: deadLetterQueue.arn },
+    const createPipe = (pipeName: string, source: pulumi.Input<string>, filter?: Readonly<Record<string, unknown>>) =>
+      new aws.pipes.Pipe(
+        pipeName,
+        {
+          roleArn: pipeRole.arn,
+          source,
+          target: deliveryStream.arn,
+          sourceParameters: {
+            dynamodbStreamParameters: {
+              startingPosition: "TRIM_HORIZON",
+              batchSize: STREAM_CONSUMER.batchSize,
+              maximumBatchingWindowInSeconds: 1,
+              maximumRetryAttempts: STREAM_CONSUMER.maximumRetryAttempts,
+              onPartialBatchItemFailure: "AUTOMATIC_BISECT",
+              deadLetterConfig: { arn: deadLetterQueue.arn },
+            },
+            ...(filter === undefined ? {} : { filterCriteria: { filters: [{ pattern: JSON.stringify(filter) }] } }),
           },
         },
-      },
-      { parent: this, dependsOn: [pipePolicy] },
-    );
+        { parent: this, dependsOn: [pipePolicy] },
+      );
+    createPipe(`${name}-audit`, args.flagsTable.streamArn);
+    // Evaluator items only: the flag-set version item every write bumps is no event (the local
+    // runtime's poller applies the same filter).
+    if (args.evaluatorsTable !== undefined) {
+      createPipe(`${name}-audit-evaluators`, args.evaluatorsTable.streamArn, EVALUATORS_FILTER);
+    }
 
     const database = new aws.glue.CatalogDatabase(
       `${name}-audit-db`,

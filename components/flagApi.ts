@@ -80,7 +80,7 @@ export class FlagApi extends pulumi.ComponentResource {
   readonly table: aws.dynamodb.Table;
   /** Shared evaluators, their reference counts and the flag-set version item; stream on. */
   readonly evaluatorsTable: aws.dynamodb.Table;
-  /** Every flag change (flagName, seq), written in the change's own transaction. */
+  /** Every flag and evaluator change (flagName or `$evaluator/<name>`, seq), written in the change's own transaction. */
   readonly historyTable: aws.dynamodb.Table;
   readonly deletionParameter: aws.ssm.Parameter;
   readonly functions: Readonly<Record<RouteGroup, ServiceFunction>>;
@@ -236,14 +236,15 @@ export class FlagApi extends pulumi.ComponentResource {
           {
             ...common,
             description:
-              "GET /flags, GET /flags/{flagName}[/history], GET /evaluators, GET /evaluators/{name}, GET /health",
+              "GET /flags, GET /flags/{flagName}[/history], GET /evaluators, GET /evaluators/{name}[/history], GET /health",
             callbackFactory: flagReadsEntrypoint,
             // UpdateItem: a read stamps lastAccessed in the same request that returns the flag.
-            // GetItem: a history with no entries tells a flag that never existed (404) from one
-            // written before history was kept.
+            // GetItem: a history with no entries tells a flag (or an evaluator) that never existed
+            // (404) from one written before history was kept.
             statements: [
               allow(["Scan", "UpdateItem", "GetItem"], table.arn),
               allow(["Scan", "GetItem"], evaluators.arn),
+              // Flags' and evaluators' histories (evaluators' under `$evaluator/<name>`).
               allow(["Query"], history.arn),
             ],
           },
@@ -256,11 +257,15 @@ export class FlagApi extends pulumi.ComponentResource {
             description: "POST /flags, PUT /flags/{flagName}, PUT and DELETE /evaluators/{name}",
             callbackFactory: flagWritesEntrypoint,
             // Each write is a TransactWriteItems, which needs the actions of its items: the flag
-            // (update reads it first), reference counts and the flag-set version, evaluators.
+            // (update reads it first), reference counts and the flag-set version, evaluators
+            // (a delete first stamps who deletes, with UpdateItem).
             statements: [
               allow(["PutItem", "UpdateItem", "GetItem"], table.arn),
-              allow(["PutItem", "UpdateItem", "DeleteItem", "GetItem"], evaluators.arn),
-              // Each change's entry; a create first queries where a re-created name's history goes on.
+              // Scan: the evaluators' running size (kept on the flag-set item) is counted once,
+              // by the first evaluator write after an upgrade from a version that did not keep it.
+              allow(["PutItem", "UpdateItem", "DeleteItem", "GetItem", "Scan"], evaluators.arn),
+              // Each change's entry, flags' and evaluators'; a create first queries where a
+              // re-created name's history goes on.
               allow(["PutItem", "Query"], history.arn),
             ],
           },

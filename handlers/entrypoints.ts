@@ -14,7 +14,8 @@ import { makeAuditTransformHandler } from "./audit/transform";
 import { makeRestAuthorizer, makeWebSocketAuthorizer } from "./auth/authorizers";
 import { parseTokenRecords } from "./auth/tokens";
 import { makeEvaluatorReadRoutes, makeEvaluatorWriteRoutes } from "./evaluators/routes";
-import { evaluatorsByName, makeEvaluatorStore } from "./evaluators/store";
+import { makeEvaluatorHistoryStore } from "./evaluators/history";
+import { evaluatorsByName, makeEvaluatorReads, makeEvaluatorStore } from "./evaluators/store";
 import { makeDeleteRoutes, makeReadRoutes, makeWriteRoutes } from "./flags/routes";
 import { historyTableFor } from "./flags/history";
 import { makeHistoryRoutes } from "./flags/historyRoutes";
@@ -89,21 +90,42 @@ function flagStoreFromEnv() {
   });
 }
 
+function historyTableNameFromEnv() {
+  return process.env[ENV.historyTable] || historyTableFor(requiredEnv(ENV.flagsTable));
+}
+
 function historyStoreFromEnv() {
   const tableName = requiredEnv(ENV.flagsTable);
-  const historyTableName = process.env[ENV.historyTable] || historyTableFor(tableName);
-  return makeHistoryStore({ doc: documentClient(), tableName, historyTableName });
+  return makeHistoryStore({ doc: documentClient(), tableName, historyTableName: historyTableNameFromEnv() });
 }
 
 function evaluatorStoreFromEnv() {
-  return makeEvaluatorStore({ doc: documentClient(), tableName: requiredEnv(ENV.evaluatorsTable) });
+  return makeEvaluatorStore({
+    doc: documentClient(),
+    tableName: requiredEnv(ENV.evaluatorsTable),
+    historyTableName: historyTableNameFromEnv(),
+  });
+}
+
+/** Reads of the evaluators only: the realtime functions have no history table. */
+function evaluatorReadsFromEnv() {
+  return makeEvaluatorReads({ doc: documentClient(), tableName: requiredEnv(ENV.evaluatorsTable) });
 }
 
 export function flagReadsEntrypoint() {
+  const doc = documentClient();
+  const evaluatorsTable = requiredEnv(ENV.evaluatorsTable);
   return proxyHandler({
     ...makeReadRoutes({ store: flagStoreFromEnv() }),
     ...makeHistoryRoutes({ history: historyStoreFromEnv() }),
-    ...makeEvaluatorReadRoutes({ store: evaluatorStoreFromEnv() }),
+    ...makeEvaluatorReadRoutes({
+      store: makeEvaluatorReads({ doc, tableName: evaluatorsTable }),
+      history: makeEvaluatorHistoryStore({
+        doc,
+        tableName: evaluatorsTable,
+        historyTableName: historyTableNameFromEnv(),
+      }),
+    }),
   });
 }
 
@@ -192,7 +214,7 @@ function snapshotDepsFromEnv() {
     connections: connectionStoreFromEnv(),
     post: posterFromEnv(),
     logger: new Logger(),
-    evaluators: evaluatorsByName(evaluatorStoreFromEnv()),
+    evaluators: evaluatorsByName(evaluatorReadsFromEnv()),
   };
 }
 
@@ -240,7 +262,7 @@ export function fanoutEntrypoint() {
     connections: connectionStoreFromEnv(),
     post: posterFromEnv(),
     logger: new Logger(),
-    evaluators: evaluatorsByName(evaluatorStoreFromEnv()),
+    evaluators: evaluatorReadsFromEnv().state,
     invokeWorker: workerInvokerFromEnv(),
     limits: {
       postsPerInvocation: positiveIntegerEnv(ENV.fanoutPostsPerInvocation),

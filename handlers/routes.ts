@@ -14,6 +14,7 @@ export const ROUTES = [
   { method: "GET", resource: "/settings", group: "delete", scope: "read" },
   { method: "GET", resource: "/evaluators", group: "read", scope: "read" },
   { method: "GET", resource: "/evaluators/{name}", group: "read", scope: "read" },
+  { method: "GET", resource: "/evaluators/{name}/history", group: "read", scope: "read" },
   { method: "PUT", resource: "/evaluators/{name}", group: "write", scope: "write" },
   { method: "DELETE", resource: "/evaluators/{name}", group: "write", scope: "write" },
   // OFREP evaluation: its own function, which only reads the flag set (and stamps lastEvaluated).
@@ -24,6 +25,9 @@ export const ROUTES = [
   { method: "OPTIONS", resource: "/flags/{flagName}", group: "read", scope: null },
   { method: "OPTIONS", resource: "/flags/{flagName}/history", group: "read", scope: null },
   { method: "OPTIONS", resource: "/settings", group: "read", scope: null },
+  { method: "OPTIONS", resource: "/evaluators", group: "read", scope: null },
+  { method: "OPTIONS", resource: "/evaluators/{name}", group: "read", scope: null },
+  { method: "OPTIONS", resource: "/evaluators/{name}/history", group: "read", scope: null },
 ] as const;
 
 export type Route = (typeof ROUTES)[number];

@@ -15,6 +15,7 @@ import {
 } from "../handlers/auth/tokens";
 import type { ErrorCode } from "../handlers/errors";
 import { makeEvaluatorReadRoutes, makeEvaluatorWriteRoutes } from "../handlers/evaluators/routes";
+import { makeEvaluatorHistoryStore } from "../handlers/evaluators/history";
 import { type EvaluatorStore, evaluatorsByName, makeEvaluatorStore } from "../handlers/evaluators/store";
 import { evaluatorsTableFor } from "../handlers/evaluators/table";
 import { historyTableFor } from "../handlers/flags/history";
@@ -234,7 +235,11 @@ async function openStores(options: ServiceOptions, dependency: Dependency, teard
     client,
     doc,
     flags: makeFlagStore({ doc, tableName }),
-    evaluators: makeEvaluatorStore({ doc, tableName: evaluatorsTableFor(tableName) }),
+    evaluators: makeEvaluatorStore({
+      doc,
+      tableName: evaluatorsTableFor(tableName),
+      historyTableName: historyTableFor(tableName),
+    }),
     connections: makeConnectionStore({ doc, tableName: connectionsTableName }),
     tableName,
     connectionsTableName,
@@ -320,7 +325,14 @@ function serveRest(
       ...makeWriteRoutes({ store: stores.flags }),
       ...makeDeleteRoutes({ store: stores.flags, isDeletionAllowed }),
       ...makeSettingsRoutes({ isDeletionAllowed }),
-      ...makeEvaluatorReadRoutes({ store: stores.evaluators }),
+      ...makeEvaluatorReadRoutes({
+        store: stores.evaluators,
+        history: makeEvaluatorHistoryStore({
+          doc,
+          tableName: evaluatorsTableFor(tableName),
+          historyTableName: historyTableFor(tableName),
+        }),
+      }),
       ...makeEvaluatorWriteRoutes({ store: stores.evaluators }),
       ...ofrep,
     },
@@ -383,7 +395,7 @@ async function startConsumers(
     connections: stores.connections,
     post: deps.post,
     logger,
-    evaluators: deps.snapshotDeps.evaluators,
+    evaluators: stores.evaluators.state,
     invokeWorker: async (event) => {
       await worker(event);
     },
@@ -412,7 +424,15 @@ async function startConsumers(
     }),
   ];
   if (options.auditDataDir !== undefined) {
-    pollers.push(startAuditWriter({ ...common, tableName: stores.tableName, dataDir: options.auditDataDir, logger }));
+    // Flag and evaluator changes in one trail, as the two Pipes on AWS feed one delivery stream.
+    pollers.push(
+      startAuditWriter({
+        ...common,
+        sources: [{ tableName: stores.tableName }, { tableName: evaluatorsTableName, filter: EVALUATORS_FILTER }],
+        dataDir: options.auditDataDir,
+        logger,
+      }),
+    );
   }
   for (const poller of pollers) teardown.add(async () => (await poller).stop());
   await Promise.all(pollers);

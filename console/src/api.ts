@@ -16,10 +16,20 @@ export interface Evaluator {
   name: string;
   expression: unknown;
   version: number;
+  createdAt: string;
   updatedAt: string;
+  createdBy: string | null;
   updatedBy: string | null;
-  /** How many flags reference it. */
+  /** How many flags reference it (not part of a version: history entries have none). */
   usedByFlags?: number;
+}
+
+export interface EvaluatorHistoryEntry {
+  version: number;
+  at: string;
+  actor: string | null;
+  /** The evaluator as of this version; null for the entry that records its deletion. */
+  evaluator: Evaluator | null;
 }
 
 export interface HistoryEntry {
@@ -70,6 +80,7 @@ export function makeApi(token: string) {
     return json as T;
   }
   const flagPath = (name: string) => `/flags/${encodeURIComponent(name)}`;
+  const evaluatorPath = (name: string) => `/evaluators/${encodeURIComponent(name)}`;
   return {
     async listFlags(): Promise<Flag[]> {
       const flags: Flag[] = [];
@@ -92,8 +103,20 @@ export function makeApi(token: string) {
     history: (name: string) =>
       call<{ versions: HistoryEntry[]; nextCursor?: string }>("GET", `${flagPath(name)}/history?limit=100`),
     evaluators: () => call<{ evaluators: Evaluator[] }>("GET", "/evaluators"),
-    putEvaluator: (name: string, expression: unknown) =>
-      call<Evaluator>("PUT", `/evaluators/${encodeURIComponent(name)}`, { expression }),
+    getEvaluator: (name: string) => call<Evaluator>("GET", evaluatorPath(name)),
+    /** With `ifMatch`, only over that version (412 VERSION_CONFLICT when someone changed it since). */
+    putEvaluator: (name: string, expression: unknown, ifMatch?: number) =>
+      call<Evaluator>(
+        "PUT",
+        evaluatorPath(name),
+        { expression },
+        ifMatch === undefined ? {} : { "If-Match": String(ifMatch) },
+      ),
+    evaluatorHistory: (name: string) =>
+      call<{ versions: EvaluatorHistoryEntry[]; nextCursor?: string }>(
+        "GET",
+        `${evaluatorPath(name)}/history?limit=100`,
+      ),
     settings: () => call<{ allowFlagDeletion: boolean }>("GET", "/settings"),
     evaluate: async (key: string, context: unknown): Promise<Evaluation> => {
       // OFREP answers errors with its own body ({key, errorCode, errorDetails}), shown as they are.

@@ -149,7 +149,7 @@ function Console(props: { session: Session; onSignOut: () => void }) {
       {tab === "flags" ? (
         <FlagsView session={session} flags={live.flags} known={known} gone={gone} live={live} />
       ) : (
-        <EvaluatorsView session={session} flags={live.flags} />
+        <EvaluatorsView session={session} flags={live.flags} live={live.evaluators} />
       )}
     </div>
   );
@@ -304,6 +304,7 @@ function FlagsView(props: {
           key={selectedFlag.flagName}
           session={session}
           flag={selectedFlag}
+          evaluators={props.live.evaluators}
           onSaved={(flag) => known([flag])}
           onDeleted={(flagName) => {
             props.gone(flagName);

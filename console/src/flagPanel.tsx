@@ -1,5 +1,8 @@
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, type Evaluation, type HistoryEntry } from "./api";
+import { referencedEvaluators } from "../../handlers/flags/definition";
+import { DiffTable } from "./diffTable";
+import { changeKind } from "./evaluators";
 import { type DiffLine, definitionBody, diffFlags } from "./logic/diff";
 import { checkForm, type FlagForm, formFromFlag } from "./logic/editor";
 import type { Flag } from "./logic/flags";
@@ -11,6 +14,8 @@ const DELETION_OFF_REASON =
 interface PanelProps {
   session: Session;
   flag: Flag;
+  /** The shared evaluators as last pushed: the history follows their changes. */
+  evaluators?: Record<string, unknown>;
   onSaved: (flag: Flag) => void;
   onDeleted: (flagName: string) => void;
   onClose: () => void;
@@ -31,37 +36,8 @@ export function FlagPanel(props: PanelProps) {
       </p>
       <Editor {...props} />
       <Evaluate session={props.session} flagName={flag.flagName} />
-      <History session={props.session} flag={flag} onSaved={props.onSaved} />
+      <History session={props.session} flag={flag} evaluators={props.evaluators} onSaved={props.onSaved} />
     </section>
-  );
-}
-
-function DiffTable(props: { lines: DiffLine[]; caption: string }) {
-  if (props.lines.length === 0) return <p class="hint">No differences.</p>;
-  return (
-    <table class="diff">
-      <caption>{props.caption}</caption>
-      <thead>
-        <tr>
-          <th scope="col">Field</th>
-          <th scope="col">Before</th>
-          <th scope="col">After</th>
-        </tr>
-      </thead>
-      <tbody>
-        {props.lines.map((line) => (
-          <tr class={line.kind}>
-            <td>{line.path}</td>
-            <td class="before">
-              <code>{line.before ?? "—"}</code>
-            </td>
-            <td class="after">
-              <code>{line.after ?? "—"}</code>
-            </td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
   );
 }
 
@@ -280,13 +256,20 @@ function Evaluate(props: { session: Session; flagName: string }) {
   );
 }
 
-function History(props: { session: Session; flag: Flag; onSaved: (flag: Flag) => void }) {
+function History(props: {
+  session: Session;
+  flag: Flag;
+  evaluators?: Record<string, unknown>;
+  onSaved: (flag: Flag) => void;
+}) {
   const { session, flag } = props;
   const readOnly = session.scope === "read";
   const [versions, setVersions] = useState<HistoryEntry[]>();
   const [error, setError] = useState<string>();
   const [from, setFrom] = useState<number>();
   const [to, setTo] = useState<number>();
+  const [evaluatorChanges, setEvaluatorChanges] = useState<EvaluatorChange[]>([]);
+  const uses = flag.targeting === undefined ? [] : referencedEvaluators(flag.targeting);
   useEffect(() => {
     session.api
       .history(flag.flagName)
@@ -297,7 +280,9 @@ function History(props: { session: Session; flag: Flag; onSaved: (flag: Flag) =>
         setFrom(versions[1]?.version ?? versions[0]?.version);
       })
       .catch((caught: Error) => setError(caught.message));
-  }, [flag.flagName, flag.version]);
+    // The shared evaluators its targeting uses change what it serves without a version of its own.
+    void Promise.all(uses.map((name) => changesOf(session, name))).then((all) => setEvaluatorChanges(all.flat()));
+  }, [flag.flagName, flag.version, props.evaluators]);
   if (error !== undefined) return <p class="error">History unavailable: {error}</p>;
   if (versions === undefined) return <p class="hint">Loading history…</p>;
   const entry = (version: number | undefined) => versions.find((v) => v.version === version);
@@ -352,13 +337,61 @@ function History(props: { session: Session; flag: Flag; onSaved: (flag: Flag) =>
         </span>
       </div>
       <ol class="versions">
-        {versions.map((v) => (
-          <li>
-            v{v.version}: {v.flag === null ? "deleted" : v.version === 1 ? "created" : "changed"} by{" "}
-            {v.actor ?? "unknown"} at {new Date(v.at).toLocaleString()}
-          </li>
-        ))}
+        {timeline(versions, evaluatorChanges).map((line) =>
+          line.evaluator === undefined ? (
+            <li>
+              v{line.version}: {changeKind(line.version, line.deleted)} by {line.actor ?? "unknown"} at{" "}
+              {new Date(line.at).toLocaleString()}
+            </li>
+          ) : (
+            <li class="evaluator-change" data-evaluator={line.evaluator}>
+              evaluator {line.evaluator} v{line.version}: {changeKind(line.version, line.deleted)} by{" "}
+              {line.actor ?? "unknown"} at {new Date(line.at).toLocaleString()}
+            </li>
+          ),
+        )}
       </ol>
     </section>
   );
+}
+
+/** One change of a shared evaluator a flag uses, as the flag's history lists it. */
+interface EvaluatorChange {
+  evaluator: string;
+  version: number;
+  at: string;
+  actor: string | null;
+  deleted: boolean;
+}
+
+/** An evaluator's changes (none when its history cannot be read: the flag's own history still shows). */
+async function changesOf(session: Session, name: string): Promise<EvaluatorChange[]> {
+  try {
+    const { versions } = await session.api.evaluatorHistory(name);
+    return versions.map((v) => ({
+      evaluator: name,
+      version: v.version,
+      at: v.at,
+      actor: v.actor,
+      deleted: v.evaluator === null,
+    }));
+  } catch {
+    return [];
+  }
+}
+
+type TimelineLine = { version: number; at: string; actor: string | null; deleted: boolean; evaluator?: string };
+
+/**
+ * The flag's versions and the changes of the evaluators it uses, newest first; evaluator changes
+ * older than the flag's oldest version shown are left out (they changed nothing it served).
+ */
+function timeline(versions: HistoryEntry[], changes: EvaluatorChange[]): TimelineLine[] {
+  const oldest = versions.at(-1)?.at ?? "";
+  const lines: TimelineLine[] = [
+    ...versions.map((v) => ({ version: v.version, at: v.at, actor: v.actor, deleted: v.flag === null })),
+    ...changes.filter((change) => change.at >= oldest),
+  ];
+  // A stable sort: entries at the same instant keep the flag's order first.
+  return lines.sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
 }

@@ -1,9 +1,11 @@
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { DynamoDBRecord } from "aws-lambda";
+import { type EvaluatorItem, type EvaluatorVersion, versionOfEvaluator } from "../evaluators/model";
+import { FLAG_SET_KEY } from "../evaluators/table";
 import { type Flag, type FlagItem, itemToFlag } from "../flags/model";
 
-/** One line of the audit trail (CONTRACT.md, "Audit records"). */
+/** One line of the audit trail about a flag (CONTRACT.md, "Audit records"). */
 export interface AuditLine {
   eventId: string;
   eventName: "created" | "updated" | "deleted" | "read";
@@ -15,8 +17,20 @@ export interface AuditLine {
   after: Flag | null;
 }
 
-const image = (raw: unknown): FlagItem | undefined =>
-  raw === undefined ? undefined : (unmarshall(raw as Record<string, AttributeValue>) as FlagItem);
+/** One line of the audit trail about a shared evaluator: no `flagName`, the evaluator as images. */
+export interface EvaluatorAuditLine {
+  eventId: string;
+  eventName: "created" | "updated" | "deleted";
+  evaluatorName: string;
+  at: string;
+  actor: string | null;
+  version: number;
+  before: EvaluatorVersion | null;
+  after: EvaluatorVersion | null;
+}
+
+const image = <Item>(raw: unknown): Item | undefined =>
+  raw === undefined ? undefined : (unmarshall(raw as Record<string, AttributeValue>) as Item);
 
 /** When the stream saw the change; DynamoDB rounds this, so it is the fallback only. */
 function streamTime(record: DynamoDBRecord): string {
@@ -29,8 +43,8 @@ function streamTime(record: DynamoDBRecord): string {
  * that is not an event of its own: the `deletedBy` stamp just before a delete.
  */
 export function recordToAuditLine(record: DynamoDBRecord): AuditLine | undefined {
-  const before = image(record.dynamodb?.OldImage);
-  const after = image(record.dynamodb?.NewImage);
+  const before = image<FlagItem>(record.dynamodb?.OldImage);
+  const after = image<FlagItem>(record.dynamodb?.NewImage);
   const eventId = record.eventID;
   if (eventId === undefined) throw new Error("stream record has no eventID");
   const line = (
@@ -74,4 +88,60 @@ export function recordToAuditLine(record: DynamoDBRecord): AuditLine | undefined
     }
   }
   throw new Error(`stream record ${eventId} (${record.eventName}) lacks the image it needs`);
+}
+
+/**
+ * The audit line an evaluators-table stream record becomes, or undefined for a record that is no
+ * change of an evaluator: the flag-set version item, a flag's write moving a reference count, the
+ * stamp just before a delete (none of them changes the version).
+ */
+export function evaluatorRecordToAuditLine(record: DynamoDBRecord): EvaluatorAuditLine | undefined {
+  if (record.dynamodb?.Keys?.name?.S === FLAG_SET_KEY) return undefined;
+  const before = image<EvaluatorItem>(record.dynamodb?.OldImage);
+  const after = image<EvaluatorItem>(record.dynamodb?.NewImage);
+  const eventId = record.eventID;
+  if (eventId === undefined) throw new Error("stream record has no eventID");
+  const line = (
+    eventName: EvaluatorAuditLine["eventName"],
+    item: EvaluatorItem,
+    at: string | undefined,
+    actor: string | null | undefined,
+  ): EvaluatorAuditLine => ({
+    eventId,
+    eventName,
+    evaluatorName: item.name,
+    at: at ?? streamTime(record),
+    actor: actor ?? null,
+    version: Number(item.version),
+    before: before === undefined ? null : versionOfEvaluator(before),
+    after: after === undefined ? null : versionOfEvaluator(after),
+  });
+
+  switch (record.eventName) {
+    case "INSERT":
+      if (after === undefined) break;
+      return line("created", after, after.createdAt, after.createdBy);
+    case "REMOVE":
+      if (before === undefined) break;
+      return line(
+        "deleted",
+        before,
+        before.deletedAt === undefined ? undefined : new Date(Number(before.deletedAt)).toISOString(),
+        before.deletedBy,
+      );
+    case "MODIFY":
+      if (before === undefined || after === undefined) break;
+      return Number(after.version) === Number(before.version)
+        ? undefined
+        : line("updated", after, after.updatedAt, after.updatedBy);
+  }
+  throw new Error(`stream record ${eventId} (${record.eventName}) lacks the image it needs`);
+}
+
+/**
+ * The audit line of a record from either stream the trail reads: the evaluators table's items
+ * are keyed on `name`, the flags table's on `flagName`.
+ */
+export function streamRecordToAuditLine(record: DynamoDBRecord): AuditLine | EvaluatorAuditLine | undefined {
+  return record.dynamodb?.Keys?.name !== undefined ? evaluatorRecordToAuditLine(record) : recordToAuditLine(record);
 }

@@ -5,11 +5,12 @@ import type {
   FirehoseTransformationResult,
   FirehoseTransformationResultRecord,
 } from "aws-lambda";
-import { recordToAuditLine } from "./records";
+import { streamRecordToAuditLine } from "./records";
 
 /**
- * Firehose processor: each incoming record is one DynamoDB stream record (as the EventBridge Pipe
- * delivers it) and leaves as one newline-terminated audit line. A record it cannot read is
+ * Firehose processor: each incoming record is one DynamoDB stream record (as an EventBridge Pipe
+ * delivers it, from the flags or the evaluators table) and leaves as one newline-terminated audit
+ * line, or is dropped when it records no event (a delete's stamp, a reference count). A record it cannot read is
  * returned as ProcessingFailed (Firehose writes it under the error prefix); the batch goes on.
  */
 export function makeAuditTransformHandler({ logger }: { logger: Pick<Logger, "error"> }) {
@@ -17,7 +18,7 @@ export function makeAuditTransformHandler({ logger }: { logger: Pick<Logger, "er
     records: event.records.map((record): FirehoseTransformationResultRecord => {
       try {
         const streamRecord = JSON.parse(Buffer.from(record.data, "base64").toString("utf8")) as DynamoDBRecord;
-        const line = recordToAuditLine(streamRecord);
+        const line = streamRecordToAuditLine(streamRecord);
         if (line === undefined) return { recordId: record.recordId, result: "Dropped", data: record.data };
         const data = Buffer.from(`${JSON.stringify(line)}\n`, "utf8").toString("base64");
         return { recordId: record.recordId, result: "Ok", data };

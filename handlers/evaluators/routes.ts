@@ -1,8 +1,12 @@
 import { checkEvaluatorExpression } from "../flags/definition";
-import { parseFlagName } from "../flags/validation";
+import { decodeHistoryCursor } from "../flags/cursor";
+import { parseFlagName, parseIfMatch, parseLimit } from "../flags/validation";
 import { serviceError } from "../errors";
-import { parseJsonBody, type RouteHandler } from "../http";
-import type { EvaluatorStore } from "./store";
+import { type ApiResponse, parseJsonBody, type RouteHandler } from "../http";
+import type { EvaluatorHistoryStore } from "./history";
+import type { Evaluator } from "./model";
+import { checkEvaluatorBytes } from "./size";
+import type { EvaluatorReads, EvaluatorStore } from "./store";
 
 /** Evaluator names follow the flag-name pattern (and so can never be the `$flagset` item). */
 function parseEvaluatorName(raw: string | undefined): string {
@@ -10,6 +14,15 @@ function parseEvaluatorName(raw: string | undefined): string {
     return parseFlagName(raw);
   } catch {
     throw serviceError("VALIDATION_FAILED", "evaluator name must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$");
+  }
+}
+
+/** `If-Match: <version>` of an evaluator, as flags take it (`3`, `"3"`, `W/"3"`). */
+function parseEvaluatorIfMatch(raw: string | undefined): number | undefined {
+  try {
+    return parseIfMatch(raw);
+  } catch {
+    throw serviceError("VALIDATION_FAILED", "If-Match must be an evaluator version, e.g. If-Match: 3");
   }
 }
 
@@ -25,32 +38,57 @@ function parseEvaluatorBody(body: unknown): unknown {
     }
   }
   const { expression } = body as { expression?: unknown };
+  // The cheap bound first: no JsonLogic is built for an expression that could never be stored.
+  if (expression !== undefined) checkEvaluatorBytes(JSON.stringify(expression));
   checkEvaluatorExpression(expression);
   return expression;
 }
 
-/** `GET /evaluators` and `GET /evaluators/{name}`. */
-export function makeEvaluatorReadRoutes({ store }: { store: EvaluatorStore }): Record<string, RouteHandler> {
+const evaluatorResponse = (status: number, evaluator: Evaluator): ApiResponse => ({
+  status,
+  body: evaluator,
+  // The version doubles as an ETag, as a flag's does, so clients can send it back as If-Match.
+  headers: { ETag: `"${evaluator.version}"` },
+});
+
+/** `GET /evaluators`, `GET /evaluators/{name}` and `GET /evaluators/{name}/history?limit=&cursor=`. */
+export function makeEvaluatorReadRoutes({
+  store,
+  history,
+}: {
+  store: Pick<EvaluatorReads, "get" | "list">;
+  history: Pick<EvaluatorHistoryStore, "page">;
+}): Record<string, RouteHandler> {
   return {
     "GET /evaluators": async () => ({ status: 200, body: { evaluators: await store.list() } }),
-    "GET /evaluators/{name}": async (request) => ({
-      status: 200,
-      body: await store.get(parseEvaluatorName(request.params.name)),
-    }),
+    "GET /evaluators/{name}": async (request) =>
+      evaluatorResponse(200, await store.get(parseEvaluatorName(request.params.name))),
+    "GET /evaluators/{name}/history": async (request) => {
+      const name = parseEvaluatorName(request.params.name);
+      const limit = parseLimit(request.query.limit);
+      const cursor = request.query.cursor;
+      const page = await history.page(name, limit, cursor === undefined ? undefined : decodeHistoryCursor(cursor));
+      return { status: 200, body: page };
+    },
   };
 }
 
-/** `PUT /evaluators/{name}` and `DELETE /evaluators/{name}`. */
-export function makeEvaluatorWriteRoutes({ store }: { store: EvaluatorStore }): Record<string, RouteHandler> {
+/** `PUT /evaluators/{name}` (with `If-Match`) and `DELETE /evaluators/{name}`. */
+export function makeEvaluatorWriteRoutes({
+  store,
+}: {
+  store: Pick<EvaluatorStore, "put" | "remove">;
+}): Record<string, RouteHandler> {
   return {
     "PUT /evaluators/{name}": async (request) => {
       const name = parseEvaluatorName(request.params.name);
+      const expectedVersion = parseEvaluatorIfMatch(request.header("If-Match"));
       const expression = parseEvaluatorBody(parseJsonBody(request));
-      const { created, evaluator } = await store.put(name, expression, request.actor);
-      return { status: created ? 201 : 200, body: evaluator };
+      const { created, evaluator } = await store.put(name, expression, request.actor, expectedVersion);
+      return evaluatorResponse(created ? 201 : 200, evaluator);
     },
     "DELETE /evaluators/{name}": async (request) => {
-      await store.remove(parseEvaluatorName(request.params.name));
+      await store.remove(parseEvaluatorName(request.params.name), request.actor);
       return { status: 204 };
     },
   };

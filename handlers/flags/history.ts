@@ -9,6 +9,9 @@ type TransactItem = NonNullable<TransactWriteCommandInput["TransactItems"]>[numb
  * re-creation of the same name (whose versions start again at 1), so nothing is overwritten and
  * a Query in `seq` order is the order of the changes. No stream: history items are written in the
  * flag write's own transaction, so the flags table's stream already carries every change.
+ *
+ * Evaluators keep their history here too, under keys no flag name can take (`$evaluator/<name>`,
+ * see `evaluators/history.ts`): the same table, the same positions, written the same way.
  */
 export const HISTORY_TABLE = {
   hashKey: "flagName",
@@ -74,8 +77,13 @@ export function recordHistory(
     actor: entry.actor,
   };
   if (entry.flag !== undefined) item.flagJson = JSON.stringify(entry.flag);
-  return { Put: { TableName: historyTable, Item: item, ConditionExpression: "attribute_not_exists(seq)" } };
+  return historyPut(historyTable, item);
 }
+
+/** The Put of one history item, on condition that its position (`flagName`, `seq`) is free. */
+export const historyPut = (historyTable: string, item: { flagName: string; seq: number }): TransactItem => ({
+  Put: { TableName: historyTable, Item: item, ConditionExpression: "attribute_not_exists(seq)" },
+});
 
 /** A stored entry as the API returns it. */
 export const itemToEntry = (item: HistoryItem): HistoryEntry => ({

@@ -7,7 +7,8 @@ import { principalFromContext } from "../auth/tokens";
 import type { FlagStore } from "../flags/store";
 import type { ConnectionStore } from "./connections";
 import { coalesceRecords } from "./coalesce";
-import { changesEvaluators, isEvaluatorsRecord, type ServerMessage } from "./messages";
+import type { EvaluatorSet } from "../evaluators/model";
+import { changesEvaluators, isEvaluatorsRecord, readsOlderThan, type ServerMessage } from "./messages";
 import type { Poster } from "./push";
 import { type FanoutLimits, type InvokeWorker, makeFanOut } from "./scaleout";
 import { type Evaluators, snapshotFrames } from "./snapshot";
@@ -180,8 +181,13 @@ export function makeBroadcast(deps: FanoutDeps) {
 }
 
 export interface FanoutHandlerDeps extends FanoutDeps {
-  /** All shared evaluators, read when the evaluators table's stream reports a change to them. */
-  evaluators?: () => Promise<Evaluators>;
+  /**
+   * All shared evaluators with their history positions, read (strongly consistently) when the
+   * evaluators table's stream reports a change to them.
+   */
+  evaluators?: () => Promise<EvaluatorSet>;
+  /** Waits before reading the evaluators again after a read older than the stream. Default 100 ms. */
+  staleReadDelayMs?: number;
   /**
    * Starts a fan-out worker on a segment of the connections (see `makeFanOut`). Without it every
    * fan-out runs in this invocation.
@@ -200,14 +206,36 @@ export interface FanoutHandlerDeps extends FanoutDeps {
  * Evaluators-table stream: a batch that creates, deletes or re-expresses an evaluator becomes one
  * `evaluators.updated` carrying all of them, read after the change; reference-count and flag-set
  * version records send nothing. A failed fan-out fails the batch (the message is idempotent).
+ *
+ * `evaluators.updated` never carries an older state than the change it announces. The stream
+ * record exists only once its write has committed, and the evaluators are read with a strongly
+ * consistent Scan (an eventually consistent one, DynamoDB's default, may miss a write that was
+ * acknowledged a moment ago), which reflects every write committed before it. And the read is
+ * checked against the records rather than trusted: each evaluator item carries its history
+ * position, which only grows, so a read that shows any evaluator older than the batch's newest
+ * record of it (or still shows one the batch deleted) is read again, and after a few tries the
+ * batch fails and the stream retries it — no message at all rather than a stale one. (A read
+ * without an evaluator the batch created is taken as newer — deleted since — for absence carries
+ * no position; there the consistent read alone is the guarantee.)
  */
 export function makeFanoutHandler(deps: FanoutHandlerDeps) {
   const fanOut = makeFanOut(deps);
-  const evaluatorsChanged = async (records: DynamoDBRecord[]): Promise<DynamoDBBatchResponse> => {
-    if (!records.some(changesEvaluators)) return { batchItemFailures: [] };
+  const STALE_READ_ATTEMPTS = 3;
+  const readEvaluators = async (records: DynamoDBRecord[]): Promise<Evaluators> => {
     if (deps.evaluators === undefined)
       throw new Error("evaluator records reached a fan-out without an evaluator source");
-    const message: ServerMessage = { type: "evaluators.updated", evaluators: await deps.evaluators() };
+    for (let attempt = 1; ; attempt++) {
+      const read = await deps.evaluators();
+      if (!readsOlderThan(records, read.positions)) return read.expressions;
+      if (attempt === STALE_READ_ATTEMPTS) {
+        throw new Error("the evaluators read are older than the stream records announce; the stream will retry");
+      }
+      await new Promise((resolve) => setTimeout(resolve, (deps.staleReadDelayMs ?? 100) * attempt));
+    }
+  };
+  const evaluatorsChanged = async (records: DynamoDBRecord[]): Promise<DynamoDBBatchResponse> => {
+    if (!records.some(changesEvaluators)) return { batchItemFailures: [] };
+    const message: ServerMessage = { type: "evaluators.updated", evaluators: await readEvaluators(records) };
     const delivery = await fanOut([message]).catch((error: unknown) => {
       deps.logger.error("fan-out of evaluators failed; the stream will retry it", { error: error as Error });
       throw error;

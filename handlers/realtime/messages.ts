@@ -1,6 +1,7 @@
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { DynamoDBRecord } from "aws-lambda";
+import { type EvaluatorItem, evaluatorPosition } from "../evaluators/model";
 import { FLAG_SET_KEY } from "../evaluators/table";
 import { type Flag, type FlagItem, itemToFlag } from "../flags/model";
 
@@ -67,6 +68,38 @@ export function changesEvaluators(record: DynamoDBRecord): boolean {
     default:
       return false;
   }
+}
+
+/**
+ * Whether a read of the evaluators (`positions`: each one's history position, see
+ * `evaluatorPosition`) is older than a batch of evaluators-table stream records announces. For
+ * each evaluator in the batch, its newest record says where it got to: created or replaced at a
+ * position, which the read must have reached if it shows the evaluator; or deleted, after which
+ * the read must not show it at that position or an older one (a name created again is at a later
+ * one). Positions only grow for a name, so a lower one is an older state. A read that does not
+ * show an evaluator the batch created or replaced is taken as newer: it was deleted since (absence
+ * carries no position; a strongly consistent read cannot miss a committed write).
+ */
+export function readsOlderThan(
+  records: readonly DynamoDBRecord[],
+  positions: Readonly<Record<string, number>>,
+): boolean {
+  const newest = new Map<string, DynamoDBRecord>();
+  for (const record of records) {
+    const name = record.dynamodb?.Keys?.name?.S;
+    if (name !== undefined && name !== FLAG_SET_KEY) newest.set(name, record);
+  }
+  const item = (raw: unknown) =>
+    raw === undefined ? undefined : (unmarshall(raw as Record<string, AttributeValue>) as EvaluatorItem);
+  for (const [name, record] of newest) {
+    const read = positions[name];
+    if (read === undefined) continue;
+    const image = item(record.eventName === "REMOVE" ? record.dynamodb?.OldImage : record.dynamodb?.NewImage);
+    if (image === undefined) continue;
+    // After a delete, the position deleted is already too old; otherwise it is the least.
+    if (record.eventName === "REMOVE" ? read <= evaluatorPosition(image) : read < evaluatorPosition(image)) return true;
+  }
+  return false;
 }
 
 /**

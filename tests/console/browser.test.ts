@@ -375,6 +375,84 @@ describe("web console in Chromium", function () {
     });
   });
 
+  it("shows an evaluator's history: who changed it to what, any two versions compared", async () => {
+    const evaluator = unique("pilot-users");
+    await api("PUT", `/evaluators/${evaluator}`, {
+      body: { expression: { in: [{ var: "email" }, ["a@example.com"]] } },
+    });
+    await colleague("PUT", `/evaluators/${evaluator}`, {
+      body: { expression: { in: [{ var: "email" }, ["a@example.com", "b@example.com"]] } },
+      headers: { "If-Match": "1" },
+    });
+    await signIn();
+    await page.getByRole("button", { name: "Evaluators", exact: true }).click();
+    await page.getByRole("button", { name: evaluator, exact: true }).click();
+
+    const history = page.getByRole("region", { name: `History of ${evaluator}` });
+    await history.getByText("v2: changed by colleague").waitFor();
+    await history.getByText("v1: created by admin").waitFor();
+    const diff = history.getByRole("table");
+    await diff.getByText(/b@example\.com/).waitFor();
+    assert.match(await diff.innerText(), /expression\.in\.1\.1\s+—\s+"b@example\.com"/);
+  });
+
+  it("on a conflicting evaluator save shows who changed it and keeps what the user typed; Save again puts it over theirs", async () => {
+    const evaluator = unique("contested");
+    await api("PUT", `/evaluators/${evaluator}`, { body: { expression: { "==": [{ var: "plan" }, "free"] } } });
+    await signIn();
+    await page.getByRole("button", { name: "Evaluators", exact: true }).click();
+    await page.getByRole("button", { name: evaluator, exact: true }).click();
+    // A colleague changes it after it was opened here.
+    await colleague("PUT", `/evaluators/${evaluator}`, {
+      body: { expression: { "==": [{ var: "plan" }, "team"] } },
+      headers: { "If-Match": "1" },
+    });
+
+    const mine = '{"==": [{"var": "plan"}, "enterprise"]}';
+    await page.getByLabel("Expression (JsonLogic)").fill(mine);
+    await page.getByRole("button", { name: "Save", exact: true }).click();
+
+    const conflict = page.locator(".conflict");
+    await conflict.waitFor();
+    assert.match(await conflict.innerText(), /colleague changed this evaluator .* \(now version 2\)/);
+    assert.match(await conflict.innerText(), /"team"/);
+    assert.equal(await page.getByLabel("Expression (JsonLogic)").inputValue(), mine);
+    assert.equal((await api("GET", `/evaluators/${evaluator}`)).body.version, 2);
+
+    await page.getByRole("button", { name: "Save", exact: true }).click();
+    await page.getByText("Saved as version 3.").waitFor();
+    const stored = (await api("GET", `/evaluators/${evaluator}`)).body;
+    assert.deepEqual([stored.version, stored.updatedBy, stored.expression], [3, "admin", JSON.parse(mine)]);
+  });
+
+  it("lists changes of the evaluators a flag uses in the flag's history, as they happen", async () => {
+    const evaluator = unique("eu-countries");
+    const flagName = unique("eu-checkout");
+    await api("PUT", `/evaluators/${evaluator}`, { body: { expression: { in: [{ var: "country" }, ["de"]] } } });
+    await createFlag({
+      flagName,
+      variants: { on: true, off: false },
+      defaultVariant: "off",
+      targeting: { if: [{ $ref: evaluator }, "on", "off"] },
+    });
+    await signIn();
+    await open(flagName);
+    const history = panel().getByRole("region", { name: "History" });
+    await history.getByText("v1: created by admin").waitFor();
+
+    await colleague("PUT", `/evaluators/${evaluator}`, {
+      body: { expression: { in: [{ var: "country" }, ["de", "fr"]] } },
+    });
+
+    const change = history.locator(`li.evaluator-change[data-evaluator="${evaluator}"]`).first();
+    await change.waitFor();
+    assert.match(await change.innerText(), new RegExp(`evaluator ${evaluator} v2: changed by colleague`));
+    // Newest first: the evaluator's change above the flag's creation.
+    const lines = await history.locator("ol.versions li").allInnerTexts();
+    assert.match(lines[0], /v2: changed by colleague/);
+    assert.match(lines.at(-1) ?? "", /^v1: created by admin/);
+  });
+
   it("gives a read-only token every view but disables each write control, saying why", async () => {
     const flagName = unique("read-only");
     await createFlag({ flagName, value: true });

@@ -105,6 +105,24 @@ describe("console: live state", () => {
     assert.equal(state.lastChange?.version, 2, "the same version arriving again changes nothing");
   });
 
+  it("follows the shared evaluators: a snapshot's first part, then each evaluators.updated", () => {
+    let state = reduceLive(emptyLive(), {
+      type: "snapshot",
+      part: 1,
+      parts: 2,
+      evaluators: { beta: { var: "beta" } },
+      flags: [flag("a")],
+    });
+    assert.deepEqual(state.evaluators, { beta: { var: "beta" } }, "known before the other parts");
+    state = reduceLive(state, { type: "snapshot", part: 2, parts: 2, flags: [flag("b")] });
+    assert.deepEqual(state.evaluators, { beta: { var: "beta" } });
+    const before = state.evaluators;
+    state = reduceLive(state, { type: "evaluators.updated", evaluators: {} });
+    assert.deepEqual(state.evaluators, {});
+    assert.notEqual(state.evaluators, before, "a new object, so views that follow it reload");
+    assert.equal(reduceLive(state, { type: "evaluators.updated", evaluators: [1] }), state);
+  });
+
   it("removes a deleted flag and ignores messages it does not know", () => {
     let state = withFlags(emptyLive(), [flag("a")]);
     state = reduceLive(state, { type: "surprise" });

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import type { DynamoDBRecord, FirehoseTransformationResultRecord } from "aws-lambda";
-import { recordToAuditLine } from "../../handlers/audit/records";
+import { evaluatorRecordToAuditLine, recordToAuditLine, streamRecordToAuditLine } from "../../handlers/audit/records";
 import { makeAuditTransformHandler } from "../../handlers/audit/transform";
 import { captureStreamRecords } from "../support/streamRecords";
 
@@ -112,5 +112,101 @@ describe("audit transform with real DynamoDB Local stream records", () => {
     }
     assert.equal(decode(result.records[5]), "{{{", "a failed record keeps its original data for the error prefix");
     assert.equal(errors.length, 2);
+  });
+});
+
+describe("audit transform with real evaluators-table stream records", () => {
+  const records: DynamoDBRecord[] = [];
+  const transform = makeAuditTransformHandler({ logger: { error: () => {} } });
+  const isBeta = (record: DynamoDBRecord) => record.dynamodb?.Keys?.name?.S === "beta";
+
+  before(async () => {
+    records.push(
+      ...(await captureStreamRecords(
+        11,
+        async (flags, evaluators) => {
+          await evaluators.put("beta", { in: [{ var: "plan" }, ["beta"]] }, "admin");
+          // A flag that references it moves its reference count only.
+          await flags.create(
+            {
+              flagName: "uses-beta",
+              value: "a",
+              definition: {
+                variants: { a: "a", b: "b" },
+                defaultVariant: "a",
+                targeting: { if: [{ $ref: "beta" }, "b"] },
+              },
+              refs: ["beta"],
+            },
+            "admin",
+          );
+          await evaluators.put("beta", { in: [{ var: "plan" }, ["beta", "pilot"]] }, "ci-bot");
+          await flags.remove("uses-beta", "admin");
+          await evaluators.remove("beta", "ci-bot");
+        },
+        "evaluators",
+      )),
+    );
+  });
+
+  it("turns an evaluator's create, replace and delete into created, updated, deleted lines — with actors and versions", () => {
+    const lines = records.map(streamRecordToAuditLine).filter((line) => line !== undefined);
+    assert.deepEqual(
+      lines.map((l) => ["evaluatorName" in l ? l.evaluatorName : l.flagName, l.eventName, l.actor, l.version]),
+      [
+        ["beta", "created", "admin", 1],
+        ["beta", "updated", "ci-bot", 2],
+        ["beta", "deleted", "ci-bot", 2],
+      ],
+    );
+  });
+
+  it("carries the evaluator as before and after, without flagName or bookkeeping", () => {
+    const [created, updated, deleted] = records
+      .filter(isBeta)
+      .map(evaluatorRecordToAuditLine)
+      .filter((l) => l !== undefined);
+    assert.deepEqual(Object.keys(created ?? {}), [
+      "eventId",
+      "eventName",
+      "evaluatorName",
+      "at",
+      "actor",
+      "version",
+      "before",
+      "after",
+    ]);
+    assert.equal(created?.before, null);
+    assert.deepEqual(created?.after?.expression, { in: [{ var: "plan" }, ["beta"]] });
+    assert.deepEqual(
+      [updated?.before?.expression, updated?.after?.expression],
+      [{ in: [{ var: "plan" }, ["beta"]] }, { in: [{ var: "plan" }, ["beta", "pilot"]] }],
+    );
+    assert.equal(updated?.at, updated?.after?.updatedAt);
+    assert.deepEqual([deleted?.before?.version, deleted?.after], [2, null]);
+    assert.ok(deleted !== undefined && updated !== undefined && deleted.at >= updated.at);
+    for (const field of ["refCount", "usedByFlags", "deletedBy", "deletionId", "historyBase", "expressionJson"]) {
+      assert.ok(!JSON.stringify([created, updated, deleted]).includes(field), field);
+    }
+  });
+
+  it("drops what is no change of an evaluator: reference counts, the delete stamp, the flag-set version item", async () => {
+    const result = await transform({
+      invocationId: "i",
+      deliveryStreamArn: "arn:aws:firehose:eu-west-1:123456789012:deliverystream/audit",
+      region: "eu-west-1",
+      records: records.map((record, i) => firehoseRecord(`r${i}`, JSON.stringify(record))),
+    });
+    const kinds = records.map((record) => `${record.eventName} ${record.dynamodb?.Keys?.name?.S}`);
+    const outcome = result.records.map((r, i) => `${kinds[i]}: ${r.result}`);
+    assert.deepEqual(
+      outcome.filter((line) => line.endsWith("Ok")),
+      ["INSERT beta: Ok", "MODIFY beta: Ok", "REMOVE beta: Ok"],
+    );
+    assert.equal(outcome.filter((line) => line.endsWith("Dropped")).length, records.length - 3);
+    assert.deepEqual(
+      result.records.filter((r) => r.result === "Ok").map((r) => JSON.parse(decode(r)).eventName),
+      ["created", "updated", "deleted"],
+    );
   });
 });

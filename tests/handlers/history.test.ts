@@ -326,7 +326,11 @@ describe("flag history (store against DynamoDB Local): every change's entry, wri
   });
 
   it("does not let an evaluator change write a flag history entry", async () => {
-    const evaluators = makeEvaluatorStore({ doc, tableName: evaluatorsTableFor(tableName) });
+    const evaluators = makeEvaluatorStore({
+      doc,
+      tableName: evaluatorsTableFor(tableName),
+      historyTableName: historyTableFor(tableName),
+    });
     await evaluators.put("eu-only", { "==": [{ var: "country" }, "de"] }, "admin");
     assert.equal((await storedEntries("eu-only")).length, 0);
   });

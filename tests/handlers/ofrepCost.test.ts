@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { makeEvaluatorStore } from "../../handlers/evaluators/store";
 import { evaluatorsTableFor } from "../../handlers/evaluators/table";
+import { historyTableFor } from "../../handlers/flags/history";
 import { makeFlagStore } from "../../handlers/flags/store";
 import { evaluateBulk, evaluateSingle } from "../../handlers/ofrep/evaluate";
 import {
@@ -47,7 +48,12 @@ describe("OFREP cost against DynamoDB Local (operations counted)", () => {
     const admin = localDynamoClient(dynamo.endpoint);
     await ensureFlagsTable(admin, tableName);
     const doc = DynamoDBDocumentClient.from(admin);
-    await makeEvaluatorStore({ doc, tableName: evaluatorsTableFor(tableName) }).put("vip", { var: "vip" }, "admin");
+    const evaluators = makeEvaluatorStore({
+      doc,
+      tableName: evaluatorsTableFor(tableName),
+      historyTableName: historyTableFor(tableName),
+    });
+    await evaluators.put("vip", { var: "vip" }, "admin");
     const flags = makeFlagStore({ doc, tableName });
     for (let i = 0; i < 100; i++) {
       await flags.create(

@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
 import { DynamoDBDocumentClient, PutCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { DynamoDBRecord } from "aws-lambda";
+import type { EvaluatorSet } from "../../handlers/evaluators/model";
 import { makeConnectionStore } from "../../handlers/realtime/connections";
 import { makeBroadcast, makeFanoutHandler } from "../../handlers/realtime/handlers";
 import { changesEvaluators, matchesFilter, recordToMessage } from "../../handlers/realtime/messages";
@@ -196,7 +197,7 @@ describe("evaluators-table stream records (captured from DynamoDB Local)", () =>
   before(async () => {
     records.push(
       ...(await captureStreamRecords(
-        10,
+        11,
         async (flags, evaluators) => {
           await evaluators.put("beta", { in: ["beta", { var: "groups" }] }, "admin");
           // A flag that references it: only beta's refCount and the flag-set version move.
@@ -225,7 +226,7 @@ describe("evaluators-table stream records (captured from DynamoDB Local)", () =>
   it("captures the evaluator's life and the flag-set version item beside it", () => {
     assert.deepEqual(
       evaluatorRecords().map((r) => r.eventName),
-      ["INSERT", "MODIFY", "MODIFY", "MODIFY", "REMOVE"],
+      ["INSERT", "MODIFY", "MODIFY", "MODIFY", "MODIFY", "REMOVE"],
     );
     assert.equal(records.filter((r) => r.dynamodb?.Keys?.name?.S === "$flagset").length, 5);
   });
@@ -238,6 +239,7 @@ describe("evaluators-table stream records (captured from DynamoDB Local)", () =>
         ["MODIFY beta", false], // the flag's create: refCount 0 → 1
         ["MODIFY beta", true], // a new expression
         ["MODIFY beta", false], // the flag's delete: refCount 1 → 0
+        ["MODIFY beta", false], // the evaluator's delete stamps who and when, version unchanged
         ["REMOVE beta", true],
       ],
     );
@@ -260,9 +262,10 @@ describe("evaluators-table stream records (captured from DynamoDB Local)", () =>
       remove: async () => {},
     } as unknown as Parameters<typeof makeFanoutHandler>[0]["connections"];
 
-    it("broadcasts every evaluator once per batch that changes one, and nothing for reference counts", async () => {
+    /** A fan-out recording what it posts, reading the evaluators from `reads` in turn (the last one repeats). */
+    const recordingFanout = (reads: EvaluatorSet[]) => {
       const sent: Array<[string, unknown]> = [];
-      let reads = 0;
+      let count = 0;
       const fanout = makeFanoutHandler({
         connections,
         post: async (id, message) => {
@@ -270,22 +273,54 @@ describe("evaluators-table stream records (captured from DynamoDB Local)", () =>
           return "sent" as const;
         },
         logger: silent,
-        evaluators: async () => {
-          reads += 1;
-          return { beta: { var: "beta" } };
-        },
+        evaluators: async () => reads[Math.min(count++, reads.length - 1)],
+        staleReadDelayMs: 1,
       });
+      return { fanout, sent, reads: () => count };
+    };
+    // beta's records up to its new expression (version 2, position 2).
+    const upToReplace = () => evaluatorRecords().slice(0, 3);
+    const beta2 = { expressions: { beta: { var: "beta" } }, positions: { beta: 2 } };
+
+    it("broadcasts every evaluator once per batch that changes one, and nothing for reference counts", async () => {
+      const { fanout, sent, reads } = recordingFanout([beta2]);
       const refCountOnly = evaluatorRecords().filter((r) => !changesEvaluators(r));
       assert.deepEqual(await fanout({ Records: refCountOnly }), { batchItemFailures: [] });
-      assert.deepEqual([sent, reads], [[], 0]);
+      assert.deepEqual([sent, reads()], [[], 0]);
 
-      assert.deepEqual(await fanout({ Records: evaluatorRecords() }), { batchItemFailures: [] });
+      assert.deepEqual(await fanout({ Records: upToReplace() }), { batchItemFailures: [] });
       const message = { type: "evaluators.updated", evaluators: { beta: { var: "beta" } } };
       assert.deepEqual(sent, [
         ["c-1", message],
         ["c-2", message],
       ]);
-      assert.equal(reads, 1);
+      assert.equal(reads(), 1);
+    });
+
+    it("reads the evaluators again when the read is older than the records, and sends the newer read", async () => {
+      const stale = { expressions: { beta: { in: ["beta", { var: "groups" }] } }, positions: { beta: 1 } };
+      const { fanout, sent, reads } = recordingFanout([stale, beta2]);
+      assert.deepEqual(await fanout({ Records: upToReplace() }), { batchItemFailures: [] });
+      assert.equal(reads(), 2);
+      assert.deepEqual(sent[0], ["c-1", { type: "evaluators.updated", evaluators: beta2.expressions }]);
+    });
+
+    it("takes a read without an evaluator the batch created as newer (deleted since), and sends it", async () => {
+      const { fanout, sent, reads } = recordingFanout([{ expressions: {}, positions: {} }]);
+      assert.deepEqual(await fanout({ Records: upToReplace() }), { batchItemFailures: [] });
+      assert.equal(reads(), 1);
+      assert.deepEqual(sent[0], ["c-1", { type: "evaluators.updated", evaluators: {} }]);
+    });
+
+    it("never sends a read that still shows an evaluator the batch deleted: the batch fails, for the stream to retry", async () => {
+      const { fanout, sent, reads } = recordingFanout([beta2]);
+      await assert.rejects(fanout({ Records: evaluatorRecords() }), /older than the stream records/);
+      assert.deepEqual(sent, []);
+      assert.equal(reads(), 3);
+      // Once the read shows the delete, it goes out.
+      const after = recordingFanout([{ expressions: {}, positions: {} }]);
+      assert.deepEqual(await after.fanout({ Records: evaluatorRecords() }), { batchItemFailures: [] });
+      assert.deepEqual(after.sent[0], ["c-1", { type: "evaluators.updated", evaluators: {} }]);
     });
 
     it("fails the batch when the broadcast fails, so the stream retries it", async () => {
@@ -295,7 +330,7 @@ describe("evaluators-table stream records (captured from DynamoDB Local)", () =>
           throw new Error("throttled");
         },
         logger: silent,
-        evaluators: async () => ({}),
+        evaluators: async () => ({ expressions: {}, positions: {} }),
       });
       await assert.rejects(fanout({ Records: evaluatorRecords() }), /posts failed/);
     });

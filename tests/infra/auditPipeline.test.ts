@@ -29,7 +29,7 @@ describe("AuditPipeline (Pulumi mocks)", () => {
   });
 
   it("delivers the flags table stream to Firehose through a Pipe with retries and a dead-letter queue", () => {
-    const pipe = single(resources, "aws:pipes/pipe:Pipe");
+    const pipe = single(resources, "aws:pipes/pipe:Pipe", "-audit");
     const flags = single(resources, "aws:dynamodb/table:Table", "-flags");
     const dlq = single(resources, "aws:sqs/queue:Queue", "-audit-dlq");
     assert.match(pipe.inputs.source, new RegExp(`table/${flags.name}/stream/`));
@@ -39,6 +39,23 @@ describe("AuditPipeline (Pulumi mocks)", () => {
     assert.equal(source.maximumRetryAttempts, 5);
     assert.equal(source.deadLetterConfig.arn, `arn:aws:sqs:eu-west-1:123456789012:${dlq.name}`);
     assert.equal(dlq.inputs.sqsManagedSseEnabled, true);
+    assert.equal(pipe.inputs.sourceParameters.filterCriteria, undefined, "every flag record is a candidate line");
+  });
+
+  it("delivers the evaluators table stream to the same delivery stream, without the flag-set version item", () => {
+    const pipe = single(resources, "aws:pipes/pipe:Pipe", "-audit-evaluators");
+    const flagsPipe = single(resources, "aws:pipes/pipe:Pipe", "-audit");
+    const evaluators = single(resources, "aws:dynamodb/table:Table", "-evaluators");
+    assert.match(pipe.inputs.source, new RegExp(`table/${evaluators.name}/stream/`));
+    assert.equal(pipe.inputs.target, flagsPipe.inputs.target);
+    assert.deepEqual(
+      pipe.inputs.sourceParameters.dynamodbStreamParameters,
+      flagsPipe.inputs.sourceParameters.dynamodbStreamParameters,
+    );
+    const [filter] = pipe.inputs.sourceParameters.filterCriteria.filters;
+    assert.deepEqual(JSON.parse(filter.pattern), {
+      dynamodb: { Keys: { name: { S: [{ "anything-but": ["$flagset"] }] } } },
+    });
   });
 
   it("writes under the hourly audit prefix, failures under an error prefix, through the Lambda processor", () => {
@@ -74,7 +91,7 @@ describe("AuditPipeline (Pulumi mocks)", () => {
     assert.equal(table.inputs.storageDescriptor.serDeInfo.serializationLibrary, "org.openx.data.jsonserde.JsonSerDe");
     assert.deepEqual(
       table.inputs.storageDescriptor.columns.map((c: { name: string }) => c.name),
-      ["eventid", "eventname", "flagname", "at", "actor", "version", "before", "after"],
+      ["eventid", "eventname", "flagname", "evaluatorname", "at", "actor", "version", "before", "after"],
     );
     assert.deepEqual(
       table.inputs.partitionKeys.map((k: { name: string }) => k.name),
@@ -113,8 +130,13 @@ describe("AuditPipeline (Pulumi mocks)", () => {
     ]);
   });
 
-  it("lets the Pipe read the stream and put records to this delivery stream only; the transform needs no access", () => {
+  it("lets the Pipes read the two streams and put records to this delivery stream only; the transform needs no access", () => {
     const grants = dataGrants(single(resources, "aws:iam/rolePolicy:RolePolicy", "-audit-pipe-policy"));
+    const streamOf = (suffix: string) => single(resources, "aws:pipes/pipe:Pipe", suffix).inputs.source;
+    assert.deepEqual(grants.find((g) => g.actions.includes("dynamodb:GetRecords"))?.resources, [
+      streamOf("-audit"),
+      streamOf("-audit-evaluators"),
+    ]);
     assert.deepEqual(
       grants.find((g) => g.actions.includes("firehose:PutRecordBatch")),
       {

@@ -212,7 +212,7 @@ describe("FlagApi (Pulumi mocks)", () => {
       ]);
       assert.deepEqual(grants("-write"), [
         dynamo(["GetItem", "PutItem", "UpdateItem"], tableArn),
-        dynamo(["DeleteItem", "GetItem", "PutItem", "UpdateItem"], evaluatorsArn),
+        dynamo(["DeleteItem", "GetItem", "PutItem", "Scan", "UpdateItem"], evaluatorsArn),
         dynamo(["PutItem", "Query"], historyArn),
       ]);
       assert.deepEqual(grants("-delete"), [

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { AuditLine } from "../../handlers/audit/records";
+import type { AuditLine, EvaluatorAuditLine } from "../../handlers/audit/records";
 import type { RunningService } from "../../local/service";
 import { client, type Client } from "../support/http";
 import { startTestService } from "../support/localService";
@@ -77,5 +77,55 @@ describe("audit trail on the local runtime", () => {
     for (const file of files) {
       assert.match(file, /^year=\d{4}\/month=\d{2}\/day=\d{2}\/hour=\d{2}\/[^/]+\.ndjson$/);
     }
+  });
+
+  it("writes evaluator changes into the same trail: created, updated, deleted, with actor and before/after", async () => {
+    const already = readLines(dataDir).length;
+    await api("PUT", "/evaluators/audited", { body: { expression: { in: [{ var: "plan" }, ["beta"]] } } });
+    // A flag taking and releasing a reference changes no evaluator: no line of its own.
+    const rich = {
+      variants: { on: true, off: false },
+      defaultVariant: "off",
+      targeting: { if: [{ $ref: "audited" }, "on"] },
+    };
+    await api("POST", "/flags", { body: { flagName: "refers", ...rich } });
+    await api("PUT", "/evaluators/audited", {
+      body: { expression: { in: [{ var: "plan" }, ["beta", "pilot"]] } },
+      headers: { "If-Match": "1" },
+    });
+    await api("DELETE", "/flags/refers");
+    await api("DELETE", "/evaluators/audited");
+
+    const evaluatorLines = () =>
+      (readLines(dataDir).slice(already) as Array<AuditLine | EvaluatorAuditLine>).filter(
+        (line): line is EvaluatorAuditLine => "evaluatorName" in line,
+      );
+    const deadline = Date.now() + 10_000;
+    while (evaluatorLines().length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    await new Promise((r) => setTimeout(r, 200)); // nothing more may arrive
+    const lines = evaluatorLines();
+
+    assert.deepEqual(
+      lines.map((l) => [l.eventName, l.evaluatorName, l.actor, l.version]),
+      [
+        ["created", "audited", "admin", 1],
+        ["updated", "audited", "admin", 2],
+        ["deleted", "audited", "admin", 2],
+      ],
+    );
+    const [created, updated, deleted] = lines;
+    assert.ok(!("flagName" in created));
+    assert.deepEqual([created.before, created.after?.expression], [null, { in: [{ var: "plan" }, ["beta"]] }]);
+    assert.deepEqual(
+      [updated.before?.expression, updated.after?.expression],
+      [{ in: [{ var: "plan" }, ["beta"]] }, { in: [{ var: "plan" }, ["beta", "pilot"]] }],
+    );
+    assert.deepEqual([deleted.before?.version, deleted.after], [2, null]);
+    assert.deepEqual(
+      [...lines.map((l) => l.at)].sort(),
+      lines.map((l) => l.at),
+    );
+    // The flag's own lines, and nothing for the version item or the reference counts.
+    assert.equal(readLines(dataDir).length - already, 3 + 2);
   });
 });

@@ -114,7 +114,7 @@ describe("CORS on the local runtime", () => {
       assert.equal(preflight.status, 204);
       assert.equal(preflight.headers.get("access-control-allow-origin"), "https://admin.example.com");
       assert.match(preflight.headers.get("access-control-allow-headers") ?? "", /Authorization/);
-      for (const path of ["/flags/x/history", "/settings"]) {
+      for (const path of ["/flags/x/history", "/settings", "/evaluators", "/evaluators/x", "/evaluators/x/history"]) {
         const other = await as(undefined)("OPTIONS", path, { headers: { Origin: "https://admin.example.com" } });
         assert.equal(other.status, 204, path);
         assert.equal(other.headers.get("access-control-allow-origin"), "https://admin.example.com", path);

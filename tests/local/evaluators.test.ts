@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import type { RunningService } from "../../local/service";
 import type { Client } from "../support/http";
 import { startTestService } from "../support/localService";
+import { READ_TOKEN } from "../support/tokens";
 
 const IS_BALLMER = { "==": ["ballmer@macrosoft.com", { var: ["email"] }] };
 const refFlag = (flagName: string, evaluator: string) => ({
@@ -14,9 +15,10 @@ const refFlag = (flagName: string, evaluator: string) => ({
 describe("rich flags and shared evaluators on the local runtime", () => {
   let service: RunningService;
   let api: Client;
+  let as: (token: string | undefined) => Client;
 
   before(async () => {
-    ({ service, api } = await startTestService());
+    ({ service, api, as } = await startTestService());
   });
   after(() => service?.stop());
 
@@ -84,6 +86,207 @@ describe("rich flags and shared evaluators on the local runtime", () => {
         const flagExists = (await api("GET", `/flags/racer-${i}`)).status === 200;
         assert.ok(!flagExists || evaluatorExists, "a stored flag references a missing evaluator");
       }
+    });
+  });
+
+  describe("versions and If-Match", () => {
+    it("stamps version 1 and who and when on create, +1 and the replacer on every replace", async () => {
+      const created = await api("PUT", "/evaluators/stamped", { body: { expression: IS_BALLMER } });
+      assert.equal(created.status, 201);
+      assert.deepEqual(
+        [created.body.version, created.body.createdBy, created.body.updatedBy, created.body.usedByFlags],
+        [1, "admin", "admin", 0],
+      );
+      assert.equal(created.body.createdAt, created.body.updatedAt);
+      assert.equal(created.headers.get("etag"), '"1"');
+
+      const replaced = await api("PUT", "/evaluators/stamped", { body: { expression: { "==": [1, 1] } } });
+      assert.equal(replaced.body.version, 2);
+      assert.equal(replaced.body.createdAt, created.body.createdAt);
+      assert.ok(replaced.body.updatedAt >= created.body.updatedAt);
+      assert.deepEqual((await api("GET", "/evaluators/stamped")).body, replaced.body);
+    });
+
+    it("returns 412 VERSION_CONFLICT when If-Match names an older version, and changes nothing", async () => {
+      await api("PUT", "/evaluators/guarded", { body: { expression: IS_BALLMER } });
+      const current = await api("PUT", "/evaluators/guarded", {
+        body: { expression: { "==": [1, 1] } },
+        headers: { "If-Match": "1" },
+      });
+      assert.equal(current.status, 200);
+
+      const stale = await api("PUT", "/evaluators/guarded", {
+        body: { expression: { "==": [2, 2] } },
+        headers: { "If-Match": '"1"' },
+      });
+
+      assert.equal(stale.status, 412);
+      assert.equal(stale.body.error.code, "VERSION_CONFLICT");
+      assert.match(stale.body.error.message, /version 2, not 1/);
+      const stored = (await api("GET", "/evaluators/guarded")).body;
+      assert.deepEqual([stored.version, stored.expression], [2, { "==": [1, 1] }]);
+      assert.equal((await api("GET", "/evaluators/guarded/history")).body.versions.length, 2);
+    });
+
+    it("returns 412 when If-Match names a version of an evaluator that does not exist, and 400 for a malformed one", async () => {
+      const missing = await api("PUT", "/evaluators/not-yet", {
+        body: { expression: IS_BALLMER },
+        headers: { "If-Match": "1" },
+      });
+      assert.equal(missing.status, 412);
+      assert.equal((await api("GET", "/evaluators/not-yet")).status, 404);
+
+      const malformed = await api("PUT", "/evaluators/not-yet", {
+        body: { expression: IS_BALLMER },
+        headers: { "If-Match": "latest" },
+      });
+      assert.equal(malformed.status, 400);
+      assert.match(malformed.body.error.message, /If-Match must be an evaluator version/);
+    });
+
+    it("lets exactly one of concurrent replaces with the same If-Match win; the others get 412", async () => {
+      await api("PUT", "/evaluators/contended", { body: { expression: IS_BALLMER } });
+
+      const results = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          api("PUT", "/evaluators/contended", {
+            body: { expression: { "==": [{ var: "n" }, i] } },
+            headers: { "If-Match": "1" },
+          }),
+        ),
+      );
+
+      const statuses = results.map((r) => r.status).sort();
+      assert.deepEqual(statuses, [200, 412, 412, 412, 412, 412, 412, 412]);
+      const winner = results.find((r) => r.status === 200)?.body;
+      const stored = (await api("GET", "/evaluators/contended")).body;
+      assert.deepEqual([stored.version, stored.expression], [2, winner.expression]);
+      const versions = (await api("GET", "/evaluators/contended/history")).body.versions;
+      assert.deepEqual(
+        versions.map((v: { version: number }) => v.version),
+        [2, 1],
+      );
+    });
+
+    it("gives concurrent replaces without If-Match one version each, none lost", async () => {
+      await api("PUT", "/evaluators/busy", { body: { expression: IS_BALLMER } });
+
+      const results = await Promise.all(
+        Array.from({ length: 6 }, (_, i) =>
+          api("PUT", "/evaluators/busy", { body: { expression: { "==": [{ var: "n" }, i] } } }),
+        ),
+      );
+
+      assert.deepEqual(
+        results.map((r) => r.status),
+        [200, 200, 200, 200, 200, 200],
+      );
+      assert.deepEqual(
+        results.map((r) => r.body.version).sort((a, b) => a - b),
+        [2, 3, 4, 5, 6, 7],
+      );
+      const versions = (await api("GET", "/evaluators/busy/history")).body.versions;
+      assert.deepEqual(
+        versions.map((v: { version: number }) => v.version),
+        [7, 6, 5, 4, 3, 2, 1],
+      );
+      // Each entry is exactly what its PUT answered.
+      for (const result of results) {
+        const entry = versions.find((v: { version: number }) => v.version === result.body.version);
+        const { usedByFlags: _count, ...version } = result.body;
+        assert.deepEqual(entry.evaluator, version);
+      }
+    });
+  });
+
+  describe("GET /evaluators/{name}/history", () => {
+    const history = (name: string, query = "") => api("GET", `/evaluators/${name}/history${query}`);
+
+    it("lists every version with who and when, newest first, and stays readable after a delete", async () => {
+      const created = await api("PUT", "/evaluators/chronicled", { body: { expression: IS_BALLMER } });
+      const replaced = await api("PUT", "/evaluators/chronicled", {
+        body: { expression: { "==": [1, 1] } },
+        headers: { "If-Match": "1" },
+      });
+      assert.equal((await api("DELETE", "/evaluators/chronicled")).status, 204);
+
+      const response = await history("chronicled");
+
+      assert.equal(response.status, 200);
+      assert.equal(response.body.nextCursor, undefined);
+      const [deletion, v2, v1] = response.body.versions;
+      assert.deepEqual(Object.keys(deletion).sort(), ["actor", "at", "evaluator", "version"]);
+      assert.deepEqual([deletion.version, deletion.actor, deletion.evaluator], [2, "admin", null]);
+      assert.ok(deletion.at >= replaced.body.updatedAt);
+      const { usedByFlags: _a, ...second } = replaced.body;
+      const { usedByFlags: _b, ...first } = created.body;
+      assert.deepEqual(v2, { version: 2, at: replaced.body.updatedAt, actor: "admin", evaluator: second });
+      assert.deepEqual(v1, { version: 1, at: created.body.createdAt, actor: "admin", evaluator: first });
+    });
+
+    it("continues a re-created name's history after its earlier life", async () => {
+      await api("PUT", "/evaluators/reborn", { body: { expression: IS_BALLMER } });
+      await api("DELETE", "/evaluators/reborn");
+      const again = await api("PUT", "/evaluators/reborn", { body: { expression: { "==": [1, 1] } } });
+      assert.equal(again.status, 201);
+      assert.equal(again.body.version, 1);
+
+      const versions = (await history("reborn")).body.versions;
+
+      assert.deepEqual(
+        versions.map((v: { version: number; evaluator: unknown }) => [v.version, v.evaluator === null]),
+        [
+          [1, false],
+          [1, true],
+          [1, false],
+        ],
+      );
+      assert.deepEqual(versions[0].evaluator.expression, { "==": [1, 1] });
+    });
+
+    it("pages with limit and cursor, newest first, without gaps or repeats", async () => {
+      await api("PUT", "/evaluators/paged", { body: { expression: IS_BALLMER } });
+      for (let i = 0; i < 4; i++) await api("PUT", "/evaluators/paged", { body: { expression: { "==": [i, i] } } });
+
+      const seen: number[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await history("paged", `?limit=2${cursor === undefined ? "" : `&cursor=${cursor}`}`);
+        assert.equal(page.status, 200);
+        seen.push(...page.body.versions.map((v: { version: number }) => v.version));
+        cursor = page.body.nextCursor;
+      } while (cursor !== undefined);
+
+      assert.deepEqual(seen, [5, 4, 3, 2, 1]);
+      assert.equal((await history("paged", "?cursor=forged")).status, 400);
+      assert.equal((await history("paged", "?limit=0")).status, 400);
+    });
+
+    it("answers 404 EVALUATOR_NOT_FOUND for a name that never existed", async () => {
+      const response = await history("never-was");
+      assert.equal(response.status, 404);
+      assert.equal(response.body.error.code, "EVALUATOR_NOT_FOUND");
+    });
+
+    it("is readable with a read-only token", async () => {
+      await api("PUT", "/evaluators/public-record", { body: { expression: IS_BALLMER } });
+      const reader = as(READ_TOKEN);
+      assert.equal((await reader("GET", "/evaluators/public-record/history")).status, 200);
+      assert.equal(
+        (await reader("PUT", "/evaluators/public-record", { body: { expression: IS_BALLMER } })).status,
+        403,
+      );
+    });
+
+    it("keeps an evaluator's history apart from a flag's of the same name", async () => {
+      await api("PUT", "/evaluators/twin", { body: { expression: IS_BALLMER } });
+      await api("POST", "/flags", { body: { flagName: "twin", value: true } });
+      const flagHistory = (await api("GET", "/flags/twin/history")).body.versions;
+      const evaluatorHistory = (await history("twin")).body.versions;
+      assert.deepEqual(Object.keys(flagHistory[0]).sort(), ["actor", "at", "flag", "version"]);
+      assert.equal(flagHistory.length, 1);
+      assert.equal(evaluatorHistory.length, 1);
+      assert.equal(evaluatorHistory[0].evaluator.name, "twin");
     });
   });
 

@@ -2,6 +2,7 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { DynamoDBRecord } from "aws-lambda";
 import { type EvaluatorStore, makeEvaluatorStore } from "../../handlers/evaluators/store";
 import { evaluatorsTableFor } from "../../handlers/evaluators/table";
+import { historyTableFor } from "../../handlers/flags/history";
 import { type FlagStore, makeFlagStore } from "../../handlers/flags/store";
 import { localDynamoClient } from "../../local/dynamodb";
 import { startStreamPoller } from "../../local/streams";
@@ -35,7 +36,11 @@ export async function captureStreamRecords(
     const doc = DynamoDBDocumentClient.from(client);
     await changes(
       makeFlagStore({ doc, tableName }),
-      makeEvaluatorStore({ doc, tableName: evaluatorsTableFor(tableName) }),
+      makeEvaluatorStore({
+        doc,
+        tableName: evaluatorsTableFor(tableName),
+        historyTableName: historyTableFor(tableName),
+      }),
     );
     const deadline = Date.now() + 10_000;
     while (records.length < count && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));

@@ -23,8 +23,8 @@ const BOOKKEEPING = new Set([
   "lastEvaluated",
 ]);
 
-const definitionOf = (flag: Partial<Flag> | undefined): Record<string, unknown> =>
-  Object.fromEntries(Object.entries(flag ?? {}).filter(([key]) => !BOOKKEEPING.has(key)));
+const definitionOf = (version: object | undefined): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(version ?? {}).filter(([key]) => !BOOKKEEPING.has(key)));
 
 const KIND = { CREATE: "added", REMOVE: "removed", CHANGE: "changed" } as const;
 
@@ -33,6 +33,14 @@ const KIND = { CREATE: "added", REMOVE: "removed", CHANGE: "changed" } as const;
  * order. An array that changed shows the elements that differ.
  */
 export function diffFlags(before: Partial<Flag> | undefined, after: Partial<Flag> | undefined): DiffLine[] {
+  return diffVersions(before, after);
+}
+
+/**
+ * What changed between two versions of anything versioned (a flag, a shared evaluator), field by
+ * field, leaving out who and when.
+ */
+export function diffVersions(before: object | undefined, after: object | undefined): DiffLine[] {
   return diff(definitionOf(before), definitionOf(after))
     .map((change): DiffLine => {
       const line: DiffLine = { path: change.path.join("."), kind: KIND[change.type] };

@@ -7,6 +7,11 @@ export interface LiveState {
   parts: Record<number, Flag[]>;
   /** The last change that arrived live, for the visible cue. */
   lastChange?: LiveChange;
+  /**
+   * The shared evaluators as the WebSocket last carried them (a snapshot's first part, then each
+   * `evaluators.updated`): a new object whenever they change, so views can follow them.
+   */
+  evaluators?: Record<string, unknown>;
 }
 
 export interface LiveChange {
@@ -54,6 +59,9 @@ function applySnapshot(state: LiveState, flags: Flag[]): LiveState {
   return { ...state, flags: next, parts: {}, lastChange };
 }
 
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === "object" && !Array.isArray(value);
+
 /**
  * Applies one server message. A snapshot in several parts is applied once all of them are held;
  * it replaces the set (a flag missing from it was deleted). Unknown messages change nothing.
@@ -66,12 +74,16 @@ export function reduceLive(state: LiveState, message: unknown): LiveState {
       const flags = Array.isArray(m.flags) ? (m.flags as Flag[]) : [];
       const parts = typeof m.parts === "number" ? m.parts : 1;
       const part = typeof m.part === "number" ? m.part : 1;
-      if (parts <= 1) return applySnapshot(state, flags);
+      // The first part carries the evaluators.
+      const current = part === 1 && isRecord(m.evaluators) ? { ...state, evaluators: m.evaluators } : state;
+      if (parts <= 1) return applySnapshot(current, flags);
       // A part 1 starts a new snapshot: parts of an older one are dropped.
-      const held = { ...(part === 1 ? {} : state.parts), [part]: flags };
-      if (Object.keys(held).length < parts) return { ...state, parts: held };
-      return applySnapshot(state, Object.values(held).flat());
+      const held = { ...(part === 1 ? {} : current.parts), [part]: flags };
+      if (Object.keys(held).length < parts) return { ...current, parts: held };
+      return applySnapshot(current, Object.values(held).flat());
     }
+    case "evaluators.updated":
+      return isRecord(m.evaluators) ? { ...state, evaluators: m.evaluators } : state;
     case "flag.created":
     case "flag.updated": {
       const flag = m.flag as Flag;
