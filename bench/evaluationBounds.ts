@@ -15,7 +15,7 @@ export async function evaluationBounds(): Promise<void> {
   const contexts = hostileContexts();
   const rows: Array<Record<string, unknown>> = [];
   let slowest = { ms: 0, where: "" };
-  console.log(`\n== Evaluation bounds: slowest accepted evaluation, contexts of ${BOUNDS.contextBytes / 1024} KiB`);
+  console.log(`\n## Evaluation bounds: slowest accepted evaluation, contexts of ${BOUNDS.contextBytes / 1024} KiB`);
   for (const family of FAMILIES) {
     const { accepted, refused } = atTheBound(family);
     if (accepted === 0) {
