@@ -14,6 +14,7 @@ import { runtimeProvidedPackages } from "../components/packaging";
 import type { ServiceFunction } from "../components/serviceFunction";
 import { materialize, type UnpackedArchive, unpack } from "../tests/support/artifacts";
 import { runProgram } from "../tests/support/pulumiMocks";
+import { writeResult } from "./results";
 
 export interface ArchiveRow {
   function: string;
@@ -110,4 +111,29 @@ export async function archiveTable(runs = 10): Promise<ArchiveRow[]> {
     });
   }
   return rows;
+}
+
+const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
+
+/** `npm run bench -- archives`: the table of `archiveTable` against the targets. */
+export async function archives(): Promise<void> {
+  const runs = 10;
+  console.log(`## Lambda code: bundled (deployed) vs CallbackFunction default packaging; cold init median of ${runs}`);
+  const rows = await archiveTable(runs);
+  console.log(
+    `${"function".padEnd(32)} ${"unpacked".padStart(10)} ${"default".padStart(10)} ${"ratio".padStart(6)}  ${"init ms".padStart(8)} ${"default".padStart(8)} ${"ratio".padStart(6)}`,
+  );
+  for (const row of rows) {
+    console.log(
+      `${row.function.padEnd(32)} ${kib(row.bundledBytes).padStart(10)} ${kib(row.defaultBytes).padStart(10)} ${(row.bundledBytes / row.defaultBytes).toFixed(3).padStart(6)}  ` +
+        `${row.bundledInitMs.toFixed(1).padStart(8)} ${row.defaultInitMs.toFixed(1).padStart(8)} ${(row.bundledInitMs / row.defaultInitMs).toFixed(2).padStart(6)}`,
+    );
+  }
+  const largest = Math.max(...rows.map((r) => r.bundledBytes));
+  const slowest = Math.max(...rows.map((r) => r.bundledInitMs));
+  const worstRatio = Math.max(...rows.map((r) => r.bundledInitMs / r.defaultInitMs));
+  console.log(
+    `targets: largest ${kib(largest)} (≤ 1024 KiB), slowest init ${slowest.toFixed(1)} ms (≤ 100 ms), worst init ratio ${worstRatio.toFixed(2)} (≤ 0.5)`,
+  );
+  writeResult("archives", { runs, rows, largestBytes: largest, slowestInitMs: slowest, worstInitRatio: worstRatio });
 }

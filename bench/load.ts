@@ -5,6 +5,7 @@
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import type autocannon from "autocannon";
 import { startDynamoDbLocal } from "../local/dynamodb";
@@ -12,6 +13,7 @@ import { startService } from "../local/service";
 import { client } from "../tests/support/http";
 import { ADMIN_TOKEN, TEST_TOKENS } from "../tests/support/tokens";
 import { type DynamoCall, startDynamoProxy } from "./dynamoProxy";
+import { writeResult } from "./results";
 
 /**
  * DynamoDB on-demand prices, us-east-1, as published (since the 2024-11-01 reduction): USD per
@@ -244,4 +246,45 @@ export async function loadAndWork(options: LoadOptions): Promise<{ work: Operati
     await proxy.stop();
     await dynamo.stop();
   }
+}
+
+/** `npm run bench -- load`: the DynamoDB work behind each API operation, then the local runtime under load. */
+export async function loadSection(): Promise<void> {
+  const options = { connections: 50, durationSeconds: 10 };
+  console.log(
+    `\n## DynamoDB work per API operation (ReturnConsumedCapacity), on-demand at $${ON_DEMAND_USD_PER_MILLION.read}/M reads, $${ON_DEMAND_USD_PER_MILLION.write}/M writes (us-east-1)`,
+  );
+  const { work, load } = await loadAndWork(options);
+  for (const row of work) {
+    console.log(
+      `${row.operation.padEnd(26)} ${row.requests.join(" + ").padEnd(24)} RCU ${row.readUnits.toFixed(1).padStart(4)}  WCU ${row.writeUnits.toFixed(1).padStart(4)}  $${row.usdPerMillion.toFixed(3)} per million`,
+    );
+  }
+  console.log(
+    `\n## Local runtime under load (autocannon, ${options.connections} connections, ${options.durationSeconds} s) vs the same DynamoDB request straight to DynamoDB Local`,
+  );
+  const cpu = (ms: number | null) => (ms === null ? "(unknown)" : `${ms.toFixed(2)} ms`);
+  for (const row of load) {
+    const direct =
+      row.dynamoRequests === 0
+        ? "DynamoDB: none per request (answered from the warm flag set)"
+        : `DynamoDB ${row.direct.requestsPerSecond.toFixed(0).padStart(6)} req/s p50 ${row.direct.p50.toFixed(1)} ms p99 ${row.direct.p99.toFixed(1)} ms, ` +
+          `its CPU ${cpu(row.dynamoCpuMsPerRequest.direct)} ` +
+          `(${row.dynamoRequests} request${row.dynamoRequests === 1 ? "" : "s"}) | overhead p50 ${row.overheadP50Ms.toFixed(1)} ms (${row.ratioP50.toFixed(2)}×; target < 2 ms)`;
+    const failures = row.service.non2xx + row.service.errors + row.direct.non2xx + row.direct.errors;
+    console.log(
+      `${row.operation.padEnd(36)} service ${row.service.requestsPerSecond.toFixed(0).padStart(6)} req/s p50 ${row.service.p50.toFixed(1)} ms p99 ${row.service.p99.toFixed(1)} ms, ` +
+        `its CPU ${row.serviceCpuMsPerRequest.toFixed(2)} ms/request + DynamoDB Local's ${cpu(row.dynamoCpuMsPerRequest.service)} | ${direct}` +
+        (failures > 0
+          ? ` [non-2xx/errors: ${row.service.non2xx}/${row.service.errors} vs ${row.direct.non2xx}/${row.direct.errors}]`
+          : ""),
+    );
+  }
+  console.log(
+    `(load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ")} on ${os.cpus().length} CPUs)`,
+  );
+  writeResult("load", { options, work, load });
 }

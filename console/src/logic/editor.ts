@@ -1,5 +1,5 @@
 import type { Flag } from "../../../handlers/flags/model";
-import { parseCreateFlag, parseUpdateFlag } from "../../../handlers/flags/validation";
+import { type FlagSchemas, flagSchemas, parseCreateFlag, parseUpdateFlag } from "../../../handlers/flags/validation";
 
 /** The edit form's fields as the user typed them (JSON fields as text). */
 export interface FlagForm {
@@ -11,6 +11,15 @@ export interface FlagForm {
   targeting: string;
   metadata: string;
 }
+
+let schemas: FlagSchemas | undefined;
+
+/**
+ * The service's request schemas, built on the first check and kept for the page's life: building
+ * them takes about 0.5 ms, a check with them about 0.01 ms. The handlers cannot keep them in a
+ * module (Pulumi serializes those modules by value); the console is bundled by esbuild, so it can.
+ */
+const requestSchemas = (): FlagSchemas => (schemas ??= flagSchemas());
 
 const pretty = (value: unknown) => (value === undefined ? "" : JSON.stringify(value, null, 2));
 
@@ -61,7 +70,7 @@ export function checkForm(flagName: string, form: FlagForm): Checked {
   if (targeting !== undefined) body.targeting = targeting;
   if (metadata !== undefined) body.metadata = metadata;
   try {
-    parseUpdateFlag(body, flagName);
+    parseUpdateFlag(body, flagName, requestSchemas());
   } catch (error) {
     return { ok: false, errors: [(error as Error).message] };
   }
@@ -76,7 +85,7 @@ export function checkCreate(flagName: string, valueText: string, description: st
   const body: Record<string, unknown> = { flagName, value };
   if (description !== "") body.description = description;
   try {
-    parseCreateFlag(body);
+    parseCreateFlag(body, requestSchemas());
   } catch (error) {
     return { ok: false, errors: [(error as Error).message] };
   }
