@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import type { IncomingMessage, Server } from "node:http";
+import type { EventEmitter } from "node:events";
+import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { type WebSocket, WebSocketServer } from "ws";
@@ -103,7 +104,7 @@ const text = (body: unknown): string =>
  * is capped, silent clients are pinged out, and message floods are cut off.
  */
 export function attachWebSocketApi(
-  server: Server,
+  server: EventEmitter,
   path: string,
   routes: WebSocketRoutes,
   logger: Pick<Logger, "warn" | "error">,
