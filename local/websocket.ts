@@ -1,8 +1,10 @@
 import { randomBytes } from "node:crypto";
-import type { IncomingMessage, Server } from "node:http";
+import type { EventEmitter } from "node:events";
+import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { type WebSocket, WebSocketServer } from "ws";
+import { errorBody } from "../handlers/http";
 import type { WebSocketEvent, WebSocketResult } from "../handlers/realtime/handlers";
 
 /** The WebSocket API's handlers, as the Realtime component routes them. */
@@ -70,8 +72,22 @@ export interface LocalWebSocketApi {
 /** An id shaped like API Gateway's (12 random bytes, base64). */
 const newConnectionId = () => randomBytes(12).toString("base64");
 
+/**
+ * A refusal about the token carries the contract's error body: that is how a client tells the
+ * serving service refusing its token (FATAL, no retry can help) from a proxy's or a starting
+ * service's answer (retried).
+ */
+const TOKEN_REFUSALS: Partial<Record<number, string>> = {
+  401: JSON.stringify(errorBody("UNAUTHENTICATED", "send a valid token with the read scope as ?token=<token>")),
+  403: JSON.stringify(errorBody("FORBIDDEN", "this token may not open the WebSocket")),
+};
+
 function refuseUpgrade(socket: Duplex, status: number, reason: string): void {
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  const body = TOKEN_REFUSALS[status] ?? "";
+  const type = body === "" ? "" : "Content-Type: application/json\r\n";
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\n${type}Connection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
 }
 
 /** One client's state beyond the socket: liveness and its message queue. */
@@ -103,7 +119,7 @@ const text = (body: unknown): string =>
  * is capped, silent clients are pinged out, and message floods are cut off.
  */
 export function attachWebSocketApi(
-  server: Server,
+  server: EventEmitter,
   path: string,
   routes: WebSocketRoutes,
   logger: Pick<Logger, "warn" | "error">,

@@ -1,6 +1,7 @@
 import type { Logger } from "@openfeature/core";
 import { type BackoffOptions, backoffDelay } from "./backoff";
 import { type FlagSet, SnapshotAssembly } from "./flagSet";
+import { type HandshakeRefusal, isTokenRefusal } from "./handshake";
 import { type ChangeMessage, parseMessage } from "./protocol";
 
 /** The part of the WHATWG WebSocket this package uses; browsers' and `ws`'s both have it. */
@@ -23,6 +24,12 @@ export interface SyncOptions {
   token: string;
   /** How long a lost connection is STALE before it is ERROR. Default 5000 ms. */
   graceMs?: number;
+  /**
+   * A connection attempt whose handshake is not answered within this has failed, and is retried
+   * (a service that accepts the TCP connection and never answers would otherwise hold it for
+   * good). Default 5000 ms.
+   */
+  handshakeTimeoutMs?: number;
   /** Reconnect backoff (full jitter). Default 500 ms doubling up to 30 s. */
   backoff?: BackoffOptions;
   /**
@@ -51,7 +58,7 @@ export interface SyncListener {
   changed(flagsChanged: string[]): void;
 }
 
-/** The handshake was refused for the token: retrying cannot help. */
+/** The serving service refused the token (see `isTokenRefusal`): retrying cannot help. */
 export class AuthenticationRefused extends Error {
   constructor(readonly status: number) {
     super(`the service refused the token (HTTP ${status}); check that it is valid and has the read scope`);
@@ -62,6 +69,10 @@ export class AuthenticationRefused extends Error {
 class Connection {
   readonly assembly = new SnapshotAssembly();
   httpStatus: number | undefined;
+  /** The handshake was refused by a serving service, for the token. */
+  tokenRefused = false;
+  /** Fails the attempt if the handshake is not answered in time; cleared once open. */
+  handshakeTimer: Timer | undefined;
   retired = false;
   /** Whether this connection has delivered a complete snapshot yet. */
   synced = false;
@@ -75,12 +86,53 @@ const unref = (timer: Timer): Timer => {
   return timer;
 };
 
-/** `ws` names the refused handshake's status in its error ("Unexpected server response: 401"). */
+/**
+ * `ws` names the refused handshake's status in its error ("Unexpected server response: 401") when
+ * nothing reads the response itself (a `ws`-like class without `unexpected-response`).
+ */
 function handshakeStatus(event: unknown): number | undefined {
   const { message, error } = (event ?? {}) as { message?: unknown; error?: { message?: unknown } };
   const text = `${String(message ?? "")} ${String(error?.message ?? "")}`;
   const match = /Unexpected server response: (\d{3})/.exec(text);
   return match === null ? undefined : Number(match[1]);
+}
+
+/** What `ws` hands an `unexpected-response` listener: the request, and the response being read. */
+interface RefusedResponse {
+  statusCode?: number;
+  headers: HandshakeRefusal["headers"];
+  setEncoding(encoding: "utf8"): void;
+  on(event: "data", listener: (chunk: string) => void): void;
+  on(event: "end" | "error" | "aborted", listener: () => void): void;
+}
+
+/**
+ * With `ws`, reads a refused handshake's status, headers and the start of its body (the body says
+ * whether the service refused the token), then calls `done` once. Browsers' WebSocket shows none
+ * of it: a refusal there is a failed attempt like any other, and retried.
+ */
+function readRefusals(socket: WebSocketLike, done: (refusal: HandshakeRefusal) => void): void {
+  const emitter = socket as unknown as {
+    on?: (event: "unexpected-response", listener: (request: unknown, response: RefusedResponse) => void) => void;
+  };
+  if (typeof emitter.on !== "function") return;
+  emitter.on("unexpected-response", (_request, response) => {
+    let body = "";
+    let finished = false;
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      done({ status: response.statusCode ?? 0, headers: response.headers, body });
+    };
+    response.setEncoding("utf8");
+    response.on("data", (chunk) => {
+      body = (body + chunk).slice(0, 4096);
+      if (body.length >= 4096) finish();
+    });
+    response.on("end", finish);
+    response.on("error", finish);
+    response.on("aborted", finish);
+  });
 }
 
 /**
@@ -112,8 +164,8 @@ export class FlagSync {
 
   /**
    * Connects. Resolves once a complete snapshot is held (or a fallback serves); rejects at once
-   * with AuthenticationRefused on 401/403, or after `graceMs` without flags (it keeps trying, and
-   * the listener hears `ready()` when it succeeds).
+   * with AuthenticationRefused when the serving service refuses the token, or after `graceMs`
+   * without flags (it keeps trying, and the listener hears `ready()` when it succeeds).
    */
   start(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
@@ -142,7 +194,20 @@ export class FlagSync {
     const connection = new Connection(new this.WebSocketImpl(url.toString()));
     const { socket } = connection;
     connection.assembly.reset();
+    const timeoutMs = this.options.handshakeTimeoutMs ?? 5000;
+    connection.handshakeTimer = unref(
+      setTimeout(() => {
+        this.logger.warn(`no answer to the WebSocket handshake within ${timeoutMs} ms; retrying`);
+        this.abandon(connection);
+      }, timeoutMs),
+    );
+    readRefusals(socket, (refusal) => {
+      connection.httpStatus = refusal.status;
+      connection.tokenRefused = isTokenRefusal(refusal);
+      this.abandon(connection);
+    });
     socket.onopen = () => {
+      clearTimeout(connection.handshakeTimer);
       if (connection === this.current) this.armKeepalive();
     };
     socket.onmessage = (event) =>
@@ -216,7 +281,8 @@ export class FlagSync {
     connection.retired = true;
     this.detach(connection);
     const status = connection.httpStatus;
-    if (status === 401 || status === 403) return this.fatal(new AuthenticationRefused(status));
+    if (connection.tokenRefused && status !== undefined) return this.fatal(new AuthenticationRefused(status));
+    if (status !== undefined) this.logger.warn(`the WebSocket handshake was answered ${status}; retrying`);
     if (connection === this.candidate) {
       this.candidate = undefined;
       this.scheduleRotation(backoffDelay(this.attempt + 3, this.options.backoff));
@@ -310,6 +376,16 @@ export class FlagSync {
     });
   }
 
+  /** Gives up on a connection attempt: lost now (reconnect scheduled), its socket closed. */
+  private abandon(connection: Connection): void {
+    this.lost(connection);
+    try {
+      connection.socket.close();
+    } catch {
+      // Gone either way.
+    }
+  }
+
   private retire(connection: Connection, code = 1000): void {
     connection.retired = true;
     this.detach(connection);
@@ -321,6 +397,7 @@ export class FlagSync {
   }
 
   private detach(connection: Connection): void {
+    clearTimeout(connection.handshakeTimer);
     const { socket } = connection;
     socket.onopen = socket.onmessage = socket.onclose = null;
     // Keep swallowing errors: an unhandled 'error' would crash a Node process.
