@@ -38,56 +38,93 @@ function streamTime(record: DynamoDBRecord): string {
   return new Date(typeof seconds === "number" ? seconds * 1000 : Date.now()).toISOString();
 }
 
+/** What a flag's item and an evaluator's item share, as far as their audit lines go. */
+interface AuditedItem {
+  version: number;
+  createdAt: string;
+  createdBy: string | null;
+  updatedAt: string;
+  updatedBy: string | null;
+  deletedAt?: number;
+  deletedBy?: string | null;
+}
+
+type Change = "created" | "updated" | "deleted";
+
 /**
- * The audit line a flags-table stream record becomes, or undefined for the one kind of change
- * that is not an event of its own: the `deletedBy` stamp just before a delete.
+ * The change a stream record of a versioned item is (its images, who and when), for one of the
+ * trail's two kinds of line to carry; `read` when only `lastAccessed` moved; undefined for a record
+ * that changes nothing a user made (the version did not move).
  */
-export function recordToAuditLine(record: DynamoDBRecord): AuditLine | undefined {
-  const before = image<FlagItem>(record.dynamodb?.OldImage);
-  const after = image<FlagItem>(record.dynamodb?.NewImage);
+function changeOf<Item extends AuditedItem & { lastAccessed?: string; lastAccessedBy?: string | null }>(
+  record: DynamoDBRecord,
+):
+  | {
+      eventId: string;
+      name: Change | "read";
+      item: Item;
+      at: string;
+      actor: string | null;
+      before?: Item;
+      after?: Item;
+    }
+  | undefined {
+  const before = image<Item>(record.dynamodb?.OldImage);
+  const after = image<Item>(record.dynamodb?.NewImage);
   const eventId = record.eventID;
   if (eventId === undefined) throw new Error("stream record has no eventID");
-  const line = (
-    eventName: AuditLine["eventName"],
-    item: FlagItem,
-    at: string | undefined,
-    actor: string | null | undefined,
-  ): AuditLine => ({
+  const change = (name: Change | "read", item: Item, at: string | undefined, actor: string | null | undefined) => ({
     eventId,
-    eventName,
-    flagName: item.flagName,
+    name,
+    item,
     at: at ?? streamTime(record),
     actor: actor ?? null,
-    version: Number(item.version),
-    before: before === undefined ? null : itemToFlag(before),
-    after: after === undefined ? null : itemToFlag(after),
+    before,
+    after,
   });
-
   switch (record.eventName) {
     case "INSERT":
       if (after === undefined) break;
-      return line("created", after, after.createdAt, after.createdBy);
+      return change("created", after, after.createdAt, after.createdBy);
     case "REMOVE":
       if (before === undefined) break;
       // Stamped by the delete itself, to the millisecond; older items fall back to the stream's time.
-      return line(
+      return change(
         "deleted",
         before,
         before.deletedAt === undefined ? undefined : new Date(Number(before.deletedAt)).toISOString(),
         before.deletedBy,
       );
-    case "MODIFY": {
+    case "MODIFY":
       if (before === undefined || after === undefined) break;
       if (Number(after.version) !== Number(before.version)) {
-        return line("updated", after, after.updatedAt, after.updatedBy);
+        return change("updated", after, after.updatedAt, after.updatedBy);
       }
       if (after.lastAccessed !== before.lastAccessed) {
-        return line("read", after, after.lastAccessed, after.lastAccessedBy);
+        return change("read", after, after.lastAccessed, after.lastAccessedBy);
       }
       return undefined;
-    }
   }
   throw new Error(`stream record ${eventId} (${record.eventName}) lacks the image it needs`);
+}
+
+/**
+ * The audit line a flags-table stream record becomes, or undefined for the one kind of change
+ * that is not an event of its own: the `deletedBy` stamp just before a delete.
+ */
+export function recordToAuditLine(record: DynamoDBRecord): AuditLine | undefined {
+  const change = changeOf<FlagItem>(record);
+  if (change === undefined) return undefined;
+  return {
+    eventId: change.eventId,
+    eventName: change.name,
+    flagName: change.item.flagName,
+    at: change.at,
+    actor: change.actor,
+    version: Number(change.item.version),
+    before: change.before === undefined ? null : itemToFlag(change.before),
+    after: change.after === undefined ? null : itemToFlag(change.after),
+  };
 }
 
 /**
@@ -97,45 +134,19 @@ export function recordToAuditLine(record: DynamoDBRecord): AuditLine | undefined
  */
 export function evaluatorRecordToAuditLine(record: DynamoDBRecord): EvaluatorAuditLine | undefined {
   if (record.dynamodb?.Keys?.name?.S === FLAG_SET_KEY) return undefined;
-  const before = image<EvaluatorItem>(record.dynamodb?.OldImage);
-  const after = image<EvaluatorItem>(record.dynamodb?.NewImage);
-  const eventId = record.eventID;
-  if (eventId === undefined) throw new Error("stream record has no eventID");
-  const line = (
-    eventName: EvaluatorAuditLine["eventName"],
-    item: EvaluatorItem,
-    at: string | undefined,
-    actor: string | null | undefined,
-  ): EvaluatorAuditLine => ({
-    eventId,
-    eventName,
-    evaluatorName: item.name,
-    at: at ?? streamTime(record),
-    actor: actor ?? null,
-    version: Number(item.version),
-    before: before === undefined ? null : versionOfEvaluator(before),
-    after: after === undefined ? null : versionOfEvaluator(after),
-  });
-
-  switch (record.eventName) {
-    case "INSERT":
-      if (after === undefined) break;
-      return line("created", after, after.createdAt, after.createdBy);
-    case "REMOVE":
-      if (before === undefined) break;
-      return line(
-        "deleted",
-        before,
-        before.deletedAt === undefined ? undefined : new Date(Number(before.deletedAt)).toISOString(),
-        before.deletedBy,
-      );
-    case "MODIFY":
-      if (before === undefined || after === undefined) break;
-      return Number(after.version) === Number(before.version)
-        ? undefined
-        : line("updated", after, after.updatedAt, after.updatedBy);
-  }
-  throw new Error(`stream record ${eventId} (${record.eventName}) lacks the image it needs`);
+  const change = changeOf<EvaluatorItem>(record);
+  // Evaluators have no reads to audit.
+  if (change === undefined || change.name === "read") return undefined;
+  return {
+    eventId: change.eventId,
+    eventName: change.name,
+    evaluatorName: change.item.name,
+    at: change.at,
+    actor: change.actor,
+    version: Number(change.item.version),
+    before: change.before === undefined ? null : versionOfEvaluator(change.before),
+    after: change.after === undefined ? null : versionOfEvaluator(change.after),
+  };
 }
 
 /**
