@@ -1,5 +1,7 @@
 // @ts-check
 import js from "@eslint/js";
+import { createTypeScriptImportResolver } from "eslint-import-resolver-typescript";
+import importX from "eslint-plugin-import-x";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
@@ -16,6 +18,23 @@ export default tseslint.config(
         { patterns: [{ group: ["@pulumi/*"], message: "runtime code never imports Pulumi" }] },
       ],
     },
+  },
+  {
+    // No import circle anywhere (issue 24): a module must be readable without the ones that import it.
+    files: ["**/*.ts", "**/*.tsx", "**/*.mjs"],
+    plugins: { "import-x": importX },
+    settings: {
+      // Without these it reads an imported .ts file as JavaScript, fails, and sees no imports in it.
+      "import-x/extensions": [".ts", ".tsx", ".js", ".mjs"],
+      "import-x/parsers": { "@typescript-eslint/parser": [".ts", ".tsx"] },
+      "import-x/resolver-next": [
+        createTypeScriptImportResolver({
+          project: ["tsconfig.json", "console/src/tsconfig.json", "packages/*/tsconfig.json"],
+          noWarnOnMultipleProjects: true,
+        }),
+      ],
+    },
+    rules: { "import-x/no-cycle": ["error", { ignoreExternal: true }] },
   },
   {
     // Only handlers/ and local/ are runtime code; the program, components and tests use Pulumi.

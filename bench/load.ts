@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type autocannon from "autocannon";
-import { startDynamoDbLocal } from "../local/dynamodb";
+import { startDynamoDbLocal } from "../local/supervisor";
 import { startService } from "../local/service";
 import { client } from "../tests/support/http";
 import { ADMIN_TOKEN, TEST_TOKENS } from "../tests/support/tokens";

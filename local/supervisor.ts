@@ -41,6 +41,15 @@ export interface SupervisedDynamoDb {
   stop(): Promise<void>;
 }
 
+export interface DynamoDbLocal {
+  /** e.g. `http://127.0.0.1:41234` */
+  readonly endpoint: string;
+  /** The Java process's id while it runs (the bench reads its CPU time). */
+  readonly pid: number | undefined;
+  /** Stops the Java process and waits for it to exit. */
+  stop(): Promise<void>;
+}
+
 const LOCK_FILE = ".dynamodb-local.lock";
 
 interface Lock {
@@ -310,4 +319,15 @@ export async function superviseDynamoDbLocal(options: SupervisorOptions = {}): P
     },
     stop,
   };
+}
+
+/**
+ * Starts DynamoDB Local (needs Java 17+) on a free port, supervised. Tests and the bench share
+ * one this way; a failure to start names its cause in the message.
+ */
+export function startDynamoDbLocal(
+  options: Pick<SupervisorOptions, "dataDir" | "startTimeoutMs"> = {},
+): Promise<DynamoDbLocal> {
+  // A cold JVM on a busy machine shared by parallel test runs is slow: a generous deadline.
+  return superviseDynamoDbLocal({ startTimeoutMs: 60_000, ...options });
 }

@@ -116,6 +116,9 @@ export async function deliver(
   messages: ReadonlyArray<ServerMessage | string>,
   { post, connections, concurrency }: { post: Poster; connections: ConnectionStore; concurrency: number },
 ): Promise<Delivery> {
+  // Not p-map 7 (+2.2 KB minified per bundle; it loads under ts-node through require(esm)): it
+  // asks its AsyncIterable for the next id only when a post ends, so every slot would wait out
+  // each page's Scan, and a failed read rejects at once while posts run; this paging would stay.
   const pages = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : undefined;
   // Ids read and not yet taken: `current` from `at` on, then the pages in `ahead`.
   let current: readonly string[] = pages === undefined ? (source as readonly string[]) : [];

@@ -1,5 +1,6 @@
 import * as http from "node:http";
 import * as https from "node:https";
+import { doesIdentityRequireRefresh, isIdentityExpired, memoizeIdentityProvider } from "@smithy/core";
 import { Sha256 } from "@smithy/core/checksum";
 import { SignatureV4 } from "@smithy/signature-v4";
 import type { ServerMessage } from "./messages";
@@ -38,22 +39,6 @@ export class ManagementApiError extends Error {
 }
 
 const RETRY_CAP_MS = 2000;
-/** Refresh credentials that carry an expiry this long before it. */
-const CREDENTIAL_REFRESH_MS = 5 * 60_000;
-
-/** Resolves the credentials once and reuses them until shortly before they expire. */
-function cachedCredentials(source: SignedPosterOptions["credentials"]): AwsCredentialIdentityProvider {
-  if (typeof source !== "function") return async () => source;
-  let cached: Promise<AwsCredentialIdentity> | undefined;
-  return async () => {
-    const current = cached === undefined ? undefined : await cached.catch(() => undefined);
-    const expiresAt = current?.expiration?.getTime();
-    if (current === undefined || (expiresAt !== undefined && expiresAt - Date.now() < CREDENTIAL_REFRESH_MS)) {
-      cached = source();
-    }
-    return cached as Promise<AwsCredentialIdentity>;
-  };
-}
 
 const ERROR_NAMES: Record<number, string> = {
   400: "BadRequestException",
@@ -98,7 +83,12 @@ export function makeSignedPoster(options: SignedPosterOptions) {
   const signer = new SignatureV4({
     service: "execute-api",
     region: options.region,
-    credentials: cachedCredentials(options.credentials),
+    // The SDK clients' own caching (already in every bundle that has a client): resolved once,
+    // again 5 minutes before an expiry, concurrent resolutions shared, a failed one not kept
+    // (undefined only for undefined credentials, which the type rules out).
+    credentials:
+      memoizeIdentityProvider(options.credentials, isIdentityExpired, doesIdentityRequireRefresh) ??
+      options.credentials,
     sha256: Sha256,
     // No x-amz-content-sha256 header (API Gateway does not need it; the payload hash is still
     // signed): ~40 µs less CPU per post.
@@ -142,6 +132,9 @@ export function makeSignedPoster(options: SignedPosterOptions) {
     });
   };
 
+  // Retries by hand, not with @smithy/core/retry's StandardRetryStrategy: that one is already in
+  // this bundle (0 KiB more), but its quota, shared by every post of the poster, stops retrying a
+  // throttled fan-out after 100 retries in all, and its 429 backoff is up to 1 s doubling to 20 s.
   return async (connectionId: string, message: ServerMessage | string): Promise<PostOutcome> => {
     const data = typeof message === "string" ? message : JSON.stringify(message);
     const path = `${stagePath}/@connections/${encodeURIComponent(connectionId)}`;

@@ -121,6 +121,62 @@ describe("signed poster (PostToConnection as a SigV4-signed POST)", () => {
     assert.notEqual(request.headers.authorization, await expectedAuthorization({ ...request, body: "hellO" }, plain));
   });
 
+  it("resolves the credentials once for many posts while they are far from expiry", async () => {
+    api = await standIn();
+    let resolved = 0;
+    const expiration = new Date(Date.now() + 60 * 60_000);
+    const post = makeSignedPoster({
+      endpoint: api.endpoint,
+      region: "eu-west-1",
+      credentials: async () => (resolved++, { ...credentials, expiration }),
+      maxSockets: 2,
+    });
+
+    await Promise.all([post("c1", "m"), post("c2", "m")]);
+    await post("c3", "m");
+
+    assert.equal(resolved, 1);
+  });
+
+  it("resolves the credentials again when they expire within 5 minutes", async () => {
+    api = await standIn();
+    let resolved = 0;
+    const expiration = new Date(Date.now() + 60_000);
+    const post = makeSignedPoster({
+      endpoint: api.endpoint,
+      region: "eu-west-1",
+      credentials: async () => (resolved++, { ...credentials, expiration }),
+      maxSockets: 1,
+    });
+
+    await post("c1", "m");
+    const afterFirst = resolved;
+    await post("c2", "m");
+
+    assert.ok(afterFirst >= 1 && resolved > afterFirst, `resolved ${afterFirst}, then ${resolved}`);
+  });
+
+  it("resolves the credentials again after a failed resolution", async () => {
+    api = await standIn();
+    let resolved = 0;
+    const post = makeSignedPoster({
+      endpoint: api.endpoint,
+      region: "eu-west-1",
+      credentials: async () => {
+        resolved++;
+        if (resolved === 1) throw new Error("credentials not there yet");
+        return credentials;
+      },
+      maxSockets: 1,
+    });
+
+    await assert.rejects(post("c1", "m"), /credentials not there yet/);
+    assert.equal(await post("c1", "m"), "sent");
+
+    assert.equal(resolved, 2);
+    assert.equal(api.received.length, 1);
+  });
+
   it("answers gone on 410, without retrying", async () => {
     api = await standIn([410]);
     const post = makeSignedPoster({ endpoint: api.endpoint, region: "eu-west-1", credentials, maxSockets: 1 });

@@ -2,7 +2,7 @@
  * Loaded by mocha before any test file (see .mocharc.json): one DynamoDB Local for the whole run,
  * stopped when the run ends, and quiet handler logs unless a test asks for them.
  */
-import { type DynamoDbLocal, startDynamoDbLocal } from "../../local/dynamodb";
+import { type DynamoDbLocal, startDynamoDbLocal } from "../../local/supervisor";
 
 process.env.POWERTOOLS_LOG_LEVEL ??= "SILENT";
 
