@@ -1,5 +1,18 @@
 import { Form } from "./cost";
+import {
+  constant,
+  contextValue,
+  type Extent,
+  FLAG_KEY_LENGTH,
+  literalText,
+  type Outcome,
+  scalar,
+  wholeContext,
+  widest,
+} from "./extent";
 import { BOUNDS } from "./limits";
+import { chargeOperator } from "./operators";
+import { ITERATORS, NS, OPERATORS, PROTOTYPE_NAMES } from "./weights";
 
 /**
  * A static bound on what one evaluation of a JsonLogic rule can cost, for any context up to
@@ -27,164 +40,6 @@ export class BoundsError extends Error {
   }
 }
 
-/**
- * What a value computed by a rule can be, at most: bytes (characters of a string, JSON bytes of
- * anything else) and elements of an array, each as a function of the context (see `Form`).
- */
-interface Extent {
-  size: Form;
-  count: Form;
-  /** Whether it may be a string (an array's `in` scans elements; a string's searches text). */
-  text?: boolean;
-  /** Whether it may be an array (`cat`, `sem_ver` and the result turn one into text). */
-  list?: boolean;
-}
-
-/** The longest flag key (CONTRACT.md: `flagName`), which flagd-core puts in `$flagd.flagKey`. */
-const FLAG_KEY_LENGTH = 128;
-
-/** A context key's value: a string of its bytes, or an array of up to half as many elements. */
-const contextValue = (key: string): Extent => ({
-  size: Form.key(key),
-  count: Form.key(key, 0.5),
-  text: true,
-  list: true,
-});
-/** The whole context. */
-const wholeContext = (): Extent => ({
-  size: Form.of(BOUNDS.contextBytes),
-  count: Form.of(BOUNDS.contextBytes / 2),
-  text: true,
-  list: true,
-});
-const scalar = (): Extent => ({ size: Form.of(1), count: Form.of(1) });
-const literalText = (length: number): Extent => ({
-  size: Form.of(Math.max(1, length)),
-  count: Form.of(length),
-  text: true,
-});
-
-/** What either of some values can be. */
-const widest = (extents: readonly Extent[]): Extent => ({
-  size: Form.max(extents.map((e) => e.size)),
-  count: Form.max(extents.map((e) => e.count)),
-  text: extents.some((e) => e.text === true),
-  list: extents.some((e) => e.list === true),
-});
-
-/** Bytes of the operands that may be arrays: what turning them into text walks. */
-const listBytes = (extents: readonly Extent[]): Form =>
-  Form.sum(extents.filter((e) => e.list === true).map((e) => e.size));
-
-/**
- * Nanoseconds json-logic-engine (in flagd-core) spends, per operator, per element or per byte of
- * what it works on: the fastest of repeated runs on this project's machines (2 cores, Node 20.20,
- * 64 KiB contexts), rounded up about 1.5× (`npm run bench -- evaluation-bounds` measures the
- * accepted worst cases against the model).
- */
-const NS = {
-  /** Any operator, fixed. */
-  node: 5,
-  /** An element of an array literal. */
-  literalElement: 2,
-  /** Comparisons, per byte of operands (equal-length strings are compared; ropes flattened). */
-  compare: 0.5,
-  /** Arithmetic, per byte (an array operand fails fast). */
-  arithmetic: 1,
-  /** max/min, per element. */
-  minMax: 2,
-  /** `in` over an array, per element. */
-  inElement: 1,
-  /** `in` over a string, per byte of haystack and of needle (up to `inNeedleCap`). */
-  inSearch: 0.04,
-  inNeedleCap: 1000,
-  /** `cat`, per byte joined (strings are ropes). */
-  catChar: 1,
-  /**
-   * An array turned into text (`cat`, `sem_ver`, `in` over a string, a rule's result), per byte:
-   * measured 2.9 for one-digit numbers, the worst of the primitives OFREP lets arrays hold.
-   */
-  coerceByte: 4.5,
-  /** substr, per byte. */
-  substr: 1,
-  /** merge, per element copied (measured 44). */
-  merge: 60,
-  /** missing / missing_some, per key looked up (measured 62). */
-  missing: 75,
-  /** starts_with / ends_with, per byte. */
-  affix: 1,
-  /** sem_ver: fixed (semver parses at most 256 characters), per byte of regex. */
-  semVer: 300,
-  semVerChar: 0.1,
-  /** fractional: fixed, and per byte hashed (measured 1.7). */
-  fractional: 300,
-  fractionalChar: 3,
-  /** Iteration, per element, besides its body: all/some/none, map, filter, reduce. */
-  every: 8,
-  map: 35,
-  filter: 70,
-  reduce: 8,
-  /** A rule's string or number result turned into a variant name, per byte. */
-  result: 1,
-} as const;
-
-/** JsonLogic's operators as flagd documents them (its targeting schema), and flagd's own. */
-const OPERATORS: Readonly<Record<string, boolean>> = {
-  var: true,
-  missing: true,
-  missing_some: true,
-  if: true,
-  "==": true,
-  "===": true,
-  "!=": true,
-  "!==": true,
-  "!": true,
-  "!!": true,
-  or: true,
-  and: true,
-  ">": true,
-  ">=": true,
-  "<": true,
-  "<=": true,
-  max: true,
-  min: true,
-  "+": true,
-  "-": true,
-  "*": true,
-  "/": true,
-  "%": true,
-  map: true,
-  reduce: true,
-  filter: true,
-  all: true,
-  none: true,
-  some: true,
-  merge: true,
-  in: true,
-  cat: true,
-  substr: true,
-  fractional: true,
-  sem_ver: true,
-  starts_with: true,
-  ends_with: true,
-};
-
-const ITERATORS: Readonly<Record<string, boolean>> = {
-  map: true,
-  filter: true,
-  all: true,
-  none: true,
-  some: true,
-  reduce: true,
-};
-
-/** Property names that lead to a prototype rather than to data. */
-const PROTOTYPE_NAMES: Readonly<Record<string, boolean>> = {
-  ["__proto__"]: true, // computed: a literal __proto__ key would set the prototype instead
-  constructor: true,
-  prototype: true,
-};
-
 interface Scope {
   /** The element an iteration body sees (`{"var": ""}`); undefined outside iterations. */
   element?: Extent;
@@ -192,11 +47,6 @@ interface Scope {
   accumulator?: Extent;
   /** Iteration bodies this node is inside. */
   iterations: number;
-}
-
-interface Outcome {
-  cost: Form;
-  extent: Extent;
 }
 
 /** How a rule is being checked: a flag's targeting (`$ref`s allowed) or an evaluator's expression. */
@@ -214,7 +64,6 @@ export interface RuleMeasure {
 
 const plural = (n: number, word: string) => `${n.toLocaleString("en-US")} ${word}${n === 1 ? "" : "s"}`;
 const micros = (ns: number) => `${(ns / 1000).toLocaleString("en-US", { maximumFractionDigits: 0 })} µs`;
-const constant = (cost: number, extent: Extent = scalar()): Outcome => ({ cost: Form.of(cost), extent });
 
 /**
  * Walks one rule. Its fields are set in the constructor, not as class fields: Pulumi serializes
@@ -386,95 +235,8 @@ class Measurer {
   private operator(operator: string, args: unknown, path: string, depth: number, scope: Scope): Outcome {
     if (Object.hasOwn(ITERATORS, operator)) return this.iteration(operator, args, path, depth, scope);
     if (operator === "var") return this.variable(args, path, depth, scope);
-    const operands = this.operands(args, path, depth, scope);
-    const extents = operands.map((o) => o.extent);
-    const all = Form.sum(operands.map((o) => o.cost)).plus(NS.node);
-    const size = Form.sum(extents.map((e) => e.size));
-    const count = Form.sum(extents.map((e) => e.count));
-    const charge = (cost: Form, extent: Extent = scalar()): Outcome => ({ cost: all.plus(cost), extent });
-    switch (operator) {
-      case "if": {
-        // Every condition may be evaluated, then one branch: the dearest.
-        const conditions: Form[] = [];
-        const branches: Outcome[] = [];
-        operands.forEach((o, i) => {
-          if (i % 2 === 1 || i === operands.length - 1) branches.push(o);
-          else conditions.push(o.cost);
-        });
-        return {
-          cost: Form.sum([...conditions, Form.max(branches.map((b) => b.cost))]).plus(NS.node),
-          extent: branches.length === 0 ? scalar() : widest(branches.map((b) => b.extent)),
-        };
-      }
-      case "or":
-      case "and":
-        // Any operand may be the result; all may be evaluated.
-        return { cost: all, extent: widest(extents) };
-      case "!":
-      case "!!":
-        return charge(Form.zero());
-      case "==":
-      case "===":
-      case "!=":
-      case "!==":
-      case "<":
-      case "<=":
-      case ">":
-      case ">=":
-        return charge(size.scale(NS.compare));
-      case "+":
-      case "-":
-      case "*":
-      case "/":
-      case "%":
-        return charge(size.scale(NS.arithmetic));
-      case "max":
-      case "min":
-        return charge(count.scale(NS.minMax));
-      case "in": {
-        // An array is scanned element by element; a string is searched for a substring, which
-        // costs up to (haystack × needle) for long needles, after the needle is turned into text.
-        const [needle = scalar(), haystack = scalar()] = extents;
-        const scan = size.scale(NS.compare).plus(haystack.count.scale(NS.inElement));
-        if (haystack.text !== true) return charge(scan);
-        const needleLength = Math.min(needle.size.worst(), NS.inNeedleCap);
-        const search = haystack.size.scale(NS.inSearch * needleLength).plus(listBytes([needle]).scale(NS.coerceByte));
-        return charge(Form.max([scan, search]));
-      }
-      case "cat":
-        // Strings are joined as ropes; an array operand is first turned into text (recursively).
-        return charge(size.scale(NS.catChar).plus(listBytes(extents).scale(NS.coerceByte)), {
-          size,
-          count: size,
-          text: true,
-        });
-      case "substr":
-        return charge((extents[0]?.size ?? Form.zero()).scale(NS.substr), {
-          ...(extents[0] ?? scalar()),
-          list: false,
-          text: true,
-        });
-      case "merge":
-        return charge(count.scale(NS.merge), { size, count, list: true });
-      case "missing":
-      case "missing_some":
-        return charge(count.scale(NS.missing), { size, count, list: true });
-      case "starts_with":
-      case "ends_with":
-        return charge(size.scale(NS.affix));
-      case "sem_ver":
-        // Both versions go through String() (an array is turned into text) and a linear regex.
-        return charge(size.scale(NS.semVerChar).plus(listBytes(extents).scale(NS.coerceByte)).plus(NS.semVer));
-      case "fractional": {
-        // Hashes its first operand when that is a string, else the targeting key (a string: OFREP
-        // refuses any other) after the flag key.
-        const keyed = Array.isArray(args) && args.length > 0 && !Array.isArray(args[0]);
-        const key = Form.max([keyed ? extents[0].size : Form.zero(), Form.key("targetingKey").plus(FLAG_KEY_LENGTH)]);
-        return charge(key.scale(NS.fractionalChar).plus(NS.fractional));
-      }
-      default:
-        return this.refuse(path, "operators", `'${operator}' is not a JsonLogic or flagd operator`);
-    }
+    const outcome = chargeOperator(operator, args, this.operands(args, path, depth, scope));
+    return outcome ?? this.refuse(path, "operators", `'${operator}' is not a JsonLogic or flagd operator`);
   }
 
   /** `var`: a literal path (never into a prototype); at worst the whole value of its context key. */
