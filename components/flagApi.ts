@@ -13,10 +13,11 @@ import {
 import { EVALUATORS_TABLE } from "../handlers/evaluators/table";
 import { HISTORY_TABLE } from "../handlers/flags/history";
 import { FLAGS_TABLE } from "../handlers/flags/table";
-import { errorBody, MAX_BODY_BYTES } from "../handlers/http";
 import { ROUTES, type RouteGroup } from "../handlers/routes";
 import { consoleCsp } from "../console/csp";
+import { requestBodyLimit } from "./requestBodyLimit";
 import { type ConsoleRoutesArgs, restApiSpec } from "./restApiSpec";
+import { serviceTable } from "./serviceTable";
 import { ServiceFunction } from "./serviceFunction";
 
 export interface FlagApiArgs {
@@ -121,53 +122,11 @@ export class FlagApi extends pulumi.ComponentResource {
     // Stack names may hold '.', which stage names may not.
     const stageName = args.stageName ?? pulumi.getStack().replace(/[^A-Za-z0-9_-]/g, "-");
 
-    const createTable = () =>
-      new aws.dynamodb.Table(
-        `${name}-flags`,
-        {
-          billingMode: "PAY_PER_REQUEST",
-          hashKey: FLAGS_TABLE.hashKey,
-          attributes: [...FLAGS_TABLE.attributes],
-          streamEnabled: true,
-          streamViewType: FLAGS_TABLE.streamViewType,
-          pointInTimeRecovery: { enabled: true },
-          serverSideEncryption: { enabled: true },
-          deletionProtectionEnabled: args.tableDeletionProtection ?? true,
-        },
-        { parent: this },
-      );
-
-    const createEvaluatorsTable = () =>
-      new aws.dynamodb.Table(
-        `${name}-evaluators`,
-        {
-          billingMode: "PAY_PER_REQUEST",
-          hashKey: EVALUATORS_TABLE.hashKey,
-          attributes: [...EVALUATORS_TABLE.attributes],
-          streamEnabled: true,
-          streamViewType: EVALUATORS_TABLE.streamViewType,
-          pointInTimeRecovery: { enabled: true },
-          serverSideEncryption: { enabled: true },
-          deletionProtectionEnabled: args.tableDeletionProtection ?? true,
-        },
-        { parent: this },
-      );
-
+    const tableOptions = { deletionProtection: args.tableDeletionProtection ?? true, parent: this };
+    const createTable = () => serviceTable(`${name}-flags`, FLAGS_TABLE, tableOptions);
+    const createEvaluatorsTable = () => serviceTable(`${name}-evaluators`, EVALUATORS_TABLE, tableOptions);
     // No stream: its items are written in the flag write's transaction, whose stream has it all.
-    const createHistoryTable = () =>
-      new aws.dynamodb.Table(
-        `${name}-history`,
-        {
-          billingMode: "PAY_PER_REQUEST",
-          hashKey: HISTORY_TABLE.hashKey,
-          rangeKey: HISTORY_TABLE.rangeKey,
-          attributes: [...HISTORY_TABLE.attributes],
-          pointInTimeRecovery: { enabled: true },
-          serverSideEncryption: { enabled: true },
-          deletionProtectionEnabled: args.tableDeletionProtection ?? true,
-        },
-        { parent: this },
-      );
+    const createHistoryTable = () => serviceTable(`${name}-history`, HISTORY_TABLE, tableOptions);
 
     const createDeletionParameter = () =>
       new aws.ssm.Parameter(
@@ -414,56 +373,6 @@ export class FlagApi extends pulumi.ComponentResource {
       return { api, stage };
     };
 
-    const createBodyLimit = (stage: aws.apigateway.Stage) => {
-      const ruleName = "request-body-limit";
-      const acl = new aws.wafv2.WebAcl(
-        `${name}-waf`,
-        {
-          scope: "REGIONAL",
-          description: `Refuses request bodies over ${MAX_BODY_BYTES} bytes`,
-          defaultAction: { allow: {} },
-          // WAF sees at most this much of a body; OversizeHandling MATCH makes anything longer match.
-          associationConfig: { requestBodies: [{ apiGateway: { defaultSizeInspectionLimit: "KB_64" } }] },
-          customResponseBodies: [
-            {
-              key: "payload-too-large",
-              contentType: "APPLICATION_JSON",
-              content: JSON.stringify(errorBody("PAYLOAD_TOO_LARGE", `request body exceeds ${MAX_BODY_BYTES} bytes`)),
-            },
-          ],
-          ruleJson: JSON.stringify([
-            {
-              Name: ruleName,
-              Priority: 0,
-              Action: {
-                Block: { CustomResponse: { ResponseCode: 413, CustomResponseBodyKey: "payload-too-large" } },
-              },
-              Statement: {
-                SizeConstraintStatement: {
-                  FieldToMatch: { Body: { OversizeHandling: "MATCH" } },
-                  ComparisonOperator: "GT",
-                  Size: MAX_BODY_BYTES,
-                  TextTransformations: [{ Priority: 0, Type: "NONE" }],
-                },
-              },
-              VisibilityConfig: { SampledRequestsEnabled: true, CloudWatchMetricsEnabled: true, MetricName: ruleName },
-            },
-          ]),
-          visibilityConfig: {
-            sampledRequestsEnabled: true,
-            cloudwatchMetricsEnabled: true,
-            metricName: `${name}-waf`,
-          },
-        },
-        { parent: this },
-      );
-      new aws.wafv2.WebAclAssociation(
-        `${name}-waf-stage`,
-        { resourceArn: stage.arn, webAclArn: acl.arn },
-        { parent: this },
-      );
-    };
-
     this.table = createTable();
     this.evaluatorsTable = createEvaluatorsTable();
     this.historyTable = createHistoryTable();
@@ -474,7 +383,7 @@ export class FlagApi extends pulumi.ComponentResource {
     const { api, stage } = createApi(this.functions, this.authorizer);
     this.api = api;
     this.stage = stage;
-    if (args.requestBodyLimit ?? true) createBodyLimit(stage);
+    if (args.requestBodyLimit ?? true) requestBodyLimit(name, stage, this);
 
     this.apiUrl = stage.invokeUrl;
     this.consoleUrl = args.console === undefined ? undefined : pulumi.interpolate`${stage.invokeUrl}/console/`;
