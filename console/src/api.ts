@@ -1,3 +1,4 @@
+import type { EvaluatorVersion } from "../../handlers/evaluators/model";
 import type { Flag } from "../../handlers/flags/model";
 
 /** An answer of the API other than 2xx, with the contract's error code when it sent one. */
@@ -12,17 +13,11 @@ export class ApiError extends Error {
   }
 }
 
-export interface Evaluator {
-  name: string;
-  expression: unknown;
-  version: number;
-  createdAt: string;
-  updatedAt: string;
-  createdBy: string | null;
-  updatedBy: string | null;
+/** An evaluator as the API returns it; a history entry's has no `usedByFlags`. */
+export type Evaluator = EvaluatorVersion & {
   /** How many flags reference it (not part of a version: history entries have none). */
   usedByFlags?: number;
-}
+};
 
 export interface EvaluatorHistoryEntry {
   version: number;

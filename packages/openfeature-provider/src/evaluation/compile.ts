@@ -1,16 +1,11 @@
 import type { Logger } from "@openfeature/core";
 import { FeatureFlag } from "@openfeature/flagd-core";
+import type { FlagdFlag } from "../flagd";
 import { BoundsError, measureEvaluator, measureRule } from "./bounds";
 import { expandRefs } from "./expand";
 
 /** One flag as flagd defines it (`flags.<key>` of a flag set). */
-export interface FlagdDefinition {
-  state: "ENABLED" | "DISABLED";
-  variants: Record<string, unknown>;
-  defaultVariant: string | null;
-  targeting?: unknown;
-  metadata?: Record<string, string | number | boolean>;
-}
+export type FlagdDefinition = FlagdFlag;
 
 /** A compiled flag, or why it could not be compiled (it then fails alone, with PARSE_ERROR). */
 export type Compiled = { feature: FeatureFlag; error?: undefined } | { feature?: undefined; error: string };
