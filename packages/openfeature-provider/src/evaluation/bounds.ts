@@ -179,13 +179,22 @@ class Measurer {
         `an array literal has ${plural(items.length, "element")}, more than ${BOUNDS.arrayLiteral.toLocaleString("en-US")}`,
       );
     }
+    // Literals (most of a long list) cost nothing to walk and are summed as plain numbers: this
+    // walk runs again for every iteration body it is in, at write time and wherever flags load.
+    let literalBytes = 1;
     const costs: Form[] = [Form.of(NS.literalElement * items.length)];
-    const sizes: Form[] = [Form.of(1)];
+    const sizes: Form[] = [];
     for (let i = 0; i < items.length; i++) {
-      const item = this.visit(items[i], `${path}[${i}]`, depth + 1, scope);
+      const value = items[i];
+      if (value === null || typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
+        literalBytes += (typeof value === "string" ? Math.max(1, value.length) : 1) + 1;
+        continue;
+      }
+      const item = this.visit(value, `${path}[${i}]`, depth + 1, scope);
       costs.push(item.cost);
       sizes.push(item.extent.size.plus(1));
     }
+    sizes.push(Form.of(literalBytes));
     return { cost: Form.sum(costs), extent: { size: Form.sum(sizes), count: Form.of(items.length), list: true } };
   }
 

@@ -29,9 +29,19 @@ export class Form {
 
   static sum(forms: readonly Form[]): Form {
     let constant = 0;
-    const perByte = new Map<string, number>();
+    // Most forms are constants: their sum keeps the one map that has keys, if only one has any
+    // (maps are never changed once a Form holds them).
+    let only: ReadonlyMap<string, number> | undefined;
+    let several = false;
     for (const form of forms) {
       constant += form.constant;
+      if (form.perByte.size === 0) continue;
+      if (only === undefined) only = form.perByte;
+      else several = true;
+    }
+    if (!several) return new Form(constant, only ?? forms[0]?.perByte ?? new Map());
+    const perByte = new Map<string, number>();
+    for (const form of forms) {
       for (const [name, factor] of form.perByte) perByte.set(name, (perByte.get(name) ?? 0) + factor);
     }
     return new Form(constant, perByte);
@@ -49,11 +59,13 @@ export class Form {
   }
 
   plus(other: Form | number): Form {
-    return Form.sum([this, typeof other === "number" ? Form.of(other) : other]);
+    if (typeof other === "number") return new Form(this.constant + other, this.perByte);
+    return Form.sum([this, other]);
   }
 
   scale(factor: number): Form {
     if (factor === 1) return this;
+    if (this.perByte.size === 0) return new Form(this.constant * factor, this.perByte);
     const perByte = new Map<string, number>();
     for (const [name, f] of this.perByte) perByte.set(name, f * factor);
     return new Form(this.constant * factor, perByte);
