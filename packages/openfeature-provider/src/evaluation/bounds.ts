@@ -420,6 +420,14 @@ export function jsonBytes(value: unknown): number {
 
 /** Checks an evaluator's expression: its size, then its rule. Throws BoundsError. */
 export function measureEvaluator(expression: unknown, path = "expression"): RuleMeasure {
+  // What a $ref stands for is a rule: an object with one operator, never a bare value.
+  if (expression === null || typeof expression !== "object" || Array.isArray(expression)) {
+    throw new BoundsError(
+      path,
+      "operators",
+      'an evaluator is a JsonLogic object, e.g. {"in": [{"var": "email"}, [...]]}',
+    );
+  }
   // The rule first: it refuses deep nesting before anything recurses over the whole value.
   const measure = measureRule(expression, "evaluator", path);
   const bytes = jsonBytes(expression);

@@ -21,7 +21,8 @@ export function evaluatorChecks(): EvaluatorChecks {
 }
 
 function checkEvaluator(name: string, expression: unknown, checks: EvaluatorChecks): string | undefined {
-  if (expression === null || typeof expression !== "object") return `evaluator '${name}' is not a JsonLogic rule`;
+  // Not an object: no WeakMap key, and measureEvaluator refuses it anyway.
+  if (expression === null || typeof expression !== "object") return `evaluator '${name}' is not a JsonLogic object`;
   let verdict = checks.get(expression);
   if (verdict === undefined) {
     try {
