@@ -1,3 +1,4 @@
+import type { ComponentChildren } from "preact";
 import type { DiffLine } from "./logic/diff";
 
 /** Two versions side by side, a row per field that differs (a flag's or an evaluator's). */
@@ -27,5 +28,31 @@ export function DiffTable(props: { lines: DiffLine[]; caption: string }) {
         ))}
       </tbody>
     </table>
+  );
+}
+
+/** The two version pickers above a DiffTable; `options` are the same `<option>`s for both. */
+export function ComparePicker(props: {
+  options: ComponentChildren;
+  from: number | undefined;
+  to: number | undefined;
+  onFrom: (value: number) => void;
+  onTo: (value: number) => void;
+}) {
+  return (
+    <div class="compare">
+      <label>
+        Compare version
+        <select value={props.from} onChange={(e) => props.onFrom(Number(e.currentTarget.value))}>
+          {props.options}
+        </select>
+      </label>
+      <label>
+        with version
+        <select value={props.to} onChange={(e) => props.onTo(Number(e.currentTarget.value))}>
+          {props.options}
+        </select>
+      </label>
+    </div>
   );
 }

@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, type Evaluator, type EvaluatorHistoryEntry } from "./api";
 import { checkEvaluatorExpression, referencedEvaluators } from "../../handlers/flags/definition";
-import { DiffTable } from "./diffTable";
+import { ComparePicker, DiffTable } from "./diffTable";
 import { type DiffLine, diffVersions } from "./logic/diff";
 import type { Flag } from "./logic/flags";
 import { READ_ONLY_REASON, type Session } from "./session";
@@ -187,20 +187,7 @@ function EvaluatorHistory(props: { session: Session; evaluator: Evaluator; live?
   return (
     <section class="history" aria-label={`History of ${evaluator.name}`}>
       <h3>History of {evaluator.name}</h3>
-      <div class="compare">
-        <label>
-          Compare version
-          <select value={from} onChange={(e) => setFrom(Number(e.currentTarget.value))}>
-            {options}
-          </select>
-        </label>
-        <label>
-          with version
-          <select value={to} onChange={(e) => setTo(Number(e.currentTarget.value))}>
-            {options}
-          </select>
-        </label>
-      </div>
+      <ComparePicker options={options} from={from} to={to} onFrom={setFrom} onTo={setTo} />
       <DiffTable
         lines={diffVersions(versions[from]?.evaluator ?? undefined, versions[to]?.evaluator ?? undefined)}
         caption={`Changes from v${versions[from]?.version} to v${versions[to]?.version}`}

@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, type Evaluation, type HistoryEntry } from "./api";
 import { referencedEvaluators } from "../../handlers/flags/definition";
-import { DiffTable } from "./diffTable";
+import { ComparePicker, DiffTable } from "./diffTable";
 import { changeKind } from "./evaluators";
 import { type DiffLine, definitionBody, diffFlags } from "./logic/diff";
 import { checkForm, type FlagForm, formFromFlag } from "./logic/editor";
@@ -305,20 +305,7 @@ function History(props: {
   return (
     <section class="history" aria-label="History">
       <h3>History</h3>
-      <div class="compare">
-        <label>
-          Compare version
-          <select value={from} onChange={(e) => setFrom(Number(e.currentTarget.value))}>
-            {options}
-          </select>
-        </label>
-        <label>
-          with version
-          <select value={to} onChange={(e) => setTo(Number(e.currentTarget.value))}>
-            {options}
-          </select>
-        </label>
-      </div>
+      <ComparePicker options={options} from={from} to={to} onFrom={setFrom} onTo={setTo} />
       <DiffTable
         lines={diffFlags(older?.flag ?? undefined, newer?.flag ?? undefined)}
         caption={`Changes from v${from} to v${to}`}
