@@ -92,10 +92,16 @@ describe("evaluation safety on the local runtime", () => {
     assert.equal((await evaluate("paid", { plan: "$pro" })).body.value, false);
   });
 
-  it("refuses a context whose arrays hold arrays (INVALID_CONTEXT)", async () => {
-    const refused = await evaluate("paid", { plan: "x", groups: [["a"]] });
-    assert.equal(refused.status, 400);
-    assert.equal(refused.body.errorCode, "INVALID_CONTEXT");
+  it("refuses a context whose arrays hold arrays or objects, or that nests past 16 levels (INVALID_CONTEXT)", async () => {
+    let deep: Record<string, unknown> = { leaf: 1 };
+    for (let i = 0; i < 20; i++) deep = { d: deep };
+    for (const context of [{ groups: [["a"]] }, { roles: [{ name: "admin" }] }, deep]) {
+      const refused = await evaluate("paid", { plan: "x", ...context });
+      assert.equal(refused.status, 400, JSON.stringify(context));
+      assert.equal(refused.body.errorCode, "INVALID_CONTEXT");
+    }
+    const flat = await evaluate("paid", { plan: "$$pro", groups: ["a", 1, true, null], user: { tier: { name: "x" } } });
+    assert.equal(flat.body.value, true);
   });
 
   it("fails alone, with PARSE_ERROR, a definition over the bounds written straight to the table", async () => {
