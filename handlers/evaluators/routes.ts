@@ -5,7 +5,6 @@ import { serviceError } from "../errors";
 import { type ApiResponse, parseJsonBody, type RouteHandler } from "../http";
 import type { EvaluatorHistoryStore } from "./history";
 import type { Evaluator } from "./model";
-import { checkEvaluatorBytes } from "./size";
 import type { EvaluatorReads, EvaluatorStore } from "./store";
 
 /** Evaluator names follow the flag-name pattern (and so can never be the `$flagset` item). */
@@ -26,20 +25,28 @@ function parseEvaluatorIfMatch(raw: string | undefined): number | undefined {
   }
 }
 
-const SERVICE_SET = new Set(["name", "version", "createdAt", "updatedAt", "createdBy", "updatedBy", "usedByFlags"]);
+// A plain array, not a Set: Pulumi serializes this module into the Lambda, and a module-level Set
+// arrives as a plain object (every `has` then throws).
+const SERVICE_SET: readonly string[] = [
+  "name",
+  "version",
+  "createdAt",
+  "updatedAt",
+  "createdBy",
+  "updatedBy",
+  "usedByFlags",
+];
 
 function parseEvaluatorBody(body: unknown): unknown {
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
     throw serviceError("VALIDATION_FAILED", 'body: must be a JSON object {"expression": JsonLogic}');
   }
   for (const field of Object.keys(body)) {
-    if (field !== "expression" && !SERVICE_SET.has(field)) {
+    if (field !== "expression" && !SERVICE_SET.includes(field)) {
       throw serviceError("VALIDATION_FAILED", `${field}: unknown field; the body is {"expression": JsonLogic}`);
     }
   }
   const { expression } = body as { expression?: unknown };
-  // The cheap bound first: no JsonLogic is built for an expression that could never be stored.
-  if (expression !== undefined) checkEvaluatorBytes(JSON.stringify(expression));
   checkEvaluatorExpression(expression);
   return expression;
 }

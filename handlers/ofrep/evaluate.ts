@@ -35,7 +35,9 @@ export type SingleResult =
 const withMetadata = (metadata: Record<string, string | number | boolean>) =>
   Object.keys(metadata).length > 0 ? { metadata } : {};
 
-const FAILURE_CODES = new Set(["PARSE_ERROR", "TARGETING_KEY_MISSING", "INVALID_CONTEXT", "GENERAL"]);
+// A plain array, not a Set: Pulumi serializes this module into the Lambda, and a module-level Set
+// arrives as a plain object (every `has` then throws).
+const FAILURE_CODES: readonly string[] = ["PARSE_ERROR", "TARGETING_KEY_MISSING", "INVALID_CONTEXT", "GENERAL"];
 
 /**
  * Evaluates one compiled flag for a context. flagd-core does the evaluation; this maps its
@@ -59,7 +61,7 @@ export function evaluateFlag(compiled: CompiledFlag, context: EvaluationContext)
   }
   const resolution = compiled.flag.evaluate(context);
   if (resolution.reason === "ERROR") {
-    const errorCode = FAILURE_CODES.has(String(resolution.errorCode)) ? resolution.errorCode : "GENERAL";
+    const errorCode = FAILURE_CODES.includes(String(resolution.errorCode)) ? resolution.errorCode : "GENERAL";
     return {
       status: 400,
       body: {

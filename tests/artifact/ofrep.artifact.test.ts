@@ -194,4 +194,41 @@ describe("OFREP Lambda artifact (serialized __index.js, flagd-core inside, again
     );
     assert.equal(neighbour.body.value, 1);
   });
+
+  it("answers a rule that fails at evaluation with OFREP's GENERAL, and takes an evaluator body carrying read-only fields", async () => {
+    const write = handler("write");
+    const put = await write(
+      proxyEvent({
+        method: "PUT",
+        resource: "/evaluators/{name}",
+        params: { name: "echoed" },
+        // What a client sends back after a GET: the read-only fields are ignored.
+        body: { expression: { "==": [{ var: "tier" }, "gold"] }, name: "echoed", usedByFlags: 0 },
+      }),
+    );
+    assert.equal(put.statusCode, 201, put.body);
+    const created = await write(
+      proxyEvent({
+        method: "POST",
+        resource: "/flags",
+        body: {
+          flagName: "fails-at-runtime",
+          variants: { on: true, off: false },
+          defaultVariant: "off",
+          targeting: { if: [{ "<": [{ var: "tiers" }, 1] }, "on", "off"] },
+        },
+      }),
+    );
+    assert.equal(created.statusCode, 201, created.body);
+    const failed = await evaluate(
+      handler("ofrep"),
+      "/ofrep/v1/evaluate/flags/{key}",
+      { key: "fails-at-runtime" },
+      {
+        tiers: ["a", "b"],
+      },
+    );
+    assert.equal(failed.status, 400);
+    assert.equal(failed.body.errorCode, "GENERAL");
+  });
 });
