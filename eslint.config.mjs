@@ -37,6 +37,28 @@ export default tseslint.config(
     rules: { "import-x/no-cycle": ["error", { ignoreExternal: true }] },
   },
   {
+    // Code Pulumi serializes into the Lambda functions: its serializer turns a module-level Set or
+    // Map into a plain object (every `has` then throws) and drops class-field initializers. Both
+    // made deployed functions answer 500 before this rule (issue 19).
+    files: ["handlers/**/*.ts", "packages/openfeature-provider/src/evaluation/**/*.ts"],
+    rules: {
+      "no-restricted-syntax": [
+        "error",
+        {
+          selector:
+            ":matches(Program, Program > ExportNamedDeclaration) > VariableDeclaration > VariableDeclarator > NewExpression",
+          message:
+            "no instance at module level in serialized code: build it inside a function (Pulumi serializes it as a plain object)",
+        },
+        {
+          selector: "PropertyDefinition[value!=null]",
+          message:
+            "no class-field initializer in serialized code: set the field in the constructor (Pulumi drops initializers)",
+        },
+      ],
+    },
+  },
+  {
     // Only handlers/ and local/ are runtime code; the program, components and tests use Pulumi.
     files: ["index.ts", "components/**", "tests/**", "bench/**"],
     rules: { "no-restricted-imports": "off" },
