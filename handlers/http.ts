@@ -1,7 +1,7 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { isLosslessNumber, parse as parseLossless, splitNumber } from "lossless-json";
-import { grants, principalFromContext } from "./auth/tokens";
+import { grants, type Principal, principalFromContext, type Scope } from "./auth/tokens";
 import { type ErrorCode, isServiceError, type ServiceError, serviceError } from "./errors";
 import { ROUTES } from "./routes";
 
@@ -16,6 +16,8 @@ export interface ApiRequest {
   readonly body: string | undefined;
   /** The id of the token that made the request; null on routes that need none (`/health`). */
   readonly actor: string | null;
+  /** That token's scopes; empty on routes that need none. A client key has `evaluate` only. */
+  readonly scopes: readonly Scope[];
   /**
    * What precedes the API's own paths in the URL the client used: `/dev` on API Gateway's default
    * endpoint (the stage), `` on a custom domain or locally. For building `Location`.
@@ -219,17 +221,17 @@ function headerLookup(headers: APIGatewayProxyEvent["headers"]): (name: string) 
  * needs a scope but arrives without a principal is refused too, so a misconfigured API (say, an
  * authorizer left off a method) fails closed.
  */
-function authorize(event: APIGatewayProxyEvent): string | null {
+function authorize(event: APIGatewayProxyEvent): Principal | null {
   const route = ROUTES.find((r) => r.method === event.httpMethod && r.resource === event.resource);
   const principal = principalFromContext(event.requestContext?.authorizer);
-  if (route === undefined || route.scope === null) return principal?.tokenId ?? null;
+  if (route === undefined || route.scope === null) return principal ?? null;
   if (principal === undefined) {
     throw serviceError("UNAUTHENTICATED", "send a token: Authorization: Bearer <token>");
   }
   if (!grants(principal.scopes, route.scope)) {
     throw serviceError("FORBIDDEN", `token '${principal.tokenId}' lacks the '${route.scope}' scope`);
   }
-  return principal.tokenId;
+  return principal;
 }
 
 /** `requestContext.path` is the path as requested (with the stage); `path` is without it. */
@@ -248,7 +250,7 @@ function decodeUtf8(bytes: Buffer): string {
   }
 }
 
-function toRequest(event: APIGatewayProxyEvent, actor: string | null): ApiRequest {
+function toRequest(event: APIGatewayProxyEvent, principal: Principal | null): ApiRequest {
   const params: Record<string, string> = {};
   for (const [key, value] of Object.entries(event.pathParameters ?? {})) {
     if (value !== undefined) params[key] = decodePathParameter(value);
@@ -263,7 +265,15 @@ function toRequest(event: APIGatewayProxyEvent, actor: string | null): ApiReques
       : event.isBase64Encoded
         ? decodeUtf8(Buffer.from(event.body, "base64"))
         : event.body;
-  return { params, query, header: headerLookup(event.headers), body, actor, basePath: basePathOf(event) };
+  return {
+    params,
+    query,
+    header: headerLookup(event.headers),
+    body,
+    actor: principal?.tokenId ?? null,
+    scopes: principal?.scopes ?? [],
+    basePath: basePathOf(event),
+  };
 }
 
 function toResult(response: ApiResponse, extraHeaders: Record<string, string>): APIGatewayProxyResult {
@@ -388,8 +398,8 @@ export function makeProxyHandler(
       if (route === undefined) {
         throw serviceError("ROUTE_NOT_FOUND", `no route for ${event.httpMethod} ${event.path}`);
       }
-      const actor = authorize(event);
-      return toResult(await route(toRequest(event, actor)), cors);
+      const principal = authorize(event);
+      return toResult(await route(toRequest(event, principal)), cors);
     } catch (error) {
       const refused = isServiceError(error) ? error : dynamoLimitRefusal(error);
       if (refused !== undefined) {

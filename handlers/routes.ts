@@ -1,8 +1,9 @@
 /**
  * Every REST route, which function group serves it and the token scope it needs. The API Gateway
- * definition and the local runtime are both generated from this list.
+ * definition and the local runtime are both generated from this list; so are the CORS preflights
+ * (`OPTIONS` on every path, see `PREFLIGHTS`), so a route added here cannot miss its own.
  */
-export const ROUTES = [
+const SERVED = [
   { method: "GET", resource: "/health", group: "read", scope: null },
   { method: "GET", resource: "/flags", group: "read", scope: "read" },
   { method: "GET", resource: "/flags/{flagName}", group: "read", scope: "read" },
@@ -18,18 +19,34 @@ export const ROUTES = [
   { method: "PUT", resource: "/evaluators/{name}", group: "write", scope: "write" },
   { method: "DELETE", resource: "/evaluators/{name}", group: "write", scope: "write" },
   // OFREP evaluation: its own function, which only reads the flag set (and stamps lastEvaluated).
-  { method: "POST", resource: "/ofrep/v1/evaluate/flags/{key}", group: "ofrep", scope: "read" },
-  { method: "POST", resource: "/ofrep/v1/evaluate/flags", group: "ofrep", scope: "read" },
-  // CORS preflights: answered without a token and without touching data.
-  { method: "OPTIONS", resource: "/flags", group: "read", scope: null },
-  { method: "OPTIONS", resource: "/flags/{flagName}", group: "read", scope: null },
-  { method: "OPTIONS", resource: "/flags/{flagName}/history", group: "read", scope: null },
-  { method: "OPTIONS", resource: "/settings", group: "read", scope: null },
-  { method: "OPTIONS", resource: "/evaluators", group: "read", scope: null },
-  { method: "OPTIONS", resource: "/evaluators/{name}", group: "read", scope: null },
-  { method: "OPTIONS", resource: "/evaluators/{name}/history", group: "read", scope: null },
+  // `evaluate` is the client keys' scope; `read` and `write` include it.
+  { method: "POST", resource: "/ofrep/v1/evaluate/flags/{key}", group: "ofrep", scope: "evaluate" },
+  { method: "POST", resource: "/ofrep/v1/evaluate/flags", group: "ofrep", scope: "evaluate" },
 ] as const;
 
-export type Route = (typeof ROUTES)[number];
+type Served = (typeof SERVED)[number];
+
+/** A CORS preflight: answered without a token and without touching data, by its path's function. */
+export interface Preflight {
+  readonly method: "OPTIONS";
+  readonly resource: Served["resource"];
+  readonly group: Served["group"];
+  readonly scope: null;
+}
+
+/** The methods a path serves, as a preflight names them (`GET, PUT, OPTIONS`). */
+export function methodsOf(resource: string): string[] {
+  const methods = SERVED.filter((route) => route.resource === resource).map((route) => route.method as string);
+  return [...methods, "OPTIONS"];
+}
+
+/** One OPTIONS route per path of the catalogue, answered by the function serving the path. */
+export const PREFLIGHTS: readonly Preflight[] = SERVED.filter(
+  (route, index) => SERVED.findIndex((other) => other.resource === route.resource) === index,
+).map(({ resource, group }) => ({ method: "OPTIONS", resource, group, scope: null }));
+
+export const ROUTES: ReadonlyArray<Served | Preflight> = [...SERVED, ...PREFLIGHTS];
+
+export type Route = Served | Preflight;
 export type RouteGroup = Route["group"];
 export const ROUTE_GROUPS: readonly RouteGroup[] = ["read", "write", "delete", "ofrep"];

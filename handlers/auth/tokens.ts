@@ -1,7 +1,11 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 
-/** Token scopes (CONTRACT.md, "Auth"): `read` for GET routes and the WebSocket, `write` for everything. */
-export const SCOPES = ["read", "write"] as const;
+/**
+ * Token scopes (CONTRACT.md, "Auth"): `write` for everything; `read` for GET routes, OFREP and the
+ * WebSocket; `evaluate` (a client key, safe to publish in a web page) for OFREP and its event
+ * stream only, and only for flags with `clientSide: true`.
+ */
+export const SCOPES = ["read", "write", "evaluate"] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** A token as configured (`pulumi config set --secret apiTokens`, or the local runtime's env). */
@@ -89,9 +93,17 @@ export function verifyToken(token: string | undefined, records: readonly TokenRe
   return found === undefined ? undefined : { tokenId: found.id, scopes: found.scopes };
 }
 
-/** `write` grants everything; `read` grants reads. */
+/** `write` grants everything; `read` grants reads and evaluation; `evaluate` grants evaluation only. */
 export const grants = (scopes: readonly Scope[], required: Scope): boolean =>
-  scopes.includes("write") || scopes.includes(required);
+  scopes.includes("write") ||
+  scopes.includes(required) ||
+  (required === "evaluate" && scopes.includes("read"));
+
+/**
+ * Whether a principal sees every flag (a server key), or only the flags with `clientSide: true`
+ * through OFREP's answer fields (a client key: `evaluate` without `read` or `write`).
+ */
+export const isClientKey = (scopes: readonly Scope[]): boolean => !grants(scopes, "read");
 
 /** The authorizer context API Gateway passes to integrations: string values only. */
 export function principalContext(principal: Principal): { tokenId: string; scopes: string } {

@@ -21,6 +21,7 @@ const request = (body: string | undefined): ApiRequest => ({
   header: () => undefined,
   body,
   actor: "admin",
+  scopes: ["read", "write"],
   basePath: "",
 });
 

@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import type { Scope } from "../../handlers/auth/tokens";
 import { ROUTES } from "../../handlers/routes";
 import type { RunningService } from "../../local/service";
 import type { Client } from "../support/http";
@@ -9,7 +10,7 @@ type Caller = "no token" | "malformed header" | "unknown token" | "read token" |
 const CALLERS: Caller[] = ["no token", "malformed header", "unknown token", "read token", "write token"];
 
 /** What each caller gets on a route needing `scope` (CONTRACT.md, "Auth"); 2xx means the route ran. */
-function expected(caller: Caller, scope: "read" | "write" | null): number | "2xx" {
+function expected(caller: Caller, scope: Scope | null): number | "2xx" {
   if (scope === null) return "2xx";
   if (caller === "no token" || caller === "malformed header" || caller === "unknown token") return 401;
   if (caller === "read token" && scope === "write") return 403;
