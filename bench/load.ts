@@ -101,7 +101,8 @@ export async function loadAndWork(options: LoadOptions): Promise<{ work: Operati
   const dynamo = await startDynamoDbLocal();
   const proxy = await startDynamoProxy(dynamo.endpoint);
   const tables = { tableName: "flags", connectionsTableName: "connections" };
-  const common = { port: 0, allowFlagDeletion: () => true, tokens: TEST_TOKENS, ...tables };
+  // The OFREP limiter off: the load comes from one address.
+  const common = { port: 0, allowFlagDeletion: () => true, tokens: TEST_TOKENS, ofrepRateLimit: 0, ...tables };
   const work: OperationWork[] = [];
   const replays = new Map<string, DynamoCall[]>();
   try {

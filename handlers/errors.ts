@@ -21,6 +21,8 @@ export const ERROR_STATUS = {
   /** The client did not send its request in time (ours: the contract lists no code for 408). */
   REQUEST_TIMEOUT: 408,
   PAYLOAD_TOO_LARGE: 413,
+  /** Too many requests from one address (the OFREP limiter, WAF's rate rule, the stage's throttle). */
+  THROTTLED: 429,
   HEADERS_TOO_LARGE: 431,
   INTERNAL: 500,
   /** The service cannot reach its database; retry shortly. */

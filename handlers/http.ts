@@ -3,7 +3,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { isLosslessNumber, parse as parseLossless, splitNumber } from "lossless-json";
 import { grants, type Principal, principalFromContext, type Scope } from "./auth/tokens";
 import { type ErrorCode, isServiceError, type ServiceError, serviceError } from "./errors";
-import { ROUTES } from "./routes";
+import { methodsOf, ROUTES } from "./routes";
 
 /** What a route handler sees of a request, independent of API Gateway's event shape. */
 export interface ApiRequest {
@@ -291,14 +291,49 @@ export interface ProxyHandlerOptions {
   corsOrigins?: readonly string[];
 }
 
-/** CORS headers for a request's Origin: only an exactly listed origin is echoed. */
-export function corsHeaders(origin: string | undefined, allowed: readonly string[]): Record<string, string> {
+/**
+ * Request headers a browser may send cross-origin: the token, JSON bodies, the conditional
+ * headers of writes (If-Match) and of OFREP polls (If-None-Match, sent by the OFREP web provider
+ * once it holds an ETag), and Last-Event-ID, which EventSource sends when it reconnects a stream.
+ */
+export const CORS_ALLOWED_HEADERS = ["Authorization", "Content-Type", "If-Match", "If-None-Match", "Last-Event-ID"];
+
+/**
+ * Response headers a page may read beyond the CORS-safelisted ones: ETag (OFREP's 304s, If-Match),
+ * Location (a created flag) and Retry-After, which the OFREP web provider honours on a 429 or 503.
+ */
+export const CORS_EXPOSED_HEADERS = ["ETag", "Location", "Retry-After"];
+
+/**
+ * Requests per source IP per minute the OFREP routes admit before answering 429 THROTTLED, on AWS
+ * (a WAF rate-based rule) and locally (a limiter). A tab of the OFREP web provider polls twice a
+ * minute (or holds one event stream), so 1,000 leaves room for hundreds of tabs behind one NAT,
+ * while one address alone cannot use up more than a sixth of the stage's 100 requests per second.
+ */
+export const DEFAULT_OFREP_RATE_LIMIT = 1000;
+
+/**
+ * CORS headers for a response to `origin`: only an exactly listed origin gets any. Every response
+ * carries the origin and the exposed headers; a preflight (`preflightFor`: the resource the
+ * OPTIONS request matched) names that path's methods and the allowed request headers instead.
+ */
+export function corsHeaders(
+  origin: string | undefined,
+  allowed: readonly string[],
+  preflightFor?: string,
+): Record<string, string> {
   if (origin === undefined || !allowed.includes(origin)) return {};
+  if (preflightFor === undefined) {
+    return {
+      "Access-Control-Allow-Origin": origin,
+      "Access-Control-Expose-Headers": CORS_EXPOSED_HEADERS.join(", "),
+      Vary: "Origin",
+    };
+  }
   return {
     "Access-Control-Allow-Origin": origin,
-    "Access-Control-Allow-Headers": "Authorization, Content-Type, If-Match",
-    "Access-Control-Allow-Methods": "GET, POST, PUT, DELETE, OPTIONS",
-    "Access-Control-Expose-Headers": "ETag, Location",
+    "Access-Control-Allow-Methods": methodsOf(preflightFor).join(", "),
+    "Access-Control-Allow-Headers": CORS_ALLOWED_HEADERS.join(", "),
     "Access-Control-Max-Age": "600",
     Vary: "Origin",
   };
@@ -388,11 +423,16 @@ export function makeProxyHandler(
 ): (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> {
   const corsOrigins = options.corsOrigins ?? [];
   return async (event) => {
-    const cors = corsHeaders(headerLookup(event.headers)("Origin"), corsOrigins);
+    const preflight = event.httpMethod === "OPTIONS" && event.resource !== undefined && event.resource !== "";
+    const cors = corsHeaders(
+      headerLookup(event.headers)("Origin"),
+      corsOrigins,
+      preflight ? event.resource : undefined,
+    );
     const route = routes[routeKey(event.httpMethod ?? "", event.resource ?? "")];
     try {
       // Preflight: no token (browsers send none) and no side effects.
-      if (event.httpMethod === "OPTIONS" && event.resource !== undefined && event.resource !== "") {
+      if (preflight) {
         return toResult({ status: 204 }, cors);
       }
       if (route === undefined) {

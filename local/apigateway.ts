@@ -139,9 +139,9 @@ export function writeProxyResult(response: ServerResponse, result: APIGatewayPro
   response.end(result.isBase64Encoded ? Buffer.from(result.body, "base64") : result.body);
 }
 
-/** The answer when the local server itself refuses a request body, as API Gateway would. */
-export function tooLarge(response: ServerResponse): void {
+/** The answer when the local server itself refuses a request body, as WAF would (`headers`: CORS). */
+export function tooLarge(response: ServerResponse, headers: Readonly<Record<string, string>> = {}): void {
   // The rest of the body is never read, so the connection cannot carry another request.
-  response.writeHead(413, { "Content-Type": "application/json", Connection: "close" });
+  response.writeHead(413, { "Content-Type": "application/json", Connection: "close", ...headers });
   response.end(JSON.stringify(errorBody("PAYLOAD_TOO_LARGE", `request body exceeds ${MAX_READ_BYTES} bytes`)));
 }

@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { MIN_TOKEN_LENGTH, type TokenConfig } from "../handlers/auth/tokens";
+import { DEFAULT_OFREP_RATE_LIMIT } from "../handlers/http";
 import { StartupError } from "./preflight";
 
 /** A setting the user must fix; the message names the environment variable. */
@@ -20,6 +21,8 @@ export interface LocalConfig {
   /** Ids of the tokens generated because their variable was unset (to print them once). */
   generatedTokenIds: string[];
   corsOrigins: string[];
+  /** OFREP requests per source IP per minute (FLAGS_RATE_LIMIT); 0: no limiter. */
+  ofrepRateLimit: number;
 }
 
 /** The local tokens: `admin` (read+write) and `reader` (read), generated when unset. */
@@ -66,6 +69,19 @@ export function stackAllowFlagDeletion(projectDir: string, stack: string): boole
     : parseBoolean(`${project.name}:allowFlagDeletion in ${file}`, String(value));
 }
 
+/** FLAGS_RATE_LIMIT: OFREP requests per IP per minute, 0 for none; the AWS default when unset. */
+function ofrepRateLimit(env: NodeJS.ProcessEnv): number {
+  const raw = env.FLAGS_RATE_LIMIT;
+  if (raw === undefined || raw === "") return DEFAULT_OFREP_RATE_LIMIT;
+  const limit = Number(raw);
+  if (!/^[0-9]+$/.test(raw) || !Number.isSafeInteger(limit)) {
+    throw new ConfigError(
+      `FLAGS_RATE_LIMIT must be a whole number of OFREP requests per IP per minute (0 turns the limiter off), not '${raw}'`,
+    );
+  }
+  return limit;
+}
+
 export function resolveLocalConfig(env: NodeJS.ProcessEnv, projectDir: string): LocalConfig {
   const rawPort = env.PORT ?? "3000";
   const port = Number(rawPort);
@@ -90,5 +106,6 @@ export function resolveLocalConfig(env: NodeJS.ProcessEnv, projectDir: string): 
     tokens,
     generatedTokenIds: generated,
     corsOrigins: (env.CORS_ORIGINS ?? "").split(",").filter((origin) => origin !== ""),
+    ofrepRateLimit: ofrepRateLimit(env),
   };
 }

@@ -78,6 +78,7 @@ async function main(): Promise<void> {
       allowFlagDeletion: config.allowFlagDeletion,
       tokens: config.tokens,
       corsOrigins: config.corsOrigins,
+      ofrepRateLimit: config.ofrepRateLimit,
       auditDataDir: config.dataDir,
       signal: aborted.signal,
       onProgress: (line) => console.log(line),

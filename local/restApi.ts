@@ -2,6 +2,7 @@
 import type { EventEmitter } from "node:events";
 import type * as http from "node:http";
 import type { Logger } from "@aws-lambda-powertools/logger";
+import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
 import { bearerToken, principalContext, type TokenRecord, verifyToken } from "../handlers/auth/tokens";
 import type { ErrorCode } from "../handlers/errors";
 import { makeEvaluatorHistoryStore } from "../handlers/evaluators/history";
@@ -11,7 +12,7 @@ import { historyTableFor } from "../handlers/flags/history";
 import { makeHistoryRoutes } from "../handlers/flags/historyRoutes";
 import { makeHistoryStore } from "../handlers/flags/historyStore";
 import { makeDeleteRoutes, makeReadRoutes, makeWriteRoutes } from "../handlers/flags/routes";
-import { errorBody, makeProxyHandler } from "../handlers/http";
+import { corsHeaders, DEFAULT_OFREP_RATE_LIMIT, errorBody, makeProxyHandler } from "../handlers/http";
 import { makeDynamoFlagSetSource, makeFlagSetCache } from "../handlers/ofrep/flagSet";
 import { makeEvaluationRecorder } from "../handlers/ofrep/lastEvaluated";
 import { makeOfrepRoutes } from "../handlers/ofrep/routes";
@@ -26,12 +27,30 @@ export interface RestApiOptions {
   allowFlagDeletion: () => boolean;
   corsOrigins?: string[];
   consoleDir?: string;
+  ofrepRateLimit?: number;
 }
 
-const sendError = (response: http.ServerResponse, status: number, code: ErrorCode, message: string) => {
-  response.writeHead(status, { "Content-Type": "application/json", ...(status === 503 ? { "Retry-After": "1" } : {}) });
-  response.end(JSON.stringify(errorBody(code, message)));
-};
+/** The window of the OFREP limiter: its limit is per minute, as WAF's rate rule on AWS. */
+const RATE_WINDOW_SECONDS = 60;
+
+/**
+ * Per-IP limiter in front of OFREP (`/ofrep/...`, the event stream included), as WAF's rate-based
+ * rule is on AWS: whatever the token, one address gets `limit` requests a minute. Undefined: off.
+ */
+function makeOfrepLimiter(limit: number) {
+  if (limit === 0) return undefined;
+  const limiter = new RateLimiterMemory({ points: limit, duration: RATE_WINDOW_SECONDS });
+  /** Seconds until `ip` may call again, or 0 when this request is admitted. */
+  return async (ip: string): Promise<number> => {
+    try {
+      await limiter.consume(ip);
+      return 0;
+    } catch (refusal) {
+      if (!(refusal instanceof RateLimiterRes)) throw refusal;
+      return Math.max(1, Math.ceil(refusal.msBeforeNext / 1000));
+    }
+  };
+}
 
 /** Step: HTTP → the route handlers, as API Gateway and the REST authorizer would; 503 while DynamoDB is down. */
 export function serveRestApi(
@@ -79,16 +98,35 @@ export function serveRestApi(
   );
   const match = compileRoutes();
   const serveConsole = makeConsoleServer(options.consoleDir);
+  const rateLimit = options.ofrepRateLimit ?? DEFAULT_OFREP_RATE_LIMIT;
+  const throttle = makeOfrepLimiter(rateLimit);
   server.on("request", async (request: http.IncomingMessage, response: http.ServerResponse) => {
+    // What this layer answers itself carries CORS headers too, as API Gateway's and WAF's do.
+    const cors = corsHeaders(request.headers.origin, options.corsOrigins ?? []);
+    const sendError = (status: number, code: ErrorCode, message: string, headers: Record<string, string> = {}) => {
+      response.writeHead(status, { "Content-Type": "application/json", ...cors, ...headers });
+      response.end(JSON.stringify(errorBody(code, message)));
+    };
     try {
       let url: URL;
       try {
         url = new URL(request.url ?? "/", "http://local");
       } catch {
         // A request-target no URL parser accepts (e.g. `//[`): API Gateway refuses those too.
-        return sendError(response, 400, "VALIDATION_FAILED", "the request path is not a valid URL path");
+        return sendError(400, "VALIDATION_FAILED", "the request path is not a valid URL path");
       }
       const path = url.pathname;
+      if (throttle !== undefined && path.startsWith("/ofrep/")) {
+        const wait = await throttle(request.socket.remoteAddress ?? "unknown");
+        if (wait > 0) {
+          return sendError(
+            429,
+            "THROTTLED",
+            `more than ${rateLimit} OFREP requests from this address in ${RATE_WINDOW_SECONDS} s; retry in ${wait} s`,
+            { "Retry-After": String(wait) },
+          );
+        }
+      }
       // The console's static files: no token, as on AWS.
       if (serveConsole(request, response, path)) return;
       const matched = match(request.method ?? "", path);
@@ -97,17 +135,19 @@ export function serveRestApi(
       if (matched !== undefined && matched.route.scope !== null) {
         const principal = verifyToken(bearerToken(request.headers.authorization), tokenRecords);
         if (principal === undefined) {
-          return sendError(response, 401, "UNAUTHENTICATED", "send a valid token: Authorization: Bearer <token>");
+          return sendError(401, "UNAUTHENTICATED", "send a valid token: Authorization: Bearer <token>");
         }
         authorizer = principalContext(principal);
       }
       if (matched !== undefined && matched.route.method !== "OPTIONS" && !dependency.available()) {
-        return sendError(response, 503, "DEPENDENCY_UNAVAILABLE", "DynamoDB Local is restarting; retry shortly");
+        return sendError(503, "DEPENDENCY_UNAVAILABLE", "DynamoDB Local is restarting; retry shortly", {
+          "Retry-After": "1",
+        });
       }
       const event = await toProxyEvent(request, matched, { authorizer, url });
       writeProxyResult(response, await restHandler(event));
     } catch (error) {
-      if (error instanceof RangeError) return tooLarge(response);
+      if (error instanceof RangeError) return tooLarge(response, cors);
       response.destroy(error as Error);
     }
   });

@@ -32,6 +32,12 @@ export interface ServiceOptions {
   tokens: TokenConfig[];
   /** Origins allowed by CORS; default none (CORS off). */
   corsOrigins?: string[];
+  /**
+   * OFREP requests (`/ofrep/...`) one source IP may make per minute before a 429 THROTTLED with
+   * Retry-After, as WAF's rate rule on AWS; 0 turns the limiter off. Default 1000
+   * (`DEFAULT_OFREP_RATE_LIMIT`).
+   */
+  ofrepRateLimit?: number;
   /** Write the audit trail under `<auditDataDir>/audit/`; undefined: no audit files. */
   auditDataDir?: string;
   /** Aborting stops a start-up in progress and undoes what it started. */

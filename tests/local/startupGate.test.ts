@@ -48,7 +48,15 @@ describe("the start-up gate (local runtime)", () => {
     assert.equal(response.status, 503);
     assert.equal(response.headers.get("retry-after"), "1");
     assert.equal(response.headers.get("access-control-allow-origin"), "https://console.example");
+    assert.match(response.headers.get("access-control-expose-headers") ?? "", /\bRetry-After\b/);
     assert.equal(((await response.json()) as { error: { code: string } }).error.code, "DEPENDENCY_UNAVAILABLE");
+  });
+
+  it("names no origin it was not given on that 503", async () => {
+    const response = await fetch(`http://127.0.0.1:${port}/health`, { headers: { Origin: "https://evil.example" } });
+
+    assert.equal(response.status, 503);
+    assert.equal(response.headers.get("access-control-allow-origin"), null);
   });
 
   it("answers a WebSocket upgrade while the service starts with 503 (not 401), then closes", async () => {

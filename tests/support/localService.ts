@@ -9,6 +9,8 @@ export interface TestServiceOptions {
   auditDataDir?: string;
   logger?: ServiceOptions["logger"];
   websocketLimits?: ServiceOptions["websocketLimits"];
+  /** Default 0 (off): suites evaluate over OFREP from one address far faster than a browser would. */
+  ofrepRateLimit?: number;
 }
 
 /**
@@ -31,6 +33,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     auditDataDir: options.auditDataDir,
     logger: options.logger,
     websocketLimits: options.websocketLimits,
+    ofrepRateLimit: options.ofrepRateLimit ?? 0,
   });
   return { service, api: client(service.url, ADMIN_TOKEN), as: (token) => client(service.url, token) };
 }
