@@ -23,6 +23,7 @@ const flagApi = new FlagApi(`${project}-${stack}`, {
   logRetentionDays: config.getNumber("logRetentionDays") ?? 30,
   apiTokens: config.getSecretObject<TokenConfig[]>("apiTokens"),
   corsOrigins: config.getObject<string[]>("corsOrigins"),
+  ofrepRateLimit: config.getNumber("ofrepRateLimit"),
   stageName,
   console: { bucketName: consoleSite.bucketName, roleArn: consoleSite.roleArn, websocketUrl: consoleWebsocketUrl },
 });

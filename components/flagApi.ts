@@ -13,12 +13,13 @@ import {
 import { EVALUATORS_TABLE } from "../handlers/evaluators/table";
 import { HISTORY_TABLE } from "../handlers/flags/history";
 import { FLAGS_TABLE } from "../handlers/flags/table";
+import { DEFAULT_OFREP_RATE_LIMIT } from "../handlers/http";
 import { ROUTES, type RouteGroup } from "../handlers/routes";
 import { consoleCsp } from "../console/csp";
-import { requestBodyLimit } from "./requestBodyLimit";
 import { type ConsoleRoutesArgs, restApiSpec } from "./restApiSpec";
 import { serviceTable } from "./serviceTable";
 import { ServiceFunction } from "./serviceFunction";
+import { stageWebAcl } from "./webAcl";
 
 export interface FlagApiArgs {
   /** Whether DELETE is allowed; the value of the `allow-flag-deletion` parameter. Default true. */
@@ -38,6 +39,13 @@ export interface FlagApiArgs {
    * Costs about $6/month plus $0.60 per million requests. Default true.
    */
   requestBodyLimit?: boolean;
+  /**
+   * Requests per source IP per minute that OFREP paths (`/ofrep/v1/...`) admit; beyond it, a WAF
+   * rate-based rule answers 429 THROTTLED with Retry-After. Client keys are public, so anyone can
+   * call OFREP: this bounds what one address costs. 0 turns the rule off; otherwise at least 10
+   * (WAF's lowest). Raise it for servers that evaluate over OFREP from one address. Default 1000.
+   */
+  ofrepRateLimit?: number;
   /** Steady-state requests per second the stage admits. Default 100. */
   throttleRateLimit?: number;
   /** Burst of requests the stage admits above the rate. Default 200. */
@@ -383,7 +391,11 @@ export class FlagApi extends pulumi.ComponentResource {
     const { api, stage } = createApi(this.functions, this.authorizer);
     this.api = api;
     this.stage = stage;
-    if (args.requestBodyLimit ?? true) requestBodyLimit(name, stage, this);
+    stageWebAcl(name, stage, this, {
+      bodyLimit: args.requestBodyLimit ?? true,
+      ofrepRateLimit: args.ofrepRateLimit ?? DEFAULT_OFREP_RATE_LIMIT,
+      corsOrigins,
+    });
 
     this.apiUrl = stage.invokeUrl;
     this.consoleUrl = args.console === undefined ? undefined : pulumi.interpolate`${stage.invokeUrl}/console/`;

@@ -1,23 +1,45 @@
 import { CONSOLE_CACHE } from "../console/csp";
+import { CORS_EXPOSED_HEADERS } from "../handlers/http";
 import { ROUTES, type RouteGroup } from "../handlers/routes";
 
+/**
+ * Where a gateway response's `Access-Control-Allow-Origin` comes from, for API Gateway's own
+ * refusals (no token, unknown route, throttled, too large), which no handler sees. Gateway
+ * responses take static values or request parameters only (their templates are not VTL), so they
+ * cannot compare the Origin with a list. One allowed origin: named statically. Several: the
+ * request's own Origin is echoed, whatever it is. That is safe because a gateway response's body
+ * is a fixed refusal that carries no data (no flag, no token, nothing a page could not learn from
+ * the failed request itself), and it is what lets a page on an allowed origin read the 401 or 429
+ * instead of an opaque network error. Handler responses stay strict: only listed origins.
+ */
+export function gatewayCorsOrigin(corsOrigins: readonly string[]): string | undefined {
+  if (corsOrigins.length === 0) return undefined;
+  return corsOrigins.length === 1 ? `'${corsOrigins[0]}'` : "method.request.header.Origin";
+}
+
 /** A gateway response in the contract's error shape, for failures API Gateway answers itself. */
-function gatewayResponse(status: number | undefined, code: string, message: string, corsOrigin?: string) {
+function gatewayResponse(
+  status: number | undefined,
+  code: string,
+  message: string,
+  allowOrigin: string | undefined,
+  headers: Readonly<Record<string, string>> = {},
+) {
   const template = JSON.stringify({ error: { code, message } })
     // messageString is already a quoted JSON string.
     .replace('"$MESSAGE"', "$context.error.messageString");
+  const parameters: Record<string, string> = Object.fromEntries(
+    Object.entries(headers).map(([name, value]) => [`gatewayresponse.header.${name}`, `'${value}'`]),
+  );
+  if (allowOrigin !== undefined) {
+    parameters["gatewayresponse.header.Access-Control-Allow-Origin"] = allowOrigin;
+    parameters["gatewayresponse.header.Access-Control-Expose-Headers"] = `'${CORS_EXPOSED_HEADERS.join(", ")}'`;
+    parameters["gatewayresponse.header.Vary"] = "'Origin'";
+  }
   return {
     ...(status === undefined ? {} : { statusCode: String(status) }),
     responseTemplates: { "application/json": template },
-    // Lets a browser read a 401 or 429; a static value, so only possible for a single origin.
-    ...(corsOrigin === undefined
-      ? {}
-      : {
-          responseParameters: {
-            "gatewayresponse.header.Access-Control-Allow-Origin": `'${corsOrigin}'`,
-            "gatewayresponse.header.Vary": "'Origin'",
-          },
-        }),
+    ...(Object.keys(parameters).length === 0 ? {} : { responseParameters: parameters }),
   };
 }
 
@@ -29,7 +51,7 @@ export interface RestApiSpecArgs {
   authorizerUri: string;
   /** How long API Gateway caches an authorizer result per Authorization header. */
   authorizerTtlSeconds: number;
-  /** Origins allowed by CORS; the gateway's own error responses can name one at most. */
+  /** Origins allowed by CORS (see `gatewayCorsOrigin` for the gateway's own error responses). */
   corsOrigins: readonly string[];
   /** Serve the web console from S3 at `/console/`; absent: no console routes. */
   console?: ConsoleRoutesArgs;
@@ -114,10 +136,31 @@ export function consoleRoutes({
       },
     },
   });
+  // Every path of the API answers a preflight; the console's files are read by the console's own
+  // page (same origin) only, so theirs allows nothing: a 204 without CORS headers, answered by API
+  // Gateway itself.
+  const preflight = (key: string, parameters: Array<{ name: string; in: string }> = []) => ({
+    options: {
+      operationId: `options_console_${key.replace(/[^A-Za-z]+/g, "_")}`,
+      parameters: parameters.map((p) => ({ ...p, required: true, schema: { type: "string" } })),
+      security: [],
+      responses: { "204": { description: "204" } },
+      "x-amazon-apigateway-integration": {
+        type: "mock",
+        passthroughBehavior: "when_no_match",
+        requestTemplates: { "application/json": JSON.stringify({ statusCode: 204 }) },
+        responses: { default: { statusCode: "204" } },
+      },
+    },
+  });
+  const file = [{ name: "file", in: "path" }];
   return {
-    "/console": route("index.html", CONSOLE_CACHE.page),
-    "/console/config.json": route("config.json", CONSOLE_CACHE.page),
-    "/console/assets/{file}": route("assets/{file}", CONSOLE_CACHE.asset, [{ name: "file", in: "path" }]),
+    "/console": { ...route("index.html", CONSOLE_CACHE.page), ...preflight("index.html") },
+    "/console/config.json": { ...route("config.json", CONSOLE_CACHE.page), ...preflight("config.json") },
+    "/console/assets/{file}": {
+      ...route("assets/{file}", CONSOLE_CACHE.asset, file),
+      ...preflight("assets/{file}", file),
+    },
   };
 }
 
@@ -139,7 +182,7 @@ export function restApiSpec({
   corsOrigins,
   console,
 }: RestApiSpecArgs): Record<string, unknown> {
-  const corsOrigin = corsOrigins.length === 1 ? corsOrigins[0] : undefined;
+  const corsOrigin = gatewayCorsOrigin(corsOrigins);
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of ROUTES) {
     const parameters = [...route.resource.matchAll(/\{([^}]+)\}/g)].map(([, name]) => ({
@@ -194,7 +237,10 @@ export function restApiSpec({
       // API has no resource policy and allowed tokens get the whole stage, so a Deny is the only
       // source of ACCESS_DENIED; scopes are enforced by the handlers (403 FORBIDDEN).
       ACCESS_DENIED: gatewayResponse(401, "UNAUTHENTICATED", UNAUTHENTICATED_MESSAGE, corsOrigin),
-      THROTTLED: gatewayResponse(429, "THROTTLED", "too many requests; retry with backoff", corsOrigin),
+      // The stage's throttle is a token bucket refilled every second.
+      THROTTLED: gatewayResponse(429, "THROTTLED", "too many requests; retry with backoff", corsOrigin, {
+        "Retry-After": "1",
+      }),
       REQUEST_TOO_LARGE: gatewayResponse(413, "PAYLOAD_TOO_LARGE", "$MESSAGE", corsOrigin),
       // No status on the defaults: each keeps the status API Gateway chose. The contract has no
       // code for the rarer gateway refusals (e.g. a malformed request line), so BAD_REQUEST.

@@ -22,6 +22,7 @@ describe("Pulumi.yaml configuration declarations", () => {
       auditRetentionDays: ["integer", 365],
       createConfigRecorder: ["boolean", false],
       corsOrigins: ["array", []],
+      ofrepRateLimit: ["integer", 1000],
     });
   });
 

@@ -1,9 +1,11 @@
 import { strict as assert } from "node:assert";
 import { ROUTES } from "../../handlers/routes";
 import { dataGrants, statementsOf } from "../support/policies";
+import { rulesOf, wafAnswer } from "../support/waf";
 import { ofType, type RecordedResource, runProgram, single } from "../support/pulumiMocks";
 
 const FUNCTION = "aws:lambda/function:Function";
+const WEB_ACL = "aws:wafv2/webAcl:WebAcl";
 const PARAMETER = "aws:ssm/parameter:Parameter";
 const FLAG_FUNCTIONS = ["-read", "-write", "-delete", "-ofrep"];
 const flagFunctions = (resources: RecordedResource[]) =>
@@ -137,8 +139,8 @@ describe("FlagApi (Pulumi mocks)", () => {
       }
     });
 
-    it("puts a WAF rule on the stage that answers bodies over 64 KiB with the contract's 413", () => {
-      const acl = single(resources, "aws:wafv2/webAcl:WebAcl");
+    it("puts a web ACL on the stage", () => {
+      const acl = single(resources, WEB_ACL);
       const association = single(resources, "aws:wafv2/webAclAssociation:WebAclAssociation");
       const stage = single(resources, "aws:apigateway/stage:Stage");
       assert.equal(
@@ -146,16 +148,50 @@ describe("FlagApi (Pulumi mocks)", () => {
         `arn:aws:apigateway:eu-west-1::/restapis/${stage.inputs.restApi}/stages/dev`,
       );
       assert.equal(association.inputs.webAclArn, `arn:aws:mock:eu-west-1:123456789012:${acl.name}`);
-      const [rule] = JSON.parse(acl.inputs.ruleJson);
-      assert.deepEqual(rule.Statement.SizeConstraintStatement.FieldToMatch, { Body: { OversizeHandling: "MATCH" } });
-      assert.equal(rule.Statement.SizeConstraintStatement.ComparisonOperator, "GT");
-      assert.equal(rule.Statement.SizeConstraintStatement.Size, 65536);
-      assert.equal(rule.Action.Block.CustomResponse.ResponseCode, 413);
       assert.equal(acl.inputs.associationConfig.requestBodies[0].apiGateway.defaultSizeInspectionLimit, "KB_64");
-      const body = acl.inputs.customResponseBodies.find(
-        (b: { key: string }) => b.key === rule.Action.Block.CustomResponse.CustomResponseBodyKey,
-      );
-      assert.equal(JSON.parse(body.content).error.code, "PAYLOAD_TOO_LARGE");
+    });
+
+    it("answers a body over 64 KiB with the contract's 413, inspecting what WAF cannot see as too large", () => {
+      const acl = single(resources, WEB_ACL);
+      const size = rulesOf(acl).find((rule) => rule.Statement.SizeConstraintStatement !== undefined);
+      assert.deepEqual(size.Statement.SizeConstraintStatement.FieldToMatch, { Body: { OversizeHandling: "MATCH" } });
+      assert.equal(size.Statement.SizeConstraintStatement.ComparisonOperator, "GT");
+      assert.equal(size.Statement.SizeConstraintStatement.Size, 65536);
+
+      const refused = wafAnswer(acl, { path: "/dev/flags", bodyBytes: 65537 });
+      const allowed = wafAnswer(acl, { path: "/dev/flags", bodyBytes: 65536 });
+
+      assert.equal(refused?.status, 413);
+      assert.equal(refused?.body.error.code, "PAYLOAD_TOO_LARGE");
+      assert.equal(allowed, undefined);
+    });
+
+    it("rate-limits OFREP per source IP, 1,000 requests a minute by default, with the contract's 429", () => {
+      const acl = single(resources, WEB_ACL);
+      const rate = rulesOf(acl).find((rule) => rule.Statement.RateBasedStatement !== undefined).Statement
+        .RateBasedStatement;
+      assert.equal(rate.Limit, 1000);
+      assert.equal(rate.EvaluationWindowSec, 60);
+      assert.equal(rate.AggregateKeyType, "IP");
+
+      const throttled = wafAnswer(acl, { path: "/dev/ofrep/v1/evaluate/flags", overRate: true });
+
+      assert.equal(throttled?.status, 429);
+      assert.equal(throttled?.body.error.code, "THROTTLED");
+      assert.equal(throttled?.headers["Retry-After"], "60");
+      assert.equal(throttled?.headers["Access-Control-Allow-Origin"], undefined, "CORS is off in this stack");
+    });
+
+    it("counts only OFREP paths against the rate limit", () => {
+      const acl = single(resources, WEB_ACL);
+      assert.equal(wafAnswer(acl, { path: "/dev/flags", overRate: true }), undefined);
+      assert.equal(wafAnswer(acl, { path: "/ofrep/v1/evaluate/flags/x", overRate: true })?.status, 429);
+    });
+
+    it("gives every rule its own name and priority", () => {
+      const rules = rulesOf(single(resources, WEB_ACL));
+      assert.equal(new Set(rules.map((rule) => rule.Name)).size, rules.length);
+      assert.equal(new Set(rules.map((rule) => rule.Priority)).size, rules.length);
     });
   });
 
@@ -281,5 +317,146 @@ describe("FlagApi stack configuration (Pulumi mocks)", () => {
 
   it("refuses a retention CloudWatch Logs does not offer, naming the fix", async () => {
     await assert.rejects(runProgram({ logRetentionDays: "31" }), /logRetentionDays 31 .*use one of/);
+  });
+});
+
+describe("CORS on every path and every refusal (Pulumi mocks)", () => {
+  const APP = "https://app.example.com";
+  const ADMIN = "https://admin.example.com";
+  let resources: RecordedResource[];
+  const spec = (from = resources) => JSON.parse(single(from, "aws:apigateway/restApi:RestApi").inputs.body);
+
+  before(async () => {
+    resources = await runProgram({ corsOrigins: JSON.stringify([APP, ADMIN]) });
+  });
+
+  it("gives every path of the document an OPTIONS operation without a token", () => {
+    const paths = spec().paths;
+    assert.ok(
+      Object.keys(paths).some((path) => path.startsWith("/console")),
+      "the console's paths are walked too",
+    );
+    for (const [path, operations] of Object.entries<Record<string, any>>(paths)) {
+      assert.ok(operations.options, `${path} has no options operation`);
+      assert.deepEqual(operations.options.security, [], path);
+    }
+  });
+
+  it("sends the catalogue's preflights to the function serving the path, which answers them", () => {
+    const paths = spec().paths;
+    for (const route of ROUTES.filter((r) => r.method === "OPTIONS")) {
+      const integration = paths[route.resource].options["x-amazon-apigateway-integration"];
+      assert.equal(integration.type, "aws_proxy", route.resource);
+      assert.ok(integration.uri.includes(`-${route.group}/invocations`), route.resource);
+    }
+  });
+
+  it("answers the console's preflights in API Gateway with 204 and no CORS headers: its files are same-origin", () => {
+    const paths = spec().paths;
+    for (const path of ["/console", "/console/config.json", "/console/assets/{file}"]) {
+      const integration = paths[path].options["x-amazon-apigateway-integration"];
+      assert.equal(integration.type, "mock", path);
+      assert.equal(JSON.parse(integration.requestTemplates["application/json"]).statusCode, 204);
+      assert.equal(integration.responses.default.statusCode, "204");
+      assert.equal(integration.responses.default.responseParameters, undefined, path);
+    }
+  });
+
+  it("echoes the request's Origin on every gateway response when several origins are allowed", () => {
+    const responses = spec()["x-amazon-apigateway-gateway-responses"];
+    for (const [type, response] of Object.entries<any>(responses)) {
+      const parameters = response.responseParameters ?? {};
+      assert.equal(
+        parameters["gatewayresponse.header.Access-Control-Allow-Origin"],
+        "method.request.header.Origin",
+        type,
+      );
+      assert.equal(parameters["gatewayresponse.header.Vary"], "'Origin'", type);
+    }
+    assert.equal(
+      responses.THROTTLED.responseParameters["gatewayresponse.header.Access-Control-Expose-Headers"],
+      "'ETag, Location, Retry-After'",
+    );
+    assert.equal(responses.THROTTLED.responseParameters["gatewayresponse.header.Retry-After"], "'1'");
+  });
+
+  it("names a single allowed origin statically on every gateway response", async () => {
+    const one = await runProgram({ corsOrigins: JSON.stringify([APP]) });
+    for (const [type, response] of Object.entries<any>(spec(one)["x-amazon-apigateway-gateway-responses"])) {
+      assert.equal(response.responseParameters["gatewayresponse.header.Access-Control-Allow-Origin"], `'${APP}'`, type);
+    }
+  });
+
+  for (const origin of [APP, ADMIN]) {
+    it(`lets a page on ${origin} read WAF's 413 and 429: each names that origin`, () => {
+      const acl = single(resources, WEB_ACL);
+
+      const tooLarge = wafAnswer(acl, { path: "/dev/flags", origin, bodyBytes: 70_000 });
+      const throttled = wafAnswer(acl, { path: "/dev/ofrep/v1/evaluate/flags", origin, overRate: true });
+
+      assert.equal(tooLarge?.status, 413);
+      assert.equal(tooLarge?.body.error.code, "PAYLOAD_TOO_LARGE");
+      assert.equal(tooLarge?.headers["Access-Control-Allow-Origin"], origin);
+      assert.equal(throttled?.status, 429);
+      assert.equal(throttled?.body.error.code, "THROTTLED");
+      assert.equal(throttled?.headers["Access-Control-Allow-Origin"], origin);
+      assert.equal(throttled?.headers["Retry-After"], "60");
+      assert.match(throttled?.headers["Access-Control-Expose-Headers"] ?? "", /\bRetry-After\b/);
+    });
+  }
+
+  it("refuses a request from another origin, or with none, without naming any origin", () => {
+    const acl = single(resources, WEB_ACL);
+    for (const origin of ["https://evil.example.com", undefined]) {
+      const tooLarge = wafAnswer(acl, { path: "/dev/flags", origin, bodyBytes: 70_000 });
+      const throttled = wafAnswer(acl, { path: "/dev/ofrep/v1/evaluate/flags", origin, overRate: true });
+      assert.equal(tooLarge?.status, 413);
+      assert.equal(throttled?.status, 429);
+      assert.equal(tooLarge?.headers["Access-Control-Allow-Origin"], undefined);
+      assert.equal(throttled?.headers["Access-Control-Allow-Origin"], undefined);
+    }
+  });
+
+  it("lets through what neither rule refuses, whatever the origin", () => {
+    const acl = single(resources, WEB_ACL);
+    assert.equal(wafAnswer(acl, { path: "/dev/ofrep/v1/evaluate/flags", origin: APP, bodyBytes: 100 }), undefined);
+  });
+
+  it("stays within WAF's quota of 100 custom response headers", () => {
+    const count = rulesOf(single(resources, WEB_ACL)).reduce(
+      (sum, rule) => sum + (rule.Action.Block?.CustomResponse?.ResponseHeaders?.length ?? 0),
+      0,
+    );
+    assert.ok(count <= 100, `${count} headers`);
+  });
+
+  it("refuses more origins than the quota allows, naming the fix", async () => {
+    const many = Array.from({ length: 20 }, (_, i) => `https://app${i}.example.com`);
+    await assert.rejects(
+      runProgram({ corsOrigins: JSON.stringify(many) }),
+      /custom response headers.*list fewer origins/,
+    );
+  });
+});
+
+describe("OFREP rate limit configuration (Pulumi mocks)", () => {
+  const rateRule = (resources: RecordedResource[]) =>
+    rulesOf(single(resources, WEB_ACL)).find((rule) => rule.Statement.RateBasedStatement !== undefined);
+
+  it("takes the limit from ofrepRateLimit", async () => {
+    const resources = await runProgram({ ofrepRateLimit: "5000" });
+    assert.equal(rateRule(resources).Statement.RateBasedStatement.Limit, 5000);
+  });
+
+  it("drops the rate rule with 0 and keeps the body limit", async () => {
+    const resources = await runProgram({ ofrepRateLimit: "0" });
+    const acl = single(resources, WEB_ACL);
+    assert.equal(rateRule(resources), undefined);
+    assert.equal(wafAnswer(acl, { path: "/dev/ofrep/v1/evaluate/flags", overRate: true }), undefined);
+    assert.equal(wafAnswer(acl, { path: "/dev/flags", bodyBytes: 70_000 })?.status, 413);
+  });
+
+  it("refuses a limit below WAF's lowest, naming the setting", async () => {
+    await assert.rejects(runProgram({ ofrepRateLimit: "5" }), /ofrepRateLimit 5 must be 0 \(off\) or .* from 10/);
   });
 });
