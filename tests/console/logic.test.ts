@@ -16,6 +16,7 @@ const flag = (flagName: string, fields: Partial<Flag> = {}): Flag => ({
   updatedAt: daysAgo(100),
   createdBy: "admin",
   updatedBy: "admin",
+  clientSide: false,
   ...fields,
 });
 
@@ -162,7 +163,14 @@ describe("console: diff between versions", () => {
 
   it("reverts a rich flag by its definition, leaving value and bookkeeping to the service", () => {
     const body = definitionBody(flag("a", { value: true, variants: { on: true }, defaultVariant: "on", version: 4 }));
-    assert.deepEqual(body, { variants: { on: true }, defaultVariant: "on" });
+    assert.deepEqual(body, { variants: { on: true }, defaultVariant: "on", clientSide: false });
+  });
+
+  it("a revert restores who may evaluate the flag, and a diff shows a clientSide change", () => {
+    assert.equal(definitionBody(flag("a", { clientSide: true })).clientSide, true);
+    assert.deepEqual(diffFlags(flag("a"), flag("a", { clientSide: true, version: 2 })), [
+      { path: "clientSide", kind: "changed", before: "false", after: "true" },
+    ]);
   });
 });
 
