@@ -56,6 +56,17 @@ describe("console: flag list", () => {
     assert.deepEqual(names(selectFlags(all, query({ filter: "stale" }))), ["old-toggle"]);
   });
 
+  it("shows only client-side flags when asked, combined with the other filters", () => {
+    const clientSide = [
+      flag("page-banner", { clientSide: true }),
+      flag("page-theme", { value: "x", clientSide: true }),
+    ];
+    const mixed = [...all, ...clientSide];
+    assert.deepEqual(names(selectFlags(mixed, query({ clientSideOnly: true }))), ["page-banner", "page-theme"]);
+    assert.deepEqual(names(selectFlags(mixed, query({ clientSideOnly: true, filter: "boolean" }))), ["page-banner"]);
+    assert.equal(selectFlags(mixed, query({ clientSideOnly: false })).length, 6);
+  });
+
   it("sorts by name, by last change and by longest unused", () => {
     assert.deepEqual(names(selectFlags(all, query())), ["banner", "checkout-v2", "dark-mode", "old-toggle"]);
     assert.equal(names(selectFlags(all, query({ sort: "updated" })))[0], "dark-mode");
@@ -178,7 +189,19 @@ describe("console: edit form validation (the service's own checks)", () => {
   it("round-trips a flag through the form into a valid PUT body", () => {
     const rich = flag("a", { value: undefined, variants: { on: true, off: false }, defaultVariant: "off" });
     const checked = checkForm("a", formFromFlag(rich));
-    assert.deepEqual(checked, { ok: true, body: { variants: { on: true, off: false }, defaultVariant: "off" } });
+    assert.deepEqual(checked, {
+      ok: true,
+      body: { variants: { on: true, off: false }, defaultVariant: "off", clientSide: false },
+    });
+  });
+
+  it("always sends clientSide, so unticking the checkbox withdraws the flag from client keys", () => {
+    const form = formFromFlag(flag("a", { clientSide: true }));
+    assert.equal(form.clientSide, true);
+    const unticked = checkForm("a", { ...form, clientSide: false });
+    assert.deepEqual(unticked.ok ? unticked.body.clientSide : "refused", false);
+    const ticked = checkForm("a", { ...formFromFlag(flag("a")), clientSide: true });
+    assert.deepEqual(ticked.ok ? ticked.body.clientSide : "refused", true);
   });
 
   it("names the field of JSON that does not parse", () => {
