@@ -21,6 +21,10 @@ const flagApi = new FlagApi(`${project}-${stack}`, {
   allowFlagDeletion: config.getBoolean("allowFlagDeletion") ?? true,
   parameterPrefix: `/${project}/${stack}`,
   logRetentionDays: config.getNumber("logRetentionDays") ?? 30,
+  // `apiTokens` (secret): [{"id", "token", "scopes"}], scopes a non-empty subset of SCOPES:
+  // `write` (everything), `read` (GET routes, OFREP, the WebSocket) and `evaluate` (a client key,
+  // safe in a web page: OFREP on flags with `clientSide: true`, 403 everywhere else). Only the
+  // tokens' SHA-256 hashes reach AWS.
   apiTokens: config.getSecretObject<TokenConfig[]>("apiTokens"),
   corsOrigins: config.getObject<string[]>("corsOrigins"),
   ofrepRateLimit: config.getNumber("ofrepRateLimit"),

@@ -25,7 +25,17 @@ export interface LocalConfig {
   ofrepRateLimit: number;
 }
 
-/** The local tokens: `admin` (read+write) and `reader` (read), generated when unset. */
+/** The environment variable each local token comes from, by token id. */
+export const TOKEN_VARIABLES = {
+  admin: "FLAGS_ADMIN_TOKEN",
+  reader: "FLAGS_READ_TOKEN",
+  client: "FLAGS_CLIENT_TOKEN",
+} as const;
+
+/**
+ * The local tokens: `admin` (read+write), `reader` (read) and `client` (evaluate: a client key),
+ * each generated when unset.
+ */
 function localTokens(env: NodeJS.ProcessEnv): { tokens: TokenConfig[]; generated: string[] } {
   const generated: string[] = [];
   const tokenFrom = (variable: string, id: string): string => {
@@ -43,8 +53,9 @@ function localTokens(env: NodeJS.ProcessEnv): { tokens: TokenConfig[]; generated
   };
   return {
     tokens: [
-      { id: "admin", token: tokenFrom("FLAGS_ADMIN_TOKEN", "admin"), scopes: ["read", "write"] },
-      { id: "reader", token: tokenFrom("FLAGS_READ_TOKEN", "reader"), scopes: ["read"] },
+      { id: "admin", token: tokenFrom(TOKEN_VARIABLES.admin, "admin"), scopes: ["read", "write"] },
+      { id: "reader", token: tokenFrom(TOKEN_VARIABLES.reader, "reader"), scopes: ["read"] },
+      { id: "client", token: tokenFrom(TOKEN_VARIABLES.client, "client"), scopes: ["evaluate"] },
     ],
     generated,
   };
@@ -93,10 +104,12 @@ export function resolveLocalConfig(env: NodeJS.ProcessEnv, projectDir: string): 
   const allowFromEnv =
     fromEnv === undefined || fromEnv === "" ? undefined : parseBoolean("ALLOW_FLAG_DELETION", fromEnv);
   const { tokens, generated } = localTokens(env);
-  if (tokens[0].token === tokens[1].token) {
-    throw new ConfigError(
-      "FLAGS_ADMIN_TOKEN and FLAGS_READ_TOKEN must differ (a token has one id and one set of scopes)",
-    );
+  for (const [i, first] of tokens.entries()) {
+    const same = tokens.slice(i + 1).find((other) => other.token === first.token);
+    if (same !== undefined) {
+      const [a, b] = [first, same].map((t) => TOKEN_VARIABLES[t.id as keyof typeof TOKEN_VARIABLES]);
+      throw new ConfigError(`${a} and ${b} must differ (a token has one id and one set of scopes)`);
+    }
   }
   return {
     port,
@@ -108,4 +121,15 @@ export function resolveLocalConfig(env: NodeJS.ProcessEnv, projectDir: string): 
     corsOrigins: (env.CORS_ORIGINS ?? "").split(",").filter((origin) => origin !== ""),
     ofrepRateLimit: ofrepRateLimit(env),
   };
+}
+
+/** The start-up lines about the tokens: a generated one is printed once, a configured one never. */
+export function tokenLines(config: Pick<LocalConfig, "tokens" | "generatedTokenIds">): string[] {
+  return config.tokens.map(({ id, token, scopes }) => {
+    const variable = TOKEN_VARIABLES[id as keyof typeof TOKEN_VARIABLES];
+    const source = config.generatedTokenIds.includes(id)
+      ? `${token}  (generated; set ${variable} to keep one)`
+      : `from ${variable}`;
+    return `token ${id} (${scopes.join("+")}): ${source}`;
+  });
 }

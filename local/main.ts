@@ -6,7 +6,7 @@
  * DEBUG is set) and exits with code 1.
  */
 import * as path from "node:path";
-import { type LocalConfig, resolveLocalConfig } from "./config";
+import { type LocalConfig, resolveLocalConfig, tokenLines } from "./config";
 import { checkDatabaseFile, checkDataDirWritable, checkJava, StartupError } from "./preflight";
 import type { RunningService } from "./service";
 
@@ -22,13 +22,7 @@ function printBanner(config: LocalConfig, service: RunningService): void {
   console.log(`data: ${config.dataDir ?? "in memory (FLAGS_IN_MEMORY=1)"}; stack config: Pulumi.${config.stack}.yaml`);
   console.log(`flag deletion: ${config.allowFlagDeletion() ? "allowed" : "disabled"}`);
   console.log(`audit trail: ${config.dataDir === undefined ? "off (nothing on disk)" : `${config.dataDir}/audit/`}`);
-  for (const { id, token, scopes } of config.tokens) {
-    const variable = id === "admin" ? "FLAGS_ADMIN_TOKEN" : "FLAGS_READ_TOKEN";
-    const source = config.generatedTokenIds.includes(id)
-      ? `${token}  (generated; set ${variable} to keep one)`
-      : `from ${variable}`;
-    console.log(`token ${id} (${scopes.join("+")}): ${source}`);
-  }
+  for (const line of tokenLines(config)) console.log(line);
   console.log(`web console: ${service.consoleUrl}`);
   console.log(`ready ${service.url}`);
 }

@@ -9,12 +9,19 @@ import type { WebSocketEvent, WebSocketResult } from "../handlers/realtime/handl
 
 /** The WebSocket API's handlers, as the Realtime component routes them. */
 export interface WebSocketRoutes {
-  /** `$connect` authorizer: resolves the authorizer context, or rejects (→ 401). */
-  authorize: (query: Record<string, string>) => Promise<Record<string, string>>;
+  /**
+   * `$connect` authorizer, as API Gateway applies one: an Allow passes its context on to
+   * `$connect`, a Deny refuses the handshake with 403, and a rejection (the authorizer threw
+   * `Unauthorized`) with 401.
+   */
+  authorize: (query: Record<string, string>) => Promise<AuthorizerDecision>;
   connect: (event: WebSocketEvent) => Promise<WebSocketResult>;
   disconnect: (event: WebSocketEvent) => Promise<WebSocketResult>;
   message: (event: WebSocketEvent) => Promise<WebSocketResult>;
 }
+
+/** What a `$connect` authorizer's policy decided. */
+export type AuthorizerDecision = { effect: "Allow"; context: Record<string, string> } | { effect: "Deny" };
 
 /** What one connection may cost the server, whatever its client does. */
 export interface WebSocketLimits {
@@ -79,7 +86,12 @@ const newConnectionId = () => randomBytes(12).toString("base64");
  */
 const TOKEN_REFUSALS: Partial<Record<number, string>> = {
   401: JSON.stringify(errorBody("UNAUTHENTICATED", "send a valid token with the read scope as ?token=<token>")),
-  403: JSON.stringify(errorBody("FORBIDDEN", "this token may not open the WebSocket")),
+  403: JSON.stringify(
+    errorBody(
+      "FORBIDDEN",
+      "this token may not open the WebSocket: it needs the read scope (a client key evaluates over OFREP only)",
+    ),
+  ),
 };
 
 function refuseUpgrade(socket: Duplex, status: number, reason: string): void {
@@ -230,12 +242,14 @@ export function attachWebSocketApi(
     if (url.pathname !== path) return refuseUpgrade(socket, 404, "Not Found");
     const connectionId = newConnectionId();
     try {
-      let authorizer: Record<string, string>;
+      let decision: AuthorizerDecision;
       try {
-        authorizer = await routes.authorize(Object.fromEntries(url.searchParams));
+        decision = await routes.authorize(Object.fromEntries(url.searchParams));
       } catch {
         return refuseUpgrade(socket, 401, "Unauthorized");
       }
+      if (decision.effect !== "Allow") return refuseUpgrade(socket, 403, "Forbidden");
+      const authorizer = decision.context;
       const connected = await routes.connect(
         event(connectionId, "$connect", { requestContext: { connectionId, routeKey: "$connect", authorizer } }),
       );

@@ -58,7 +58,10 @@ export function startWebSocketApi(
           methodArn: "arn:aws:execute-api:local:000000000000:local/local/$connect",
           queryStringParameters: query,
         } as never);
-        return result.context as Record<string, string>;
+        // As API Gateway decides: allowed only when every statement allows (an explicit Deny wins).
+        const statements = result.policyDocument.Statement;
+        const allowed = statements.length > 0 && statements.every((statement) => statement.Effect === "Allow");
+        return allowed ? { effect: "Allow", context: result.context as Record<string, string> } : { effect: "Deny" };
       },
       connect: makeConnectHandler({ connections: stores.connections }),
       disconnect: makeDisconnectHandler({ connections: stores.connections }),

@@ -32,10 +32,18 @@ const STALE_DAYS_KEY = "feature-flags-stale-days";
 
 const shortTime = (iso: string) => new Date(iso).toLocaleString(undefined, { dateStyle: "short", timeStyle: "short" });
 
+/** Why a client key cannot sign in: every route but OFREP refuses it. */
+const CLIENT_KEY_REASON =
+  "That is a client key (scope evaluate): it can only evaluate client-side flags over OFREP. Sign in with a token that has the read or write scope.";
+
 async function openSession(token: string): Promise<Session> {
   const api = makeApi(token);
   const scope = await api.scope();
-  const settings = await api.settings().catch(() => undefined);
+  const settings = await api.settings().catch((error: unknown) => {
+    // A read token may read the settings; one refused them can read nothing: a client key.
+    if (error instanceof ApiError && error.status === 403) throw new Error(CLIENT_KEY_REASON);
+    return undefined;
+  });
   return { token, api, scope, allowFlagDeletion: settings?.allowFlagDeletion };
 }
 
@@ -55,7 +63,9 @@ export function App() {
       setError(
         caught instanceof ApiError && caught.status === 401
           ? "The service does not accept that token."
-          : `Could not sign in: ${(caught as Error).message}`,
+          : (caught as Error).message === CLIENT_KEY_REASON
+            ? CLIENT_KEY_REASON
+            : `Could not sign in: ${(caught as Error).message}`,
       );
     } finally {
       setBusy(false);
@@ -166,6 +176,7 @@ function FlagsView(props: {
   const readOnly = session.scope === "read";
   const [search, setSearch] = useState("");
   const [filter, setFilter] = useState<FlagFilter>("all");
+  const [clientSideOnly, setClientSideOnly] = useState(false);
   const [sort, setSort] = useState<FlagSort>("name");
   const [staleDays, setStaleDays] = useState(() => Number(localStorage.getItem(STALE_DAYS_KEY)) || DEFAULT_STALE_DAYS);
   const [selected, setSelected] = useState<string>();
@@ -173,9 +184,9 @@ function FlagsView(props: {
   const recent = useRecentChanges(props.live);
   const now = Date.now();
   const shown = useMemo(
-    () => selectFlags(Object.values(flags), { search, filter, sort, staleDays, now }),
+    () => selectFlags(Object.values(flags), { search, filter, sort, staleDays, now, clientSideOnly }),
     // `now` moves every render; the list is recomputed when what it shows changes.
-    [flags, search, filter, sort, staleDays],
+    [flags, search, filter, sort, staleDays, clientSideOnly],
   );
   const change = props.live.lastChange;
   const toggle = async (flag: Flag) => {
@@ -195,6 +206,14 @@ function FlagsView(props: {
           <label>
             Search flags
             <input type="search" value={search} onInput={(e) => setSearch(e.currentTarget.value)} />
+          </label>
+          <label class="check">
+            <input
+              type="checkbox"
+              checked={clientSideOnly}
+              onChange={(e) => setClientSideOnly(e.currentTarget.checked)}
+            />
+            Client-side only
           </label>
           <label>
             Filter
@@ -268,6 +287,11 @@ function FlagsView(props: {
                   <td class="value">{valueSummary(flag)}</td>
                   <td>
                     {isDisabled(flag) && <span class="badge disabled">disabled</span>}
+                    {flag.clientSide && (
+                      <span class="badge client-side" title="client keys can evaluate it over OFREP">
+                        client-side
+                      </span>
+                    )}
                     {stale && (
                       <span class="badge stale" title={`not read or evaluated for more than ${staleDays} days`}>
                         stale

@@ -157,6 +157,18 @@ function Editor(props: PanelProps) {
           Metadata (JSON)
           <textarea rows={2} value={form.metadata} onInput={field("metadata")} />
         </label>
+        <label class="check">
+          <input
+            type="checkbox"
+            checked={form.clientSide}
+            aria-describedby="client-side-hint"
+            onChange={(event) => setForm({ ...form, clientSide: event.currentTarget.checked })}
+          />
+          Client-side (visible to client keys)
+        </label>
+        <p id="client-side-hint" class="hint">
+          Pages using a client key can evaluate this flag through OFREP; they never see its rules.
+        </p>
       </fieldset>
       {errors.length > 0 && (
         <ul role="alert" class="error">

@@ -3,7 +3,7 @@ import type {
   APIGatewayRequestAuthorizerEvent,
   APIGatewayRequestAuthorizerEventV2,
 } from "aws-lambda";
-import { bearerToken, type Principal, principalContext, type TokenRecord, verifyToken } from "./tokens";
+import { bearerToken, grants, type Principal, principalContext, type TokenRecord, verifyToken } from "./tokens";
 
 export interface AuthorizerDeps {
   /** Current token records; may be cached (a revoked token stops working within that time). */
@@ -79,8 +79,10 @@ export function queryToken(raw: string | null | undefined): string | undefined {
 /**
  * WebSocket `$connect` REQUEST authorizer: browsers cannot set headers on a WebSocket, so the
  * token comes as `?token=`. Connecting needs the `read` scope (`write` includes it). An unknown
- * token throws `Unauthorized`: the only way to have a WebSocket handshake refused with 401 (a Deny
- * policy gives 403), see UNAUTHORIZED_MESSAGE.
+ * token throws `Unauthorized`: the only way to have a WebSocket handshake refused with 401, see
+ * UNAUTHORIZED_MESSAGE. A known token without `read` (a client key: the WebSocket carries every
+ * flag's whole definition) gets a Deny policy, which API Gateway answers with 403; nothing fails
+ * or logs an ERROR, and no principal reaches `$connect`.
  */
 export function makeWebSocketAuthorizer({ loadTokens }: AuthorizerDeps) {
   return async (
@@ -88,6 +90,10 @@ export function makeWebSocketAuthorizer({ loadTokens }: AuthorizerDeps) {
   ): Promise<APIGatewayAuthorizerResult> => {
     const principal = verifyToken(queryToken(event.queryStringParameters?.token), await loadTokens());
     if (principal === undefined) throw new Error(UNAUTHORIZED_MESSAGE);
-    return allow(principal, (event as APIGatewayRequestAuthorizerEvent).methodArn);
+    const methodArn = (event as APIGatewayRequestAuthorizerEvent).methodArn;
+    if (!grants(principal.scopes, "read")) {
+      return { principalId: principal.tokenId, policyDocument: stagePolicy("Deny", methodArn) };
+    }
+    return allow(principal, methodArn);
   };
 }

@@ -90,5 +90,8 @@ export const itemToEntry = (item: HistoryItem): HistoryEntry => ({
   version: Number(item.version),
   at: item.at,
   actor: item.actor ?? null,
-  flag: item.flagJson === undefined ? null : (JSON.parse(item.flagJson) as Flag),
+  flag: item.flagJson === undefined ? null : entryFlag(JSON.parse(item.flagJson) as Flag),
 });
+
+/** An entry's flag; one written before `clientSide` existed was not client-side. */
+const entryFlag = (flag: Flag): Flag => (typeof flag.clientSide === "boolean" ? flag : { ...flag, clientSide: false });

@@ -20,6 +20,8 @@ export interface Flag extends FlagDefinition {
   updatedAt: string;
   createdBy: string | null;
   updatedBy: string | null;
+  /** Whether client keys (the `evaluate` scope) can evaluate it over OFREP; false by default. */
+  clientSide: boolean;
   lastAccessed?: string;
   lastEvaluated?: string;
 }
@@ -40,6 +42,12 @@ export interface FlagItem {
    */
   refs?: string[];
   description?: string;
+  /**
+   * Whether client keys may evaluate the flag (CONTRACT.md, "Flag"). A top-level attribute, not
+   * part of `definitionJson`: it says who may see the flag, not how it evaluates, and OFREP reads
+   * it as `item.clientSide === true`. Absent (items written before it existed) means false.
+   */
+  clientSide?: boolean;
   version: number;
   createdAt: string;
   updatedAt: string;
@@ -83,6 +91,7 @@ export function itemToFlag(item: FlagItem): Flag {
     ...(item.valueJson === undefined ? {} : { value: JSON.parse(item.valueJson) }),
     ...(item.description === undefined ? {} : { description: item.description }),
     ...rich,
+    clientSide: item.clientSide === true,
     version: Number(item.version),
     createdAt: item.createdAt,
     updatedAt: item.updatedAt,

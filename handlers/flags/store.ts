@@ -122,6 +122,7 @@ export function makeFlagStore({
         updatedAt: at,
         createdBy: actor,
         updatedBy: actor,
+        clientSide: input.clientSide === true,
       };
       if (input.value !== undefined) item.valueJson = JSON.stringify(input.value);
       if (input.definition !== undefined) item.definitionJson = JSON.stringify(input.definition);
@@ -178,7 +179,8 @@ export function makeFlagStore({
     },
 
     /**
-     * Replaces a flag's value and definition (and description, when given) and bumps its version.
+     * Replaces a flag's value and definition (and description and clientSide, when given) and
+     * bumps its version.
      * With `expectedVersion`, applies only if the stored version still matches; without, a
      * concurrent update makes it read again and retry, so nothing is lost.
      */
@@ -205,13 +207,14 @@ export function makeFlagStore({
           if (input.definition !== undefined) next.definitionJson = JSON.stringify(input.definition);
           if (input.refs !== undefined && input.refs.length > 0) next.refs = input.refs;
           if (input.description !== undefined) next.description = input.description;
+          if (input.clientSide !== undefined) next.clientSide = input.clientSide;
 
           const sets = ["version = :next", "updatedAt = :at", "updatedBy = :actor"];
           const removes: string[] = [];
           const values: Record<string, unknown> = { ":next": version + 1, ":at": at, ":actor": actor, ":old": version };
-          for (const field of ["valueJson", "definitionJson", "refs", "description"] as const) {
+          for (const field of ["valueJson", "definitionJson", "refs", "description", "clientSide"] as const) {
             if (next[field] === undefined) {
-              if (field !== "description") removes.push(field);
+              if (field !== "description" && field !== "clientSide") removes.push(field);
               continue;
             }
             sets.push(`${field} = :${field}`);

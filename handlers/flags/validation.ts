@@ -17,6 +17,8 @@ export interface CreateFlagInput {
   /** Absent only for a rich flag without a default variant. */
   value?: unknown;
   description?: string;
+  /** Whether client keys may evaluate it; false when absent. */
+  clientSide?: boolean;
   /** The rich fields; absent for a plain value flag. */
   definition?: FlagDefinition;
   /** Evaluators the targeting references; absent when none. */
@@ -26,6 +28,8 @@ export interface CreateFlagInput {
 export interface UpdateFlagInput {
   value?: unknown;
   description?: string;
+  /** Absent: the stored setting stays (as `description` does). */
+  clientSide?: boolean;
   flagName?: string;
   definition?: FlagDefinition;
   refs?: string[];
@@ -67,6 +71,7 @@ export function flagSchemas() {
     // UTF-8 form. Values and definitions are stored as JSON text, which escapes it.
     .refine((text) => !/\p{Cs}/u.test(text), "description must not contain an unpaired UTF-16 surrogate")
     .optional();
+  const clientSide = z.boolean({ error: "clientSide must be a boolean (true or false)" }).optional();
   // Fields the service sets. Accepted and ignored, so a client can send back what it read.
   const serviceSet = {
     version: z.unknown().optional(),
@@ -79,8 +84,8 @@ export function flagSchemas() {
   };
   return {
     flagName,
-    create: z.strictObject({ flagName, value, description, ...rich, ...serviceSet }),
-    update: z.strictObject({ flagName: flagName.optional(), value, description, ...rich, ...serviceSet }),
+    create: z.strictObject({ flagName, value, description, clientSide, ...rich, ...serviceSet }),
+    update: z.strictObject({ flagName: flagName.optional(), value, description, clientSide, ...rich, ...serviceSet }),
   };
 }
 
@@ -126,7 +131,10 @@ function requireObject(body: unknown): void {
  * first: checkDefinition runs flagd-core's schema check and compiles the targeting, both
  * recursive. What it returns is a subset of the fields checked here, so within the same limits.
  */
-function checkedFields(flagName: string, data: Record<string, unknown>): Omit<CreateFlagInput, "flagName"> {
+function checkedFields(
+  flagName: string,
+  data: Record<string, unknown>,
+): Omit<CreateFlagInput, "flagName" | "clientSide"> {
   if (data.value !== undefined) checkValueLimits(data.value);
   const rich = Object.fromEntries(
     DEFINITION_FIELDS.flatMap((field) => (data[field] === undefined ? [] : [[field, data[field]]])),
@@ -136,7 +144,7 @@ function checkedFields(flagName: string, data: Record<string, unknown>): Omit<Cr
   // A flag write is one DynamoDB transaction (at most 100 actions): the flag, the flag-set version,
   // the history entry and a reference count per evaluator gained or lost. The evaluation bounds
   // allow at most BOUNDS.refsPerFlag (8) $refs, so 2 × 8 + 3 actions at most.
-  const fields: Omit<CreateFlagInput, "flagName"> = {};
+  const fields: Omit<CreateFlagInput, "flagName" | "clientSide"> = {};
   if (checked.value !== undefined) fields.value = checked.value;
   if (checked.definition !== undefined) fields.definition = checked.definition;
   if (checked.refs.length > 0) fields.refs = checked.refs;
@@ -149,9 +157,10 @@ export function parseCreateFlag(body: unknown, schemas: FlagSchemas = flagSchema
   requireObject(body);
   const result = schemas.create.safeParse(body);
   if (!result.success) throw validationFailed(result.error);
-  const { flagName, description } = result.data;
+  const { flagName, description, clientSide } = result.data;
   const input: CreateFlagInput = { flagName, ...checkedFields(flagName, result.data) };
   if (description !== undefined) input.description = description;
+  if (clientSide !== undefined) input.clientSide = clientSide;
   return input;
 }
 
@@ -164,9 +173,10 @@ export function parseUpdateFlag(
   requireObject(body);
   const result = schemas.update.safeParse(body);
   if (!result.success) throw validationFailed(result.error);
-  const { flagName, description } = result.data;
+  const { flagName, description, clientSide } = result.data;
   const input: UpdateFlagInput = checkedFields(pathFlagName, result.data);
   if (description !== undefined) input.description = description;
+  if (clientSide !== undefined) input.clientSide = clientSide;
   if (flagName !== undefined) input.flagName = flagName;
   return input;
 }

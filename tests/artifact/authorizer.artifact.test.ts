@@ -12,7 +12,7 @@ import { captureOutput } from "../support/capture";
 import { startFakeSsm } from "../support/fakeSsm";
 import { proxyEvent } from "../support/proxyEvents";
 import { runProgram, single } from "../support/pulumiMocks";
-import { ADMIN_TOKEN, READ_TOKEN, TEST_TOKENS } from "../support/tokens";
+import { ADMIN_TOKEN, CLIENT_TOKEN, READ_TOKEN, TEST_TOKENS } from "../support/tokens";
 
 const PARAMETER = "/feature-flags/dev/api-tokens";
 const METHOD_ARN = "arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/GET/flags/x";
@@ -126,5 +126,59 @@ describe("WebSocket $connect authorizer", () => {
   it("refuses a missing or unknown token", async () => {
     await assert.rejects(connect(null), /Unauthorized/);
     await assert.rejects(connect({ token: "nope-nope-nope-nope-nope-nope" }), /Unauthorized/);
+  });
+
+  it("denies a client key (no read scope) with a Deny policy (API Gateway's 403), passing no principal on", async () => {
+    const result = await connect({ token: CLIENT_TOKEN });
+    assert.deepEqual(result.policyDocument.Statement, [
+      {
+        Action: "execute-api:Invoke",
+        Effect: "Deny",
+        Resource: "arn:aws:execute-api:eu-west-1:123456789012:ws123/dev/*",
+      },
+    ]);
+    assert.equal(result.context, undefined);
+    const admitted = await connect({ token: ADMIN_TOKEN });
+    assert.equal(admitted.policyDocument.Statement[0].Effect, "Allow");
+  });
+});
+
+describe("WebSocket $connect authorizer artifact (serialized __index.js, tokens from SSM)", () => {
+  let ssm: Awaited<ReturnType<typeof startFakeSsm>>;
+  let authorize: (event: APIGatewayRequestAuthorizerEvent) => Promise<APIGatewayAuthorizerResult>;
+  const savedEnv = { ...process.env };
+  const connect = (token: string) =>
+    authorize({
+      type: "REQUEST",
+      methodArn: "arn:aws:execute-api:eu-west-1:123456789012:ws123/dev/$connect",
+      queryStringParameters: { token },
+    } as unknown as APIGatewayRequestAuthorizerEvent);
+
+  before(async () => {
+    const resources = await runProgram({ apiTokens: JSON.stringify(TEST_TOKENS) });
+    const artifact = await materialize(single(resources, "aws:lambda/function:Function", "-ws-authorizer"));
+    ssm = await startFakeSsm(new Map([[PARAMETER, JSON.stringify(toTokenRecords(TEST_TOKENS))]]));
+    authorize = loadHandler(artifact, {
+      AWS_REGION: "local",
+      AWS_ACCESS_KEY_ID: "local",
+      AWS_SECRET_ACCESS_KEY: "local",
+      AWS_ENDPOINT_URL_SSM: ssm.endpoint,
+      API_TOKENS_PARAMETER: PARAMETER,
+    });
+  });
+  after(async () => {
+    process.env = savedEnv;
+    await ssm?.stop();
+  });
+
+  it("denies a client key (403) without failing or logging an ERROR, allows read, throws Unauthorized (401) for an unknown token", async () => {
+    const { output, result } = await captureOutput(() => connect(CLIENT_TOKEN));
+    assert.equal(result.policyDocument.Statement[0].Effect, "Deny");
+    assert.equal(result.context, undefined);
+    assert.doesNotMatch(output, /"level":"ERROR"/);
+    const reader = await connect(READ_TOKEN);
+    assert.equal(reader.policyDocument.Statement[0].Effect, "Allow");
+    assert.deepEqual(reader.context, { tokenId: "reader", scopes: "read" });
+    await assert.rejects(connect("not-a-known-token-0123456789"), /Unauthorized/);
   });
 });

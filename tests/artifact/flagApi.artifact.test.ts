@@ -90,6 +90,7 @@ describe("FlagApi Lambda artifacts (serialized __index.js against DynamoDB Local
       {
         flagName: "art-1",
         value: { on: true },
+        clientSide: false,
         version: 1,
         createdAt: undefined,
         updatedAt: undefined,

@@ -11,7 +11,7 @@ import { buildConsole } from "../../console/build";
 import { type RunningService, startService } from "../../local/service";
 import { sharedDynamo, uniqueTableName } from "../support/hooks";
 import { type Client, client } from "../support/http";
-import { ADMIN_TOKEN, READ_TOKEN, TEST_TOKENS } from "../support/tokens";
+import { ADMIN_TOKEN, CLIENT_TOKEN, READ_TOKEN, TEST_TOKENS } from "../support/tokens";
 
 const COLLEAGUE_TOKEN = "test-colleague-token-0123456789abcdef";
 
@@ -214,6 +214,62 @@ describe("web console in Chromium", function () {
     await page.getByLabel("Filter").selectOption("rich");
     await row(plain).waitFor({ state: "detached" });
     assert.equal(await row(rich).count(), 1);
+  });
+
+  it("makes a flag client-side with the editor's checkbox, explained, and saves it", async () => {
+    const flagName = unique("for-pages");
+    await createFlag({ flagName, value: "x" });
+    await signIn();
+    await open(flagName);
+    const checkbox = panel().getByRole("checkbox", { name: "Client-side (visible to client keys)", exact: true });
+    assert.equal(await checkbox.isChecked(), false);
+    const hintId = await checkbox.getAttribute("aria-describedby");
+    assert.match(
+      await page.locator(`#${hintId}`).innerText(),
+      /^Pages using a client key can evaluate this flag through OFREP; they never see its rules\.$/,
+    );
+
+    await checkbox.check();
+    await page.getByRole("button", { name: "Save", exact: true }).click();
+    await page.getByRole("status").filter({ hasText: "Saved as version 2" }).waitFor();
+    const stored = (await api("GET", `/flags/${flagName}`)).body;
+    assert.equal(stored.clientSide, true);
+    assert.equal(stored.value, "x", "nothing else changed");
+    await row(flagName).getByText("client-side", { exact: true }).waitFor();
+
+    await checkbox.uncheck();
+    await page.getByRole("button", { name: "Save", exact: true }).click();
+    await page.getByRole("status").filter({ hasText: "Saved as version 3" }).waitFor();
+    assert.equal((await api("GET", `/flags/${flagName}`)).body.clientSide, false);
+  });
+
+  it("filters the list to client-side flags", async () => {
+    const page1 = unique("cs-filter-page");
+    const server = unique("cs-filter-server");
+    await createFlag({ flagName: page1, value: true, clientSide: true });
+    await createFlag({ flagName: server, value: true });
+    await signIn();
+    await page.getByLabel("Search flags").fill("cs-filter-");
+    await row(server).waitFor();
+    assert.equal(await row(page1).count(), 1);
+
+    await page.getByRole("checkbox", { name: "Client-side only", exact: true }).check();
+    await row(server).waitFor({ state: "detached" });
+    assert.equal(await row(page1).count(), 1);
+    // A flag made client-side elsewhere joins the filtered list live.
+    await colleague("PUT", `/flags/${server}`, { body: { value: true, clientSide: true } });
+    await row(server).waitFor();
+
+    await page.getByRole("checkbox", { name: "Client-side only", exact: true }).uncheck();
+    assert.equal(await row(page1).count(), 1);
+  });
+
+  it("tells a client key it cannot sign in, and why", async () => {
+    await page.goto(`${service.url}/console/`);
+    await page.getByLabel("API token").fill(CLIENT_TOKEN);
+    await page.getByLabel("API token").press("Enter");
+    await page.getByRole("alert").filter({ hasText: "That is a client key (scope evaluate)" }).waitFor();
+    assert.equal(await page.evaluate("sessionStorage.length"), 0, "the refused token is not kept");
   });
 
   it("on a conflicting save shows who changed what and keeps what the user typed", async () => {

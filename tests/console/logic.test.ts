@@ -16,6 +16,7 @@ const flag = (flagName: string, fields: Partial<Flag> = {}): Flag => ({
   updatedAt: daysAgo(100),
   createdBy: "admin",
   updatedBy: "admin",
+  clientSide: false,
   ...fields,
 });
 
@@ -53,6 +54,17 @@ describe("console: flag list", () => {
     assert.deepEqual(names(selectFlags(all, query({ filter: "rich" }))), ["checkout-v2"]);
     assert.deepEqual(names(selectFlags(all, query({ filter: "disabled" }))), ["banner"]);
     assert.deepEqual(names(selectFlags(all, query({ filter: "stale" }))), ["old-toggle"]);
+  });
+
+  it("shows only client-side flags when asked, combined with the other filters", () => {
+    const clientSide = [
+      flag("page-banner", { clientSide: true }),
+      flag("page-theme", { value: "x", clientSide: true }),
+    ];
+    const mixed = [...all, ...clientSide];
+    assert.deepEqual(names(selectFlags(mixed, query({ clientSideOnly: true }))), ["page-banner", "page-theme"]);
+    assert.deepEqual(names(selectFlags(mixed, query({ clientSideOnly: true, filter: "boolean" }))), ["page-banner"]);
+    assert.equal(selectFlags(mixed, query({ clientSideOnly: false })).length, 6);
   });
 
   it("sorts by name, by last change and by longest unused", () => {
@@ -162,7 +174,14 @@ describe("console: diff between versions", () => {
 
   it("reverts a rich flag by its definition, leaving value and bookkeeping to the service", () => {
     const body = definitionBody(flag("a", { value: true, variants: { on: true }, defaultVariant: "on", version: 4 }));
-    assert.deepEqual(body, { variants: { on: true }, defaultVariant: "on" });
+    assert.deepEqual(body, { variants: { on: true }, defaultVariant: "on", clientSide: false });
+  });
+
+  it("a revert restores who may evaluate the flag, and a diff shows a clientSide change", () => {
+    assert.equal(definitionBody(flag("a", { clientSide: true })).clientSide, true);
+    assert.deepEqual(diffFlags(flag("a"), flag("a", { clientSide: true, version: 2 })), [
+      { path: "clientSide", kind: "changed", before: "false", after: "true" },
+    ]);
   });
 });
 
@@ -170,7 +189,19 @@ describe("console: edit form validation (the service's own checks)", () => {
   it("round-trips a flag through the form into a valid PUT body", () => {
     const rich = flag("a", { value: undefined, variants: { on: true, off: false }, defaultVariant: "off" });
     const checked = checkForm("a", formFromFlag(rich));
-    assert.deepEqual(checked, { ok: true, body: { variants: { on: true, off: false }, defaultVariant: "off" } });
+    assert.deepEqual(checked, {
+      ok: true,
+      body: { variants: { on: true, off: false }, defaultVariant: "off", clientSide: false },
+    });
+  });
+
+  it("always sends clientSide, so unticking the checkbox withdraws the flag from client keys", () => {
+    const form = formFromFlag(flag("a", { clientSide: true }));
+    assert.equal(form.clientSide, true);
+    const unticked = checkForm("a", { ...form, clientSide: false });
+    assert.deepEqual(unticked.ok ? unticked.body.clientSide : "refused", false);
+    const ticked = checkForm("a", { ...formFromFlag(flag("a")), clientSide: true });
+    assert.deepEqual(ticked.ok ? ticked.body.clientSide : "refused", true);
   });
 
   it("names the field of JSON that does not parse", () => {

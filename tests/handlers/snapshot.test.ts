@@ -25,6 +25,7 @@ const flagOfAboutOneKiB = (i: number): Flag => ({
   updatedAt: "2026-11-21T12:30:00.000Z",
   createdBy: "admin",
   updatedBy: "ci-bot",
+  clientSide: i % 2 === 0,
 });
 
 const parse = (frames: string[]) => frames.map((frame) => JSON.parse(frame));

@@ -3,6 +3,7 @@ import {
   bearerToken,
   grants,
   hashToken,
+  isClientKey,
   parseTokenRecords,
   principalContext,
   principalFromContext,
@@ -49,6 +50,18 @@ describe("token verification", () => {
     assert.equal(grants(["read"], "read"), true);
   });
 
+  it("lets evaluate (a client key) evaluate and nothing else; read and write evaluate too", () => {
+    assert.equal(grants(["evaluate"], "evaluate"), true);
+    assert.equal(grants(["evaluate"], "read"), false);
+    assert.equal(grants(["evaluate"], "write"), false);
+    assert.equal(grants(["read"], "evaluate"), true);
+    assert.equal(grants(["write"], "evaluate"), true);
+    assert.equal(isClientKey(["evaluate"]), true);
+    assert.equal(isClientKey(["evaluate", "read"]), false, "a token with read is a server key");
+    assert.equal(isClientKey(["read"]), false);
+    assert.equal(isClientKey(["write"]), false);
+  });
+
   it("round-trips a principal through the authorizer context", () => {
     const principal = { tokenId: "admin", scopes: ["read", "write"] as const };
     assert.deepEqual(principalFromContext(principalContext({ ...principal, scopes: [...principal.scopes] })), {
@@ -70,6 +83,12 @@ describe("token verification", () => {
     it("refuses unknown scopes, duplicate ids and a non-array", () => {
       const token = "y".repeat(30);
       assert.throws(() => toTokenRecords([{ id: "x", token, scopes: ["admin"] }]), /apiTokens\[0\]\.scopes/);
+      // The message lists every scope there is, evaluate included.
+      assert.throws(
+        () => toTokenRecords([{ id: "x", token, scopes: ["client"] }]),
+        /must be a non-empty subset of \["read","write","evaluate"\]/,
+      );
+      assert.deepEqual(toTokenRecords([{ id: "web", token, scopes: ["evaluate"] }])[0].scopes, ["evaluate"]);
       assert.throws(
         () =>
           toTokenRecords([

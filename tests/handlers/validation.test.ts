@@ -103,6 +103,32 @@ describe("flag validation", () => {
     });
   });
 
+  describe("clientSide", () => {
+    it("is accepted as a boolean on create and update, and absent when not sent", () => {
+      assert.equal(parseCreateFlag({ flagName: "f", value: 1, clientSide: true }).clientSide, true);
+      assert.equal(parseCreateFlag({ flagName: "f", value: 1, clientSide: false }).clientSide, false);
+      assert.equal("clientSide" in parseCreateFlag({ flagName: "f", value: 1 }), false);
+      assert.equal(parseUpdateFlag({ value: 1, clientSide: true }).clientSide, true);
+      assert.equal(parseUpdateFlag({ value: 1, clientSide: false }).clientSide, false);
+      assert.equal("clientSide" in parseUpdateFlag({ value: 1 }), false, "an omitted clientSide keeps the stored one");
+    });
+
+    it("refuses anything but a boolean, naming the field", () => {
+      for (const clientSide of ["true", 1, 0, null, [], {}, "yes"]) {
+        for (const parse of [
+          () => parseCreateFlag({ flagName: "f", value: 1, clientSide }),
+          () => parseUpdateFlag({ value: 1, clientSide }),
+        ]) {
+          assert.throws(parse, (error: { code?: string; message?: string }) => {
+            assert.equal(error.code, "VALIDATION_FAILED", JSON.stringify(clientSide));
+            assert.match(error.message ?? "", /clientSide: clientSide must be a boolean/);
+            return true;
+          });
+        }
+      }
+    });
+  });
+
   describe("query and header parsing", () => {
     it("accepts limits 1..100 only", () => {
       assert.equal(parseLimit(undefined), 100);

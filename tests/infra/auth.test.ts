@@ -9,6 +9,7 @@ const FUNCTION = "aws:lambda/function:Function";
 const TOKENS = [
   { id: "ci-bot", token: "ci-bot-secret-AAAAAAAAAAAAAAAAAAAAAAAA", scopes: ["write"] },
   { id: "dashboard", token: "dashboard-secret-BBBBBBBBBBBBBBBBBBBBBBBB", scopes: ["read"] },
+  { id: "web-page", token: "web-page-client-key-CCCCCCCCCCCCCCCCCCCC", scopes: ["evaluate"] },
 ];
 
 /** Unwraps a value Pulumi marked secret (as the mocks record it). */
@@ -60,13 +61,14 @@ describe("authentication wiring (Pulumi mocks)", () => {
     assert.ok(permission.inputs.function.endsWith("-dev-authorizer"));
   });
 
-  it("stores only SHA-256 hashes, ids and scopes, in a SecureString", () => {
+  it("stores only SHA-256 hashes, ids and scopes, in a SecureString (a client key's, scope evaluate, too)", () => {
     const parameter = single(resources, "aws:ssm/parameter:Parameter", "-api-tokens");
     assert.equal(parameter.inputs.type, "SecureString");
     assert.equal(parameter.inputs.name, "/feature-flags/dev/api-tokens");
     assert.deepEqual(JSON.parse(reveal(parameter.inputs.value)), [
       { id: "ci-bot", sha256: hashToken(TOKENS[0].token), scopes: ["write"] },
       { id: "dashboard", sha256: hashToken(TOKENS[1].token), scopes: ["read"] },
+      { id: "web-page", sha256: hashToken(TOKENS[2].token), scopes: ["evaluate"] },
     ]);
   });
 

@@ -4,17 +4,30 @@ import { ROUTES } from "../../handlers/routes";
 import type { RunningService } from "../../local/service";
 import type { Client } from "../support/http";
 import { startTestService } from "../support/localService";
-import { ADMIN_TOKEN, READ_TOKEN } from "../support/tokens";
+import { ADMIN_TOKEN, CLIENT_TOKEN, READ_TOKEN } from "../support/tokens";
 
-type Caller = "no token" | "malformed header" | "unknown token" | "read token" | "write token";
-const CALLERS: Caller[] = ["no token", "malformed header", "unknown token", "read token", "write token"];
+type Caller = "no token" | "malformed header" | "unknown token" | "client key" | "read token" | "write token";
+const CALLERS: Caller[] = ["no token", "malformed header", "unknown token", "client key", "read token", "write token"];
 
-/** What each caller gets on a route needing `scope` (CONTRACT.md, "Auth"); 2xx means the route ran. */
+/** The scopes each known caller's token has (tests/support/tokens.ts). */
+const SCOPES_OF: Partial<Record<Caller, Scope[]>> = {
+  "client key": ["evaluate"],
+  "read token": ["read"],
+  "write token": ["read", "write"],
+};
+
+/**
+ * What each caller gets on a route needing `scope` (CONTRACT.md, "Auth"); 2xx means the route ran.
+ * Spelled out rather than derived from `grants`, so that a wrong `grants` fails here: a client key
+ * may call OFREP (and /health) and nothing else.
+ */
 function expected(caller: Caller, scope: Scope | null): number | "2xx" {
   if (scope === null) return "2xx";
-  if (caller === "no token" || caller === "malformed header" || caller === "unknown token") return 401;
-  if (caller === "read token" && scope === "write") return 403;
-  return "2xx";
+  const scopes = SCOPES_OF[caller];
+  if (scopes === undefined) return 401;
+  if (scope === "write") return scopes.includes("write") ? "2xx" : 403;
+  if (scope === "read") return scopes.includes("read") || scopes.includes("write") ? "2xx" : 403;
+  return "2xx"; // evaluate: every known token
 }
 
 describe("auth matrix: every REST route × every kind of caller (local runtime)", () => {
@@ -25,9 +38,10 @@ describe("auth matrix: every REST route × every kind of caller (local runtime)"
 
   before(async () => {
     ({ service, api: admin, as } = await startTestService());
-    // OFREP sees a new flag within its 250 ms freshness bound, so it evaluates one made up front.
-    await admin("POST", "/flags", { body: { flagName: "ofrep-target", value: 1 } });
-    const ofrep = as(READ_TOKEN);
+    // OFREP sees a new flag within its 250 ms freshness bound, so it evaluates one made up front;
+    // client-side, so that it exists for a client key too.
+    await admin("POST", "/flags", { body: { flagName: "ofrep-target", value: 1, clientSide: true } });
+    const ofrep = as(CLIENT_TOKEN);
     const body = { context: {} };
     while ((await ofrep("POST", "/ofrep/v1/evaluate/flags/ofrep-target", { body })).status !== 200) {
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -44,6 +58,8 @@ describe("auth matrix: every REST route × every kind of caller (local runtime)"
           as(undefined)(method, path, { ...options, headers: { Authorization: `Token ${ADMIN_TOKEN}` } });
       case "unknown token":
         return as("an-unknown-token-0123456789abcdef");
+      case "client key":
+        return as(CLIENT_TOKEN);
       case "read token":
         return as(READ_TOKEN);
       case "write token":

@@ -323,6 +323,7 @@ describe("rich flags and shared evaluators on the local runtime", () => {
     it("keeps a plain value flag exactly as before: no rich fields appear", async () => {
       const created = await api("POST", "/flags", { body: { flagName: "plain-old", value: true } });
       assert.deepEqual(Object.keys(created.body).sort(), [
+        "clientSide",
         "createdAt",
         "createdBy",
         "flagName",

@@ -4,7 +4,8 @@ import { localDynamoClient } from "../../local/dynamodb";
 import type { RunningService } from "../../local/service";
 import type { Client } from "../support/http";
 import { startTestService } from "../support/localService";
-import { ADMIN_TOKEN, READ_TOKEN } from "../support/tokens";
+import WebSocket from "ws";
+import { ADMIN_TOKEN, CLIENT_TOKEN, READ_TOKEN } from "../support/tokens";
 import { connect, type TestClient } from "../support/wsClient";
 
 describe("WebSocket push on the local runtime (real ws clients)", () => {
@@ -39,6 +40,28 @@ describe("WebSocket push on the local runtime (real ws clients)", () => {
     it("refuses a connection without a token or with an unknown one (401)", async () => {
       await assert.rejects(connect(service.websocketUrl), /HTTP 401/);
       await assert.rejects(connect(`${service.websocketUrl}?token=not-a-token-0123456789abcdef`), /HTTP 401/);
+    });
+
+    it("refuses a client key (scope evaluate) with 403 and the contract's body, recording no connection", async () => {
+      const rowsBefore = await connectionRows();
+      const refusal = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const ws = new WebSocket(`${service.websocketUrl}?token=${encodeURIComponent(CLIENT_TOKEN)}`);
+        ws.on("open", () => reject(new Error("a client key opened the WebSocket")));
+        ws.on("error", () => {});
+        ws.on("unexpected-response", (_request, response) => {
+          let body = "";
+          response.setEncoding("utf8");
+          response.on("data", (chunk: string) => (body += chunk));
+          response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
+        });
+      });
+      assert.equal(refusal.status, 403);
+      const { error } = JSON.parse(refusal.body) as { error: { code: string; message: string } };
+      assert.equal(error.code, "FORBIDDEN");
+      assert.match(error.message, /read scope/);
+      assert.deepEqual((await connectionRows()).sort(), rowsBefore.sort());
+      // Read and write tokens still connect.
+      for (const token of [READ_TOKEN, ADMIN_TOKEN]) await (await open(token)).waitFor((m) => m.type === "snapshot");
     });
 
     it("sends a snapshot of every flag, unprompted, right after connecting with a read token", async () => {

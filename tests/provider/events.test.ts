@@ -14,7 +14,7 @@ import type { Client } from "../support/http";
 import { startTestService } from "../support/localService";
 import { EVENT, delay, recordEvents } from "../support/providerEvents";
 import { startTcpProxy, type TcpProxy } from "../support/tcpProxy";
-import { READ_TOKEN } from "../support/tokens";
+import { CLIENT_TOKEN, READ_TOKEN } from "../support/tokens";
 
 const quiet = { error: () => {}, warn: () => {}, info: () => {}, debug: () => {} };
 
@@ -168,6 +168,25 @@ describe("FeatureFlagsProvider (server) against the local runtime, connection lo
     await assert.rejects(OpenFeature.setProviderAndWait(domain, provider), /refused the token/);
     assert.equal(OpenFeature.getClient(domain).providerStatus, ProviderStatus.FATAL);
     // With 10–20 ms backoff a retrying provider would have connected many times by now.
+    await delay(300);
+    assert.equal(proxy.connections(), 1);
+  });
+
+  it("a client key is FATAL at once (the WebSocket refuses it, 403), saying to use OFREP instead", async () => {
+    const provider = new FeatureFlagsProvider({
+      url: `ws://127.0.0.1:${proxy.port}/ws`,
+      token: CLIENT_TOKEN,
+      backoff: { initialMs: 10, maxMs: 20 },
+      logger: quiet,
+    });
+    providers.push(provider);
+    const domain = `events-${++domains}`;
+
+    await assert.rejects(
+      OpenFeature.setProviderAndWait(domain, provider),
+      /HTTP 403.*client key .*cannot use the WebSocket.*@openfeature\/ofrep-web-provider/,
+    );
+    assert.equal(OpenFeature.getClient(domain).providerStatus, ProviderStatus.FATAL);
     await delay(300);
     assert.equal(proxy.connections(), 1);
   });

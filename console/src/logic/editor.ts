@@ -10,6 +10,8 @@ export interface FlagForm {
   defaultVariant: string;
   targeting: string;
   metadata: string;
+  /** Whether client keys may evaluate the flag (over OFREP). */
+  clientSide: boolean;
 }
 
 let schemas: FlagSchemas | undefined;
@@ -32,6 +34,7 @@ export function formFromFlag(flag: Flag): FlagForm {
     defaultVariant: flag.defaultVariant ?? "",
     targeting: pretty(flag.targeting),
     metadata: pretty(flag.metadata),
+    clientSide: flag.clientSide === true,
   };
 }
 
@@ -69,6 +72,8 @@ export function checkForm(flagName: string, form: FlagForm): Checked {
   }
   if (targeting !== undefined) body.targeting = targeting;
   if (metadata !== undefined) body.metadata = metadata;
+  // Always sent: a PUT without it would keep the stored setting, so unticking would do nothing.
+  body.clientSide = form.clientSide;
   try {
     parseUpdateFlag(body, flagName, requestSchemas());
   } catch (error) {

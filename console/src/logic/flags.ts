@@ -41,6 +41,8 @@ export interface ListQuery {
   sort: FlagSort;
   staleDays: number;
   now: number;
+  /** Only flags client keys may evaluate (`clientSide: true`); combines with `filter`. */
+  clientSideOnly?: boolean;
 }
 
 function matchesFilter(flag: Flag, query: ListQuery): boolean {
@@ -80,6 +82,7 @@ export function selectFlags(flags: Iterable<Flag>, query: ListQuery): Flag[] {
         (flag.description ?? "").toLowerCase().includes(needle),
     )
     .filter((flag) => matchesFilter(flag, query))
+    .filter((flag) => query.clientSideOnly !== true || flag.clientSide === true)
     .sort(SORTS[query.sort]);
 }
 

@@ -58,10 +58,20 @@ export interface SyncListener {
   changed(flagsChanged: string[]): void;
 }
 
-/** The serving service refused the token (see `isTokenRefusal`): retrying cannot help. */
+/**
+ * The serving service refused the token (see `isTokenRefusal`): retrying cannot help. A 401 is a
+ * token it does not know; a 403 one it knows without the `read` scope — in practice a client key
+ * (scope `evaluate`), which may evaluate over OFREP but never open the WebSocket.
+ */
 export class AuthenticationRefused extends Error {
   constructor(readonly status: number) {
-    super(`the service refused the token (HTTP ${status}); check that it is valid and has the read scope`);
+    super(
+      status === 403
+        ? "the service refused the token (HTTP 403): it lacks the read scope. A client key (scope evaluate) " +
+            "cannot use the WebSocket: in a web page, evaluate with it through OFREP " +
+            "(@openfeature/ofrep-web-provider), or give this provider a token with the read scope"
+        : `the service refused the token (HTTP ${status}); check that it is valid and has the read scope`,
+    );
     this.name = "AuthenticationRefused";
   }
 }

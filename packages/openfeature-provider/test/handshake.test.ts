@@ -166,4 +166,26 @@ describe("FeatureFlagsProvider's handshake", () => {
       assert.equal(service.handshakes(), 1);
     });
   }
+
+  it("says why a 403 is final: a client key cannot use the WebSocket, use OFREP's web provider", async () => {
+    const { provider } = await start(["403", "serve"]);
+
+    await assert.rejects(provider.initialize(), (error: Error) => {
+      assert.ok(error instanceof ProviderFatalError);
+      assert.match(error.message, /HTTP 403/);
+      assert.match(error.message, /client key .*cannot use the WebSocket/);
+      assert.match(error.message, /@openfeature\/ofrep-web-provider/);
+      return true;
+    });
+  });
+
+  it("does not blame a client key for a 401 (an unknown token)", async () => {
+    const { provider } = await start(["401"]);
+
+    await assert.rejects(provider.initialize(), (error: Error) => {
+      assert.match(error.message, /HTTP 401/);
+      assert.doesNotMatch(error.message, /client key/);
+      return true;
+    });
+  });
 });
