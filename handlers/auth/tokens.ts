@@ -95,9 +95,7 @@ export function verifyToken(token: string | undefined, records: readonly TokenRe
 
 /** `write` grants everything; `read` grants reads and evaluation; `evaluate` grants evaluation only. */
 export const grants = (scopes: readonly Scope[], required: Scope): boolean =>
-  scopes.includes("write") ||
-  scopes.includes(required) ||
-  (required === "evaluate" && scopes.includes("read"));
+  scopes.includes("write") || scopes.includes(required) || (required === "evaluate" && scopes.includes("read"));
 
 /**
  * Whether a principal sees every flag (a server key), or only the flags with `clientSide: true`
