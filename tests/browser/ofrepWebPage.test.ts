@@ -165,21 +165,27 @@ describe("the OFREP web page example on another origin, in Chromium", function (
         assert.deepEqual(extra, [], `only OFREP's fields for ${flag.key}`);
       }
     }
-    // Asked by name, from the page: as if it did not exist.
-    const single = `${service.url}/ofrep/v1/evaluate/flags/${SERVER_ONLY}`;
-    expectedRefusals.add(single);
-    const answer = await page.evaluate(
-      async ({ url, key }) => {
-        const response = await fetch(url, {
-          method: "POST",
-          headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
-          body: JSON.stringify({ context: { targetingKey: "visitor-1" } }),
-        });
-        return { status: response.status, body: await response.json() };
-      },
-      { url: single, key: CLIENT_TOKEN },
-    );
-    assert.deepEqual(answer, { status: 404, body: { key: SERVER_ONLY, errorCode: "FLAG_NOT_FOUND" } });
+    // Asked by name, from the page: the same answer as for a flag that was never created.
+    const evaluateByName = (flagName: string) => {
+      const url = `${service.url}/ofrep/v1/evaluate/flags/${flagName}`;
+      expectedRefusals.add(url);
+      return page.evaluate(
+        async ({ url, key }) => {
+          const response = await fetch(url, {
+            method: "POST",
+            headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
+            body: JSON.stringify({ context: { targetingKey: "visitor-1" } }),
+          });
+          return { status: response.status, body: JSON.stringify(await response.json()) };
+        },
+        { url, key: CLIENT_TOKEN },
+      );
+    };
+    const hidden = await evaluateByName(SERVER_ONLY);
+    const missing = await evaluateByName("never-created");
+    assert.equal(hidden.status, 404);
+    assert.equal(JSON.parse(hidden.body).errorCode, "FLAG_NOT_FOUND");
+    assert.equal(hidden.body, missing.body.replaceAll("never-created", SERVER_ONLY), "indistinguishable from missing");
   });
 
   it("hears of a change over the event stream, without polling and without the key in the stream's URL", async () => {
@@ -233,6 +239,7 @@ describe("the OFREP web page example on another origin, in Chromium", function (
       { method: "GET", path: "/settings" },
     ];
     for (const attempt of attempts) expectedRefusals.add(`${service.url}${attempt.path}`);
+    const before = (await api("GET", `/flags/${CLIENT_FLAG}`)).body;
     const answers = await page.evaluate(
       ({ base, key, attempts }) =>
         Promise.all(
@@ -256,7 +263,8 @@ describe("the OFREP web page example on another origin, in Chromium", function (
       answers,
       attempts.map(({ method, path }) => `${method} ${path}: 403 FORBIDDEN`),
     );
-    assert.equal((await api("GET", `/flags/${CLIENT_FLAG}`)).body.value, "Hello again", "the PUT changed nothing");
+    const after = (await api("GET", `/flags/${CLIENT_FLAG}`)).body;
+    assert.deepEqual([after.value, after.version], [before.value, before.version], "the PUT changed nothing");
 
     const openWebSocket = (token: string) =>
       page.evaluate(
