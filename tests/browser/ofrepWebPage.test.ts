@@ -100,7 +100,7 @@ describe("the OFREP web page example on another origin, in Chromium", function (
     for (const flag of [
       { flagName: CLIENT_FLAG, value: "Hello", clientSide: true },
       { flagName: CLIENT_BOOLEAN, value: true, clientSide: true },
-      { flagName: SERVER_ONLY, value: "secret plan", description: "server-side only" },
+      { flagName: SERVER_ONLY, value: "secret plan", description: "server-side only (clientSide defaults to false)" },
     ]) {
       const created = await api("POST", "/flags", { body: flag });
       assert.equal(created.status, 201, JSON.stringify(created.body));
@@ -143,7 +143,10 @@ describe("the OFREP web page example on another origin, in Chromium", function (
   });
 
   it("evaluates client-side flags with the client key, from another origin", async () => {
-    await page.locator('#status[data-status="ready"]').waitFor({ timeout: 5000 });
+    await page
+      .locator('#status[data-status="ready"]')
+      .waitFor({ timeout: 5000 })
+      .catch(async () => assert.fail(`the page is not ready: ${await page.locator("#status").innerText()}`));
     assert.equal(await shownValue(CLIENT_FLAG), "Hello");
     assert.equal(await shownValue(CLIENT_BOOLEAN), true);
     assert.equal(await row(CLIENT_FLAG).getAttribute("data-reason"), "STATIC");
