@@ -6,9 +6,10 @@ import * as assert from "node:assert/strict";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { buildConsole } from "../../console/build";
 import { type RunningService, startService } from "../../local/service";
+import { sharedBrowser } from "../support/browser";
 import { sharedDynamo, uniqueTableName } from "../support/hooks";
 import { type Client, client } from "../support/http";
 import { ADMIN_TOKEN, CLIENT_TOKEN, READ_TOKEN, TEST_TOKENS } from "../support/tokens";
@@ -69,12 +70,10 @@ describe("web console in Chromium", function () {
     });
     api = client(service.url, ADMIN_TOKEN);
     colleague = client(service.url, COLLEAGUE_TOKEN);
-    // --no-sandbox: CI and these machines run as root, where Chromium's sandbox cannot start.
-    browser = await chromium.launch({ executablePath, args: ["--no-sandbox"] });
+    browser = await sharedBrowser();
   });
 
   after(async () => {
-    await browser?.close();
     await service?.stop();
     if (consoleDir !== undefined) rmSync(consoleDir, { recursive: true, force: true });
     if (browser !== undefined) console.log(`      (browser tests took ${Date.now() - started} ms)`);
