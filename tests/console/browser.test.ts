@@ -3,29 +3,18 @@
  * runtime. Without a Chromium these tests are skipped, saying how to install one.
  */
 import * as assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { buildConsole } from "../../console/build";
 import { type RunningService, startService } from "../../local/service";
-import { sharedBrowser } from "../support/browser";
+import { sharedBrowser, skipWithoutChromium } from "../support/browser";
 import { sharedDynamo, uniqueTableName } from "../support/hooks";
 import { type Client, client } from "../support/http";
 import { ADMIN_TOKEN, CLIENT_TOKEN, READ_TOKEN, TEST_TOKENS } from "../support/tokens";
 
 const COLLEAGUE_TOKEN = "test-colleague-token-0123456789abcdef";
-
-/** CHROMIUM_PATH, else the usual places of a system Chromium or Chrome. */
-function findChromium(): string | undefined {
-  const candidates = [
-    process.env.CHROMIUM_PATH,
-    "/usr/bin/chromium",
-    "/usr/bin/chromium-browser",
-    "/usr/bin/google-chrome",
-  ];
-  return candidates.find((candidate) => candidate !== undefined && candidate !== "" && existsSync(candidate));
-}
 
 /** What the page reported that a user would call broken: CSP violations, uncaught errors. */
 interface PageProblems {
@@ -49,14 +38,7 @@ describe("web console in Chromium", function () {
 
   before(async function () {
     started = Date.now();
-    const executablePath = findChromium();
-    if (executablePath === undefined) {
-      console.log(
-        "      SKIPPED: no Chromium found, so the web console's browser tests did not run.\n" +
-          "      Install one with `apt-get install chromium` (or set CHROMIUM_PATH to a Chromium or Chrome binary).",
-      );
-      this.skip();
-    }
+    skipWithoutChromium(this, "the web console's browser tests");
     consoleDir = mkdtempSync(path.join(os.tmpdir(), "flags-console-"));
     await buildConsole(consoleDir);
     const dynamo = await sharedDynamo();
