@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { auditTransformEntrypoint } from "../handlers/entrypoints";
 import { EVALUATORS_FILTER, STREAM_CONSUMER } from "../handlers/realtime/table";
 import { SecureBucket } from "./secureBucket";
+import { serviceTrustPolicy } from "./serviceTrust";
 import { ServiceFunction } from "./serviceFunction";
 import { deadLetterQueue as createDeadLetterQueue, streamReadStatements } from "./streamConsumer";
 
@@ -11,6 +12,31 @@ export const AUDIT_PREFIX =
   "audit/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/";
 export const AUDIT_ERROR_PREFIX =
   "audit-errors/!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/";
+
+/**
+ * The audit table's partitions, projected (no crawler): the year from 2025 (no audit line is
+ * older) up to the current one (`NOW`), months, days and hours as the Firehose prefix writes them.
+ * A query without a date filter considers 12 × 31 × 24 = 8,928 hourly partitions per year since
+ * 2025, not every hour until 2100.
+ */
+export const AUDIT_FIRST_YEAR = 2025;
+export const AUDIT_PROJECTION: Readonly<Record<string, string>> = {
+  "projection.enabled": "true",
+  "projection.year.type": "date",
+  "projection.year.format": "yyyy",
+  "projection.year.range": `${AUDIT_FIRST_YEAR},NOW`,
+  "projection.year.interval": "1",
+  "projection.year.interval.unit": "YEARS",
+  "projection.month.type": "integer",
+  "projection.month.range": "1,12",
+  "projection.month.digits": "2",
+  "projection.day.type": "integer",
+  "projection.day.range": "1,31",
+  "projection.day.digits": "2",
+  "projection.hour.type": "integer",
+  "projection.hour.range": "0,23",
+  "projection.hour.digits": "2",
+};
 
 /** The Athena table's columns: the audit line's fields (JSON keys match case-insensitively). */
 export const AUDIT_COLUMNS = [
@@ -69,7 +95,10 @@ export class AuditPipeline extends pulumi.ComponentResource {
     }
 
     // Versioned, and left in place by `pulumi destroy` (retainOnDelete): an audit trail must
-    // outlive the stack that wrote it. Delete it by hand if you really mean to.
+    // outlive the stack that wrote it. Delete it by hand if you really mean to. An expired line's
+    // version goes a day after it expires, and so does one deleted or overwritten by hand (the
+    // window to recover it): audit data lives about retentionDays + 1 days, then its delete
+    // marker goes too.
     const audit = new SecureBucket(
       `${name}-audit`,
       { versioning: true, expireAfterDays: retentionDays, retainOnDelete: true },
@@ -95,9 +124,21 @@ export class AuditPipeline extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    const account = aws.getCallerIdentityOutput({}, { parent: this }).accountId;
+    const region = aws.getRegionOutput({}, { parent: this }).region;
+    // Only for this account's streams and pipes of this pipeline. The ARNs are patterns of the
+    // names Pulumi gives them (`<name>-<suffix>`): a stream and a pipe need the role before they
+    // exist. Firehose's documented trust names the account as sts:ExternalId.
     const firehoseRole = new aws.iam.Role(
       `${name}-firehose`,
-      { assumeRolePolicy: aws.iam.assumeRolePolicyForPrincipal({ Service: "firehose.amazonaws.com" }) },
+      {
+        assumeRolePolicy: serviceTrustPolicy({
+          service: "firehose.amazonaws.com",
+          account,
+          sourceArn: pulumi.interpolate`arn:aws:firehose:${region}:${account}:deliverystream/${name}-audit*`,
+          keys: "external-id",
+        }),
+      },
       { parent: this },
     );
     const firehosePolicy = new aws.iam.RolePolicy(
@@ -170,7 +211,13 @@ export class AuditPipeline extends pulumi.ComponentResource {
     const deadLetterQueue = createDeadLetterQueue(`${name}-audit-dlq`, this);
     const pipeRole = new aws.iam.Role(
       `${name}-audit-pipe`,
-      { assumeRolePolicy: aws.iam.assumeRolePolicyForPrincipal({ Service: "pipes.amazonaws.com" }) },
+      {
+        assumeRolePolicy: serviceTrustPolicy({
+          service: "pipes.amazonaws.com",
+          account,
+          sourceArn: pulumi.interpolate`arn:aws:pipes:${region}:${account}:pipe/${name}-audit*`,
+        }),
+      },
       { parent: this },
     );
     const pipePolicy = new aws.iam.RolePolicy(
@@ -238,18 +285,7 @@ export class AuditPipeline extends pulumi.ComponentResource {
         parameters: {
           classification: "json",
           // Partition projection: Athena computes partitions from the key layout; no crawler.
-          "projection.enabled": "true",
-          "projection.year.type": "integer",
-          "projection.year.range": "2025,2100",
-          "projection.month.type": "integer",
-          "projection.month.range": "1,12",
-          "projection.month.digits": "2",
-          "projection.day.type": "integer",
-          "projection.day.range": "1,31",
-          "projection.day.digits": "2",
-          "projection.hour.type": "integer",
-          "projection.hour.range": "0,23",
-          "projection.hour.digits": "2",
+          ...AUDIT_PROJECTION,
           "storage.location.template": pulumi.interpolate`${location}year=\${year}/month=\${month}/day=\${day}/hour=\${hour}/`,
         },
         partitionKeys: ["year", "month", "day", "hour"].map((key) => ({ name: key, type: "string" })),

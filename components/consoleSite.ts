@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ConsoleBuild } from "../console/build";
 import { CONSOLE_CACHE } from "../console/csp";
 import { SecureBucket } from "./secureBucket";
+import { serviceTrustPolicy } from "./serviceTrust";
 
 /** Object key prefix of the console's files; API Gateway's role may read under it and nothing else. */
 export const CONSOLE_PREFIX = "console/";
@@ -47,11 +48,12 @@ export class ConsoleSite extends pulumi.ComponentResource {
         `${name}-console-reader`,
         {
           description: "API Gateway reads the web console's files",
-          assumeRolePolicy: JSON.stringify({
-            Version: "2012-10-17",
-            Statement: [
-              { Effect: "Allow", Principal: { Service: "apigateway.amazonaws.com" }, Action: "sts:AssumeRole" },
-            ],
+          // API Gateway documents no source keys for an integration's credentials role: they
+          // must name this account whenever sent (an ARN pattern could refuse a format it sends).
+          assumeRolePolicy: serviceTrustPolicy({
+            service: "apigateway.amazonaws.com",
+            account: aws.getCallerIdentityOutput({}, { parent: this }).accountId,
+            keys: "if-sent",
           }),
         },
         { parent: this },

@@ -1,6 +1,8 @@
 import { strict as assert } from "node:assert";
+import { simulate, trustPolicy } from "../support/iam";
 import { asList, statementsOf } from "../support/policies";
-import { ofType, type RecordedResource, runProgram } from "../support/pulumiMocks";
+import { ACCOUNT, ofType, type RecordedResource, runProgram } from "../support/pulumiMocks";
+import { serviceCalls } from "../support/serviceCalls";
 
 /**
  * Rules over the whole mocked program, so resources that later components add are held to them
@@ -88,6 +90,77 @@ describe("whole-program hardening (Pulumi mocks)", () => {
       for (const parameter of ofType(resources, "aws:ssm/parameter:Parameter")) {
         if (/token|secret|key/i.test(parameter.inputs.name)) assert.equal(parameter.inputs.type, "SecureString");
       }
+    });
+  });
+
+  describe("service roles (confused deputy)", () => {
+    /** Execution roles of ServiceFunction (another module) trust Lambda without conditions yet. */
+    const EXEMPT = ["lambda.amazonaws.com"];
+    const serviceRoles = () =>
+      ofType(resources, "aws:iam/role:Role").flatMap((role) =>
+        trustPolicy(role)
+          .Statement.filter((s) => s.Effect === "Allow" && s.Action === "sts:AssumeRole")
+          .flatMap((s) => asList((s.Principal as { Service?: string | string[] } | undefined)?.Service ?? []))
+          .filter((service) => !EXEMPT.includes(service))
+          .map((service) => ({ role, service })),
+      );
+
+    it("lets a service assume a role only for this account (aws:SourceAccount, or Firehose's sts:ExternalId)", () => {
+      const roles = serviceRoles();
+      const services = new Set(roles.map((r) => r.service));
+      for (const service of [
+        "firehose.amazonaws.com",
+        "pipes.amazonaws.com",
+        "ssm.amazonaws.com",
+        "apigateway.amazonaws.com",
+        "config.amazonaws.com",
+      ]) {
+        assert.ok(services.has(service), `no role trusts ${service}: the check below would prove nothing`);
+      }
+      for (const { role, service } of roles) {
+        const conditions = trustPolicy(role)
+          .Statement.map((s) => JSON.stringify(s.Condition ?? {}))
+          .join();
+        assert.ok(
+          conditions.includes(`"aws:SourceAccount":"${ACCOUNT}"`),
+          `${role.name} trusts ${service} without aws:SourceAccount`,
+        );
+        if (service === "firehose.amazonaws.com") {
+          assert.ok(
+            conditions.includes(`"sts:ExternalId":"${ACCOUNT}"`),
+            `${role.name}: Firehose without sts:ExternalId`,
+          );
+        }
+      }
+    });
+
+    it("names the resources a role serves where the service documents aws:SourceArn (Pipes, SSM Automation, Firehose)", () => {
+      for (const { role, service } of serviceRoles()) {
+        const arnLike = trustPolicy(role).Statement.map(
+          (s) => (s.Condition?.ArnLike ?? s.Condition?.ArnLikeIfExists)?.["aws:SourceArn"],
+        )[0];
+        const expected: Record<string, RegExp> = {
+          "pipes.amazonaws.com": /^arn:aws:pipes:eu-west-1:123456789012:pipe\/feature-flags-dev-audit\*$/,
+          "ssm.amazonaws.com": /^arn:aws:ssm:eu-west-1:123456789012:automation-execution\/\*$/,
+          "firehose.amazonaws.com":
+            /^arn:aws:firehose:eu-west-1:123456789012:deliverystream\/feature-flags-dev-audit\*$/,
+        };
+        if (expected[service] !== undefined) assert.match(String(arnLike), expected[service], role.name);
+      }
+    });
+
+    it("has AWS (iam-simulate) let each service assume its role for this account, and refuse it for another", async () => {
+      const assumptions = serviceCalls(resources).filter((call) => call.request.action === "sts:AssumeRole");
+      assert.ok(
+        assumptions.some((call) => !call.allowed),
+        "no refused assumption was simulated",
+      );
+      const wrong: string[] = [];
+      for (const call of assumptions) {
+        const decision = await simulate(call.request, { resource: call.resource });
+        if ((decision === "Allowed") !== call.allowed) wrong.push(`${call.what}: ${decision}`);
+      }
+      assert.deepEqual(wrong, []);
     });
   });
 

@@ -29,6 +29,10 @@ const STREAM_READS = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamod
 const DAY = { year: "2026", month: "11", day: "30", hour: "12" };
 
 const fnArn = (name: string) => `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${name}`;
+const firehoseArn = (name: string) => `arn:aws:firehose:${REGION}:${ACCOUNT}:deliverystream/${name}`;
+const pipeArn = (name: string) => `arn:aws:pipes:${REGION}:${ACCOUNT}:pipe/${name}`;
+/** The name Pulumi gives a resource on AWS: its logical name and a random suffix (the mocks keep the bare name). */
+const autonamed = (name: string) => `${name}-1a2b3c4`;
 const functionNameOfArn = (arn: string) => /:function:([^:/]+)/.exec(arn)?.[1] ?? arn;
 
 function bucketPolicy(resources: RecordedResource[], bucket: RecordedResource): PolicyDocument {
@@ -45,14 +49,50 @@ const bucketByArn = (resources: RecordedResource[], arn: string) =>
     throw new Error(`no bucket has the ARN ${arn}`);
   })();
 
-/** A role assumed by a service: the trust policy must name that service. */
-function assumes(what: string, service: string, role: RecordedResource): ServiceCall {
-  return {
-    what: `${what}: ${service} assumes ${role.name}`,
-    request: { principal: service, action: "sts:AssumeRole", resource: roleArn(role.name) },
-    resource: trustPolicy(role),
-    allowed: true,
-  };
+/** Another account, whose resources must not get this program's roles through a shared service. */
+export const OTHER_ACCOUNT = "210987654321";
+
+/**
+ * A role assumed by a service for one of the program's resources (`sourceArn`): the trust policy
+ * must let that service assume it with the keys the service sends (`aws:SourceAccount`,
+ * `aws:SourceArn`, and `sts:ExternalId` for Firehose), and refuse it for another account's
+ * resource (the confused deputy) unless `guarded` is false.
+ */
+function assumes(
+  what: string,
+  service: string,
+  role: RecordedResource,
+  sourceArn?: string,
+  guarded = true,
+): ServiceCall[] {
+  const request = (account: string, arn = sourceArn) => ({
+    principal: service,
+    action: "sts:AssumeRole",
+    resource: roleArn(role.name),
+    context: {
+      "aws:SourceAccount": account,
+      ...(arn === undefined ? {} : { "aws:SourceArn": arn.replace(ACCOUNT, account) }),
+      ...(service === "firehose.amazonaws.com" ? { "sts:ExternalId": account } : {}),
+    },
+  });
+  return [
+    {
+      what: `${what}: ${service} assumes ${role.name}`,
+      request: request(ACCOUNT),
+      resource: trustPolicy(role),
+      allowed: true,
+    },
+    ...(guarded
+      ? [
+          {
+            what: `${what}: ${service} acting for another account cannot assume ${role.name}`,
+            request: request(OTHER_ACCOUNT),
+            resource: trustPolicy(role),
+            allowed: false,
+          },
+        ]
+      : []),
+  ];
 }
 
 function asRole(what: string, resources: RecordedResource[], role: RecordedResource) {
@@ -77,7 +117,8 @@ export function lambdaServiceCalls(resources: RecordedResource[]): ServiceCall[]
     const call = asRole(`Lambda runs ${fn.name}`, resources, role);
     const stream = `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${fn.inputs.loggingConfig.logGroup}:log-stream:${DAY.year}/${DAY.month}/${DAY.day}/[$LATEST]0123456789abcdef`;
     return [
-      assumes(`Lambda runs ${fn.name}`, "lambda.amazonaws.com", role),
+      // Unguarded: ServiceFunction's execution roles trust Lambda without source conditions.
+      ...assumes(`Lambda runs ${fn.name}`, "lambda.amazonaws.com", role, fnArn(fn.name), false),
       call("logs:CreateLogStream", stream),
       call("logs:PutLogEvents", stream),
     ];
@@ -120,7 +161,7 @@ export function firehoseCalls(resources: RecordedResource[]): ServiceCall[] {
         .replace("!{firehose:error-output-type}", "processing-failed")}delivery-1`;
     const objects = [key(s3.prefix), key(s3.errorOutputPrefix)];
     return [
-      assumes(`Firehose ${stream.name}`, "firehose.amazonaws.com", role),
+      ...assumes(`Firehose ${stream.name}`, "firehose.amazonaws.com", role, firehoseArn(autonamed(stream.name))),
       // Firehose reads the processor's configuration, then invokes it, at the ARN it was given.
       ...processorArns.flatMap((arn) => [
         call("lambda:GetFunctionConfiguration", arn),
@@ -146,7 +187,19 @@ export function pipeCalls(resources: RecordedResource[]): ServiceCall[] {
     const source = pipe.inputs.sourceParameters.dynamodbStreamParameters;
     if (!String(pipe.inputs.target).includes(":firehose:")) throw new Error(`${pipe.name}: teach pipeCalls its target`);
     return [
-      assumes(`Pipe ${pipe.name}`, "pipes.amazonaws.com", role),
+      ...assumes(`Pipe ${pipe.name}`, "pipes.amazonaws.com", role, pipeArn(autonamed(pipe.name))),
+      // Nor for another pipe of the account: only this pipeline's.
+      {
+        what: `Pipe ${pipe.name}: another pipe of the account cannot assume ${role.name}`,
+        request: {
+          principal: "pipes.amazonaws.com",
+          action: "sts:AssumeRole",
+          resource: roleArn(role.name),
+          context: { "aws:SourceAccount": ACCOUNT, "aws:SourceArn": pipeArn("someone-elses-pipe") },
+        },
+        resource: trustPolicy(role),
+        allowed: false,
+      },
       ...STREAM_READS.map((action) => call(action, pipe.inputs.source)),
       call("dynamodb:ListStreams", "*"),
       call("firehose:PutRecordBatch", pipe.inputs.target),
@@ -327,7 +380,12 @@ export function configCalls(resources: RecordedResource[]): ServiceCall[] {
     const call = asRole(`the ${fix.inputs.targetId} automation`, resources, role);
     const anyBucket = "arn:aws:s3:::someone-elses-public-bucket";
     calls.push(
-      assumes(`the ${fix.inputs.targetId} automation`, "ssm.amazonaws.com", role),
+      ...assumes(
+        `the ${fix.inputs.targetId} automation`,
+        "ssm.amazonaws.com",
+        role,
+        `arn:aws:ssm:${REGION}:${ACCOUNT}:automation-execution/0d0ea2d5-1c2e-4b6f-9a3b-6f0d3c1e2a4b`,
+      ),
       ...["s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock"].map((action) =>
         call(action, anyBucket, { context: { "aws:ResourceAccount": ACCOUNT } }),
       ),
@@ -344,7 +402,7 @@ export function configCalls(resources: RecordedResource[]): ServiceCall[] {
     const policy = bucketPolicy(resources, bucketByArn(resources, bucketArn));
     const call = asRole("the Config recorder delivers", resources, role);
     calls.push(
-      assumes("the Config recorder", "config.amazonaws.com", role),
+      ...assumes("the Config recorder", "config.amazonaws.com", role),
       call("s3:GetBucketAcl", bucketArn, { resource: policy }),
       call("s3:PutObject", `${bucketArn}/AWSLogs/${ACCOUNT}/Config/${REGION}/2026/11/30/ConfigHistory/x.json.gz`, {
         resource: policy,
@@ -377,7 +435,7 @@ export function consoleCalls(resources: RecordedResource[]): ServiceCall[] {
       const policy = bucketPolicy(resources, bucket);
       const object = `arn:aws:s3:::${bucketName}/${key.join("/").replace("{file}", "app-0123ABCD.js")}`;
       return [
-        assumes("API Gateway reads the web console", "apigateway.amazonaws.com", role),
+        ...assumes("API Gateway reads the web console", "apigateway.amazonaws.com", role),
         call("s3:GetObject", object, { resource: policy }),
         // Least privilege: nothing outside the console's prefix, and no writes.
         call("s3:GetObject", `arn:aws:s3:::${bucketName}/other/secret.json`, { resource: policy, allowed: false }),
