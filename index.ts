@@ -62,7 +62,13 @@ const observability = new Observability(`${project}-${stack}`, {
   alarmEmail: config.get("alarmEmail"),
 });
 
-new Compliance(`${project}-${stack}`, { createConfigRecorder: config.getBoolean("createConfigRecorder") ?? false });
+// The rule watches every bucket in the account and region, other teams' too: `publicBucketsAllowed`
+// names the ones meant to be public, and `autoRemediate: false` turns fixing into reporting.
+new Compliance(`${project}-${stack}`, {
+  createConfigRecorder: config.getBoolean("createConfigRecorder") ?? false,
+  excludedBuckets: config.getObject<string[]>("publicBucketsAllowed"),
+  autoRemediate: config.getBoolean("autoRemediate") ?? true,
+});
 
 export const apiUrl = flagApi.apiUrl;
 export const consoleUrl = flagApi.consoleUrl;

@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
+import { roleNamed, roleStatements, simulate } from "../support/iam";
 import { dataGrants, statementsOf } from "../support/policies";
-import { ofType, type RecordedResource, runProgram, single } from "../support/pulumiMocks";
+import { ACCOUNT, ofType, type RecordedResource, runProgram, single } from "../support/pulumiMocks";
 
 describe("Compliance (Pulumi mocks)", () => {
   let resources: RecordedResource[];
@@ -54,6 +55,78 @@ describe("Compliance (Pulumi mocks)", () => {
       ofType(resources, "aws:iam/rolePolicyAttachment:RolePolicyAttachment").filter((a) => a.inputs.role === role.name),
       [],
     );
+  });
+
+  it("watches every bucket by default: no bucket is excluded from the rule", () => {
+    assert.equal(single(resources, "aws:cfg/rule:Rule").inputs.inputParameters, undefined);
+  });
+
+  describe("with publicBucketsAllowed", () => {
+    const allowed = ["team-b-website", "Legacy_Bucket.example"];
+    let scoped: RecordedResource[];
+
+    before(async () => {
+      scoped = await runProgram({ publicBucketsAllowed: JSON.stringify([...allowed, allowed[0]]) });
+    });
+
+    it("hands the buckets to the managed rule's excludedPublicBuckets parameter (CSV), once each", () => {
+      const rule = single(scoped, "aws:cfg/rule:Rule");
+      assert.deepEqual(JSON.parse(rule.inputs.inputParameters), { excludedPublicBuckets: allowed.join(",") });
+    });
+
+    it("denies the automation setting their public access block, even on a manual remediation (iam-simulate)", async () => {
+      const fix = single(scoped, "aws:cfg/remediationConfiguration:RemediationConfiguration");
+      const role = roleNamed(
+        scoped,
+        fix.inputs.parameters.find((p: { name: string }) => p.name === "AutomationAssumeRole").staticValue,
+      );
+      const put = (bucket: string) =>
+        simulate(
+          {
+            principal: `arn:aws:iam::${ACCOUNT}:role/${role.name}`,
+            action: "s3:PutBucketPublicAccessBlock",
+            resource: `arn:aws:s3:::${bucket}`,
+            context: { "aws:ResourceAccount": ACCOUNT },
+          },
+          { identity: roleStatements(scoped, role) },
+        );
+      for (const bucket of allowed) assert.equal(await put(bucket), "ExplicitlyDenied", bucket);
+      assert.equal(await put("someone-elses-public-bucket"), "Allowed");
+    });
+
+    for (const [value, why] of [
+      ['["a,b"]', "a comma would split the CSV into two names"],
+      ['["my website"]', "a space is no bucket name"],
+      ['[""]', "empty"],
+      ['"team-b-website"', "a string, not an array"],
+      [
+        JSON.stringify(Array.from({ length: 20 }, (_, i) => `${"b".repeat(60)}-${i}`)),
+        "over the rule's 1,024 characters",
+      ],
+    ]) {
+      it(`refuses ${value.length > 40 ? `${value.slice(0, 40)}…` : value} (${why}) before anything is deployed`, async () => {
+        await assert.rejects(runProgram({ publicBucketsAllowed: value }), /publicBucketsAllowed/);
+      });
+    }
+  });
+
+  describe("with autoRemediate false", () => {
+    let reporting: RecordedResource[];
+
+    before(async () => {
+      reporting = await runProgram({ autoRemediate: "false" });
+    });
+
+    it("keeps the rule reporting, with the fix configured as a manual action only", () => {
+      const rule = single(reporting, "aws:cfg/rule:Rule");
+      assert.equal(rule.inputs.source.sourceIdentifier, "S3_BUCKET_LEVEL_PUBLIC_ACCESS_PROHIBITED");
+      const fix = single(reporting, "aws:cfg/remediationConfiguration:RemediationConfiguration");
+      assert.equal(fix.inputs.configRuleName, rule.name);
+      assert.equal(fix.inputs.automatic, false);
+      assert.equal(fix.inputs.maximumAutomaticAttempts, undefined);
+      assert.equal(fix.inputs.retryAttemptSeconds, undefined);
+      assert.match(rule.inputs.description, /reported only/);
+    });
   });
 
   it("creates no recorder by default (an account has one per region)", () => {

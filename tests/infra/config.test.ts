@@ -23,6 +23,8 @@ describe("Pulumi.yaml configuration declarations", () => {
       createConfigRecorder: ["boolean", false],
       corsOrigins: ["array", []],
       ofrepRateLimit: ["integer", 1000],
+      publicBucketsAllowed: ["array", []],
+      autoRemediate: ["boolean", true],
     });
   });
 
