@@ -1,11 +1,22 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 
+/** Days an expired, overwritten or deleted version of a versioned bucket's object is kept. */
+export const NONCURRENT_VERSION_DAYS = 1;
+/** Days before S3 aborts a multipart upload that never completed (its parts are billed until then). */
+export const INCOMPLETE_UPLOAD_DAYS = 1;
+
 export interface SecureBucketArgs {
   /** Days after which objects expire; omitted keeps them. */
   expireAfterDays?: pulumi.Input<number>;
   /** Keep object versions (recover from overwrites and deletes). Default false. */
   versioning?: boolean;
+  /**
+   * With versioning and `expireAfterDays`: days a version is kept once it is no longer current
+   * (overwritten, deleted or expired), the window to recover it. Default
+   * `NONCURRENT_VERSION_DAYS`: data lives about `expireAfterDays` + this, not twice as long.
+   */
+  noncurrentVersionDays?: number;
   /** Extra bucket-policy statements (e.g. a service's write access), added to the TLS-only deny. */
   policyStatements?: pulumi.Input<aws.iam.PolicyStatement>[];
   /** Let `pulumi destroy` delete a bucket that still holds objects. Default false. */
@@ -73,14 +84,19 @@ export class SecureBucket extends pulumi.ComponentResource {
       // A policy put before the block exists could briefly be judged public.
       { ...child, dependsOn: [this.publicAccessBlock] },
     );
+    let versioning: aws.s3.BucketVersioning | undefined;
     if (args.versioning ?? false) {
-      new aws.s3.BucketVersioning(
+      versioning = new aws.s3.BucketVersioning(
         `${name}-versioning`,
         { bucket: bucket.id, versioningConfiguration: { status: "Enabled" } },
         child,
       );
     }
     if (args.expireAfterDays !== undefined) {
+      // On a versioned bucket, expiring an object only hides it behind a delete marker: the data
+      // goes when the now noncurrent version expires, and the marker, left alone, stays for good
+      // (S3 refuses ExpiredObjectDeleteMarker next to Days in one rule, hence a second rule).
+      const versioned = args.versioning ?? false;
       new aws.s3.BucketLifecycleConfiguration(
         `${name}-lifecycle`,
         {
@@ -91,12 +107,30 @@ export class SecureBucket extends pulumi.ComponentResource {
               status: "Enabled",
               filter: {},
               expiration: { days: args.expireAfterDays },
-              noncurrentVersionExpiration: { noncurrentDays: args.expireAfterDays },
-              abortIncompleteMultipartUpload: { daysAfterInitiation: 7 },
+              ...(versioned
+                ? {
+                    noncurrentVersionExpiration: {
+                      noncurrentDays: args.noncurrentVersionDays ?? NONCURRENT_VERSION_DAYS,
+                    },
+                  }
+                : {}),
+              abortIncompleteMultipartUpload: { daysAfterInitiation: INCOMPLETE_UPLOAD_DAYS },
             },
+            ...(versioned
+              ? [
+                  {
+                    id: "remove-expired-delete-markers",
+                    status: "Enabled",
+                    filter: {},
+                    expiration: { expiredObjectDeleteMarker: true },
+                  },
+                ]
+              : []),
           ],
         },
-        child,
+        // Versioning first: a lifecycle with noncurrent-version rules on an unversioned bucket is
+        // accepted but means nothing until versioning is on.
+        { ...child, dependsOn: versioning === undefined ? [] : [versioning] },
       );
     }
     this.bucket = bucket;

@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { AUDIT_PREFIX } from "../../components/auditPipeline";
 import { dataGrants } from "../support/policies";
 import { ofType, type RecordedResource, runProgram, single } from "../support/pulumiMocks";
 
@@ -26,6 +27,49 @@ describe("AuditPipeline (Pulumi mocks)", () => {
       forBucket("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration").length,
       1,
     );
+  });
+
+  it("keeps an audit line about auditRetentionDays + 1 days: the expired version a day, then its delete marker goes", () => {
+    const [lifecycle] = forBucket("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration");
+    const rules: Array<Record<string, any>> = lifecycle.inputs.rules;
+    assert.ok(rules.every((rule) => rule.status === "Enabled" && JSON.stringify(rule.filter) === "{}"));
+    const expire = rules.find((rule) => rule.expiration?.days !== undefined);
+    assert.equal(expire?.expiration.days, 400);
+    // Expired (or deleted, or overwritten) versions: one day to recover them, not another 400.
+    assert.deepEqual(expire?.noncurrentVersionExpiration, { noncurrentDays: 1 });
+    assert.deepEqual(expire?.abortIncompleteMultipartUpload, { daysAfterInitiation: 1 });
+    // The delete marker an expiry leaves, once its last version is gone (a rule of its own: S3
+    // refuses ExpiredObjectDeleteMarker next to Days).
+    const markers = rules.filter((rule) => rule.expiration?.expiredObjectDeleteMarker === true);
+    assert.equal(markers.length, 1);
+    assert.equal(markers[0].expiration.days, undefined);
+    assert.equal(rules.length, 2, "expiry, and removal of expired delete markers: nothing else");
+  });
+
+  it("projects the audit table by date up to NOW: years 2025 to the current one, months, days, hours", () => {
+    const parameters = single(resources, "aws:glue/catalogTable:CatalogTable").inputs.parameters;
+    assert.equal(parameters["projection.year.type"], "date");
+    assert.equal(parameters["projection.year.range"], "2025,NOW");
+    assert.equal(parameters["projection.year.format"], "yyyy");
+    assert.equal(parameters["projection.year.interval"], "1");
+    assert.equal(parameters["projection.year.interval.unit"], "YEARS");
+    // The same values Firehose writes into the keys, so `year='2026' AND month='11'` still finds them.
+    assert.match(
+      AUDIT_PREFIX,
+      /^audit\/year=!\{timestamp:yyyy\}\/month=!\{timestamp:MM\}\/day=!\{timestamp:dd\}\/hour=!\{timestamp:HH\}\/$/,
+    );
+    for (const [key, range] of [
+      ["month", "1,12"],
+      ["day", "1,31"],
+      ["hour", "0,23"],
+    ]) {
+      assert.equal(parameters[`projection.${key}.type`], "integer", key);
+      assert.equal(parameters[`projection.${key}.range`], range, key);
+      assert.equal(parameters[`projection.${key}.digits`], "2", key);
+    }
+    // No key ends in the far future: only the year grows, and only as time passes.
+    const ranges = Object.entries<string>(parameters).filter(([name]) => name.endsWith(".range"));
+    assert.deepEqual(ranges.map(([, range]) => range.split(",")[1]).sort(), ["12", "23", "31", "NOW"]);
   });
 
   it("delivers the flags table stream to Firehose through a Pipe with retries and a dead-letter queue", () => {
