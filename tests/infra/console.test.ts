@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { consoleCalls } from "../support/serviceCalls";
-import { simulate } from "../support/iam";
-import { ofType, type RecordedResource, REGION, runProgram, single } from "../support/pulumiMocks";
+import { roleArn, simulate, trustPolicy } from "../support/iam";
+import { ACCOUNT, ofType, type RecordedResource, REGION, runProgram, single } from "../support/pulumiMocks";
 
 const OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2";
 
@@ -89,6 +89,19 @@ describe("ConsoleSite and the console routes (Pulumi mocks)", () => {
         wrong.push(`${call.what}: ${call.request.action} ${call.request.resource} → ${decision}`);
     }
     assert.deepEqual(wrong, []);
+  });
+
+  it("lets API Gateway assume the reader role for this account only, whenever it names one (iam-simulate)", async () => {
+    const role = single(resources, "aws:iam/role:Role", "-console-reader");
+    const assume = (context: Record<string, string>) =>
+      simulate(
+        { principal: "apigateway.amazonaws.com", action: "sts:AssumeRole", resource: roleArn(role.name), context },
+        { resource: trustPolicy(role) },
+      );
+    assert.equal(await assume({ "aws:SourceAccount": ACCOUNT }), "Allowed");
+    assert.equal(await assume({ "aws:SourceAccount": "210987654321" }), "ImplicitlyDenied");
+    // API Gateway documents no source keys for integration credentials: without them, still allowed.
+    assert.equal(await assume({}), "Allowed");
   });
 
   it("exports consoleUrl: the API's URL + /console/", async () => {
