@@ -19,6 +19,7 @@ import { makeSettingsRoutes } from "../handlers/settings/routes";
 import { compileRoutes, toProxyEvent, tooLarge, writeProxyResult } from "./apigateway";
 import { makeConsoleServer } from "./console";
 import type { Dependency } from "./dependency";
+import { type LocalEventStreamLimits, type LocalEventStreams, makeLocalEventStreams } from "./eventStream";
 import type { Stores } from "./stores";
 
 /** What this step reads of the service's options (`ServiceOptions` documents each). */
@@ -26,6 +27,7 @@ export interface RestApiOptions {
   allowFlagDeletion: () => boolean;
   corsOrigins?: string[];
   consoleDir?: string;
+  eventStreamLimits?: Partial<LocalEventStreamLimits>;
 }
 
 const sendError = (response: http.ServerResponse, status: number, code: ErrorCode, message: string) => {
@@ -41,13 +43,17 @@ export function serveRestApi(
   dependency: Dependency,
   logger: Logger,
   options: RestApiOptions,
-): void {
+): { eventStreams: LocalEventStreams } {
   const { doc, tableName } = stores;
+  const flagSetSource = makeDynamoFlagSetSource({
+    doc,
+    flagsTable: tableName,
+    evaluatorsTable: evaluatorsTableFor(tableName),
+  });
   // OFREP as its Lambda runs it: a warm flag set checked for changes, lastEvaluated once a minute.
   const ofrep = makeOfrepRoutes({
-    flagSet: makeFlagSetCache({
-      source: makeDynamoFlagSetSource({ doc, flagsTable: tableName, evaluatorsTable: evaluatorsTableFor(tableName) }),
-    }),
+    flagSet: makeFlagSetCache({ source: flagSetSource }),
+    loadTokens: async () => tokenRecords,
     recorder: makeEvaluationRecorder({
       doc,
       tableName,
@@ -77,6 +83,15 @@ export function serveRestApi(
     logger,
     { corsOrigins: options.corsOrigins },
   );
+  // The event streams share one cache that only tells configurations apart (no flag is built).
+  const limits = options.eventStreamLimits ?? {};
+  const eventStreams = makeLocalEventStreams({
+    flagSet: makeFlagSetCache({ source: flagSetSource, checkIntervalMs: limits.pollMs ?? 50, build: false }),
+    tokenRecords,
+    logger,
+    corsOrigins: options.corsOrigins,
+    limits,
+  });
   const match = compileRoutes();
   const serveConsole = makeConsoleServer(options.consoleDir);
   server.on("request", async (request: http.IncomingMessage, response: http.ServerResponse) => {
@@ -104,6 +119,7 @@ export function serveRestApi(
       if (matched !== undefined && matched.route.method !== "OPTIONS" && !dependency.available()) {
         return sendError(response, 503, "DEPENDENCY_UNAVAILABLE", "DynamoDB Local is restarting; retry shortly");
       }
+      if (matched?.route.group === "events") return await eventStreams.serve(request, response, url);
       const event = await toProxyEvent(request, matched, { authorizer, url });
       writeProxyResult(response, await restHandler(event));
     } catch (error) {
@@ -111,4 +127,5 @@ export function serveRestApi(
       response.destroy(error as Error);
     }
   });
+  return { eventStreams };
 }

@@ -9,6 +9,7 @@ export interface TestServiceOptions {
   auditDataDir?: string;
   logger?: ServiceOptions["logger"];
   websocketLimits?: ServiceOptions["websocketLimits"];
+  eventStreamLimits?: ServiceOptions["eventStreamLimits"];
 }
 
 /**
@@ -31,6 +32,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     auditDataDir: options.auditDataDir,
     logger: options.logger,
     websocketLimits: options.websocketLimits,
+    eventStreamLimits: options.eventStreamLimits,
   });
   return { service, api: client(service.url, ADMIN_TOKEN), as: (token) => client(service.url, token) };
 }
