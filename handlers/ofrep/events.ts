@@ -97,6 +97,72 @@ export function makeEventStreamHandler({
   heartbeatMs,
   maxBufferedBytes,
 }: EventStreamDeps): (request: EventStreamRequest) => Promise<EventStreamOpening> {
+  const runStream = async (
+    sink: EventSink,
+    { initial, view, known, tokenId }: { initial: CompiledFlagSet; view: FlagView; known?: string; tokenId: string },
+  ): Promise<void> => {
+    const startedAt = clock();
+    let closed = false;
+    let wake: (() => void) | undefined;
+    let lastWriteAt = startedAt;
+    sink.onClose(() => {
+      closed = true;
+      wake?.();
+    });
+    const finish = () => {
+      if (closed) return;
+      closed = true;
+      sink.end();
+    };
+    const send = (text: string) => {
+      if (closed) return;
+      sink.write(text);
+      lastWriteAt = clock();
+      if (sink.buffered() > maxBufferedBytes) {
+        logger.warn("event stream closed: the client does not read", { tokenId, buffered: sink.buffered() });
+        finish();
+      }
+    };
+    // The timer is declared before the closure that clears it: Pulumi's serializer cannot
+    // capture a variable a closure uses before its declaration.
+    const sleep = (ms: number) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          wake = undefined;
+          resolve();
+        }, ms);
+        wake = () => {
+          clearTimeout(timer);
+          wake = undefined;
+          resolve();
+        };
+      });
+    const now = () => Math.floor(clock() / 1000);
+    try {
+      let etag = initial.etags[view];
+      send(`retry: ${RETRY_MS}\n`);
+      send(known === etag ? `id: ${etag}\n\n` : refetchEvent(etag, now()));
+      while (!closed) {
+        const remaining = startedAt + maxDurationMs - clock();
+        if (remaining <= 0) break;
+        await sleep(Math.min(pollMs, remaining));
+        if (closed) break;
+        const current = (await flagSet.get()).etags[view];
+        if (current !== etag) {
+          etag = current;
+          send(refetchEvent(etag, now()));
+        } else if (clock() - lastWriteAt >= heartbeatMs) {
+          send(": ping\n\n");
+        }
+      }
+    } catch (error) {
+      // The flag store failed (or the sink did): end the stream; the client reconnects after `retry`.
+      logger.error("event stream ended by a failure", { tokenId, error: error as Error });
+    } finally {
+      finish();
+    }
+  };
+
   return async (request) => {
     const principal = verifyStreamCredential(request.query.c, await loadTokens(), clock());
     if (principal === undefined) {
@@ -130,66 +196,4 @@ export function makeEventStreamHandler({
         }),
     };
   };
-
-  async function runStream(
-    sink: EventSink,
-    { initial, view, known, tokenId }: { initial: CompiledFlagSet; view: FlagView; known?: string; tokenId: string },
-  ): Promise<void> {
-    const startedAt = clock();
-    let closed = false;
-    let wake: (() => void) | undefined;
-    let lastWriteAt = startedAt;
-    sink.onClose(() => {
-      closed = true;
-      wake?.();
-    });
-    const finish = () => {
-      if (closed) return;
-      closed = true;
-      sink.end();
-    };
-    const send = (text: string) => {
-      if (closed) return;
-      sink.write(text);
-      lastWriteAt = clock();
-      if (sink.buffered() > maxBufferedBytes) {
-        logger.warn("event stream closed: the client does not read", { tokenId, buffered: sink.buffered() });
-        finish();
-      }
-    };
-    const sleep = (ms: number) =>
-      new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          wake = undefined;
-          resolve();
-        };
-        const timer = setTimeout(done, ms);
-        wake = done;
-      });
-    const now = () => Math.floor(clock() / 1000);
-    try {
-      let etag = initial.etags[view];
-      send(`retry: ${RETRY_MS}\n`);
-      send(known === etag ? `id: ${etag}\n\n` : refetchEvent(etag, now()));
-      while (!closed) {
-        const remaining = startedAt + maxDurationMs - clock();
-        if (remaining <= 0) break;
-        await sleep(Math.min(pollMs, remaining));
-        if (closed) break;
-        const current = (await flagSet.get()).etags[view];
-        if (current !== etag) {
-          etag = current;
-          send(refetchEvent(etag, now()));
-        } else if (clock() - lastWriteAt >= heartbeatMs) {
-          send(": ping\n\n");
-        }
-      }
-    } catch (error) {
-      // The flag store failed (or the sink did): end the stream; the client reconnects after `retry`.
-      logger.error("event stream ended by a failure", { tokenId, error: error as Error });
-    } finally {
-      finish();
-    }
-  }
 }
