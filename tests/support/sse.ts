@@ -26,6 +26,8 @@ export interface SseConnection {
   readonly blocks: SseBlock[];
   /** Waits for the next block matching `match` (from those not yet taken), or fails after `ms`. */
   next(match?: (block: SseBlock) => boolean, ms?: number): Promise<SseBlock>;
+  /** Passes over every block received so far: `next` waits for later ones. */
+  skipReceived(): void;
   /** Resolves once the server ended the stream (or it broke). */
   readonly ended: Promise<void>;
   /** Whether the stream has ended. */
@@ -77,6 +79,7 @@ export async function openSse(url: string, headers: Record<string, string> = {})
       body: text.length > 0 ? JSON.parse(text) : undefined,
       blocks,
       next: () => Promise.reject(new Error(`no stream: ${response.status} ${text}`)),
+      skipReceived: () => undefined,
       ended: Promise.resolve(),
       isEnded: () => true,
       close: () => undefined,
@@ -131,6 +134,9 @@ export async function openSse(url: string, headers: Record<string, string> = {})
           });
         });
       }
+    },
+    skipReceived: () => {
+      taken = blocks.length;
     },
     ended: read,
     isEnded: () => ended,
