@@ -6,6 +6,7 @@ import { archives } from "./archives";
 import { auditDelay } from "./audit";
 import { authorizerCost } from "./authorizer";
 import { evaluationBounds } from "./evaluationBounds";
+import { eventStreams } from "./eventStreams";
 import { fanout } from "./fanout";
 import { loadSection } from "./load";
 import { ofrepBench } from "./ofrep";
@@ -26,6 +27,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   },
   "evaluation-bounds": evaluationBounds,
   propagation,
+  "event-streams": eventStreams,
   audit: auditDelay,
   fanout,
   // Not `fanout-…`: `npm run bench -- fanout` stays the 1,000-connection figure alone.

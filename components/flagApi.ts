@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { type TokenConfig, toTokenRecords } from "../handlers/auth/tokens";
 import {
   ENV,
+  eventsEntrypoint,
   flagDeleteEntrypoint,
   flagReadsEntrypoint,
   flagWritesEntrypoint,
@@ -64,6 +65,14 @@ export interface FlagApiArgs {
    * @example ["https://admin.example.com"]
    */
   corsOrigins?: string[];
+  /**
+   * Concurrent executions reserved for the OFREP event-stream function, which is also the most
+   * OFREP event streams (open browser tabs) the stack serves at once: each open stream is one
+   * invocation for up to 14 minutes. Reserved so that streams cannot take the concurrency every
+   * other function needs (the account's default is 1,000; Lambda keeps 100 unreserved). A stream
+   * over the cap is refused (the official OFREP web provider retries it with backoff). Default 100.
+   */
+  eventStreamConcurrency?: number;
   /**
    * Serve the web console (a ConsoleSite's bucket and reader role) at the API's URL + `/console/`,
    * its files without a token. Default: no console routes.
@@ -126,6 +135,13 @@ export class FlagApi extends pulumi.ComponentResource {
         );
       }
     }
+    const eventStreamConcurrency = args.eventStreamConcurrency ?? 100;
+    if (!Number.isInteger(eventStreamConcurrency) || eventStreamConcurrency < 1) {
+      throw new pulumi.ResourceError(
+        `eventStreamConcurrency ${eventStreamConcurrency} must be a whole number of concurrent executions, at least 1`,
+        this,
+      );
+    }
     const logRetentionDays = args.logRetentionDays ?? 30;
     // Stack names may hold '.', which stage names may not.
     const stageName = args.stageName ?? pulumi.getStack().replace(/[^A-Za-z0-9_-]/g, "-");
@@ -184,6 +200,7 @@ export class FlagApi extends pulumi.ComponentResource {
       evaluators: aws.dynamodb.Table,
       history: aws.dynamodb.Table,
       parameter: aws.ssm.Parameter,
+      tokens: aws.ssm.Parameter,
     ) => {
       const environment = {
         [ENV.flagsTable]: table.name,
@@ -197,6 +214,13 @@ export class FlagApi extends pulumi.ComponentResource {
         Action: actions.map((action) => `dynamodb:${action}`),
         Resource: resource,
       });
+      // The token records, as the authorizer reads them: OFREP signs and the event stream checks
+      // the stream credential with them (SecureString with aws/ssm: no kms:Decrypt grant needed).
+      const readTokens: aws.iam.PolicyStatement = {
+        Effect: "Allow",
+        Action: ["ssm:GetParameter"],
+        Resource: tokens.arn,
+      };
       return {
         read: new ServiceFunction(
           `${name}-read`,
@@ -263,6 +287,7 @@ export class FlagApi extends pulumi.ComponentResource {
             ...common,
             description: "POST /ofrep/v1/evaluate/flags[/{key}] (OFREP)",
             callbackFactory: ofrepEntrypoint,
+            environment: { ...environment, [ENV.tokensParameter]: tokens.name },
             statements: [
               // The flag set: scanned only when the version item says it changed.
               allow(["Scan"], table.arn),
@@ -274,6 +299,28 @@ export class FlagApi extends pulumi.ComponentResource {
                   "ForAllValues:StringEquals": { "dynamodb:Attributes": ["flagName", "lastEvaluated"] },
                 },
               },
+              readTokens,
+            ],
+          },
+          { parent: this },
+        ),
+        events: new ServiceFunction(
+          `${name}-events`,
+          {
+            ...common,
+            description: "GET /ofrep/v1/events (OFREP event streams, SSE): a streamed response per client",
+            callbackFactory: eventsEntrypoint,
+            environment: { ...environment, [ENV.tokensParameter]: tokens.name },
+            // A stream lasts 14 minutes (EVENT_STREAM_MAX_DURATION_MS); Lambda's limit is 15.
+            timeout: 900,
+            // It compares etags and writes a line now and then; it builds no flag.
+            memorySize: 256,
+            reservedConcurrency: eventStreamConcurrency,
+            statements: [
+              // The flag set's version item every 250 ms; both tables scanned when it moved.
+              allow(["Scan"], table.arn),
+              allow(["GetItem", "Scan"], evaluators.arn),
+              readTokens,
             ],
           },
           { parent: this },
@@ -304,15 +351,16 @@ export class FlagApi extends pulumi.ComponentResource {
         write: functions.write.function.invokeArn,
         delete: functions.delete.function.invokeArn,
         ofrep: functions.ofrep.function.invokeArn,
+        events: functions.events.function.invokeArn,
         authorizer: authorizer.function.invokeArn,
       });
       const body = pulumi
         .all([arns, consoleArgs()])
-        .apply(([{ authorizer: authorizerUri, read, write, delete: remove, ofrep }, console]) =>
+        .apply(([{ authorizer: authorizerUri, read, write, delete: remove, ofrep, events }, console]) =>
           JSON.stringify(
             restApiSpec({
               title: `${name}-flags`,
-              integrations: { read, write, delete: remove, ofrep },
+              integrations: { read, write, delete: remove, ofrep, events },
               authorizerUri,
               authorizerTtlSeconds: args.authorizerTtlSeconds ?? 30,
               corsOrigins,
@@ -387,7 +435,13 @@ export class FlagApi extends pulumi.ComponentResource {
     this.deletionParameter = createDeletionParameter();
     this.tokensParameter = createTokensParameter();
     this.authorizer = createAuthorizer(this.tokensParameter);
-    this.functions = createFunctions(this.table, this.evaluatorsTable, this.historyTable, this.deletionParameter);
+    this.functions = createFunctions(
+      this.table,
+      this.evaluatorsTable,
+      this.historyTable,
+      this.deletionParameter,
+      this.tokensParameter,
+    );
     const { api, stage } = createApi(this.functions, this.authorizer);
     this.api = api;
     this.stage = stage;

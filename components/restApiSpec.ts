@@ -1,6 +1,6 @@
 import { CONSOLE_CACHE } from "../console/csp";
 import { CORS_EXPOSED_HEADERS } from "../handlers/http";
-import { ROUTES, type RouteGroup } from "../handlers/routes";
+import { isStreamed, ROUTES, type RouteGroup } from "../handlers/routes";
 
 /**
  * Where a gateway response's `Access-Control-Allow-Origin` comes from, for API Gateway's own
@@ -164,6 +164,23 @@ export function consoleRoutes({
   };
 }
 
+/**
+ * API Gateway waits this long for a streamed integration: the most it allows with
+ * `responseTransferMode: STREAM` (15 minutes, as a Lambda invocation), above the stream's own end.
+ */
+export const STREAM_TIMEOUT_MS = 900_000;
+
+/**
+ * The integration URI that has API Gateway call Lambda's InvokeWithResponseStream
+ * (`/2021-11-15/functions/{arn}/response-streaming-invocations`) instead of Invoke, from the
+ * function's invoke ARN (`/2015-03-31/functions/{arn}/invocations`).
+ */
+export function streamingInvokeUri(invokeArn: string): string {
+  const match = /^(arn:[^:]+:apigateway:[^:]+:lambda:path)\/2015-03-31\/functions\/(.+)\/invocations$/.exec(invokeArn);
+  if (match === null) throw new Error(`not a Lambda invoke ARN: ${invokeArn}`);
+  return `${match[1]}/2021-11-15/functions/${match[2]}/response-streaming-invocations`;
+}
+
 const UNAUTHENTICATED_MESSAGE = "send a valid token: Authorization: Bearer <token>";
 
 /** Name of the security scheme (the authorizer) in the document. */
@@ -200,8 +217,16 @@ export function restApiSpec({
       "x-amazon-apigateway-integration": {
         type: "aws_proxy",
         httpMethod: "POST",
-        uri: integrations[route.group],
         passthroughBehavior: "when_no_match",
+        // A streamed route (the OFREP event stream) is sent to the client as the function writes
+        // it, for up to 15 minutes (API Gateway's response streaming, Lambda proxy integrations).
+        ...(isStreamed(route.group) && route.method !== "OPTIONS"
+          ? {
+              uri: streamingInvokeUri(integrations[route.group]),
+              responseTransferMode: "STREAM",
+              timeoutInMillis: STREAM_TIMEOUT_MS,
+            }
+          : { uri: integrations[route.group] }),
       },
     };
   }

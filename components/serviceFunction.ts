@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import type { StreamifyHandler } from "aws-lambda";
 import { HANDLER, bundledArchive } from "./packaging";
 
 /** Every function of the service runs on this runtime (it ships the AWS SDK v3). */
@@ -15,7 +16,7 @@ export interface ServiceFunctionArgs {
    * Returns the Lambda handler. Runs once per cold start, so clients are built there and never
    * captured by serialization. Must be a plain function from `handlers/`.
    */
-  callbackFactory: () => aws.lambda.Callback<never, unknown>;
+  callbackFactory: () => aws.lambda.Callback<never, unknown> | StreamifyHandler<never, unknown>;
   /** What the function may do besides writing its own logs: exact actions on exact ARNs. */
   statements: pulumi.Input<aws.iam.PolicyStatement>[];
   /** Retention of the function's log group, in days. */
@@ -26,6 +27,12 @@ export interface ServiceFunctionArgs {
   timeout?: number;
   /** Memory in MB, which also buys CPU. Default 512. */
   memorySize?: number;
+  /**
+   * Concurrent executions reserved for (and the most allowed to) this function. Default none: it
+   * shares the account's pool. A function whose invocations last minutes (a response stream)
+   * gets a cap, so it cannot take the concurrency every other function needs.
+   */
+  reservedConcurrency?: number;
   description?: string;
   /**
    * Messages of errors the function throws on purpose, as its answer rather than a fault (the
@@ -118,6 +125,7 @@ export class ServiceFunction extends pulumi.ComponentResource {
         architectures: ["arm64"],
         memorySize: args.memorySize ?? 512,
         timeout: args.timeout ?? 10,
+        reservedConcurrentExecutions: args.reservedConcurrency,
         description: args.description,
         environment: args.environment === undefined ? undefined : { variables: args.environment },
         loggingConfig: {

@@ -4,6 +4,7 @@
  */
 
 import { Logger } from "@aws-lambda-powertools/logger";
+import type { APIGatewayProxyEvent } from "aws-lambda";
 import { SSMProvider } from "@aws-lambda-powertools/parameters/ssm";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { fromEnv } from "@aws-sdk/credential-provider-env";
@@ -21,9 +22,11 @@ import { historyTableFor } from "./flags/history";
 import { makeHistoryRoutes } from "./flags/historyRoutes";
 import { makeHistoryStore } from "./flags/historyStore";
 import { makeFlagStore } from "./flags/store";
-import { makeProxyHandler } from "./http";
-import { makeDynamoFlagSetSource, makeFlagSetCache } from "./ofrep/flagSet";
+import { corsHeaders, errorBody, makeProxyHandler } from "./http";
+import { type EventSink, makeEventStreamHandler, type EventStreamOpening } from "./ofrep/events";
+import { makeDynamoFlagSetSource, makeFlagSetCache, FLAG_SET_CHECK_MS } from "./ofrep/flagSet";
 import { makeEvaluationRecorder } from "./ofrep/lastEvaluated";
+import { lambdaStreaming } from "./ofrep/lambdaStreaming";
 import { makeOfrepRoutes } from "./ofrep/routes";
 import { makeConnectionStore } from "./realtime/connections";
 import {
@@ -136,7 +139,10 @@ export function flagWritesEntrypoint() {
   });
 }
 
-/** OFREP: a warm flag set per container, checked for changes every 250 ms (see ofrep/flagSet.ts). */
+/**
+ * OFREP: a warm flag set per container, checked for changes every 250 ms (see ofrep/flagSet.ts).
+ * The token records sign each caller's event-stream credential (ofrep/streamCredential.ts).
+ */
 export function ofrepEntrypoint() {
   const doc = documentClient();
   const flagsTable = requiredEnv(ENV.flagsTable);
@@ -149,7 +155,90 @@ export function ofrepEntrypoint() {
     tableName: flagsTable,
     onFailure: (flagName, error) => logger.warn("lastEvaluated not stamped", { flagName, error: error as Error }),
   });
-  return makeProxyHandler(makeOfrepRoutes({ flagSet, recorder }), logger, { corsOrigins: corsOriginsFromEnv() });
+  return makeProxyHandler(makeOfrepRoutes({ flagSet, recorder, loadTokens: tokensFromEnv() }), logger, {
+    corsOrigins: corsOriginsFromEnv(),
+  });
+}
+
+/**
+ * How long one event stream lasts on AWS: below the 15 minutes API Gateway streams a response
+ * and Lambda runs an invocation, so the stream ends cleanly and the EventSource reconnects (after
+ * `retry`, with Last-Event-ID) rather than being cut.
+ */
+export const EVENT_STREAM_MAX_DURATION_MS = 14 * 60_000;
+/** A comment line this often on a quiet stream: far inside API Gateway's 5-minute idle timeout. */
+export const EVENT_STREAM_HEARTBEAT_MS = 25_000;
+
+/**
+ * OFREP event streams (GET /ofrep/v1/events), one per invocation, streamed through API Gateway
+ * (`responseTransferMode: STREAM`, InvokeWithResponseStream). Each looks at its container's flag
+ * set every 250 ms — one GetItem of the version item — and never builds a flag.
+ */
+export function eventsEntrypoint() {
+  const logger = new Logger();
+  const flagSet = makeFlagSetCache({
+    source: makeDynamoFlagSetSource({
+      doc: documentClient(),
+      flagsTable: requiredEnv(ENV.flagsTable),
+      evaluatorsTable: requiredEnv(ENV.evaluatorsTable),
+    }),
+    build: false,
+  });
+  const open = makeEventStreamHandler({
+    flagSet,
+    loadTokens: tokensFromEnv(),
+    logger,
+    pollMs: FLAG_SET_CHECK_MS,
+    maxDurationMs: EVENT_STREAM_MAX_DURATION_MS,
+    heartbeatMs: EVENT_STREAM_HEARTBEAT_MS,
+    maxBufferedBytes: 64 * 1024,
+  });
+  const corsOrigins = corsOriginsFromEnv();
+  const streaming = lambdaStreaming();
+  return streaming.streamifyResponse<APIGatewayProxyEvent>(async (event, responseStream) => {
+    const headers = Object.fromEntries(
+      Object.entries(event.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value ?? undefined]),
+    );
+    const header = (name: string) => headers[name.toLowerCase()];
+    const cors = corsHeaders(header("Origin"), corsOrigins);
+    let opening: EventStreamOpening;
+    try {
+      opening = await open({ query: event.queryStringParameters ?? {}, header });
+    } catch (error) {
+      logger.error("event stream refused: the token records could not be read", { error: error as Error });
+      opening = {
+        status: 503,
+        headers: { "Content-Type": "application/json", "Retry-After": "1" },
+        body: errorBody("DEPENDENCY_UNAVAILABLE", "the service is unavailable; retry shortly"),
+      };
+    }
+    // The prelude (status and headers) first; everything after it is the body.
+    const stream = streaming.HttpResponseStream.from(responseStream, {
+      statusCode: opening.status,
+      headers: { ...opening.headers, ...cors },
+    });
+    // A client gone while a write is pending surfaces as an error on the stream: it ends the
+    // stream (onClose), never the process.
+    stream.on("error", (error: Error) => logger.warn("event stream broken", { error }));
+    if (opening.status !== 200) {
+      stream.end(JSON.stringify(opening.body));
+      return;
+    }
+    const sink: EventSink = {
+      write: (text) => {
+        if (!stream.destroyed && !stream.writableEnded) stream.write(text);
+      },
+      buffered: () => stream.writableLength,
+      end: () => {
+        if (!stream.writableEnded) stream.end();
+      },
+      onClose: (listener) => {
+        stream.once("close", listener);
+      },
+    };
+    // Awaited to its end: from Node.js 24 Lambda does not wait for work left after the handler returns.
+    await opening.stream(sink);
+  });
 }
 
 export function flagDeleteEntrypoint() {

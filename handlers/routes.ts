@@ -22,6 +22,10 @@ const SERVED = [
   // `evaluate` is the client keys' scope; `read` and `write` include it.
   { method: "POST", resource: "/ofrep/v1/evaluate/flags/{key}", group: "ofrep", scope: "evaluate" },
   { method: "POST", resource: "/ofrep/v1/evaluate/flags", group: "ofrep", scope: "evaluate" },
+  // OFREP's event stream (SSE, ADR-0008): no authorizer, since EventSource cannot send headers;
+  // the URL's short-lived credential is verified by the handler (handlers/ofrep/events.ts). Its
+  // own function, streaming its response for minutes (STREAMED_GROUPS).
+  { method: "GET", resource: "/ofrep/v1/events", group: "events", scope: null },
 ] as const;
 
 type Served = (typeof SERVED)[number];
@@ -40,13 +44,28 @@ export function methodsOf(resource: string): string[] {
   return [...methods, "OPTIONS"];
 }
 
+/**
+ * Groups whose function streams its response (API Gateway `responseTransferMode: STREAM`, Lambda
+ * `InvokeWithResponseStream`): an invocation lasts as long as the client stays connected.
+ */
+export const STREAMED_GROUPS = ["events"] as const;
+
+/**
+ * Who answers a path's preflight: the path's function, except that a streamed group's preflight,
+ * a short answer, goes to the OFREP function (a streaming function answers in the streaming format).
+ */
+const PREFLIGHT_GROUP: Partial<Record<Served["group"], Served["group"]>> = { events: "ofrep" };
+
 /** One OPTIONS route per path of the catalogue, answered by the function serving the path. */
 export const PREFLIGHTS: readonly Preflight[] = SERVED.filter(
   (route, index) => SERVED.findIndex((other) => other.resource === route.resource) === index,
-).map(({ resource, group }) => ({ method: "OPTIONS", resource, group, scope: null }));
+).map(({ resource, group }) => ({ method: "OPTIONS", resource, group: PREFLIGHT_GROUP[group] ?? group, scope: null }));
 
 export const ROUTES: ReadonlyArray<Served | Preflight> = [...SERVED, ...PREFLIGHTS];
 
 export type Route = Served | Preflight;
 export type RouteGroup = Route["group"];
-export const ROUTE_GROUPS: readonly RouteGroup[] = ["read", "write", "delete", "ofrep"];
+export const ROUTE_GROUPS: readonly RouteGroup[] = ["read", "write", "delete", "ofrep", "events"];
+
+/** Whether a group's function streams its response (see STREAMED_GROUPS). */
+export const isStreamed = (group: RouteGroup): boolean => (STREAMED_GROUPS as readonly string[]).includes(group);

@@ -20,6 +20,7 @@ import { makeSettingsRoutes } from "../handlers/settings/routes";
 import { compileRoutes, toProxyEvent, tooLarge, writeProxyResult } from "./apigateway";
 import { makeConsoleServer } from "./console";
 import type { Dependency } from "./dependency";
+import { type LocalEventStreamLimits, type LocalEventStreams, makeLocalEventStreams } from "./eventStream";
 import type { Stores } from "./stores";
 
 /** What this step reads of the service's options (`ServiceOptions` documents each). */
@@ -28,6 +29,7 @@ export interface RestApiOptions {
   corsOrigins?: string[];
   consoleDir?: string;
   ofrepRateLimit?: number;
+  eventStreamLimits?: Partial<LocalEventStreamLimits>;
 }
 
 /** The window of the OFREP limiter: its limit is per minute, as WAF's rate rule on AWS. */
@@ -60,13 +62,17 @@ export function serveRestApi(
   dependency: Dependency,
   logger: Logger,
   options: RestApiOptions,
-): void {
+): { eventStreams: LocalEventStreams } {
   const { doc, tableName } = stores;
+  const flagSetSource = makeDynamoFlagSetSource({
+    doc,
+    flagsTable: tableName,
+    evaluatorsTable: evaluatorsTableFor(tableName),
+  });
   // OFREP as its Lambda runs it: a warm flag set checked for changes, lastEvaluated once a minute.
   const ofrep = makeOfrepRoutes({
-    flagSet: makeFlagSetCache({
-      source: makeDynamoFlagSetSource({ doc, flagsTable: tableName, evaluatorsTable: evaluatorsTableFor(tableName) }),
-    }),
+    flagSet: makeFlagSetCache({ source: flagSetSource }),
+    loadTokens: async () => tokenRecords,
     recorder: makeEvaluationRecorder({
       doc,
       tableName,
@@ -96,6 +102,15 @@ export function serveRestApi(
     logger,
     { corsOrigins: options.corsOrigins },
   );
+  // The event streams share one cache that only tells configurations apart (no flag is built).
+  const limits = options.eventStreamLimits ?? {};
+  const eventStreams = makeLocalEventStreams({
+    flagSet: makeFlagSetCache({ source: flagSetSource, checkIntervalMs: limits.pollMs ?? 50, build: false }),
+    tokenRecords,
+    logger,
+    corsOrigins: options.corsOrigins,
+    limits,
+  });
   const match = compileRoutes();
   const serveConsole = makeConsoleServer(options.consoleDir);
   const rateLimit = options.ofrepRateLimit ?? DEFAULT_OFREP_RATE_LIMIT;
@@ -144,6 +159,7 @@ export function serveRestApi(
           "Retry-After": "1",
         });
       }
+      if (matched?.route.group === "events") return await eventStreams.serve(request, response, url);
       const event = await toProxyEvent(request, matched, { authorizer, url });
       writeProxyResult(response, await restHandler(event));
     } catch (error) {
@@ -151,4 +167,5 @@ export function serveRestApi(
       response.destroy(error as Error);
     }
   });
+  return { eventStreams };
 }

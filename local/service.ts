@@ -8,6 +8,7 @@ import { type TokenConfig, toTokenRecords } from "../handlers/auth/tokens";
 import { startConsumers } from "./consumers";
 import { startDependency } from "./dependency";
 import { listen, stopAccepting } from "./httpServer";
+import type { LocalEventStreamLimits } from "./eventStream";
 import { StartupError } from "./preflight";
 import { serveRestApi } from "./restApi";
 import { gateUntilServing } from "./startupGate";
@@ -52,6 +53,8 @@ export interface ServiceOptions {
   websocketLimits?: Partial<WebSocketLimits>;
   /** The built web console served at `/console/`; default `console/dist` of this checkout. */
   consoleDir?: string;
+  /** OFREP event streams: how often they look, how long they last, how many; defaults in `DEFAULT_LOCAL_EVENT_STREAM_LIMITS`. */
+  eventStreamLimits?: Partial<LocalEventStreamLimits>;
 }
 
 export interface RunningService {
@@ -93,7 +96,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     const dependency = await step(() => startDependency(options, teardown));
     const stores = await step(() => openStores(options, dependency, teardown));
     const realtime = await step(() => startWebSocketApi(gate.routes, stores, tokenRecords, logger, options, teardown));
-    await step(() => serveRestApi(gate.routes, stores, tokenRecords, dependency, logger, options));
+    const rest = await step(() => serveRestApi(gate.routes, stores, tokenRecords, dependency, logger, options));
+    teardown.add(() => rest.eventStreams.closeAll());
     await step(() => startConsumers(stores, dependency, realtime, logger, options, teardown));
     // On stop, new requests are refused before anything they would need goes away.
     // Not waiting for the server to close: WebSocket clients still connected end with the

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { EvaluationContext } from "@openfeature/core";
-import type { CompiledFlag, CompiledFlagSet } from "./flagSet";
+import { type CompiledFlag, type CompiledFlagSet, type FlagView, isVisible } from "./flagSet";
 
 /**
  * OFREP bodies (../shared/specs/ofrep/openapi.yaml, with SOURCE.md's two relaxations: a context
@@ -99,24 +99,60 @@ export function evaluateFlag(compiled: CompiledFlag, context: EvaluationContext)
   };
 }
 
-/** `POST /ofrep/v1/evaluate/flags/{key}`. */
-export function evaluateSingle(set: CompiledFlagSet, key: string, context: EvaluationContext): SingleResult {
-  const compiled = set.flags.get(key);
-  if (compiled === undefined) {
-    return { status: 404, body: { key, errorCode: "FLAG_NOT_FOUND", errorDetails: `flag '${key}' was not found` } };
-  }
-  return evaluateFlag(compiled, context);
+/**
+ * What a client key is told about a failure, per code. The details flagd-core and the compiler
+ * write can quote the targeting (a path into the rule, a value it compares with, an evaluator's
+ * name); a client key must learn nothing of the rules, only that the flag failed and how.
+ */
+const CLIENT_ERROR_DETAILS: Readonly<Record<EvaluationFailure["errorCode"], string>> = {
+  PARSE_ERROR: "the flag cannot be evaluated",
+  TARGETING_KEY_MISSING: "the flag needs a targetingKey in the context",
+  INVALID_CONTEXT: "the context does not suit the flag",
+  GENERAL: "the flag could not be evaluated for this context",
+};
+
+/** One flag as `view` may see it: its OFREP answer, with generic failure details for client keys. */
+function answerFor(compiled: CompiledFlag, context: EvaluationContext, view: FlagView): SingleResult {
+  const result = evaluateFlag(compiled, context);
+  if (view === "all" || result.status !== 400) return result;
+  return { status: 400, body: { ...result.body, errorDetails: CLIENT_ERROR_DETAILS[result.body.errorCode] } };
 }
 
-/** `POST /ofrep/v1/evaluate/flags`: every flag, in key order, failures included per flag. */
+/**
+ * `POST /ofrep/v1/evaluate/flags/{key}`. A flag outside the caller's view does not exist for it:
+ * the same 404 as a flag that is not there.
+ */
+export function evaluateSingle(
+  set: CompiledFlagSet,
+  key: string,
+  context: EvaluationContext,
+  view: FlagView = "all",
+): SingleResult {
+  const compiled = set.flags.get(key);
+  if (compiled === undefined || !isVisible(compiled, view)) {
+    return { status: 404, body: { key, errorCode: "FLAG_NOT_FOUND", errorDetails: `flag '${key}' was not found` } };
+  }
+  return answerFor(compiled, context, view);
+}
+
+/** The keys of the flags a view holds, in key order. */
+export function visibleKeys(set: CompiledFlagSet, view: FlagView): string[] {
+  return [...set.flags.values()]
+    .filter((flag) => isVisible(flag, view))
+    .map((flag) => flag.key)
+    .sort();
+}
+
+/** `POST /ofrep/v1/evaluate/flags`: every flag of the view, in key order, failures included per flag. */
 export function evaluateBulk(
   set: CompiledFlagSet,
   context: EvaluationContext,
+  view: FlagView = "all",
 ): { flags: Array<EvaluationSuccess | EvaluationFailure> } {
-  const keys = [...set.flags.keys()].sort();
   return {
-    flags: keys.map(
-      (key) => evaluateFlag(set.flags.get(key) as CompiledFlag, context).body as EvaluationSuccess | EvaluationFailure,
+    flags: visibleKeys(set, view).map(
+      (key) =>
+        answerFor(set.flags.get(key) as CompiledFlag, context, view).body as EvaluationSuccess | EvaluationFailure,
     ),
   };
 }

@@ -1,13 +1,49 @@
 import type { EvaluationContext } from "@openfeature/core";
+import { isClientKey, type Scope, type TokenRecord } from "../auth/tokens";
 import { isServiceError } from "../errors";
 import { type ApiRequest, type ApiResponse, parseJsonBody, type RouteHandler } from "../http";
-import { bulkEtag, etagMatches, evaluateBulk, evaluateSingle } from "./evaluate";
-import type { FlagSetCache } from "./flagSet";
+import { bulkEtag, etagMatches, evaluateBulk, evaluateSingle, visibleKeys } from "./evaluate";
+import type { FlagSetCache, FlagView } from "./flagSet";
 import type { EvaluationRecorder } from "./lastEvaluated";
+import { issueStreamCredential } from "./streamCredential";
 
 export interface OfrepRouteDeps {
   flagSet: Pick<FlagSetCache, "get">;
   recorder: EvaluationRecorder;
+  /**
+   * The token records (as the authorizer reads them), to sign the caller's event-stream
+   * credential. Absent: the bulk response carries no `eventStreams` and clients poll.
+   */
+  loadTokens?: () => Promise<readonly TokenRecord[]>;
+  clock?: () => number;
+}
+
+/** Path of the OFREP event stream (SSE), served by the `events` route group. */
+export const EVENTS_PATH = "/ofrep/v1/events";
+
+/**
+ * Seconds a hidden tab keeps its stream open (ADR-0008 `inactivityDelaySec`). A minute: on AWS an
+ * open stream bills Lambda time the whole while, and a tab that comes back re-fetches anyway.
+ */
+export const INACTIVITY_DELAY_SECONDS = 60;
+
+/** Which flags a caller sees: a client key only the client-side ones (CONTRACT.md, "Auth"). */
+export const viewOf = (scopes: readonly Scope[]): FlagView => (isClientKey(scopes) ? "clientSide" : "all");
+
+const HOST = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$/;
+
+/**
+ * The absolute URL of the caller's event stream, as the client reached this API: its scheme
+ * (`X-Forwarded-Proto`, which API Gateway sets to https; none locally), host and base path (the
+ * stage on API Gateway's default endpoint). Undefined when the request names no usable host.
+ */
+export function eventStreamUrl(request: ApiRequest, credential: string, configEtag: string): string | undefined {
+  const host = request.header("Host");
+  if (host === undefined || !HOST.test(host)) return undefined;
+  const forwarded = request.header("X-Forwarded-Proto")?.split(",")[0].trim().toLowerCase();
+  const scheme = forwarded === "https" || forwarded === "http" ? forwarded : "http";
+  const query = new URLSearchParams({ c: credential, v: configEtag });
+  return `${scheme}://${host}${request.basePath}${EVENTS_PATH}?${query}`;
 }
 
 /** Why a request's context is unusable, or the context. */
@@ -79,12 +115,24 @@ const json = (status: number, body: unknown, headers: Record<string, string> = {
  * Evaluation reads the warm flag set (see flagSet.ts) and stamps `lastEvaluated` at most once a
  * minute per flag; neither costs a DynamoDB request per evaluation.
  */
-export function makeOfrepRoutes({ flagSet, recorder }: OfrepRouteDeps): Record<string, RouteHandler> {
+export function makeOfrepRoutes({
+  flagSet,
+  recorder,
+  loadTokens,
+  clock = Date.now,
+}: OfrepRouteDeps): Record<string, RouteHandler> {
   // The answer does not wait for the once-a-minute stamps (a bulk one makes up to one per flag).
   // On Lambda a stamp still in flight when the invocation ends resumes with the next one; a stamp
   // that fails is retried on a later evaluation (the recorder forgets it), never failing this one.
   const recordInBackground = (names: string[]) => {
     void recorder.record(names);
+  };
+  const eventStreams = async (request: ApiRequest, configEtag: string) => {
+    if (loadTokens === undefined || request.actor === null) return undefined;
+    const record = (await loadTokens()).find((candidate) => candidate.id === request.actor);
+    if (record === undefined) return undefined;
+    const url = eventStreamUrl(request, issueStreamCredential(record, clock()), configEtag);
+    return url === undefined ? undefined : [{ type: "sse", url, inactivityDelaySec: INACTIVITY_DELAY_SECONDS }];
   };
   return {
     "POST /ofrep/v1/evaluate/flags/{key}": async (request) => {
@@ -92,17 +140,31 @@ export function makeOfrepRoutes({ flagSet, recorder }: OfrepRouteDeps): Record<s
       const parsed = parseContext(request);
       if ("problem" in parsed) return json(400, { key, errorCode: "INVALID_CONTEXT", errorDetails: parsed.problem });
       const set = await flagSet.get();
-      const result = evaluateSingle(set, key, parsed.context);
+      const result = evaluateSingle(set, key, parsed.context, viewOf(request.scopes));
       if (result.status !== 404) recordInBackground([key]);
       return json(result.status, result.body);
     },
     "POST /ofrep/v1/evaluate/flags": async (request) => {
       const parsed = parseContext(request);
       if ("problem" in parsed) return json(400, { errorCode: "INVALID_CONTEXT", errorDetails: parsed.problem });
-      const set = await flagSet.get();
-      const body = evaluateBulk(set, parsed.context);
+      const view = viewOf(request.scopes);
+      let set = await flagSet.get();
+      // An event stream told the client of a configuration this cache does not hold yet (another
+      // container saw the change first): probe the version now rather than at the next interval,
+      // as ADR-0008 lets a server do, so the re-fetch the event triggered sees the change.
+      const heardOf = request.query.flagConfigEtag;
+      if (heardOf !== undefined && heardOf !== set.etags[view]) set = await flagSet.get({ recheck: true });
+      const streams = await eventStreams(request, set.etags[view]);
+      const body = {
+        ...evaluateBulk(set, parsed.context, view),
+        ...(streams === undefined ? {} : { eventStreams: streams }),
+      };
       const etag = bulkEtag(body);
-      recordInBackground([...set.flags.keys()]);
+      recordInBackground(visibleKeys(set, view));
+      // 304 only for a matching If-None-Match, never for flagConfigEtag alone: the event's etag
+      // names the configuration the client has *not* evaluated yet (it is what changed), so
+      // equality with the current configuration says nothing about the client's cached
+      // evaluations, which only the bulk ETag (a hash of this body) describes.
       if (etagMatches(request.header("If-None-Match"), etag)) return { status: 304, headers: { ETag: etag } };
       return json(200, body, { ETag: etag });
     },

@@ -6,11 +6,14 @@ import { evaluatorsTableFor } from "../../handlers/evaluators/table";
 import { historyTableFor } from "../../handlers/flags/history";
 import { localDynamoClient } from "../../local/dynamodb";
 import { ensureFlagsTable } from "../../local/tables";
+import { toTokenRecords } from "../../handlers/auth/tokens";
 import { loadHandler, type MaterializedArtifact, materialize } from "../support/artifacts";
+import { startFakeSsm } from "../support/fakeSsm";
 import { sharedDynamo, uniqueTableName } from "../support/hooks";
 import { makeOfrepValidator } from "../support/ofrep";
 import { proxyEvent } from "../support/proxyEvents";
 import { runProgram, single } from "../support/pulumiMocks";
+import { TEST_TOKENS } from "../support/tokens";
 
 type Handler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
 const FUNCTION = "aws:lambda/function:Function";
@@ -20,6 +23,7 @@ describe("OFREP Lambda artifact (serialized __index.js, flagd-core inside, again
   const artifacts: Record<"ofrep" | "write", MaterializedArtifact> = {} as never;
   const validator = makeOfrepValidator();
   let env: Record<string, string>;
+  let ssm: Awaited<ReturnType<typeof startFakeSsm>>;
   const savedEnv = { ...process.env };
 
   before(async () => {
@@ -31,7 +35,12 @@ describe("OFREP Lambda artifact (serialized __index.js, flagd-core inside, again
     const client = localDynamoClient(dynamo.endpoint);
     await ensureFlagsTable(client, tableName);
     client.destroy();
+    // The token records, which sign the event-stream credential of each bulk answer.
+    const tokensParameter = "/feature-flags/test/api-tokens";
+    ssm = await startFakeSsm(new Map([[tokensParameter, JSON.stringify(toTokenRecords(TEST_TOKENS))]]));
     env = {
+      AWS_ENDPOINT_URL_SSM: ssm.endpoint,
+      API_TOKENS_PARAMETER: tokensParameter,
       AWS_REGION: "local",
       AWS_ACCESS_KEY_ID: "local",
       AWS_SECRET_ACCESS_KEY: "local",
@@ -41,7 +50,8 @@ describe("OFREP Lambda artifact (serialized __index.js, flagd-core inside, again
       HISTORY_TABLE_NAME: historyTableFor(tableName),
     };
   });
-  after(() => {
+  after(async () => {
+    await ssm?.stop();
     process.env = savedEnv;
   });
 

@@ -1,9 +1,12 @@
 import { strict as assert } from "node:assert";
 import { marshall } from "@aws-sdk/util-dynamodb";
 import type { DynamoDBRecord } from "aws-lambda";
+import { toTokenRecords } from "../../handlers/auth/tokens";
+import { issueStreamCredential } from "../../handlers/ofrep/streamCredential";
 import { materialize } from "../support/artifacts";
 import { startArtifactHarness } from "../support/artifactHarness";
 import { recordedInvocations, type WireCall } from "../support/awsCalls";
+import { collectingResponseStream } from "../support/lambdaStreaming";
 import { grantedActions, roleArn, roleNamed, roleStatements, simulate, toIamRequests } from "../support/iam";
 import { proxyEvent } from "../support/proxyEvents";
 import { ACCOUNT, ofType, REGION, type RecordedResource, runProgram } from "../support/pulumiMocks";
@@ -25,7 +28,8 @@ const UNEXERCISED_GRANTS: Record<string, Record<string, string>> = {
   },
 };
 
-type Invoke = (event: unknown) => Promise<unknown>;
+/** Invokes a function; a streaming one also takes the response stream (and a context). */
+type Invoke = (event: unknown, ...streaming: unknown[]) => Promise<unknown>;
 /** Drives a function; `reload` loads its artifact again with environment overrides. */
 type Driver = (invoke: Invoke, reload: (overrides: Record<string, string>) => Invoke) => Promise<void>;
 
@@ -131,7 +135,23 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
         const context = { targetingKey: "user-1" };
         const single = { method: "POST", resource: "/ofrep/v1/evaluate/flags/{key}", params: { key: "ruled" } };
         await ok(200)(invoke(proxyEvent({ ...single, body: { context } })));
+        // Bulk: signs the caller's event-stream credential with the token records (ssm:GetParameter).
         await ok(200)(invoke(proxyEvent({ method: "POST", resource: "/ofrep/v1/evaluate/flags", body: { context } })));
+      },
+      events: async (invoke) => {
+        // A stream: the token records (the credential), the flag-set version, both tables scanned.
+        const reader = toTokenRecords(TEST_TOKENS).find((r) => r.id === "reader");
+        assert.ok(reader);
+        const response = collectingResponseStream();
+        const query = { c: issueStreamCredential(reader, Date.now()), v: "stale" };
+        const running = invoke(
+          proxyEvent({ method: "GET", resource: "/ofrep/v1/events", query, authorizer: null }),
+          response.stream,
+          {},
+        );
+        await response.until((body) => body.includes("refetchEvaluation"));
+        response.disconnect();
+        await running;
       },
       "ws-connect": async (invoke) => {
         const event = {

@@ -7,7 +7,7 @@ import { ofType, type RecordedResource, runProgram, single } from "../support/pu
 const FUNCTION = "aws:lambda/function:Function";
 const WEB_ACL = "aws:wafv2/webAcl:WebAcl";
 const PARAMETER = "aws:ssm/parameter:Parameter";
-const FLAG_FUNCTIONS = ["-read", "-write", "-delete", "-ofrep"];
+const FLAG_FUNCTIONS = ["-read", "-write", "-delete", "-ofrep", "-events"];
 const flagFunctions = (resources: RecordedResource[]) =>
   ofType(resources, FUNCTION).filter((fn) => FLAG_FUNCTIONS.some((suffix) => fn.name.endsWith(suffix)));
 
@@ -99,6 +99,30 @@ describe("FlagApi (Pulumi mocks)", () => {
         .filter(([path]) => !path.startsWith("/console"))
         .flatMap(([, methods]) => Object.keys(methods as object));
       assert.equal(defined.length, ROUTES.length);
+    });
+
+    it("streams the OFREP event stream: InvokeWithResponseStream, STREAM transfer, 15 minutes; its preflight is buffered", () => {
+      const paths = spec().paths;
+      const events = single(resources, FUNCTION, "-events");
+      const integration = paths["/ofrep/v1/events"].get["x-amazon-apigateway-integration"];
+      assert.equal(
+        integration.uri,
+        `arn:aws:apigateway:eu-west-1:lambda:path/2021-11-15/functions/arn:aws:lambda:eu-west-1:123456789012:function:${events.name}/response-streaming-invocations`,
+      );
+      assert.equal(integration.responseTransferMode, "STREAM");
+      assert.equal(integration.timeoutInMillis, 900_000);
+      // No authorizer: EventSource sends no header; the URL's credential is the handler's to check.
+      assert.deepEqual(paths["/ofrep/v1/events"].get.security, []);
+      const preflight = paths["/ofrep/v1/events"].options["x-amazon-apigateway-integration"];
+      assert.equal(preflight.responseTransferMode, undefined);
+      assert.match(preflight.uri, /function:[^/]+-ofrep\/invocations$/);
+      // Every other route is buffered.
+      const streamed = Object.values<
+        Record<string, { "x-amazon-apigateway-integration": { responseTransferMode?: string } }>
+      >(paths)
+        .flatMap((methods) => Object.values(methods))
+        .filter((operation) => operation["x-amazon-apigateway-integration"].responseTransferMode !== undefined);
+      assert.equal(streamed.length, 1);
     });
 
     it("answers unknown routes with the contract's error body instead of API Gateway's 403", () => {
@@ -209,6 +233,16 @@ describe("FlagApi (Pulumi mocks)", () => {
       }
     });
 
+    it("give the event-stream function 15 minutes, and reserve (so cap) its concurrency at 100", () => {
+      const events = single(resources, FUNCTION, "-events");
+      assert.equal(events.inputs.timeout, 900);
+      assert.equal(events.inputs.reservedConcurrentExecutions, 100);
+      assert.equal(events.inputs.memorySize, 256);
+      for (const fn of ofType(resources, FUNCTION).filter((f) => f !== events)) {
+        assert.equal(fn.inputs.reservedConcurrentExecutions, undefined, fn.name);
+      }
+    });
+
     it("keep logs for logRetentionDays, 30 by default", () => {
       const groups = ofType(resources, "aws:cloudwatch/logGroup:LogGroup");
       assert.equal(groups.length, ofType(resources, FUNCTION).length);
@@ -260,10 +294,21 @@ describe("FlagApi (Pulumi mocks)", () => {
           resources: [`arn:aws:ssm:eu-west-1:123456789012:parameter${parameter.inputs.name}`],
         },
       ]);
+      const tokens = single(resources, PARAMETER, "-api-tokens");
+      const readTokens = {
+        actions: ["ssm:GetParameter"],
+        resources: [`arn:aws:ssm:eu-west-1:123456789012:parameter${tokens.inputs.name}`],
+      };
       assert.deepEqual(grants("-ofrep"), [
         dynamo(["Scan"], tableArn),
         dynamo(["GetItem", "Scan"], evaluatorsArn),
         dynamo(["UpdateItem"], tableArn),
+        readTokens,
+      ]);
+      assert.deepEqual(grants("-events"), [
+        dynamo(["Scan"], tableArn),
+        dynamo(["GetItem", "Scan"], evaluatorsArn),
+        readTokens,
       ]);
     });
 

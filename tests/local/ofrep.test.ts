@@ -3,8 +3,9 @@ import { FLAG_SET_CHECK_MS } from "../../handlers/ofrep/flagSet";
 import type { RunningService } from "../../local/service";
 import type { Client } from "../support/http";
 import { startTestService } from "../support/localService";
+import { setClientSide } from "../support/clientSide";
 import { makeOfrepValidator, ofrepClient } from "../support/ofrep";
-import { READ_TOKEN } from "../support/tokens";
+import { CLIENT_TOKEN, READ_TOKEN } from "../support/tokens";
 
 /** Polls until `check` passes or `ms` pass; returns how long it took. */
 async function within(ms: number, check: () => Promise<boolean>): Promise<number> {
@@ -197,6 +198,99 @@ describe("OFREP on the local runtime", () => {
       await within(1000, async () => (await ofrep.single("eu-checkout", {})).status === 404);
       await api("POST", "/flags", { body: { flagName: "brand-new", value: "hello" } });
       await within(1000, async () => (await ofrep.single("brand-new", {})).body?.value === "hello");
+    });
+  });
+
+  describe("a client key (evaluate scope)", () => {
+    let client: ReturnType<typeof ofrepClient>;
+    const rule = { if: [{ in: [{ var: "email" }, ["ceo@example.com", "cfo@example.com"]] }, "on", "off"] };
+    before(async () => {
+      client = ofrepClient(service.url, CLIENT_TOKEN, validator);
+      const flags = [
+        { flagName: "cs-banner", variants: { on: true, off: false }, defaultVariant: "off", targeting: rule },
+        { flagName: "cs-secret", variants: { on: true, off: false }, defaultVariant: "off", targeting: rule },
+        {
+          flagName: "cs-broken",
+          variants: { on: true, off: false },
+          defaultVariant: "off",
+          targeting: { if: [{ "<": [{ var: "secretTiers" }, 1] }, "on", "off"] },
+        },
+      ];
+      for (const body of flags) assert.equal((await api("POST", "/flags", { body })).status, 201, body.flagName);
+      await setClientSide(service, "cs-banner");
+      await setClientSide(service, "cs-broken");
+      await within(1000, async () => (await client.single("cs-banner", {})).status === 200);
+    });
+
+    it("evaluates a client-side flag, with only OFREP's fields", async () => {
+      const result = await client.single("cs-banner", { email: "ceo@example.com" });
+      assert.equal(result.status, 200);
+      assert.deepEqual(result.body, { key: "cs-banner", value: true, reason: "TARGETING_MATCH", variant: "on" });
+    });
+
+    it("answers a server-only flag exactly as a flag that does not exist", async () => {
+      const secret = await client.single("cs-secret", { email: "ceo@example.com" });
+      const missing = await client.single("cs-never-was", { email: "ceo@example.com" });
+      assert.equal(secret.status, 404);
+      assert.deepEqual(secret.body, {
+        ...missing.body,
+        key: "cs-secret",
+        errorDetails: "flag 'cs-secret' was not found",
+      });
+      assert.equal(missing.body.errorDetails, "flag 'cs-never-was' was not found");
+      // A read token still sees it.
+      assert.equal((await ofrep.single("cs-secret", { email: "ceo@example.com" })).body.value, true);
+    });
+
+    it("gets only the client-side flags in bulk; a read token gets them all", async () => {
+      const result = await client.bulk({ email: "cfo@example.com" });
+      assert.equal(result.status, 200);
+      assert.deepEqual(
+        result.body.flags.map((f: { key: string }) => f.key),
+        ["cs-banner", "cs-broken"],
+      );
+      const all = await ofrep.bulk({ email: "cfo@example.com" });
+      assert.ok(all.body.flags.some((f: { key: string }) => f.key === "cs-secret"));
+      assert.ok(all.body.flags.some((f: { key: string }) => f.key === "plain"));
+    });
+
+    it("learns nothing of the rules from a failure: generic errorDetails, where a read token gets the cause", async () => {
+      const context = { secretTiers: ["gold", "platinum"] };
+      const forClient = await client.single("cs-broken", context);
+      assert.equal(forClient.status, 400);
+      assert.deepEqual(forClient.body, {
+        key: "cs-broken",
+        errorCode: "GENERAL",
+        errorDetails: "the flag could not be evaluated for this context",
+      });
+      const forReader = await ofrep.single("cs-broken", context);
+      assert.equal(forReader.body.errorCode, "GENERAL");
+      assert.notEqual(forReader.body.errorDetails, forClient.body.errorDetails);
+      const inBulk = (await client.bulk(context)).body.flags.find((f: { key: string }) => f.key === "cs-broken");
+      assert.equal(inBulk.errorDetails, "the flag could not be evaluated for this context");
+    });
+
+    it("stamps lastEvaluated only on the flags it saw", async () => {
+      // Neither flag evaluated by anyone before: a server-only one, and a client-side one whose
+      // evaluation shows the cache holds both.
+      for (const flagName of ["cs-unseen", "cs-seen"]) {
+        assert.equal((await api("POST", "/flags", { body: { flagName, value: 1 } })).status, 201);
+      }
+      await setClientSide(service, "cs-seen");
+      await within(1000, async () =>
+        (await client.bulk({})).body.flags.some((f: { key: string }) => f.key === "cs-seen"),
+      );
+      await within(2000, async () => (await api("GET", "/flags/cs-seen")).body.lastEvaluated !== undefined);
+      // The stamps of one bulk are written together: give a wrong one time to land.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.equal((await api("GET", "/flags/cs-unseen")).body.lastEvaluated, undefined);
+    });
+
+    it("sees a flag once it becomes client-side, and loses it when it stops being so", async () => {
+      await setClientSide(service, "cs-secret");
+      await within(1000, async () => (await client.single("cs-secret", {})).status === 200);
+      await setClientSide(service, "cs-secret", false);
+      await within(1000, async () => (await client.single("cs-secret", {})).status === 404);
     });
   });
 

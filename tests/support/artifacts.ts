@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { deflateRawSync } from "node:zlib";
 import { recordInvocation } from "./awsCalls";
 import { assertCallsAllowed, type PolicyStatement, roleNamed, roleStatements } from "./iam";
+import { installAwsLambdaGlobal } from "./lambdaStreaming";
 import { programOf, type RecordedResource } from "./pulumiMocks";
 
 const PROJECT_ROOT = path.resolve(__dirname, "../..");
@@ -97,23 +98,26 @@ export async function materialize(fn: RecordedResource): Promise<MaterializedArt
 export function loadHandler<E, R>(
   artifact: MaterializedArtifact,
   env: Record<string, string>,
-): (event: E) => Promise<R> {
+): (event: E, ...streaming: unknown[]) => Promise<R> {
   Object.assign(process.env, env);
+  // What Lambda's Node.js runtime gives every function: the response-streaming global.
+  installAwsLambdaGlobal();
   delete require.cache[artifact.indexPath];
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- a CommonJS file loaded afresh, as Lambda does
-  const handler: (event: E) => Promise<R> = require(artifact.indexPath).handler;
+  const handler: (event: E, ...streaming: unknown[]) => Promise<R> = require(artifact.indexPath).handler;
   // What stands in for the program's values here (local tables, endpoints), to map calls back.
   const substitutions: Array<[string, string]> = Object.entries(artifact.programEnv).flatMap(([key, value]) => {
     const local = process.env[key];
     return local === undefined || local === "" || local === value ? [] : [[local, value] as [string, string]];
   });
-  return async (event: E) => {
+  // A streaming handler (awslambda.streamifyResponse) is called with the response stream too.
+  return async (event: E, ...streaming: unknown[]) => {
     const { calls, result: outcome } = await recordInvocation(
       artifact.functionName,
       substitutions,
       async (): Promise<{ value: R } | { error: unknown }> => {
         try {
-          return { value: await handler(event) };
+          return { value: await handler(event, ...streaming) };
         } catch (error) {
           return { error };
         }

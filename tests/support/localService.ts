@@ -11,6 +11,7 @@ export interface TestServiceOptions {
   websocketLimits?: ServiceOptions["websocketLimits"];
   /** Default 0 (off): suites evaluate over OFREP from one address far faster than a browser would. */
   ofrepRateLimit?: number;
+  eventStreamLimits?: ServiceOptions["eventStreamLimits"];
 }
 
 /**
@@ -34,6 +35,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     logger: options.logger,
     websocketLimits: options.websocketLimits,
     ofrepRateLimit: options.ofrepRateLimit ?? 0,
+    eventStreamLimits: options.eventStreamLimits,
   });
   return { service, api: client(service.url, ADMIN_TOKEN), as: (token) => client(service.url, token) };
 }
