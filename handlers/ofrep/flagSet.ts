@@ -47,7 +47,7 @@ export interface CompiledFlagSet {
 export const isVisible = (flag: CompiledFlag, view: FlagView): boolean => view === "all" || flag.clientSide;
 
 /** The stored `clientSide` attribute (absent on flags stored before it existed: false). */
-const clientSideOf = (item: FlagItem): boolean => (item as FlagItem & { clientSide?: unknown }).clientSide === true;
+const clientSideOf = (item: FlagItem): boolean => item.clientSide === true;
 
 /** See CompiledFlagSet.etags. */
 function configEtag(flags: Iterable<CompiledFlag>, view: FlagView): string {

@@ -1,35 +1,27 @@
-import { DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { evaluatorsTableFor, FLAG_SET_KEY } from "../../handlers/evaluators/table";
-import { localDynamoClient } from "../../local/dynamodb";
 import type { RunningService } from "../../local/service";
+import { client } from "./http";
+import { ADMIN_TOKEN } from "./tokens";
+
+/** The fields a PUT takes back from a flag as GET returns it (the rest are the service's). */
+const WRITABLE = ["value", "description", "state", "variants", "defaultVariant", "targeting", "metadata"] as const;
 
 /**
- * Sets a flag's stored `clientSide` attribute and moves the flag-set version, as a write through
- * the REST API does, so OFREP reloads. Written to the table directly: the REST field is added by
- * the client-keys change of the same issue; what OFREP reads is the stored attribute either way.
+ * Makes a flag client-side (or not) through the REST API, as a user would: a PUT of the flag as it
+ * is, with `clientSide` set. Throws unless the service took it.
  */
 export async function setClientSide(service: RunningService, flagName: string, clientSide = true): Promise<void> {
-  const client = localDynamoClient(service.dynamoEndpoint);
-  try {
-    const doc = DynamoDBDocumentClient.from(client);
-    await doc.send(
-      new UpdateCommand({
-        TableName: service.tableName,
-        Key: { flagName },
-        UpdateExpression: "SET clientSide = :on",
-        ConditionExpression: "attribute_exists(flagName)",
-        ExpressionAttributeValues: { ":on": clientSide },
-      }),
+  const api = client(service.url, ADMIN_TOKEN);
+  const current = await api("GET", `/flags/${flagName}`);
+  if (current.status !== 200) throw new Error(`GET /flags/${flagName}: ${current.status}`);
+  const body: Record<string, unknown> = { clientSide };
+  for (const field of WRITABLE) if (current.body[field] !== undefined) body[field] = current.body[field];
+  const updated = await api("PUT", `/flags/${flagName}`, {
+    body,
+    headers: { "If-Match": String(current.body.version) },
+  });
+  if (updated.status !== 200 || updated.body.clientSide !== clientSide) {
+    throw new Error(
+      `PUT /flags/${flagName} clientSide=${clientSide}: ${updated.status} ${JSON.stringify(updated.body)}`,
     );
-    await doc.send(
-      new UpdateCommand({
-        TableName: evaluatorsTableFor(service.tableName),
-        Key: { name: FLAG_SET_KEY },
-        UpdateExpression: "ADD setVersion :one",
-        ExpressionAttributeValues: { ":one": 1 },
-      }),
-    );
-  } finally {
-    client.destroy();
   }
 }
