@@ -2,8 +2,11 @@ import { strict as assert } from "node:assert";
 import type { DynamoDBRecord } from "aws-lambda";
 import { type MaterializedArtifact, materialize } from "../support/artifacts";
 import { startArtifactHarness } from "../support/artifactHarness";
+import { toTokenRecords } from "../../handlers/auth/tokens";
+import { issueStreamCredential } from "../../handlers/ofrep/streamCredential";
 import { captureOutput } from "../support/capture";
 import { runtimeErrorLine } from "../support/lambdaRuntime";
+import { collectingResponseStream } from "../support/lambdaStreaming";
 import { matchesFilter } from "../support/logFilter";
 import { proxyEvent } from "../support/proxyEvents";
 import { ofType, type RecordedResource, runProgram } from "../support/pulumiMocks";
@@ -59,9 +62,12 @@ describe("What reaches the alarms: client failures never match a function's erro
     assert.ok(artifact, name);
     // Client failures are logged at WARN: let them through, to show they are there and harmless.
     const handler = harness.load(artifact, { POWERTOOLS_LOG_LEVEL: "INFO", ...overrides });
+    // A streaming function (the OFREP event stream) answers through the stream: its prelude's status.
+    const response = collectingResponseStream();
     const { result: outcome, output } = await captureOutput(async () => {
       try {
-        return { result: await handler(event) };
+        const returned = await handler(event, response.stream, {});
+        return { result: returned ?? response.parts()?.prelude };
       } catch (error) {
         return { error };
       }
@@ -182,6 +188,23 @@ describe("What reaches the alarms: client failures never match a function's erro
           ],
         ],
         fault: { env: noDynamo, event: single("exists", { context: {} }) },
+      };
+    },
+    events: () => {
+      const connect = (query: Record<string, string>) =>
+        proxyEvent({ method: "GET", resource: "/ofrep/v1/events", query, authorizer: null });
+      const reader = toTokenRecords(TEST_TOKENS).find((record) => record.id === "reader");
+      assert.ok(reader);
+      return {
+        clientFailures: [
+          ["401 for a missing credential", async (invoke) => status(401)(invoke(connect({})))],
+          [
+            "401 for a forged credential",
+            async (invoke) =>
+              status(401)(invoke(connect({ c: `reader.${Math.floor(Date.now() / 1000) + 60}.${"A".repeat(43)}` }))),
+          ],
+        ],
+        fault: { env: noSsm, event: connect({ c: issueStreamCredential(reader, Date.now()) }) },
       };
     },
     authorizer: () => ({
