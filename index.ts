@@ -28,6 +28,8 @@ const flagApi = new FlagApi(`${project}-${stack}`, {
   apiTokens: config.getSecretObject<TokenConfig[]>("apiTokens"),
   corsOrigins: config.getObject<string[]>("corsOrigins"),
   ofrepRateLimit: config.getNumber("ofrepRateLimit"),
+  rateLimit: config.getNumber("rateLimit"),
+  eventStreamConcurrency: config.getNumber("eventStreamConcurrency"),
   stageName,
   console: { bucketName: consoleSite.bucketName, roleArn: consoleSite.roleArn, websocketUrl: consoleWebsocketUrl },
 });

@@ -20,7 +20,7 @@ import { consoleCsp } from "../console/csp";
 import { type ConsoleRoutesArgs, restApiSpec } from "./restApiSpec";
 import { serviceTable } from "./serviceTable";
 import { ServiceFunction } from "./serviceFunction";
-import { stageWebAcl } from "./webAcl";
+import { DEFAULT_RATE_LIMIT, stageWebAcl } from "./webAcl";
 
 export interface FlagApiArgs {
   /** Whether DELETE is allowed; the value of the `allow-flag-deletion` parameter. Default true. */
@@ -47,6 +47,14 @@ export interface FlagApiArgs {
    * (WAF's lowest). Raise it for servers that evaluate over OFREP from one address. Default 1000.
    */
   ofrepRateLimit?: number;
+  /**
+   * Requests per source IP per minute that any path admits (`/health`, which needs no token,
+   * included); beyond it, a WAF rate-based rule answers 429 THROTTLED with Retry-After. The stage's
+   * throttle is shared by every client: this keeps one address from using it all up. 0 turns the
+   * rule off; otherwise at least 10. Default DEFAULT_RATE_LIMIT (3,000: half the stage's default
+   * throttle of 100 requests per second).
+   */
+  rateLimit?: number;
   /** Steady-state requests per second the stage admits. Default 100. */
   throttleRateLimit?: number;
   /** Burst of requests the stage admits above the rate. Default 200. */
@@ -448,6 +456,7 @@ export class FlagApi extends pulumi.ComponentResource {
     stageWebAcl(name, stage, this, {
       bodyLimit: args.requestBodyLimit ?? true,
       ofrepRateLimit: args.ofrepRateLimit ?? DEFAULT_OFREP_RATE_LIMIT,
+      rateLimit: args.rateLimit ?? DEFAULT_RATE_LIMIT,
       corsOrigins,
     });
 

@@ -19,6 +19,7 @@ import {
   SNAPSHOT_FILTER,
   STREAM_CONSUMER,
 } from "../handlers/realtime/table";
+import { FANOUT_WORKER_TIMEOUT_SECONDS } from "../handlers/realtime/scaleout";
 import { ServiceFunction, type ServiceFunctionArgs } from "./serviceFunction";
 import { deadLetterQueue as createDeadLetterQueue, streamReadStatements } from "./streamConsumer";
 
@@ -201,8 +202,10 @@ export class Realtime extends pulumi.ComponentResource {
       ),
     };
     // Posts a fan-out's messages to one segment of the connections. The fan-out invokes its
-    // workers all at once and waits for them, so batches stay in stream order; a failed worker
-    // fails its messages in the fan-out's batch, which the stream retries, then dead-letters.
+    // workers all at once and waits for them, so batches stay in stream order; a failed worker, or
+    // one that does not answer within FANOUT_WORKER_WAIT_MS, fails its messages in the fan-out's
+    // batch, which the stream retries, then dead-letters. Its timeout is below the fan-out's, so a
+    // slow worker cannot time the fan-out out (which would retry the whole batch).
     const fanoutWorker = fn(
       "fanout-worker",
       "Pushes a batch of changes to one segment of the connections",
@@ -214,7 +217,7 @@ export class Realtime extends pulumi.ComponentResource {
       { [ENV.connectionsTable]: connectionsTable.name, [ENV.websocketEndpoint]: managementEndpoint },
       // As the fan-out: CPU-bound posting, one full vCPU.
       1769,
-      STREAM_CONSUMER_TIMEOUT_SECONDS,
+      FANOUT_WORKER_TIMEOUT_SECONDS,
     );
     const fanout = fn(
       "fanout",

@@ -82,13 +82,24 @@ export function consoleRoutes({
   csp,
 }: ConsoleRoutesArgs): Record<string, Record<string, unknown>> {
   const headers = ["Content-Type", "Cache-Control", "Content-Security-Policy", "X-Content-Type-Options"];
+  /** A refusal in the contract's error body, never cached (the next request may find S3 well). */
+  const refusal = (statusCode: string, code: string, message: string) => ({
+    statusCode,
+    responseParameters: {
+      "method.response.header.Content-Type": staticValue("application/json"),
+      "method.response.header.Cache-Control": staticValue("no-store"),
+      "method.response.header.Content-Security-Policy": staticValue(csp),
+      "method.response.header.X-Content-Type-Options": staticValue("nosniff"),
+    },
+    responseTemplates: { "application/json": JSON.stringify({ error: { code, message } }) },
+  });
   const route = (key: string, cache: string, parameters: Array<{ name: string; in: string }> = []) => ({
     get: {
       operationId: `get_console_${key.replace(/[^A-Za-z]+/g, "_")}`,
       parameters: parameters.map((p) => ({ ...p, required: true, schema: { type: "string" } })),
       security: [],
       responses: Object.fromEntries(
-        ["200", "404"].map((status) => [
+        ["200", "404", "503"].map((status) => [
           status,
           { description: status, headers: Object.fromEntries(headers.map((h) => [h, { schema: { type: "string" } }])) },
         ]),
@@ -106,24 +117,15 @@ export function consoleRoutes({
                 parameters.map((p) => [`integration.request.path.${p.name}`, `method.request.path.${p.name}`]),
               ),
             }),
+        // Each key is a selectionPattern, matched against S3's HTTP status code for an AWS
+        // integration; `default` is the response of no pattern (it has no selectionPattern).
         responses: {
           // S3 answers 403 for a key that does not exist when the reader may not list the bucket.
-          "4\\d{2}": {
-            statusCode: "404",
-            responseParameters: {
-              "method.response.header.Content-Type": staticValue("application/json"),
-              "method.response.header.Cache-Control": staticValue("no-store"),
-              "method.response.header.Content-Security-Policy": staticValue(csp),
-              "method.response.header.X-Content-Type-Options": staticValue("nosniff"),
-            },
-            // The contract's error body, as every other refusal of the API.
-            responseTemplates: {
-              "application/json": JSON.stringify({
-                error: { code: "ROUTE_NOT_FOUND", message: "no such console file" },
-              }),
-            },
-          },
-          default: {
+          "4\\d{2}": refusal("404", "ROUTE_NOT_FOUND", "no such console file"),
+          // Anything else S3 answers (a 500 or 503, a redirect) is S3's failure, not a file: an
+          // uncached 503, never a 200 that a browser would keep for a year.
+          default: refusal("503", "DEPENDENCY_UNAVAILABLE", "the console's files cannot be read; retry"),
+          "2\\d{2}": {
             statusCode: "200",
             responseParameters: {
               "method.response.header.Content-Type": "integration.response.header.Content-Type",

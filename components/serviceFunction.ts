@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { StreamifyHandler } from "aws-lambda";
 import { HANDLER, bundledArchive } from "./packaging";
+import { serviceTrustPolicy } from "./serviceTrust";
 
 /** Every function of the service runs on this runtime (it ships the AWS SDK v3). */
 export const LAMBDA_RUNTIME = aws.lambda.Runtime.NodeJS24dX;
@@ -89,9 +90,25 @@ export class ServiceFunction extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    const account = aws.getCallerIdentityOutput({}, { parent: this }).accountId;
+    const region = aws.getRegionOutput({}, { parent: this }).region;
     this.role = new aws.iam.Role(
       `${name}-role`,
-      { assumeRolePolicy: aws.iam.assumeRolePolicyForPrincipal({ Service: "lambda.amazonaws.com" }) },
+      {
+        // Lambda documents no source keys for assuming an execution role (its `lambda:SourceFunctionArn`
+        // is added to the calls made with the role, not to the assumption), so `if-sent`: whenever
+        // Lambda names an account or function, they must be this account's and one of its functions
+        // in this region. Not narrowed to this function's name: the role exists before the function
+        // (no cycle), and a pattern over Pulumi's autoname would lock the function out of its role
+        // if autonaming were configured otherwise; iam:PassRole already decides who in the account
+        // may hand the role to a function.
+        assumeRolePolicy: serviceTrustPolicy({
+          service: "lambda.amazonaws.com",
+          account,
+          sourceArn: pulumi.interpolate`arn:aws:lambda:${region}:${account}:function:*`,
+          keys: "if-sent",
+        }),
+      },
       { parent: this },
     );
 

@@ -15,7 +15,9 @@ export interface ServiceTrust {
    * - `source` (default): it sends `aws:SourceAccount`/`aws:SourceArn`, which must match;
    * - `external-id`: it sends the account as `sts:ExternalId` (Firehose's documented trust), which
    *   must match; `aws:SourceAccount`/`aws:SourceArn` must match too whenever it sends them;
-   * - `if-sent`: no documented key; `aws:SourceAccount`/`aws:SourceArn` must match whenever sent.
+   * - `if-sent`: no documented key (API Gateway's integration credentials, Lambda's execution
+   *   roles); `aws:SourceAccount`/`aws:SourceArn` must match whenever sent. Without them another
+   *   account still cannot use the role: iam:PassRole never hands a role to another account.
    */
   keys?: "source" | "external-id" | "if-sent";
 }

@@ -5,8 +5,10 @@ import { CORS_EXPOSED_HEADERS, errorBody, MAX_BODY_BYTES } from "../handlers/htt
 export interface StageWebAclArgs {
   /** Refuse request bodies over MAX_BODY_BYTES with the contract's 413. */
   bodyLimit: boolean;
-  /** Requests per source IP per minute to OFREP paths before a 429; 0: no rate rule. */
+  /** Requests per source IP per minute to OFREP paths before a 429; 0: no OFREP rate rule. */
   ofrepRateLimit: number;
+  /** Requests per source IP per minute to any path before a 429; 0: no rule for all paths. */
+  rateLimit: number;
   /** Origins allowed by CORS: each gets its own `Access-Control-Allow-Origin` on WAF's refusals. */
   corsOrigins: readonly string[];
 }
@@ -15,11 +17,19 @@ export interface StageWebAclArgs {
 export type WafRule = Record<string, unknown> & { Name: string; Priority: number };
 
 /**
- * Seconds a rate-limited client is told to wait: the evaluation window, after which the requests
- * that put it over the limit have left the count. WAF accepts windows of 60, 120, 300 or 600 s;
- * the shortest makes the limit a per-minute one and lifts a block soonest.
+ * Seconds a rate-limited client is told to wait: the evaluation window (of both rate rules), after
+ * which the requests that put it over the limit have left the count. WAF accepts windows of 60,
+ * 120, 300 or 600 s; the shortest makes each limit a per-minute one and lifts a block soonest.
  */
-export const OFREP_RATE_WINDOW_SECONDS = 60;
+export const RATE_WINDOW_SECONDS = 60;
+
+/**
+ * Requests per source IP per minute that any path admits (`rateLimit`) by default: half the
+ * stage's default throttle (100 requests per second, 6,000 a minute), so one address flooding
+ * even `/health` (no token needed) leaves at least half the stage to everyone else, while an
+ * office behind one NAT keeps room for 50 requests a second. OFREP keeps its own lower limit.
+ */
+export const DEFAULT_RATE_LIMIT = 3000;
 
 /** WAF's bounds on a rate-based rule's limit (requests per evaluation window). */
 const RATE_LIMIT_BOUNDS = { min: 10, max: 2_000_000_000 } as const;
@@ -42,16 +52,18 @@ const labelled = (label: string) => ({ LabelMatchStatement: { Scope: "LABEL", Ke
  * name the caller's origin in `Access-Control-Allow-Origin` (as the contract wants for every
  * response to an allowed origin) takes one rule per origin:
  *
- * 1. the size and rate rules only COUNT, adding a label to what they would refuse;
+ * 1. the size and rate rules only COUNT, adding a label to what they would refuse (both rate rules
+ *    the same label: one 429, so the second rule costs no custom response header);
  * 2. per refusal and per allowed origin, a BLOCK rule matching the label AND `Origin` exactly,
  *    whose custom response names that origin;
  * 3. per refusal, a BLOCK rule on the label alone, without CORS headers (no Origin, or another).
  *
  * A throttled client is refused first (429 tells it to back off, whatever it sent). Capacity: an
- * origin's rule costs 3 WCUs (a label match, an exact header match), the rate rule 12 (its
- * scope-down is a CONTAINS match), far below the 1,500 WCUs a web ACL's base price includes.
+ * origin's rule costs 3 WCUs (a label match, an exact header match), the OFREP rate rule 12 (its
+ * scope-down is a CONTAINS match), the all-paths one 2, far below the 1,500 WCUs a web ACL's base
+ * price includes.
  */
-export function webAclRules({ bodyLimit, ofrepRateLimit, corsOrigins }: StageWebAclArgs): WafRule[] {
+export function webAclRules({ bodyLimit, ofrepRateLimit, rateLimit, corsOrigins }: StageWebAclArgs): WafRule[] {
   const counters: Array<Omit<WafRule, "Priority">> = [];
   const refusals: Array<{
     name: string;
@@ -69,7 +81,7 @@ export function webAclRules({ bodyLimit, ofrepRateLimit, corsOrigins }: StageWeb
       Statement: {
         RateBasedStatement: {
           Limit: ofrepRateLimit,
-          EvaluationWindowSec: OFREP_RATE_WINDOW_SECONDS,
+          EvaluationWindowSec: RATE_WINDOW_SECONDS,
           AggregateKeyType: "IP",
           // The stage name may precede the path (`/dev/ofrep/v1/...` on the default endpoint).
           // `rule_json` takes SearchString as plain text, not base64 (terraform-provider-aws#39878).
@@ -85,12 +97,31 @@ export function webAclRules({ bodyLimit, ofrepRateLimit, corsOrigins }: StageWeb
       },
       VisibilityConfig: visibility("ofrep-rate-limit"),
     });
+  }
+  if (rateLimit > 0) {
+    // Every path, /health and the console's files included: a flood from one address takes at
+    // most this share of the stage's throttle, which every client shares.
+    counters.push({
+      Name: "rate-limit",
+      Action: { Count: {} },
+      RuleLabels: [{ Name: LABELS.throttled }],
+      Statement: {
+        RateBasedStatement: {
+          Limit: rateLimit,
+          EvaluationWindowSec: RATE_WINDOW_SECONDS,
+          AggregateKeyType: "IP",
+        },
+      },
+      VisibilityConfig: visibility("rate-limit"),
+    });
+  }
+  if (ofrepRateLimit > 0 || rateLimit > 0) {
     refusals.push({
       name: "throttled",
       label: LABELS.throttled,
       status: 429,
       body: "throttled",
-      headers: [{ Name: "Retry-After", Value: String(OFREP_RATE_WINDOW_SECONDS) }],
+      headers: [{ Name: "Retry-After", Value: String(RATE_WINDOW_SECONDS) }],
       // The OFREP web provider reads Retry-After to pause its polling.
       exposed: true,
     });
@@ -168,6 +199,18 @@ export function webAclRules({ bodyLimit, ofrepRateLimit, corsOrigins }: StageWeb
   return [...counters, ...blockers].map((rule, priority) => ({ ...rule, Priority: priority }) as WafRule);
 }
 
+/** The 429's message: one body serves both rate rules (they share the label that blocks). */
+export function throttledMessage(ofrepRateLimit: number, rateLimit: number): string {
+  const limits = [
+    ...(rateLimit > 0 ? [`${rateLimit} requests`] : []),
+    ...(ofrepRateLimit > 0 ? [`${ofrepRateLimit} OFREP requests`] : []),
+  ];
+  return (
+    `more than ${limits.join(" or ")} from this address in ${RATE_WINDOW_SECONDS} s; ` +
+    "retry after the seconds Retry-After gives"
+  );
+}
+
 /** How many custom response headers the rules set, counted against WAF's per-web-ACL quota. */
 export function customResponseHeaderCount(rules: readonly WafRule[]): number {
   return rules.reduce((sum, rule) => {
@@ -178,9 +221,10 @@ export function customResponseHeaderCount(rules: readonly WafRule[]): number {
 
 /**
  * The stage's WAF web ACL: refuses bodies over MAX_BODY_BYTES with the contract's 413 before any
- * Lambda runs (API Gateway itself accepts up to 10 MB), and rate-limits OFREP per source IP with
- * the contract's 429 THROTTLED and Retry-After; both refusals carry `Access-Control-Allow-Origin`
- * for an allowed origin. Nothing when both are off. Children of `parent`, named after `name`.
+ * Lambda runs (API Gateway itself accepts up to 10 MB), and rate-limits every path, and OFREP
+ * lower, per source IP with the contract's 429 THROTTLED and Retry-After; both refusals carry
+ * `Access-Control-Allow-Origin` for an allowed origin. Nothing when all are off. Children of
+ * `parent`, named after `name`.
  */
 export function stageWebAcl(
   name: string,
@@ -188,20 +232,15 @@ export function stageWebAcl(
   parent: pulumi.Resource,
   args: StageWebAclArgs,
 ): void {
-  const { ofrepRateLimit } = args;
-  if (
-    ofrepRateLimit !== 0 &&
-    !(
-      Number.isInteger(ofrepRateLimit) &&
-      ofrepRateLimit >= RATE_LIMIT_BOUNDS.min &&
-      ofrepRateLimit <= RATE_LIMIT_BOUNDS.max
-    )
-  ) {
-    throw new pulumi.ResourceError(
-      `ofrepRateLimit ${ofrepRateLimit} must be 0 (off) or a whole number of requests per IP per minute from ` +
-        `${RATE_LIMIT_BOUNDS.min} (WAF's lowest) to ${RATE_LIMIT_BOUNDS.max}`,
-      parent,
-    );
+  const { ofrepRateLimit, rateLimit } = args;
+  for (const [arg, limit] of Object.entries({ ofrepRateLimit, rateLimit })) {
+    if (limit !== 0 && !(Number.isInteger(limit) && limit >= RATE_LIMIT_BOUNDS.min && limit <= RATE_LIMIT_BOUNDS.max)) {
+      throw new pulumi.ResourceError(
+        `${arg} ${limit} must be 0 (off) or a whole number of requests per IP per minute from ` +
+          `${RATE_LIMIT_BOUNDS.min} (WAF's lowest) to ${RATE_LIMIT_BOUNDS.max}`,
+        parent,
+      );
+    }
   }
   const rules = webAclRules(args);
   if (rules.length === 0) return;
@@ -219,7 +258,7 @@ export function stageWebAcl(
     {
       scope: "REGIONAL",
       // WAF allows no parentheses in a description.
-      description: "Refuses oversized bodies with 413 and OFREP floods from one IP with 429",
+      description: "Refuses oversized bodies with 413 and floods from one IP with 429",
       defaultAction: { allow: {} },
       associationConfig: { requestBodies: [{ apiGateway: { defaultSizeInspectionLimit: "KB_64" } }] },
       customResponseBodies: [
@@ -232,18 +271,12 @@ export function stageWebAcl(
               },
             ]
           : []),
-        ...(ofrepRateLimit > 0
+        ...(ofrepRateLimit > 0 || rateLimit > 0
           ? [
               {
                 key: "throttled",
                 contentType: "APPLICATION_JSON",
-                content: JSON.stringify(
-                  errorBody(
-                    "THROTTLED",
-                    `more than ${ofrepRateLimit} OFREP requests from this address in ${OFREP_RATE_WINDOW_SECONDS} s; ` +
-                      "retry after the seconds Retry-After gives",
-                  ),
-                ),
+                content: JSON.stringify(errorBody("THROTTLED", throttledMessage(ofrepRateLimit, rateLimit))),
               },
             ]
           : []),

@@ -36,7 +36,7 @@ import {
   makeFanoutHandler,
   makeSnapshotHandler,
 } from "./realtime/handlers";
-import { type InvokeWorker, makeFanoutWorkerHandler } from "./realtime/scaleout";
+import { type InvokeWorker, makeFanoutWorkerHandler, makeWorkerInvoker } from "./realtime/scaleout";
 import { makeSignedPoster } from "./realtime/signedPoster";
 import { FANOUT_CONCURRENCY, MAX_FANOUT_WORKERS } from "./realtime/table";
 import { makeSettingsRoutes } from "./settings/routes";
@@ -55,7 +55,7 @@ export const ENV = {
   connectionsTable: "CONNECTIONS_TABLE_NAME",
   /** `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`: where PostToConnection goes. */
   websocketEndpoint: "WEBSOCKET_ENDPOINT",
-  /** ARN of the fan-out worker the fan-out consumer invokes asynchronously; unset: no scale-out. */
+  /** ARN of the fan-out worker the fan-out consumer invokes and waits for; unset: no scale-out. */
   fanoutWorker: "FANOUT_WORKER_FUNCTION",
   /** Posts one fan-out invocation makes before it hands segments to workers (POSTS_PER_INVOCATION). */
   fanoutPostsPerInvocation: "FANOUT_POSTS_PER_INVOCATION",
@@ -323,22 +323,19 @@ function workerInvokerFromEnv(): InvokeWorker | undefined {
   const functionName = process.env[ENV.fanoutWorker];
   if (functionName === undefined || functionName === "") return undefined;
   const lambda = new LambdaClient({
-    // One connection per worker running at once; a worker may take as long as the consumer's timeout.
+    // One connection per worker running at once, each held until its worker answers (at most
+    // FANOUT_WORKER_WAIT_MS, below the consumer's own timeout).
     requestHandler: { httpsAgent: { maxSockets: MAX_FANOUT_WORKERS, keepAlive: true } },
   });
-  return async (event) => {
-    const result = await lambda.send(
-      new InvokeCommand({
-        FunctionName: functionName,
-        InvocationType: "RequestResponse",
-        Payload: JSON.stringify(event),
-      }),
-    );
-    if (result.FunctionError !== undefined) {
-      const detail = result.Payload === undefined ? "" : Buffer.from(result.Payload).toString("utf8").slice(0, 500);
-      throw new Error(`fan-out worker failed (${result.FunctionError}): ${detail}`);
-    }
-  };
+  // RequestResponse, not Event: waiting keeps the stream's order and hands a worker's failure to
+  // the consumer's batch, which the stream retries (an Event invoke's failure would only reach a
+  // destination, after Lambda's own retries, out of order).
+  return makeWorkerInvoker((payload, abortSignal) =>
+    lambda.send(
+      new InvokeCommand({ FunctionName: functionName, InvocationType: "RequestResponse", Payload: payload }),
+      { abortSignal },
+    ),
+  );
 }
 
 const positiveIntegerEnv = (name: string): number | undefined => {

@@ -14,11 +14,71 @@ export interface FanoutWorkerEvent {
 }
 
 /**
- * Runs one worker invocation and resolves when it has finished, rejecting if it failed (on AWS:
- * Invoke with InvocationType RequestResponse). Waiting keeps the stream's order: a batch's
- * messages are all delivered before the next batch's start, as when one invocation posted them.
+ * Runs one worker invocation and resolves when it has finished, rejecting if it failed or did not
+ * answer in time (on AWS: `makeWorkerInvoker` over Invoke with InvocationType RequestResponse).
+ * Waiting keeps the stream's order: a batch's messages are all delivered before the next batch's
+ * start, as when one invocation posted them.
  */
 export type InvokeWorker = (event: FanoutWorkerEvent) => Promise<void>;
+
+/**
+ * Seconds a fan-out worker may run (its Lambda timeout). The consumer that waits for it may run
+ * 300 (STREAM_CONSUMER_TIMEOUT_SECONDS in components/realtime.ts): the worker's timeout, plus a
+ * cold start's init, plus the consumer's own reads before it invokes, must stay below that, or a
+ * slow worker would time the consumer out and its whole batch would be retried. 240 s is 240,000
+ * posts' worth at the measured ~1,000 a second per vCPU, far above one worker's share (1,000).
+ */
+export const FANOUT_WORKER_TIMEOUT_SECONDS = 240;
+
+/** Seconds Lambda allows an on-demand function's init phase, which runs before its timeout starts. */
+export const LAMBDA_INIT_SECONDS = 10;
+
+/**
+ * How long the consumer waits for one worker: the worker's timeout and a cold start's init. By
+ * then Lambda has answered (a timeout is a function error); past it, without an answer, the
+ * consumer stops waiting and counts the worker's messages failed.
+ */
+export const FANOUT_WORKER_WAIT_MS = (FANOUT_WORKER_TIMEOUT_SECONDS + LAMBDA_INIT_SECONDS) * 1000;
+
+/** What Lambda's Invoke answers, as far as a worker's invoker reads it. */
+export interface WorkerInvocationResult {
+  /** Set when the worker failed: it threw, timed out, or ran out of memory. */
+  FunctionError?: string;
+  Payload?: Uint8Array;
+}
+
+/**
+ * An InvokeWorker over a synchronous Invoke (`invoke` sends the event, honouring `signal`): it
+ * rejects when the worker failed, and when `waitMs` pass without an answer (the signal aborts
+ * the request). Either way the fan-out counts the worker's messages failed and the stream retries
+ * them, so nothing is lost; a worker still running may deliver them too (a client may see a
+ * message twice; the version tells it).
+ */
+export function makeWorkerInvoker(
+  invoke: (payload: string, signal: AbortSignal) => Promise<WorkerInvocationResult>,
+  waitMs = FANOUT_WORKER_WAIT_MS,
+): InvokeWorker {
+  return async (event) => {
+    const deadline = new AbortController();
+    const timer = setTimeout(
+      () => deadline.abort(new Error(`fan-out worker did not answer within ${waitMs} ms`)),
+      waitMs,
+    );
+    // Rejects at the deadline even if `invoke` ignored the signal.
+    const late = new Promise<never>((_, reject) =>
+      deadline.signal.addEventListener("abort", () => reject(deadline.signal.reason), { once: true }),
+    );
+    try {
+      const result = await Promise.race([invoke(JSON.stringify(event), deadline.signal), late]);
+      if (result.FunctionError !== undefined) {
+        const detail = result.Payload === undefined ? "" : Buffer.from(result.Payload).toString("utf8").slice(0, 500);
+        throw new Error(`fan-out worker failed (${result.FunctionError}): ${detail}`);
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}
 
 /** How one fan-out divides its work (see `planFanout`). */
 export interface FanoutLimits {
@@ -217,7 +277,8 @@ function isWorkerEvent(event: unknown): event is FanoutWorkerEvent {
 }
 
 /**
- * The fan-out worker (invoked by the fan-out consumer, which waits for it): posts the event's
+ * The fan-out worker (invoked by the fan-out consumer, which waits for it, at most
+ * FANOUT_WORKER_WAIT_MS): posts the event's
  * messages to every connection of its scan segment, page by page, deleting the gone. Throws if
  * any post failed otherwise: the consumer then reports the batch's messages failed and the
  * stream retries them (clients may see a message twice; the version tells them).

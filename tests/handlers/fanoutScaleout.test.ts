@@ -11,8 +11,11 @@ import {
   deliver,
   type FanoutWorkerEvent,
   inlineConnectionLimit,
+  FANOUT_WORKER_TIMEOUT_SECONDS,
+  FANOUT_WORKER_WAIT_MS,
   makeFanOut,
   makeFanoutWorkerHandler,
+  makeWorkerInvoker,
   segmentCount,
   workerEventBytes,
   workerEvents,
@@ -99,6 +102,61 @@ describe("fan-out scale-out: the arithmetic (pure functions)", () => {
         ["a", "b", "c", "d"],
       );
     }
+  });
+});
+
+describe("the fan-out's worker invoker (a synchronous Invoke with a deadline)", () => {
+  const event: FanoutWorkerEvent = { segment: 1, totalSegments: 4, messages: ['{"type":"flag.deleted"}'] };
+  /** An Invoke that never answers, and gives up (as the SDK does) when its signal aborts. */
+  const hanging = (seen: AbortSignal[]) => (_payload: string, signal: AbortSignal) =>
+    new Promise<never>((_, reject) => {
+      seen.push(signal);
+      signal.addEventListener("abort", () => reject(new Error("AbortError")), { once: true });
+    });
+
+  it("waits for a worker no longer than its timeout and a cold start's init", () => {
+    assert.equal(FANOUT_WORKER_WAIT_MS, (FANOUT_WORKER_TIMEOUT_SECONDS + 10) * 1000);
+  });
+
+  it("sends the event and resolves when the worker answers", async () => {
+    const payloads: string[] = [];
+    const invoke = makeWorkerInvoker(async (payload) => {
+      payloads.push(payload);
+      return {};
+    });
+
+    await invoke(event);
+
+    assert.deepEqual(
+      payloads.map((p) => JSON.parse(p)),
+      [event],
+    );
+  });
+
+  it("rejects with the worker's error when it failed, a timeout included", async () => {
+    const invoke = makeWorkerInvoker(async () => ({
+      FunctionError: "Unhandled",
+      Payload: Buffer.from(JSON.stringify({ errorMessage: "Task timed out after 240.00 seconds" })),
+    }));
+
+    await assert.rejects(invoke(event), /fan-out worker failed \(Unhandled\): .*Task timed out/);
+  });
+
+  it("stops waiting for a worker that does not answer in time, aborting its request", async () => {
+    const signals: AbortSignal[] = [];
+    const invoke = makeWorkerInvoker(hanging(signals), 50);
+    const started = Date.now();
+
+    await assert.rejects(invoke(event), /did not answer within 50 ms/);
+
+    assert.ok(Date.now() - started < 1000, "the consumer went on at the deadline");
+    assert.equal(signals.length, 1);
+    assert.equal(signals[0].aborted, true, "the Invoke request is abandoned");
+  });
+
+  it("stops waiting at the deadline even if the request ignores its signal", async () => {
+    const invoke = makeWorkerInvoker(() => new Promise<never>(() => {}), 30);
+    await assert.rejects(invoke(event), /did not answer within 30 ms/);
   });
 });
 
@@ -375,6 +433,47 @@ describe("fan-out scale-out against DynamoDB Local, many connections", function 
       assert.ok(
         counts.every((n) => n >= 1 && n <= 2),
         "everyone got it, no one more than twice",
+      );
+    } finally {
+      await management.stop();
+    }
+  });
+
+  it("fails the change when a worker does not answer in time; the stream's retry reaches everyone", async () => {
+    const { tableName, live } = await tableWith(400, () => false);
+    const management = await startFakeManagementApi();
+    try {
+      const post = posterFor(management.endpoint);
+      const connections = makeConnectionStore({ doc, tableName });
+      const worker = makeFanoutWorkerHandler({ connections, post, logger: silent });
+      let hangs = 1;
+      const invokeWorker = makeWorkerInvoker(async (payload, signal) => {
+        const workerEvent = JSON.parse(payload) as FanoutWorkerEvent;
+        if (workerEvent.segment === 2 && hangs-- > 0) {
+          // A worker stuck past its deadline: the request is abandoned, the worker delivers nothing.
+          return new Promise<never>((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)));
+        }
+        await worker(workerEvent);
+        return {};
+      }, 2000);
+      const handler = makeFanoutHandler({
+        connections,
+        post,
+        logger: silent,
+        limits: { postsPerInvocation: 100 },
+        invokeWorker,
+      });
+
+      await assert.rejects(handler({ Records: [created] }), /All records failed processing/);
+      const missed = live.filter((id) => (management.received.get(id)?.length ?? 0) === 0);
+      assert.ok(missed.length > 0 && missed.length < live.length, `only the stuck segment missed it: ${missed.length}`);
+
+      // The stream retries the batch.
+      assert.deepEqual(await handler({ Records: [created] }), { batchItemFailures: [] });
+      assert.deepEqual(
+        live.filter((id) => (management.received.get(id)?.length ?? 0) === 0),
+        [],
+        "everyone got it",
       );
     } finally {
       await management.stop();

@@ -23,6 +23,8 @@ describe("Pulumi.yaml configuration declarations", () => {
       createConfigRecorder: ["boolean", false],
       corsOrigins: ["array", []],
       ofrepRateLimit: ["integer", 1000],
+      rateLimit: ["integer", 3000],
+      eventStreamConcurrency: ["integer", 100],
       publicBucketsAllowed: ["array", []],
       autoRemediate: ["boolean", true],
     });

@@ -6,6 +6,25 @@ import { ACCOUNT, ofType, type RecordedResource, REGION, runProgram, single } fr
 
 const OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2";
 
+interface IntegrationResponse {
+  statusCode: string;
+  responseParameters: Record<string, string>;
+  responseTemplates?: Record<string, string>;
+}
+
+/**
+ * The integration response API Gateway picks for an AWS integration's answer: the one whose
+ * selection pattern (its key) matches the whole HTTP status code, else `default`.
+ */
+function selectResponse(responses: Record<string, IntegrationResponse>, status: number): IntegrationResponse {
+  const matched = Object.entries(responses).find(
+    ([pattern]) => pattern !== "default" && new RegExp(`^(?:${pattern})$`).test(String(status)),
+  );
+  const response = matched?.[1] ?? responses.default;
+  if (response === undefined) throw new Error(`no integration response for ${status}`);
+  return response;
+}
+
 describe("ConsoleSite and the console routes (Pulumi mocks)", () => {
   let resources: RecordedResource[];
   let spec: { paths: Record<string, Record<string, any>> };
@@ -78,12 +97,63 @@ describe("ConsoleSite and the console routes (Pulumi mocks)", () => {
 
   it("caches by content hash: the page revalidated, assets immutable", () => {
     const cacheOf = (path: string) =>
-      spec.paths[path].get["x-amazon-apigateway-integration"].responses.default.responseParameters[
+      selectResponse(spec.paths[path].get["x-amazon-apigateway-integration"].responses, 200).responseParameters[
         "method.response.header.Cache-Control"
       ];
     assert.equal(cacheOf("/console"), "'no-cache'");
     assert.equal(cacheOf("/console/config.json"), "'no-cache'");
     assert.match(cacheOf("/console/assets/{file}"), /immutable/);
+  });
+
+  describe("what S3's answer becomes", () => {
+    const answerTo = (path: string, status: number) => {
+      const operation = spec.paths[path].get;
+      const response = selectResponse(operation["x-amazon-apigateway-integration"].responses, status);
+      assert.ok(
+        operation.responses[response.statusCode],
+        `${path}: ${response.statusCode} is a declared method response`,
+      );
+      const body = response.responseTemplates?.["application/json"];
+      return {
+        status: response.statusCode,
+        cache: response.responseParameters["method.response.header.Cache-Control"],
+        contentType: response.responseParameters["method.response.header.Content-Type"],
+        body: body === undefined ? undefined : JSON.parse(body),
+      };
+    };
+
+    it("serves S3's 2xx as a 200 with the file's own Content-Type and its cache policy", () => {
+      for (const path of consolePaths()) {
+        const ok = answerTo(path, 200);
+        assert.equal(ok.status, "200", path);
+        assert.equal(ok.contentType, "integration.response.header.Content-Type", path);
+        assert.notEqual(ok.cache, "'no-store'", path);
+        assert.equal(ok.body, undefined, "S3's object passes through");
+      }
+    });
+
+    it("answers S3's 403 and 404 (a missing key) with an uncached 404 in the contract's body", () => {
+      for (const path of consolePaths()) {
+        for (const status of [403, 404]) {
+          const missing = answerTo(path, status);
+          assert.equal(missing.status, "404", `${path} ${status}`);
+          assert.equal(missing.cache, "'no-store'");
+          assert.equal(missing.body.error.code, "ROUTE_NOT_FOUND");
+        }
+      }
+    });
+
+    it("answers S3's 500, 503 or anything else with an uncached 503, never a 200 cached for a year", () => {
+      for (const path of consolePaths()) {
+        for (const status of [500, 503, 301, 2000]) {
+          const failed = answerTo(path, status);
+          assert.equal(failed.status, "503", `${path} ${status}`);
+          assert.equal(failed.cache, "'no-store'", `${path} ${status}`);
+          assert.equal(failed.contentType, "'application/json'");
+          assert.equal(failed.body.error.code, "DEPENDENCY_UNAVAILABLE");
+        }
+      }
+    });
   });
 
   it("lets API Gateway's role read the console's objects and nothing else (iam-simulate)", async () => {

@@ -8,6 +8,16 @@ const FUNCTION = "aws:lambda/function:Function";
 const WEB_ACL = "aws:wafv2/webAcl:WebAcl";
 const PARAMETER = "aws:ssm/parameter:Parameter";
 const FLAG_FUNCTIONS = ["-read", "-write", "-delete", "-ofrep", "-events"];
+const OFREP = "/dev/ofrep/v1/evaluate/flags";
+/** An address that has sent `count` requests to `path` in the last minute. */
+const flooded = (path: string, count: number) => ({ [path]: count });
+const rateRule = (resources: RecordedResource[], name: string) =>
+  rulesOf(single(resources, WEB_ACL)).find((rule) => rule.Name === name)?.Statement.RateBasedStatement;
+const headerCount = (resources: RecordedResource[]) =>
+  rulesOf(single(resources, WEB_ACL)).reduce(
+    (sum, rule) => sum + (rule.Action.Block?.CustomResponse?.ResponseHeaders?.length ?? 0),
+    0,
+  );
 const flagFunctions = (resources: RecordedResource[]) =>
   ofType(resources, FUNCTION).filter((fn) => FLAG_FUNCTIONS.some((suffix) => fn.name.endsWith(suffix)));
 
@@ -192,24 +202,54 @@ describe("FlagApi (Pulumi mocks)", () => {
 
     it("rate-limits OFREP per source IP, 1,000 requests a minute by default, with the contract's 429", () => {
       const acl = single(resources, WEB_ACL);
-      const rate = rulesOf(acl).find((rule) => rule.Statement.RateBasedStatement !== undefined).Statement
-        .RateBasedStatement;
+      const rate = rateRule(resources, "ofrep-rate-limit");
       assert.equal(rate.Limit, 1000);
       assert.equal(rate.EvaluationWindowSec, 60);
       assert.equal(rate.AggregateKeyType, "IP");
 
-      const throttled = wafAnswer(acl, { path: "/dev/ofrep/v1/evaluate/flags", overRate: true });
+      const thousandth = wafAnswer(acl, { path: OFREP, recent: flooded(OFREP, 999) });
+      const throttled = wafAnswer(acl, { path: OFREP, recent: flooded(OFREP, 1000) });
 
+      assert.equal(thousandth, undefined);
       assert.equal(throttled?.status, 429);
       assert.equal(throttled?.body.error.code, "THROTTLED");
       assert.equal(throttled?.headers["Retry-After"], "60");
       assert.equal(throttled?.headers["Access-Control-Allow-Origin"], undefined, "CORS is off in this stack");
     });
 
-    it("counts only OFREP paths against the rate limit", () => {
+    it("counts only OFREP paths against the OFREP limit", () => {
       const acl = single(resources, WEB_ACL);
-      assert.equal(wafAnswer(acl, { path: "/dev/flags", overRate: true }), undefined);
-      assert.equal(wafAnswer(acl, { path: "/ofrep/v1/evaluate/flags/x", overRate: true })?.status, 429);
+      assert.equal(wafAnswer(acl, { path: "/dev/flags", recent: flooded("/dev/flags", 1500) }), undefined);
+      const bare = "/ofrep/v1/evaluate/flags/x";
+      assert.equal(wafAnswer(acl, { path: bare, recent: flooded(bare, 1000) })?.status, 429);
+    });
+
+    it("rate-limits every path per source IP, 3,000 requests a minute by default: a /health flood gets 429", () => {
+      const acl = single(resources, WEB_ACL);
+      const rate = rateRule(resources, "rate-limit");
+      assert.equal(rate.Limit, 3000);
+      assert.equal(rate.EvaluationWindowSec, 60);
+      assert.equal(rate.AggregateKeyType, "IP");
+      assert.equal(rate.ScopeDownStatement, undefined, "every path counts");
+
+      const underLimit = wafAnswer(acl, { path: "/dev/health", recent: flooded("/dev/health", 2999) });
+      const flood = wafAnswer(acl, { path: "/dev/health", recent: flooded("/dev/health", 3000) });
+      const anotherAddress = wafAnswer(acl, { path: "/dev/health" });
+
+      assert.equal(underLimit, undefined);
+      assert.equal(flood?.status, 429);
+      assert.equal(flood?.body.error.code, "THROTTLED");
+      assert.match(flood?.body.error.message, /more than 3000 requests or 1000 OFREP requests .* in 60 s/);
+      assert.equal(flood?.headers["Retry-After"], "60");
+      assert.equal(anotherAddress, undefined, "the flood's address is refused, not everyone");
+    });
+
+    it("counts an address's requests to every path together: over 3,000, even its OFREP requests under 1,000 get 429", () => {
+      const acl = single(resources, WEB_ACL);
+      const recent = { "/dev/flags": 2500, "/dev/console/assets/app.js": 300, [OFREP]: 200 };
+
+      assert.equal(wafAnswer(acl, { path: OFREP, recent })?.status, 429);
+      assert.equal(wafAnswer(acl, { path: "/dev/flags/checkout", recent })?.status, 429);
     });
 
     it("gives every rule its own name and priority", () => {
@@ -437,7 +477,8 @@ describe("CORS on every path and every refusal (Pulumi mocks)", () => {
       const acl = single(resources, WEB_ACL);
 
       const tooLarge = wafAnswer(acl, { path: "/dev/flags", origin, bodyBytes: 70_000 });
-      const throttled = wafAnswer(acl, { path: "/dev/ofrep/v1/evaluate/flags", origin, overRate: true });
+      const throttled = wafAnswer(acl, { path: OFREP, origin, recent: flooded(OFREP, 1000) });
+      const flood = wafAnswer(acl, { path: "/dev/health", origin, recent: flooded("/dev/health", 3000) });
 
       assert.equal(tooLarge?.status, 413);
       assert.equal(tooLarge?.body.error.code, "PAYLOAD_TOO_LARGE");
@@ -447,6 +488,7 @@ describe("CORS on every path and every refusal (Pulumi mocks)", () => {
       assert.equal(throttled?.headers["Access-Control-Allow-Origin"], origin);
       assert.equal(throttled?.headers["Retry-After"], "60");
       assert.match(throttled?.headers["Access-Control-Expose-Headers"] ?? "", /\bRetry-After\b/);
+      assert.deepEqual(flood, throttled, "a flood of any path gets the same readable 429");
     });
   }
 
@@ -454,7 +496,7 @@ describe("CORS on every path and every refusal (Pulumi mocks)", () => {
     const acl = single(resources, WEB_ACL);
     for (const origin of ["https://evil.example.com", undefined]) {
       const tooLarge = wafAnswer(acl, { path: "/dev/flags", origin, bodyBytes: 70_000 });
-      const throttled = wafAnswer(acl, { path: "/dev/ofrep/v1/evaluate/flags", origin, overRate: true });
+      const throttled = wafAnswer(acl, { path: OFREP, origin, recent: flooded(OFREP, 1000) });
       assert.equal(tooLarge?.status, 413);
       assert.equal(throttled?.status, 429);
       assert.equal(tooLarge?.headers["Access-Control-Allow-Origin"], undefined);
@@ -468,11 +510,13 @@ describe("CORS on every path and every refusal (Pulumi mocks)", () => {
   });
 
   it("stays within WAF's quota of 100 custom response headers", () => {
-    const count = rulesOf(single(resources, WEB_ACL)).reduce(
-      (sum, rule) => sum + (rule.Action.Block?.CustomResponse?.ResponseHeaders?.length ?? 0),
-      0,
-    );
+    const count = headerCount(resources);
     assert.ok(count <= 100, `${count} headers`);
+  });
+
+  it("spends no custom response header on the all-paths rate rule: both rate rules share one 429", async () => {
+    const withoutIt = await runProgram({ corsOrigins: JSON.stringify([APP, ADMIN]), rateLimit: "0" });
+    assert.equal(headerCount(resources), headerCount(withoutIt));
   });
 
   it("refuses more origins than the quota allows, naming the fix", async () => {
@@ -484,24 +528,60 @@ describe("CORS on every path and every refusal (Pulumi mocks)", () => {
   });
 });
 
-describe("OFREP rate limit configuration (Pulumi mocks)", () => {
-  const rateRule = (resources: RecordedResource[]) =>
-    rulesOf(single(resources, WEB_ACL)).find((rule) => rule.Statement.RateBasedStatement !== undefined);
-
-  it("takes the limit from ofrepRateLimit", async () => {
+describe("rate limit configuration (Pulumi mocks)", () => {
+  it("takes the OFREP limit from ofrepRateLimit", async () => {
     const resources = await runProgram({ ofrepRateLimit: "5000" });
-    assert.equal(rateRule(resources).Statement.RateBasedStatement.Limit, 5000);
+    assert.equal(rateRule(resources, "ofrep-rate-limit").Limit, 5000);
   });
 
-  it("drops the rate rule with 0 and keeps the body limit", async () => {
+  it("drops the OFREP rate rule with ofrepRateLimit 0, keeping the all-paths one and the body limit", async () => {
     const resources = await runProgram({ ofrepRateLimit: "0" });
     const acl = single(resources, WEB_ACL);
-    assert.equal(rateRule(resources), undefined);
-    assert.equal(wafAnswer(acl, { path: "/dev/ofrep/v1/evaluate/flags", overRate: true }), undefined);
+    assert.equal(rateRule(resources, "ofrep-rate-limit"), undefined);
+    assert.equal(wafAnswer(acl, { path: OFREP, recent: flooded(OFREP, 2000) }), undefined);
+    assert.equal(wafAnswer(acl, { path: OFREP, recent: flooded(OFREP, 3000) })?.status, 429);
     assert.equal(wafAnswer(acl, { path: "/dev/flags", bodyBytes: 70_000 })?.status, 413);
   });
 
-  it("refuses a limit below WAF's lowest, naming the setting", async () => {
-    await assert.rejects(runProgram({ ofrepRateLimit: "5" }), /ofrepRateLimit 5 must be 0 \(off\) or .* from 10/);
+  it("takes the all-paths limit from rateLimit", async () => {
+    const resources = await runProgram({ rateLimit: "600" });
+    const acl = single(resources, WEB_ACL);
+    assert.equal(rateRule(resources, "rate-limit").Limit, 600);
+    assert.equal(wafAnswer(acl, { path: "/dev/health", recent: flooded("/dev/health", 600) })?.status, 429);
+  });
+
+  it("drops the all-paths rule with rateLimit 0, keeping the OFREP one", async () => {
+    const resources = await runProgram({ rateLimit: "0" });
+    const acl = single(resources, WEB_ACL);
+    assert.equal(rateRule(resources, "rate-limit"), undefined);
+    assert.equal(wafAnswer(acl, { path: "/dev/health", recent: flooded("/dev/health", 100_000) }), undefined);
+    assert.equal(wafAnswer(acl, { path: OFREP, recent: flooded(OFREP, 1000) })?.status, 429);
+  });
+
+  it("has no 429 at all with both limits 0", async () => {
+    const resources = await runProgram({ rateLimit: "0", ofrepRateLimit: "0" });
+    const acl = single(resources, WEB_ACL);
+    assert.equal(wafAnswer(acl, { path: OFREP, recent: flooded(OFREP, 100_000) }), undefined);
+    assert.deepEqual(
+      acl.inputs.customResponseBodies.map((b: { key: string }) => b.key),
+      ["payload-too-large"],
+    );
+  });
+
+  for (const key of ["ofrepRateLimit", "rateLimit"]) {
+    it(`refuses a ${key} below WAF's lowest, naming the setting`, async () => {
+      await assert.rejects(runProgram({ [key]: "5" }), new RegExp(`${key} 5 must be 0 \\(off\\) or .* from 10`));
+    });
+  }
+});
+
+describe("eventStreamConcurrency configuration (Pulumi mocks)", () => {
+  it("reserves the OFREP event-stream function's concurrency from the stack's eventStreamConcurrency", async () => {
+    const resources = await runProgram({ eventStreamConcurrency: "250" });
+    assert.equal(single(resources, FUNCTION, "-events").inputs.reservedConcurrentExecutions, 250);
+  });
+
+  it("refuses a concurrency below 1, naming the setting", async () => {
+    await assert.rejects(runProgram({ eventStreamConcurrency: "0" }), /eventStreamConcurrency 0 must be/);
   });
 });

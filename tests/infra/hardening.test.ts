@@ -94,14 +94,11 @@ describe("whole-program hardening (Pulumi mocks)", () => {
   });
 
   describe("service roles (confused deputy)", () => {
-    /** Execution roles of ServiceFunction (another module) trust Lambda without conditions yet. */
-    const EXEMPT = ["lambda.amazonaws.com"];
     const serviceRoles = () =>
       ofType(resources, "aws:iam/role:Role").flatMap((role) =>
         trustPolicy(role)
           .Statement.filter((s) => s.Effect === "Allow" && s.Action === "sts:AssumeRole")
           .flatMap((s) => asList((s.Principal as { Service?: string | string[] } | undefined)?.Service ?? []))
-          .filter((service) => !EXEMPT.includes(service))
           .map((service) => ({ role, service })),
       );
 
@@ -114,6 +111,7 @@ describe("whole-program hardening (Pulumi mocks)", () => {
         "ssm.amazonaws.com",
         "apigateway.amazonaws.com",
         "config.amazonaws.com",
+        "lambda.amazonaws.com",
       ]) {
         assert.ok(services.has(service), `no role trusts ${service}: the check below would prove nothing`);
       }
@@ -134,7 +132,7 @@ describe("whole-program hardening (Pulumi mocks)", () => {
       }
     });
 
-    it("names the resources a role serves where the service documents aws:SourceArn (Pipes, SSM Automation, Firehose)", () => {
+    it("names the resources a role serves (Pipes, SSM Automation, Firehose; Lambda: this account's functions in the region)", () => {
       for (const { role, service } of serviceRoles()) {
         const arnLike = trustPolicy(role).Statement.map(
           (s) => (s.Condition?.ArnLike ?? s.Condition?.ArnLikeIfExists)?.["aws:SourceArn"],
@@ -144,6 +142,7 @@ describe("whole-program hardening (Pulumi mocks)", () => {
           "ssm.amazonaws.com": /^arn:aws:ssm:eu-west-1:123456789012:automation-execution\/\*$/,
           "firehose.amazonaws.com":
             /^arn:aws:firehose:eu-west-1:123456789012:deliverystream\/feature-flags-dev-audit\*$/,
+          "lambda.amazonaws.com": /^arn:aws:lambda:eu-west-1:123456789012:function:\*$/,
         };
         if (expected[service] !== undefined) assert.match(String(arnLike), expected[service], role.name);
       }

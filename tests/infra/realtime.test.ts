@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { FANOUT_WORKER_TIMEOUT_SECONDS, FANOUT_WORKER_WAIT_MS } from "../../handlers/realtime/scaleout";
 import { dataGrants } from "../support/policies";
 import { ofType, type RecordedResource, runProgram, single } from "../support/pulumiMocks";
 
@@ -221,6 +222,16 @@ describe("Realtime (Pulumi mocks)", () => {
       );
       assert.equal(variables.FANOUT_POSTS_PER_INVOCATION, "1000");
       assert.equal(variables.FANOUT_MAX_WORKERS, "100");
+    });
+
+    it("gives a worker less time than the fan-out that waits for it, so a slow worker cannot time it out", () => {
+      const fanout = single(resources, FUNCTION, named("fanout")).inputs.timeout;
+      const worker = single(resources, FUNCTION, named("fanout-worker")).inputs.timeout;
+      assert.equal(worker, FANOUT_WORKER_TIMEOUT_SECONDS);
+      // The fan-out gives up on a worker at its timeout plus a cold start's init, and keeps time
+      // for its own reads before it invokes and its answer after.
+      const spare = fanout - FANOUT_WORKER_WAIT_MS / 1000;
+      assert.ok(spare >= 30, `the fan-out has ${spare} s of its ${fanout} beyond waiting for a worker`);
     });
 
     it("tells the worker only the connections table and where PostToConnection goes", () => {

@@ -56,15 +56,9 @@ export const OTHER_ACCOUNT = "210987654321";
  * A role assumed by a service for one of the program's resources (`sourceArn`): the trust policy
  * must let that service assume it with the keys the service sends (`aws:SourceAccount`,
  * `aws:SourceArn`, and `sts:ExternalId` for Firehose), and refuse it for another account's
- * resource (the confused deputy) unless `guarded` is false.
+ * resource (the confused deputy).
  */
-function assumes(
-  what: string,
-  service: string,
-  role: RecordedResource,
-  sourceArn?: string,
-  guarded = true,
-): ServiceCall[] {
+function assumes(what: string, service: string, role: RecordedResource, sourceArn?: string): ServiceCall[] {
   const request = (account: string, arn = sourceArn) => ({
     principal: service,
     action: "sts:AssumeRole",
@@ -82,16 +76,12 @@ function assumes(
       resource: trustPolicy(role),
       allowed: true,
     },
-    ...(guarded
-      ? [
-          {
-            what: `${what}: ${service} acting for another account cannot assume ${role.name}`,
-            request: request(OTHER_ACCOUNT),
-            resource: trustPolicy(role),
-            allowed: false,
-          },
-        ]
-      : []),
+    {
+      what: `${what}: ${service} acting for another account cannot assume ${role.name}`,
+      request: request(OTHER_ACCOUNT),
+      resource: trustPolicy(role),
+      allowed: false,
+    },
   ];
 }
 
@@ -116,9 +106,30 @@ export function lambdaServiceCalls(resources: RecordedResource[]): ServiceCall[]
     const role = roleNamed(resources, fn.inputs.role);
     const call = asRole(`Lambda runs ${fn.name}`, resources, role);
     const stream = `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${fn.inputs.loggingConfig.logGroup}:log-stream:${DAY.year}/${DAY.month}/${DAY.day}/[$LATEST]0123456789abcdef`;
+    const assumeWith = (context: Record<string, string>) => ({
+      principal: "lambda.amazonaws.com",
+      action: "sts:AssumeRole",
+      resource: roleArn(role.name),
+      context,
+    });
     return [
-      // Unguarded: ServiceFunction's execution roles trust Lambda without source conditions.
-      ...assumes(`Lambda runs ${fn.name}`, "lambda.amazonaws.com", role, fnArn(fn.name), false),
+      ...assumes(`Lambda runs ${fn.name}`, "lambda.amazonaws.com", role, fnArn(fn.name)),
+      // Lambda documents no source keys for an execution role: without them the role still works.
+      {
+        what: `Lambda runs ${fn.name}: Lambda assumes ${role.name} naming no source`,
+        request: assumeWith({}),
+        resource: trustPolicy(role),
+        allowed: true,
+      },
+      {
+        what: `Lambda runs ${fn.name}: a function of this account in another region cannot assume ${role.name}`,
+        request: assumeWith({
+          "aws:SourceAccount": ACCOUNT,
+          "aws:SourceArn": fnArn(fn.name).replace(`:${REGION}:`, ":us-east-1:"),
+        }),
+        resource: trustPolicy(role),
+        allowed: false,
+      },
       call("logs:CreateLogStream", stream),
       call("logs:PutLogEvents", stream),
     ];

@@ -6,8 +6,12 @@ export interface WafRequest {
   path: string;
   origin?: string;
   bodyBytes?: number;
-  /** Whether the source IP is over every rate-based rule's limit. */
-  overRate?: boolean;
+  /**
+   * Requests the source IP sent earlier in the rate rules' window, by URI path (stage included).
+   * Each rate-based rule counts those its scope-down matches, and this request if it matches, and
+   * applies once that count exceeds its limit. Absent: none, as for any other address.
+   */
+  recent?: Readonly<Record<string, number>>;
 }
 
 /** A Block action's custom response. */
@@ -60,11 +64,20 @@ function matches(statement: any, request: WafRequest, labels: Set<string>): bool
           throw new Error(`positional constraint not modelled: ${spec.PositionalConstraint}`);
       }
     }
-    case "RateBasedStatement":
-      return (
-        request.overRate === true &&
-        (spec.ScopeDownStatement === undefined || matches(spec.ScopeDownStatement, request, labels))
-      );
+    case "RateBasedStatement": {
+      if (spec.AggregateKeyType !== "IP") throw new Error(`rate aggregation not modelled: ${spec.AggregateKeyType}`);
+      const scope = spec.ScopeDownStatement;
+      // Earlier requests are known by path only, so a scope-down may inspect nothing else.
+      if (scope !== undefined && /SingleHeader|Body|QueryString|Method/.test(JSON.stringify(scope))) {
+        throw new Error(`rate scope-down beyond the URI path not modelled: ${JSON.stringify(scope)}`);
+      }
+      const inScope = (path: string) => scope === undefined || matches(scope, { path }, new Set());
+      if (!inScope(request.path)) return false;
+      const earlier = Object.entries(request.recent ?? {})
+        .filter(([path]) => inScope(path))
+        .reduce((sum, [, count]) => sum + count, 0);
+      return earlier + 1 > spec.Limit;
+    }
     default:
       throw new Error(`statement not modelled: ${type}`);
   }
