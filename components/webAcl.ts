@@ -73,48 +73,38 @@ export function webAclRules({ bodyLimit, ofrepRateLimit, rateLimit, corsOrigins 
     headers: Array<{ Name: string; Value: string }>;
     exposed: boolean;
   }> = [];
+  // Both rate rules only count and label: one set of refusals below answers either (a 429).
+  const rateRule = (name: string, limit: number, scopeDown?: Record<string, unknown>) => ({
+    Name: name,
+    Action: { Count: {} },
+    RuleLabels: [{ Name: LABELS.throttled }],
+    Statement: {
+      RateBasedStatement: {
+        Limit: limit,
+        EvaluationWindowSec: RATE_WINDOW_SECONDS,
+        AggregateKeyType: "IP",
+        ...(scopeDown === undefined ? {} : { ScopeDownStatement: scopeDown }),
+      },
+    },
+    VisibilityConfig: visibility(name),
+  });
   if (ofrepRateLimit > 0) {
-    counters.push({
-      Name: "ofrep-rate-limit",
-      Action: { Count: {} },
-      RuleLabels: [{ Name: LABELS.throttled }],
-      Statement: {
-        RateBasedStatement: {
-          Limit: ofrepRateLimit,
-          EvaluationWindowSec: RATE_WINDOW_SECONDS,
-          AggregateKeyType: "IP",
-          // The stage name may precede the path (`/dev/ofrep/v1/...` on the default endpoint).
-          // `rule_json` takes SearchString as plain text, not base64 (terraform-provider-aws#39878).
-          ScopeDownStatement: {
-            ByteMatchStatement: {
-              FieldToMatch: { UriPath: {} },
-              PositionalConstraint: "CONTAINS",
-              SearchString: "/ofrep/v1/",
-              TextTransformations: [{ Priority: 0, Type: "NONE" }],
-            },
-          },
+    counters.push(
+      rateRule("ofrep-rate-limit", ofrepRateLimit, {
+        // The stage name may precede the path (`/dev/ofrep/v1/...` on the default endpoint).
+        // `rule_json` takes SearchString as plain text, not base64 (terraform-provider-aws#39878).
+        ByteMatchStatement: {
+          FieldToMatch: { UriPath: {} },
+          PositionalConstraint: "CONTAINS",
+          SearchString: "/ofrep/v1/",
+          TextTransformations: [{ Priority: 0, Type: "NONE" }],
         },
-      },
-      VisibilityConfig: visibility("ofrep-rate-limit"),
-    });
+      }),
+    );
   }
-  if (rateLimit > 0) {
-    // Every path, /health and the console's files included: a flood from one address takes at
-    // most this share of the stage's throttle, which every client shares.
-    counters.push({
-      Name: "rate-limit",
-      Action: { Count: {} },
-      RuleLabels: [{ Name: LABELS.throttled }],
-      Statement: {
-        RateBasedStatement: {
-          Limit: rateLimit,
-          EvaluationWindowSec: RATE_WINDOW_SECONDS,
-          AggregateKeyType: "IP",
-        },
-      },
-      VisibilityConfig: visibility("rate-limit"),
-    });
-  }
+  // Every path, /health and the console's files included: a flood from one address takes at most
+  // this share of the stage's throttle, which every client shares.
+  if (rateLimit > 0) counters.push(rateRule("rate-limit", rateLimit));
   if (ofrepRateLimit > 0 || rateLimit > 0) {
     refusals.push({
       name: "throttled",

@@ -21,6 +21,19 @@ function authorizerEvent(headers: Record<string, string>): APIGatewayRequestAuth
   return { type: "REQUEST", methodArn: METHOD_ARN, headers } as unknown as APIGatewayRequestAuthorizerEvent;
 }
 
+/** The test tokens' records in a fake SSM, and the artifact loaded against it as Lambda would run it. */
+async function loadWithTokens(artifact: MaterializedArtifact) {
+  const ssm = await startFakeSsm(new Map([[PARAMETER, JSON.stringify(toTokenRecords(TEST_TOKENS))]]));
+  const authorize = loadHandler<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult>(artifact, {
+    AWS_REGION: "local",
+    AWS_ACCESS_KEY_ID: "local",
+    AWS_SECRET_ACCESS_KEY: "local",
+    AWS_ENDPOINT_URL_SSM: ssm.endpoint,
+    API_TOKENS_PARAMETER: PARAMETER,
+  });
+  return { ssm, authorize };
+}
+
 describe("REST authorizer artifact (serialized __index.js, tokens from SSM)", () => {
   let artifact: MaterializedArtifact;
   let readArtifact: MaterializedArtifact;
@@ -32,14 +45,7 @@ describe("REST authorizer artifact (serialized __index.js, tokens from SSM)", ()
     const resources = await runProgram({ apiTokens: JSON.stringify(TEST_TOKENS) });
     artifact = await materialize(single(resources, "aws:lambda/function:Function", "-dev-authorizer"));
     readArtifact = await materialize(single(resources, "aws:lambda/function:Function", "-read"));
-    ssm = await startFakeSsm(new Map([[PARAMETER, JSON.stringify(toTokenRecords(TEST_TOKENS))]]));
-    authorize = loadHandler(artifact, {
-      AWS_REGION: "local",
-      AWS_ACCESS_KEY_ID: "local",
-      AWS_SECRET_ACCESS_KEY: "local",
-      AWS_ENDPOINT_URL_SSM: ssm.endpoint,
-      API_TOKENS_PARAMETER: PARAMETER,
-    });
+    ({ ssm, authorize } = await loadWithTokens(artifact));
   });
 
   after(async () => {
@@ -157,14 +163,7 @@ describe("WebSocket $connect authorizer artifact (serialized __index.js, tokens 
   before(async () => {
     const resources = await runProgram({ apiTokens: JSON.stringify(TEST_TOKENS) });
     const artifact = await materialize(single(resources, "aws:lambda/function:Function", "-ws-authorizer"));
-    ssm = await startFakeSsm(new Map([[PARAMETER, JSON.stringify(toTokenRecords(TEST_TOKENS))]]));
-    authorize = loadHandler(artifact, {
-      AWS_REGION: "local",
-      AWS_ACCESS_KEY_ID: "local",
-      AWS_SECRET_ACCESS_KEY: "local",
-      AWS_ENDPOINT_URL_SSM: ssm.endpoint,
-      API_TOKENS_PARAMETER: PARAMETER,
-    });
+    ({ ssm, authorize } = await loadWithTokens(artifact));
   });
   after(async () => {
     process.env = savedEnv;
