@@ -1,6 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import { buildConsole } from "./console/build";
-import { AuditPipeline, Compliance, ConsoleSite, FlagApi, Observability, Realtime } from "./components";
+import {
+  ApiGatewayAccount,
+  AuditPipeline,
+  Compliance,
+  ConsoleSite,
+  FlagApi,
+  Observability,
+  Realtime,
+} from "./components";
 import type { TokenConfig } from "./handlers/auth/tokens";
 
 const config = new pulumi.Config();
@@ -17,10 +25,22 @@ const consoleSite = new ConsoleSite(`${project}-${stack}`, {
   websocketUrl: consoleWebsocketUrl,
 });
 
+// Both stages log (access and execution logs), which needs the account's API Gateway CloudWatch
+// role: created with `createApiGatewayAccountRole`, otherwise checked for at preview.
+const apiGatewayAccount = new ApiGatewayAccount(`${project}-${stack}`, {
+  createRole: config.getBoolean("createApiGatewayAccountRole") ?? false,
+});
+const executionLogLevel = config.get("executionLogLevel") ?? "ERROR";
+if (executionLogLevel !== "ERROR" && executionLogLevel !== "INFO") {
+  throw new Error(`executionLogLevel '${executionLogLevel}' must be ERROR or INFO`);
+}
+
 const flagApi = new FlagApi(`${project}-${stack}`, {
   allowFlagDeletion: config.getBoolean("allowFlagDeletion") ?? true,
   parameterPrefix: `/${project}/${stack}`,
   logRetentionDays: config.getNumber("logRetentionDays") ?? 30,
+  executionLogLevel,
+  loggingPrerequisites: apiGatewayAccount.ready,
   // `apiTokens` (secret): [{"id", "token", "scopes"}], scopes a non-empty subset of SCOPES:
   // `write` (everything), `read` (GET routes, OFREP, the WebSocket) and `evaluate` (a client key,
   // safe in a web page: OFREP on flags with `clientSide: true`, 403 everywhere else). Only the
@@ -43,6 +63,8 @@ const realtime = new Realtime(`${project}-${stack}`, {
   },
   tokensParameter: flagApi.tokensParameter,
   logRetentionDays: config.getNumber("logRetentionDays") ?? 30,
+  executionLogLevel,
+  loggingPrerequisites: apiGatewayAccount.ready,
 });
 
 resolveConsoleWebsocketUrl(realtime.websocketUrl);
@@ -57,6 +79,15 @@ const audit = new AuditPipeline(`${project}-${stack}`, {
 // After the components with functions: it watches every function created before it.
 const observability = new Observability(`${project}-${stack}`, {
   restApi: { name: flagApi.api.name, stageName: flagApi.stage.stageName },
+  // Latency per route group: each group's function (the event stream lasts minutes by design, so
+  // its Duration is not a latency) and the authorizer (on a cache miss it adds to a request's).
+  routeGroups: {
+    read: flagApi.functions.read,
+    write: flagApi.functions.write,
+    delete: flagApi.functions.delete,
+    ofrep: flagApi.functions.ofrep,
+    authorizer: flagApi.authorizer,
+  },
   webSocketApi: { id: realtime.api.id, stageName: realtime.stage.name },
   streamConsumers: [realtime.functions.fanout, realtime.functions.snapshot],
   deadLetterQueues: [realtime.deadLetterQueue, audit.deadLetterQueue],

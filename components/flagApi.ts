@@ -20,6 +20,7 @@ import { consoleCsp } from "../console/csp";
 import { type ConsoleRoutesArgs, restApiSpec } from "./restApiSpec";
 import { serviceTable } from "./serviceTable";
 import { ServiceFunction } from "./serviceFunction";
+import { REST_ACCESS_LOG_FORMAT, accessLogGroup } from "./accessLogs";
 import { DEFAULT_RATE_LIMIT, stageWebAcl } from "./webAcl";
 
 export interface FlagApiArgs {
@@ -30,8 +31,19 @@ export interface FlagApiArgs {
    * @example "/feature-flags/prod"
    */
   parameterPrefix: string;
-  /** Retention of every function's log group, in days. Default 30. */
+  /** Retention of every function's log group and of the stage's access logs, in days. Default 30. */
   logRetentionDays?: number;
+  /**
+   * The stage's execution logging (API Gateway's own log group `API-Gateway-Execution-Logs_{api-id}/{stage}`):
+   * `ERROR` (default) logs failed requests only; `INFO` every request's steps, at a CloudWatch Logs
+   * cost per request. Bodies and headers are never logged (data tracing off).
+   */
+  executionLogLevel?: "ERROR" | "INFO";
+  /**
+   * Resources the stage's logging needs first: the account's API Gateway CloudWatch role
+   * (ApiGatewayAccount), or the check that it is there (ApiGatewayAccountCheck).
+   */
+  loggingPrerequisites?: pulumi.Resource[];
   /** API Gateway stage name. Default: the stack name. */
   stageName?: string;
   /**
@@ -151,6 +163,10 @@ export class FlagApi extends pulumi.ComponentResource {
       );
     }
     const logRetentionDays = args.logRetentionDays ?? 30;
+    const executionLogLevel = args.executionLogLevel ?? "ERROR";
+    if (executionLogLevel !== "ERROR" && executionLogLevel !== "INFO") {
+      throw new pulumi.ResourceError(`executionLogLevel '${String(executionLogLevel)}' must be ERROR or INFO`, this);
+    }
     // Stack names may hold '.', which stage names may not.
     const stageName = args.stageName ?? pulumi.getStack().replace(/[^A-Za-z0-9_-]/g, "-");
 
@@ -415,10 +431,19 @@ export class FlagApi extends pulumi.ComponentResource {
         },
         { parent: this },
       );
+      // JSON access logs: who called which route, its status and latencies (components/accessLogs.ts).
+      const accessLogs = accessLogGroup(`${name}-access-logs`, logRetentionDays, this);
+      const loggingReady = { parent: this, dependsOn: args.loggingPrerequisites ?? [] };
       const stage = new aws.apigateway.Stage(
         `${name}-stage`,
-        { restApi: api.id, deployment: deployment.id, stageName },
-        { parent: this },
+        {
+          restApi: api.id,
+          deployment: deployment.id,
+          stageName,
+          accessLogSettings: { destinationArn: accessLogs.arn, format: REST_ACCESS_LOG_FORMAT },
+          xrayTracingEnabled: true,
+        },
+        loggingReady,
       );
       new aws.apigateway.MethodSettings(
         `${name}-stage-settings`,
@@ -430,9 +455,12 @@ export class FlagApi extends pulumi.ComponentResource {
             throttlingRateLimit: args.throttleRateLimit ?? 100,
             throttlingBurstLimit: args.throttleBurstLimit ?? 200,
             metricsEnabled: true,
+            loggingLevel: executionLogLevel,
+            // Never request or response bodies and headers in the logs: they carry tokens and flags.
+            dataTraceEnabled: false,
           },
         },
-        { parent: this },
+        loggingReady,
       );
       return { api, stage };
     };

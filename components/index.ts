@@ -1,3 +1,4 @@
+export * from "./apiGatewayAccount";
 export * from "./auditPipeline";
 export * from "./compliance";
 export * from "./consoleSite";

@@ -52,6 +52,13 @@ export interface ObservabilityArgs {
   functions?: readonly ServiceFunction[];
   /** The REST API: 5XX alarm and dashboard widgets. */
   restApi?: { name: pulumi.Input<string>; stageName: pulumi.Input<string> };
+  /**
+   * The function serving each REST route group (and the authorizer): the dashboard draws each
+   * one's Lambda `Duration` p50/p99, the latency of its routes. Per-route API Gateway latency would
+   * need per-method detailed metrics, billed as custom metrics for every method; Lambda's
+   * Duration is free and, with one function per route group, says the same per group.
+   */
+  routeGroups?: Readonly<Record<string, ServiceFunction>>;
   /** The WebSocket API: connection and message widgets. */
   webSocketApi?: { id: pulumi.Input<string>; stageName: pulumi.Input<string> };
   /** Stream consumers: alarm when they fall behind (iterator age). */
@@ -328,6 +335,9 @@ export class Observability extends pulumi.ComponentResource {
   ): aws.cloudwatch.Dashboard {
     const functionNames = watched.map((fn) => fn.function.name);
     const consumerNames = (args.streamConsumers ?? []).map((fn) => fn.function.name);
+    const groupNames = Object.entries(args.routeGroups ?? {}).map(([group, fn]) =>
+      fn.function.name.apply((functionName) => ({ group, functionName })),
+    );
     const body = pulumi
       .all([
         region,
@@ -335,8 +345,9 @@ export class Observability extends pulumi.ComponentResource {
         pulumi.output(consumerNames),
         pulumi.output(args.restApi),
         pulumi.output(args.webSocketApi),
+        pulumi.all(groupNames),
       ])
-      .apply(([region, functions, consumers, rest, ws]) => {
+      .apply(([region, functions, consumers, rest, ws, groups]) => {
         const widget = (title: string, metrics: unknown[][], extra: object = {}) => ({
           type: "metric",
           width: 12,
@@ -349,10 +360,22 @@ export class Observability extends pulumi.ComponentResource {
             ? []
             : [
                 widget("REST requests", [[...api.slice(0, 1), "Count", ...api.slice(1), { stat: "Sum" }]]),
-                widget("REST latency", [
+                widget("REST latency, whole stage (ms)", [
                   [...api.slice(0, 1), "Latency", ...api.slice(1), { stat: "p50" }],
                   [...api.slice(0, 1), "Latency", ...api.slice(1), { stat: "p99" }],
                 ]),
+                ...(["p50", "p99"] as const).map((stat) =>
+                  widget(
+                    `Latency per route group, ${stat} (Lambda Duration, ms)`,
+                    groups.map(({ group, functionName }) => [
+                      "AWS/Lambda",
+                      "Duration",
+                      "FunctionName",
+                      functionName,
+                      { stat, label: group },
+                    ]),
+                  ),
+                ),
                 widget("REST 4XX / 5XX", [
                   [...api.slice(0, 1), "4XXError", ...api.slice(1), { stat: "Sum" }],
                   [...api.slice(0, 1), "5XXError", ...api.slice(1), { stat: "Sum" }],

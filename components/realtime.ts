@@ -21,6 +21,7 @@ import {
 } from "../handlers/realtime/table";
 import { FANOUT_WORKER_TIMEOUT_SECONDS } from "../handlers/realtime/scaleout";
 import { ServiceFunction, type ServiceFunctionArgs } from "./serviceFunction";
+import { WEBSOCKET_ACCESS_LOG_FORMAT, accessLogGroup } from "./accessLogs";
 import { deadLetterQueue as createDeadLetterQueue, streamReadStatements } from "./streamConsumer";
 
 /**
@@ -41,8 +42,12 @@ export interface RealtimeArgs {
   evaluatorsTable: { name: pulumi.Input<string>; arn: pulumi.Input<string>; streamArn: pulumi.Input<string> };
   /** The SecureString of token hashes the `$connect` authorizer verifies `?token=` against. */
   tokensParameter: { name: pulumi.Input<string>; arn: pulumi.Input<string> };
-  /** Retention of every function's log group, in days. Default 30. */
+  /** Retention of every function's log group and of the stage's access logs, in days. Default 30. */
   logRetentionDays?: number;
+  /** The stage's execution logging: `ERROR` (default) or `INFO`; message bodies never (data tracing off). */
+  executionLogLevel?: "ERROR" | "INFO";
+  /** Resources the stage's logging needs first (the account's API Gateway CloudWatch role, or its check). */
+  loggingPrerequisites?: pulumi.Resource[];
   /** WebSocket stage name. Default: the stack name. */
   stageName?: string;
   /** Steady-state messages per second the stage admits. Default 100. */
@@ -310,18 +315,24 @@ export class Realtime extends pulumi.ComponentResource {
       );
     });
 
+    // JSON access logs: one line per connect, message and disconnect (components/accessLogs.ts).
+    const accessLogs = accessLogGroup(`${name}-ws-access-logs`, logRetentionDays, this);
     const stage = new aws.apigatewayv2.Stage(
       `${name}-ws-stage`,
       {
         apiId: api.id,
         name: stageName,
         autoDeploy: true,
+        accessLogSettings: { destinationArn: accessLogs.arn, format: WEBSOCKET_ACCESS_LOG_FORMAT },
         defaultRouteSettings: {
           throttlingRateLimit: args.throttleRateLimit ?? 100,
           throttlingBurstLimit: args.throttleBurstLimit ?? 200,
+          loggingLevel: args.executionLogLevel ?? "ERROR",
+          // Never message bodies in the logs: a `sync` carries nothing secret, but pushes carry flags.
+          dataTraceEnabled: false,
         },
       },
-      { parent: this, dependsOn: routeResources },
+      { parent: this, dependsOn: [...routeResources, ...(args.loggingPrerequisites ?? [])] },
     );
 
     const streamConsumer = (

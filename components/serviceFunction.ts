@@ -46,7 +46,7 @@ export interface ServiceFunctionArgs {
 /**
  * A serialized-callback Lambda with everything a service function needs and nothing more: its own
  * role with one inline least-privilege policy (never the CallbackFunction default: nine broad
- * AWS-managed policies), an explicit log group with retention, JSON logs, and an archive holding
+ * AWS-managed policies), an explicit log group with retention, JSON logs, active X-Ray tracing, and an archive holding
  * one bundled file: the serialized callback with only the code it reaches, the parts of the AWS
  * SDK it uses included (they load faster than the runtime's whole SDK; see `packaging.ts`).
  */
@@ -124,6 +124,10 @@ export class ServiceFunction extends pulumi.ComponentResource {
               Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
               Resource: pulumi.interpolate`${this.logGroup.arn}:*`,
             },
+            // Active tracing: Lambda's X-Ray daemon sends the traces with the function's role. X-Ray
+            // has no resource-level permissions for these two (the AWS-managed AWSXRayDaemonWriteAccess
+            // adds sampling-rule reads, which Lambda's daemon does not make).
+            { Effect: "Allow", Action: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], Resource: "*" },
             ...args.statements,
           ],
         }),
@@ -145,6 +149,8 @@ export class ServiceFunction extends pulumi.ComponentResource {
         reservedConcurrentExecutions: args.reservedConcurrency,
         description: args.description,
         environment: args.environment === undefined ? undefined : { variables: args.environment },
+        // X-Ray: each invocation traced, the handler's AWS SDK calls as subsegments (Powertools Tracer).
+        tracingConfig: { mode: "Active" },
         loggingConfig: {
           logFormat: "JSON",
           logGroup: this.logGroup.name,

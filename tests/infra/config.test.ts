@@ -19,6 +19,8 @@ describe("Pulumi.yaml configuration declarations", () => {
       allowFlagDeletion: ["boolean", true],
       alarmEmail: ["string", ""],
       logRetentionDays: ["integer", 30],
+      executionLogLevel: ["string", "ERROR"],
+      createApiGatewayAccountRole: ["boolean", false],
       auditRetentionDays: ["integer", 365],
       createConfigRecorder: ["boolean", false],
       corsOrigins: ["array", []],

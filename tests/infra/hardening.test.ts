@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { simulate, trustPolicy } from "../support/iam";
+import { roleNamed, roleStatements, simulate, trustPolicy } from "../support/iam";
 import { asList, statementsOf } from "../support/policies";
 import { ACCOUNT, ofType, type RecordedResource, runProgram } from "../support/pulumiMocks";
 import { serviceCalls } from "../support/serviceCalls";
@@ -12,7 +12,11 @@ describe("whole-program hardening (Pulumi mocks)", () => {
   let resources: RecordedResource[];
 
   before(async () => {
-    resources = await runProgram({ alarmEmail: "oncall@example.com", createConfigRecorder: "true" });
+    resources = await runProgram({
+      alarmEmail: "oncall@example.com",
+      createConfigRecorder: "true",
+      createApiGatewayAccountRole: "true",
+    });
   });
 
   describe("least privilege", () => {
@@ -41,7 +45,7 @@ describe("whole-program hardening (Pulumi mocks)", () => {
 
     it("names exact resource ARNs for every data-plane action", () => {
       // Actions IAM cannot scope to a resource; they list names and read no data.
-      const unscopable = ["dynamodb:ListStreams"];
+      const unscopable = ["dynamodb:ListStreams", "xray:PutTraceSegments", "xray:PutTelemetryRecords"];
       const remediation = ["s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock"];
       for (const policy of ofType(resources, "aws:iam/rolePolicy:RolePolicy")) {
         for (const statement of statementsOf(policy)) {
@@ -68,6 +72,20 @@ describe("whole-program hardening (Pulumi mocks)", () => {
             assert.ok(!withoutStreams.includes("*"), `${policy.name}: ${resource}`);
           }
         }
+      }
+    });
+  });
+
+  describe("tracing", () => {
+    it("traces every function with X-Ray, granting each role the daemon's two writes and no more of X-Ray", () => {
+      const functions = ofType(resources, "aws:lambda/function:Function");
+      assert.ok(functions.length > 10);
+      for (const fn of functions) {
+        assert.deepEqual(fn.inputs.tracingConfig, { mode: "Active" }, fn.name);
+        const xray = roleStatements(resources, roleNamed(resources, fn.inputs.role))
+          .flatMap((statement) => asList(statement.Action))
+          .filter((action) => action.startsWith("xray:"));
+        assert.deepEqual(xray.sort(), ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], fn.name);
       }
     });
   });

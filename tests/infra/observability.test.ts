@@ -137,6 +137,34 @@ describe("Observability (Pulumi mocks)", () => {
     for (const widget of body.widgets) assert.equal(widget.properties.region, "eu-west-1");
   });
 
+  it("draws p50 and p99 latency per route group from each group's function Duration", () => {
+    const body = JSON.parse(single(resources, "aws:cloudwatch/dashboard:Dashboard").inputs.dashboardBody);
+    const durations = body.widgets
+      .flatMap((w: { properties: { metrics: unknown[][] } }) => w.properties.metrics)
+      .filter((m: unknown[]) => m[0] === "AWS/Lambda" && m[1] === "Duration") as [
+      string,
+      string,
+      string,
+      string,
+      { stat: string; label: string },
+    ][];
+    const functionOf = (suffix: string) => single(resources, "aws:lambda/function:Function", suffix).name;
+    for (const stat of ["p50", "p99"]) {
+      const lines = durations.filter((m) => m[4].stat === stat);
+      assert.deepEqual(
+        Object.fromEntries(lines.map((m) => [m[4].label, m[3]])),
+        {
+          read: functionOf("-read"),
+          write: functionOf("-write"),
+          delete: functionOf("-delete"),
+          ofrep: functionOf("-ofrep"),
+          authorizer: functionOf("-dev-authorizer"),
+        },
+        stat,
+      );
+    }
+  });
+
   it("exports the topic as alarmTopicArn and adds no subscription without alarmEmail", async () => {
     const quiet = await runProgram();
     assert.deepEqual(ofType(quiet, "aws:sns/topicSubscription:TopicSubscription"), []);

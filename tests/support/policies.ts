@@ -12,8 +12,8 @@ export const asList = (value: string | string[]): string[] => (Array.isArray(val
 /** The statements of an inline role policy or a bucket/topic/queue policy as recorded under mocks. */
 export const statementsOf = (policy: RecordedResource): Statement[] => JSON.parse(policy.inputs.policy).Statement;
 
-/** Non-logging grants of a role policy, as `{actions (sorted), resources}`. */
+/** Grants of a role policy beyond its own logs and traces, as `{actions (sorted), resources}`. */
 export const dataGrants = (policy: RecordedResource) =>
   statementsOf(policy)
-    .filter((s) => !asList(s.Action).some((a) => a.startsWith("logs:")))
+    .filter((s) => !asList(s.Action).some((a) => a.startsWith("logs:") || a.startsWith("xray:")))
     .map((s) => ({ actions: asList(s.Action).sort(), resources: asList(s.Resource) }));

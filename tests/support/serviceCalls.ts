@@ -132,6 +132,10 @@ export function lambdaServiceCalls(resources: RecordedResource[]): ServiceCall[]
       },
       call("logs:CreateLogStream", stream),
       call("logs:PutLogEvents", stream),
+      // Active tracing: Lambda's X-Ray daemon sends segments with the role (no resource-level permissions).
+      ...(fn.inputs.tracingConfig?.mode === "Active"
+        ? [call("xray:PutTraceSegments", "*"), call("xray:PutTelemetryRecords", "*")]
+        : []),
     ];
   });
 }

@@ -1,0 +1,58 @@
+import * as aws from "@pulumi/aws";
+import type * as pulumi from "@pulumi/pulumi";
+
+/**
+ * One JSON object per request, every value quoted: API Gateway writes `-` for a variable without a
+ * value (no authorizer, no integration), which would break an unquoted number. Only variables that
+ * cannot carry a credential: no path or query string (a WebSocket client sends its token as
+ * `?token=`), no headers, no request or response override, no authorizer context but the
+ * principal id (the token's id, never the token).
+ */
+const jsonFormat = (fields: Record<string, string>): string =>
+  JSON.stringify(Object.fromEntries(Object.entries(fields).map(([key, variable]) => [key, `$context.${variable}`])));
+
+/** The REST stage's access log line ($context variables of REST APIs). */
+export const REST_ACCESS_LOG_FORMAT = jsonFormat({
+  requestId: "requestId",
+  extendedRequestId: "extendedRequestId",
+  xrayTraceId: "xrayTraceId",
+  requestTime: "requestTimeEpoch",
+  sourceIp: "identity.sourceIp",
+  principalId: "authorizer.principalId",
+  method: "httpMethod",
+  // The route's template (`/flags/{flagName}`): never the query string.
+  resourcePath: "resourcePath",
+  status: "status",
+  responseLatency: "responseLatency",
+  integrationLatency: "integrationLatency",
+  integrationStatus: "integrationStatus",
+  responseLength: "responseLength",
+  errorType: "error.responseType",
+});
+
+/** The WebSocket stage's access log line ($context variables of WebSocket APIs). */
+export const WEBSOCKET_ACCESS_LOG_FORMAT = jsonFormat({
+  requestId: "requestId",
+  extendedRequestId: "extendedRequestId",
+  requestTime: "requestTimeEpoch",
+  sourceIp: "identity.sourceIp",
+  principalId: "authorizer.principalId",
+  connectionId: "connectionId",
+  eventType: "eventType",
+  // `$connect`, `$disconnect`, `$default`: the handshake's URL (and its `?token=`) is never logged.
+  routeKey: "routeKey",
+  status: "status",
+  integrationLatency: "integrationLatency",
+  integrationStatus: "integrationStatus",
+  authorizerLatency: "authorizer.latency",
+  errorType: "error.responseType",
+});
+
+/** A stage's access log group, with the stack's retention. */
+export function accessLogGroup(
+  name: string,
+  retentionInDays: number,
+  parent: pulumi.Resource,
+): aws.cloudwatch.LogGroup {
+  return new aws.cloudwatch.LogGroup(name, { retentionInDays }, { parent });
+}
