@@ -4,6 +4,7 @@
  */
 
 import { Logger } from "@aws-lambda-powertools/logger";
+import { Tracer } from "@aws-lambda-powertools/tracer";
 import type { APIGatewayProxyEvent } from "aws-lambda";
 import { SSMProvider } from "@aws-lambda-powertools/parameters/ssm";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -67,6 +68,16 @@ export const ENV = {
 export const DELETION_SETTING_MAX_AGE_SECONDS = 10;
 /** How long token records are reused by an authorizer instance: a revoked token stops within this. */
 export const TOKENS_MAX_AGE_SECONDS = 60;
+
+/**
+ * The client, with each of its AWS calls an X-Ray subsegment of the invocation's trace (the
+ * functions trace actively). Outside Lambda (tests, the local runtime) the Tracer is off and the
+ * client is returned as it is. HTTP requests are not captured: the fan-out's signed posts would be
+ * thousands of subsegments per batch.
+ */
+function traced<T>(client: T): T {
+  return new Tracer({ serviceName: "feature-flags", captureHTTPsRequests: false }).captureAWSv3Client(client);
+}
 
 function requiredEnv(name: string): string {
   const value = process.env[name];
@@ -243,7 +254,7 @@ export function eventsEntrypoint() {
 
 export function flagDeleteEntrypoint() {
   const parameterName = requiredEnv(ENV.deletionParameter);
-  const ssm = new SSMProvider({ awsSdkV3Client: new SSMClient({}) });
+  const ssm = new SSMProvider({ awsSdkV3Client: traced(new SSMClient({})) });
   const isDeletionAllowed = async () =>
     (await ssm.get(parameterName, { maxAge: DELETION_SETTING_MAX_AGE_SECONDS })) === "true";
   return proxyHandler({
@@ -256,7 +267,7 @@ export function flagDeleteEntrypoint() {
 /** Token records from the SecureString parameter, decrypted and cached by Powertools Parameters. */
 function tokensFromEnv() {
   const parameterName = requiredEnv(ENV.tokensParameter);
-  const ssm = new SSMProvider({ awsSdkV3Client: new SSMClient({}) });
+  const ssm = new SSMProvider({ awsSdkV3Client: traced(new SSMClient({})) });
   return async () => parseTokenRecords(await ssm.get(parameterName, { decrypt: true, maxAge: TOKENS_MAX_AGE_SECONDS }));
 }
 
@@ -269,7 +280,7 @@ export function webSocketAuthorizerEntrypoint() {
 }
 
 function documentClient() {
-  return DynamoDBDocumentClient.from(new DynamoDBClient({}));
+  return DynamoDBDocumentClient.from(traced(new DynamoDBClient({})));
 }
 
 function connectionStoreFromEnv() {
@@ -322,11 +333,13 @@ export function snapshotEntrypoint() {
 function workerInvokerFromEnv(): InvokeWorker | undefined {
   const functionName = process.env[ENV.fanoutWorker];
   if (functionName === undefined || functionName === "") return undefined;
-  const lambda = new LambdaClient({
-    // One connection per worker running at once, each held until its worker answers (at most
-    // FANOUT_WORKER_WAIT_MS, below the consumer's own timeout).
-    requestHandler: { httpsAgent: { maxSockets: MAX_FANOUT_WORKERS, keepAlive: true } },
-  });
+  const lambda = traced(
+    new LambdaClient({
+      // One connection per worker running at once, each held until its worker answers (at most
+      // FANOUT_WORKER_WAIT_MS, below the consumer's own timeout).
+      requestHandler: { httpsAgent: { maxSockets: MAX_FANOUT_WORKERS, keepAlive: true } },
+    }),
+  );
   // RequestResponse, not Event: waiting keeps the stream's order and hands a worker's failure to
   // the consumer's batch, which the stream retries (an Event invoke's failure would only reach a
   // destination, after Lambda's own retries, out of order).
