@@ -56,3 +56,17 @@ export function accessLogGroup(
 ): aws.cloudwatch.LogGroup {
   return new aws.cloudwatch.LogGroup(name, { retentionInDays }, { parent });
 }
+
+/**
+ * The log group API Gateway writes a stage's execution logs to, created first with the stack's
+ * retention: left to API Gateway, it would create it on the first log line, kept forever.
+ * REST: `API-Gateway-Execution-Logs_{rest-api-id}/{stage}`; WebSocket: `/aws/apigateway/{api-id}/{stage}`.
+ */
+export function executionLogGroup(
+  name: string,
+  logGroupName: pulumi.Input<string>,
+  retentionInDays: number,
+  parent: pulumi.Resource,
+): aws.cloudwatch.LogGroup {
+  return new aws.cloudwatch.LogGroup(name, { name: logGroupName, retentionInDays }, { parent });
+}

@@ -20,7 +20,7 @@ import { consoleCsp } from "../console/csp";
 import { type ConsoleRoutesArgs, restApiSpec } from "./restApiSpec";
 import { serviceTable } from "./serviceTable";
 import { ServiceFunction } from "./serviceFunction";
-import { REST_ACCESS_LOG_FORMAT, accessLogGroup } from "./accessLogs";
+import { REST_ACCESS_LOG_FORMAT, accessLogGroup, executionLogGroup } from "./accessLogs";
 import { DEFAULT_RATE_LIMIT, stageWebAcl } from "./webAcl";
 
 export interface FlagApiArgs {
@@ -445,6 +445,12 @@ export class FlagApi extends pulumi.ComponentResource {
         },
         loggingReady,
       );
+      const executionLogs = executionLogGroup(
+        `${name}-execution-logs`,
+        pulumi.interpolate`API-Gateway-Execution-Logs_${api.id}/${stageName}`,
+        logRetentionDays,
+        this,
+      );
       new aws.apigateway.MethodSettings(
         `${name}-stage-settings`,
         {
@@ -460,7 +466,7 @@ export class FlagApi extends pulumi.ComponentResource {
             dataTraceEnabled: false,
           },
         },
-        loggingReady,
+        { ...loggingReady, dependsOn: [...loggingReady.dependsOn, executionLogs] },
       );
       return { api, stage };
     };

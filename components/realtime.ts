@@ -21,7 +21,7 @@ import {
 } from "../handlers/realtime/table";
 import { FANOUT_WORKER_TIMEOUT_SECONDS } from "../handlers/realtime/scaleout";
 import { ServiceFunction, type ServiceFunctionArgs } from "./serviceFunction";
-import { WEBSOCKET_ACCESS_LOG_FORMAT, accessLogGroup } from "./accessLogs";
+import { WEBSOCKET_ACCESS_LOG_FORMAT, accessLogGroup, executionLogGroup } from "./accessLogs";
 import { deadLetterQueue as createDeadLetterQueue, streamReadStatements } from "./streamConsumer";
 
 /**
@@ -317,6 +317,12 @@ export class Realtime extends pulumi.ComponentResource {
 
     // JSON access logs: one line per connect, message and disconnect (components/accessLogs.ts).
     const accessLogs = accessLogGroup(`${name}-ws-access-logs`, logRetentionDays, this);
+    const executionLogs = executionLogGroup(
+      `${name}-ws-execution-logs`,
+      pulumi.interpolate`/aws/apigateway/${api.id}/${stageName}`,
+      logRetentionDays,
+      this,
+    );
     const stage = new aws.apigatewayv2.Stage(
       `${name}-ws-stage`,
       {
@@ -332,7 +338,7 @@ export class Realtime extends pulumi.ComponentResource {
           dataTraceEnabled: false,
         },
       },
-      { parent: this, dependsOn: [...routeResources, ...(args.loggingPrerequisites ?? [])] },
+      { parent: this, dependsOn: [...routeResources, executionLogs, ...(args.loggingPrerequisites ?? [])] },
     );
 
     const streamConsumer = (

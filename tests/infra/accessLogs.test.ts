@@ -141,6 +141,19 @@ describe("stage execution logging and tracing (Pulumi mocks)", () => {
     assert.equal(single(resources, WS_STAGE).inputs.defaultRouteSettings.dataTraceEnabled, false);
   });
 
+  it("creates each stage's execution log group, where API Gateway writes, with logRetentionDays", async () => {
+    const resources = await runProgram({ logRetentionDays: "60" });
+    const rest = single(resources, "aws:apigateway/restApi:RestApi");
+    const ws = single(resources, "aws:apigatewayv2/api:Api");
+    const named = ofType(resources, LOG_GROUP)
+      .filter((g) => g.inputs.name !== undefined)
+      .map((g) => [g.inputs.name, g.inputs.retentionInDays]);
+    assert.deepEqual(named.sort(), [
+      [`/aws/apigateway/${ws.name}-id/dev`, 60],
+      [`API-Gateway-Execution-Logs_${rest.name}-id/dev`, 60],
+    ]);
+  });
+
   it("refuses an execution log level other than ERROR or INFO", async () => {
     await assert.rejects(runProgram({ executionLogLevel: "DEBUG" }), /executionLogLevel 'DEBUG' must be ERROR or INFO/);
   });

@@ -285,8 +285,8 @@ describe("FlagApi (Pulumi mocks)", () => {
 
     it("keep logs for logRetentionDays, 30 by default", () => {
       const groups = ofType(resources, "aws:cloudwatch/logGroup:LogGroup");
-      // One per function, and each stage's access logs.
-      assert.equal(groups.length, ofType(resources, FUNCTION).length + 2);
+      // One per function, and each stage's access and execution logs.
+      assert.equal(groups.length, ofType(resources, FUNCTION).length + 4);
       for (const group of groups) assert.equal(group.inputs.retentionInDays, 30);
     });
 
