@@ -1,15 +1,22 @@
 import { strict as assert } from "node:assert";
+import { DeleteItemCommand, type DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { makeTokenTable, tokenItem } from "../../handlers/auth/tokenTable";
 import {
   bearerToken,
   grants,
   hashToken,
   isClientKey,
+  lookUpToken,
   parseTokenRecords,
   principalContext,
   principalFromContext,
   toTokenRecords,
   verifyToken,
 } from "../../handlers/auth/tokens";
+import { localDynamoClient } from "../../local/dynamodb";
+import { sharedDynamo, uniqueTableName } from "../support/hooks";
+import { createTokensTable, putTokens } from "../support/tokenTable";
 
 const ADMIN = "admin-token-0123456789abcdefghij";
 const READER = "reader-token-0123456789abcdefghij";
@@ -104,6 +111,100 @@ describe("token verification", () => {
       assert.deepEqual(parseTokenRecords(JSON.stringify(records)), records);
       assert.throws(() => parseTokenRecords('[{"id":"x","sha256":"nothex","scopes":["read"]}]'));
       assert.throws(() => parseTokenRecords("{}"));
+    });
+  });
+});
+
+describe("tokens table (DynamoDB Local)", () => {
+  const records = toTokenRecords([
+    { id: "admin", token: ADMIN, scopes: ["read", "write"] },
+    { id: "reader", token: READER, scopes: ["read"] },
+  ]);
+  let client: DynamoDBClient;
+  let tableName: string;
+  let now: number;
+  const table = (maxEntries?: number) =>
+    makeTokenTable({
+      doc: DynamoDBDocumentClient.from(client),
+      tableName,
+      maxAgeSeconds: 60,
+      maxEntries,
+      clock: () => now,
+    });
+
+  before(async () => {
+    client = localDynamoClient((await sharedDynamo()).endpoint);
+    tableName = uniqueTableName("tokens");
+    await createTokensTable(client, tableName, records);
+  });
+  after(() => client.destroy());
+  beforeEach(() => {
+    now = 1_000_000;
+  });
+
+  it("finds a token's principal by its hash and a record by its id, and nothing for an unknown token", async () => {
+    const tokens = table();
+    assert.deepEqual(await lookUpToken(ADMIN, tokens), { tokenId: "admin", scopes: ["read", "write"] });
+    assert.deepEqual(await lookUpToken(READER, tokens), { tokenId: "reader", scopes: ["read"] });
+    for (const token of [`${ADMIN}x`, "", undefined]) assert.equal(await lookUpToken(token, tokens), undefined);
+    assert.deepEqual(await tokens.byId("reader"), [records[1]]);
+    assert.deepEqual(await tokens.byId("nobody"), []);
+  });
+
+  it("keeps an answer for the cache age, then reads again: a revoked token stops, an added one starts", async () => {
+    const tokens = table();
+    const late = "added-later-token-0123456789abcdef";
+    const [added] = toTokenRecords([{ id: "late", token: late, scopes: ["evaluate"] }]);
+    assert.equal(await lookUpToken(late, tokens), undefined);
+    await putTokens(client, tableName, [added]);
+    now += 59_000;
+    assert.equal(await lookUpToken(late, tokens), undefined, "the miss is remembered within the cache age");
+    now += 1_000;
+    assert.deepEqual(await lookUpToken(late, tokens), { tokenId: "late", scopes: ["evaluate"] });
+    await client.send(new DeleteItemCommand({ TableName: tableName, Key: { sha256: { S: added.sha256 } } }));
+    now += 60_000;
+    assert.equal(await lookUpToken(late, tokens), undefined);
+  });
+
+  it("remembers at most maxEntries answers: a scanner's misses cannot grow an instance's memory", async () => {
+    const tokens = table(2);
+    await lookUpToken(ADMIN, tokens);
+    await lookUpToken("scanner-guess-1-0123456789abcdef", tokens);
+    await lookUpToken("scanner-guess-2-0123456789abcdef", tokens);
+    // ADMIN's answer was the oldest and is gone: revoking it is seen at once by this instance.
+    await client.send(new DeleteItemCommand({ TableName: tableName, Key: { sha256: { S: records[0].sha256 } } }));
+    try {
+      assert.equal(await lookUpToken(ADMIN, tokens), undefined);
+    } finally {
+      await putTokens(client, tableName, [records[0]]);
+    }
+  });
+
+  it("refuses a malformed item rather than trusting part of it, and does not remember a failed read", async () => {
+    const token = "malformed-item-token-0123456789abcdef";
+    const sha256 = hashToken(token);
+    await client.send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: { sha256: { S: sha256 }, id: { S: "x" }, scopes: { SS: ["admin"] } },
+      }),
+    );
+    const tokens = table();
+    await assert.rejects(lookUpToken(token, tokens), /not \{sha256, id, scopes\}/);
+    await client.send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: { sha256: { S: sha256 }, id: { S: "x" }, scopes: { SS: ["read"] } },
+      }),
+    );
+    assert.deepEqual(await lookUpToken(token, tokens), { tokenId: "x", scopes: ["read"] });
+  });
+
+  it("reads the item format that Pulumi and `aws dynamodb put-item` write", () => {
+    assert.deepEqual(tokenItem(records[1]), {
+      sha256: { S: hashToken(READER) },
+      id: { S: "reader" },
+      scopes: { SS: ["read"] },
     });
   });
 });
