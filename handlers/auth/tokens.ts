@@ -57,22 +57,6 @@ export function toTokenRecords(tokens: unknown): TokenRecord[] {
   });
 }
 
-/** Reads stored token records, refusing anything malformed rather than trusting part of it. */
-export function parseTokenRecords(json: unknown): TokenRecord[] {
-  const records = typeof json === "string" ? (JSON.parse(json) as unknown) : json;
-  if (!Array.isArray(records)) throw new Error("token records must be a JSON array");
-  for (const record of records as TokenRecord[]) {
-    const valid =
-      typeof record?.id === "string" &&
-      typeof record.sha256 === "string" &&
-      /^[0-9a-f]{64}$/.test(record.sha256) &&
-      Array.isArray(record.scopes) &&
-      record.scopes.every((s) => SCOPES.includes(s));
-    if (!valid) throw new Error("token records hold an entry that is not {id, sha256, scopes}");
-  }
-  return records as TokenRecord[];
-}
-
 /** The token in `Authorization: Bearer <token>`, or undefined for a missing or malformed header. */
 export function bearerToken(header: string | undefined): string | undefined {
   const match = /^Bearer +([\x21-\x7e]+) *$/i.exec(header ?? "");
