@@ -125,6 +125,8 @@ export class FlagApi extends pulumi.ComponentResource {
   readonly allowFlagDeletionParameter: pulumi.Output<string>;
   /** The tokens table (hashes, ids, scopes); the WebSocket authorizer reads it too. */
   readonly tokensTable: aws.dynamodb.Table;
+  /** The tokens table's name, known once `apiTokens`' items are written: what functions are given. */
+  readonly tokensTableName: pulumi.Output<string>;
   readonly authorizer: ServiceFunction;
   /** The web console's address (the API's URL + `/console/`); undefined without `console`. */
   readonly consoleUrl: pulumi.Output<string> | undefined;
@@ -194,23 +196,30 @@ export class FlagApi extends pulumi.ComponentResource {
         },
         { parent: this },
       );
-      pulumi.output(args.apiTokens ?? []).apply((tokens) => {
-        for (const record of toTokenRecords(tokens)) {
-          new aws.dynamodb.TableItem(
-            `${name}-token-${record.id}`,
-            {
-              tableName: table.name,
-              hashKey: table.hashKey,
-              item: pulumi.secret(JSON.stringify(tokenItem(record))),
-            },
-            { parent: this },
-          );
-        }
-      });
-      return table;
+      const written = pulumi.output(args.apiTokens ?? []).apply((tokens) =>
+        pulumi.all(
+          toTokenRecords(tokens).map(
+            (record) =>
+              new aws.dynamodb.TableItem(
+                `${name}-token-${record.id}`,
+                {
+                  tableName: table.name,
+                  hashKey: table.hashKey,
+                  item: pulumi.secret(JSON.stringify(tokenItem(record))),
+                },
+                { parent: this },
+              ).id,
+          ),
+        ),
+      );
+      // The functions get the table's name once every item is written: an upgrade from the
+      // single parameter never has an authorizer reading a table without its tokens yet. (Not a
+      // secret: it only waits on the items.)
+      const tableName = pulumi.unsecret(pulumi.all([table.name, written]).apply(([tableName]) => tableName));
+      return { table, tableName };
     };
 
-    const createAuthorizer = (tokens: aws.dynamodb.Table) =>
+    const createAuthorizer = (tokens: { table: aws.dynamodb.Table; tableName: pulumi.Output<string> }) =>
       new ServiceFunction(
         `${name}-authorizer`,
         {
@@ -218,9 +227,9 @@ export class FlagApi extends pulumi.ComponentResource {
           description: "REST API token authorizer",
           callbackFactory: restAuthorizerEntrypoint,
           memorySize: 256,
-          environment: { [ENV.tokensTable]: tokens.name },
+          environment: { [ENV.tokensTable]: tokens.tableName },
           // One GetItem by the presented token's hash; nothing else of the table.
-          statements: [{ Effect: "Allow", Action: ["dynamodb:GetItem"], Resource: tokens.arn }],
+          statements: [{ Effect: "Allow", Action: ["dynamodb:GetItem"], Resource: tokens.table.arn }],
         },
         { parent: this },
       );
@@ -230,7 +239,7 @@ export class FlagApi extends pulumi.ComponentResource {
       evaluators: aws.dynamodb.Table,
       history: aws.dynamodb.Table,
       parameter: aws.ssm.Parameter,
-      tokens: aws.dynamodb.Table,
+      tokens: { table: aws.dynamodb.Table; tableName: pulumi.Output<string> },
     ) => {
       const environment = {
         [ENV.flagsTable]: table.name,
@@ -249,7 +258,7 @@ export class FlagApi extends pulumi.ComponentResource {
       const readTokens: aws.iam.PolicyStatement = {
         Effect: "Allow",
         Action: ["dynamodb:Query"],
-        Resource: pulumi.interpolate`${tokens.arn}/index/${TOKENS_TABLE.byIdIndex}`,
+        Resource: pulumi.interpolate`${tokens.table.arn}/index/${TOKENS_TABLE.byIdIndex}`,
       };
       return {
         read: new ServiceFunction(
@@ -317,7 +326,7 @@ export class FlagApi extends pulumi.ComponentResource {
             ...common,
             description: "POST /ofrep/v1/evaluate/flags[/{key}] (OFREP)",
             callbackFactory: ofrepEntrypoint,
-            environment: { ...environment, [ENV.tokensTable]: tokens.name },
+            environment: { ...environment, [ENV.tokensTable]: tokens.tableName },
             statements: [
               // The flag set: scanned only when the version item says it changed.
               allow(["Scan"], table.arn),
@@ -340,7 +349,7 @@ export class FlagApi extends pulumi.ComponentResource {
             ...common,
             description: "GET /ofrep/v1/events (OFREP event streams, SSE): a streamed response per client",
             callbackFactory: eventsEntrypoint,
-            environment: { ...environment, [ENV.tokensTable]: tokens.name },
+            environment: { ...environment, [ENV.tokensTable]: tokens.tableName },
             // A stream lasts 14 minutes (EVENT_STREAM_MAX_DURATION_MS); Lambda's limit is 15.
             timeout: 900,
             // It compares etags and writes a line now and then; it builds no flag.
@@ -463,14 +472,16 @@ export class FlagApi extends pulumi.ComponentResource {
     this.evaluatorsTable = createEvaluatorsTable();
     this.historyTable = createHistoryTable();
     this.deletionParameter = createDeletionParameter();
-    this.tokensTable = createTokensTable();
-    this.authorizer = createAuthorizer(this.tokensTable);
+    const tokens = createTokensTable();
+    this.tokensTable = tokens.table;
+    this.tokensTableName = tokens.tableName;
+    this.authorizer = createAuthorizer(tokens);
     this.functions = createFunctions(
       this.table,
       this.evaluatorsTable,
       this.historyTable,
       this.deletionParameter,
-      this.tokensTable,
+      tokens,
     );
     const { api, stage } = createApi(this.functions, this.authorizer);
     this.api = api;

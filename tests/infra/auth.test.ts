@@ -68,6 +68,10 @@ describe("authentication wiring (Pulumi mocks)", () => {
     assert.equal(table.inputs.hashKey, "sha256");
     assert.deepEqual(table.inputs.globalSecondaryIndexes, [{ name: "byId", hashKey: "id", projectionType: "ALL" }]);
     const items = tokenItems(resources);
+    // Every function that looks tokens up is told the table's name, in the clear.
+    for (const fn of ["-dev-authorizer", "-dev-ws-authorizer", "-dev-ofrep", "-dev-events"]) {
+      assert.equal(single(resources, FUNCTION, fn).inputs.environment.variables.TOKENS_TABLE_NAME, table.name, fn);
+    }
     for (const item of items) {
       assert.equal(item.inputs.tableName, table.name);
       assert.equal(item.inputs.hashKey, "sha256");
