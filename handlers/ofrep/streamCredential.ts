@@ -50,7 +50,9 @@ function parse(credential: string | undefined, nowMs: number) {
   const now = nowMs / 1000;
   // Never issued with more than two windows ahead: a longer one is not ours, whatever it signs.
   if (expires <= now || expires > now + 2 * CREDENTIAL_WINDOW_SECONDS) return undefined;
-  return { id, expires, signature: Buffer.from(signature, "base64url") };
+  // Compared as text: the 43rd character carries 2 unused bits, so decoding first would accept
+  // four spellings of one signature (a changed last character that still verifies).
+  return { id, expires, signature: Buffer.from(signature, "ascii") };
 }
 
 /**
@@ -66,7 +68,9 @@ export function verifyStreamCredential(
   const parsed = parse(credential, nowMs);
   if (parsed === undefined) return undefined;
   const record = records.find(
-    (candidate) => candidate.id === parsed.id && timingSafeEqual(parsed.signature, mac(candidate, parsed.expires)),
+    (candidate) =>
+      candidate.id === parsed.id &&
+      timingSafeEqual(parsed.signature, Buffer.from(mac(candidate, parsed.expires).toString("base64url"), "ascii")),
   );
   return record === undefined ? undefined : { tokenId: record.id, scopes: record.scopes };
 }

@@ -232,3 +232,18 @@ describe("stream credential lookup by id", () => {
     assert.equal(verifyStreamCredential(credential, [record], now), undefined);
   });
 });
+
+describe("stream credential signature spelling", () => {
+  const [record] = toTokenRecords([{ id: "web", token: ADMIN, scopes: ["evaluate"] }]);
+
+  it("refuses every other spelling of the signature's last character, padding bits included", () => {
+    const now = 1_800_000_000_000;
+    const credential = issueStreamCredential(record, now);
+    assert.equal(verifyStreamCredential(credential, [record], now)?.tokenId, "web");
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    for (const last of alphabet) {
+      if (last === credential.at(-1)) continue;
+      assert.equal(verifyStreamCredential(`${credential.slice(0, -1)}${last}`, [record], now), undefined, last);
+    }
+  });
+});
