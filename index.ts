@@ -61,7 +61,7 @@ const realtime = new Realtime(`${project}-${stack}`, {
     arn: flagApi.evaluatorsTable.arn,
     streamArn: flagApi.evaluatorsTable.streamArn,
   },
-  tokensParameter: flagApi.tokensParameter,
+  tokensTable: { name: flagApi.tokensTableName, arn: flagApi.tokensTable.arn },
   logRetentionDays: config.getNumber("logRetentionDays") ?? 30,
   executionLogLevel,
   loggingPrerequisites: apiGatewayAccount.ready,
@@ -107,6 +107,7 @@ export const apiUrl = flagApi.apiUrl;
 export const consoleUrl = flagApi.consoleUrl;
 export const websocketUrl = realtime.websocketUrl;
 export const flagsTableName = flagApi.tableName;
+export const tokensTableName = flagApi.tokensTableName;
 export const allowFlagDeletionParameter = flagApi.allowFlagDeletionParameter;
 export const alarmTopicArn = observability.alarmTopicArn;
 export const auditBucketName = audit.auditBucketName;

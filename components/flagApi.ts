@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { TOKENS_TABLE, tokenItem } from "../handlers/auth/tokenTable";
 import { type TokenConfig, toTokenRecords } from "../handlers/auth/tokens";
 import {
   ENV,
@@ -75,7 +76,9 @@ export interface FlagApiArgs {
   tableDeletionProtection?: boolean;
   /**
    * The stack's API tokens (pass a secret). Only their SHA-256 hashes, with ids and scopes, reach
-   * AWS, in an SSM SecureString. None means every request but `/health` is refused.
+   * AWS: one item each in the tokens table (handlers/auth/tokenTable.ts says why a table). More
+   * can be added (and any revoked) there without a redeploy (README, "Tokens"). None means every
+   * request but `/health` is refused, unless the table holds tokens added that way.
    */
   apiTokens?: pulumi.Input<TokenConfig[]>;
   /** Seconds API Gateway caches an authorizer answer per token. Default 30. */
@@ -132,8 +135,10 @@ export class FlagApi extends pulumi.ComponentResource {
   readonly tableStreamArn: pulumi.Output<string>;
   /** Name (path) of the `allow-flag-deletion` SSM parameter. */
   readonly allowFlagDeletionParameter: pulumi.Output<string>;
-  /** The SecureString holding token hashes; the WebSocket authorizer reads it too. */
-  readonly tokensParameter: aws.ssm.Parameter;
+  /** The tokens table (hashes, ids, scopes); the WebSocket authorizer reads it too. */
+  readonly tokensTable: aws.dynamodb.Table;
+  /** The tokens table's name, known once `apiTokens`' items are written: what functions are given. */
+  readonly tokensTableName: pulumi.Output<string>;
   readonly authorizer: ServiceFunction;
   /** The web console's address (the API's URL + `/console/`); undefined without `console`. */
   readonly consoleUrl: pulumi.Output<string> | undefined;
@@ -189,21 +194,48 @@ export class FlagApi extends pulumi.ComponentResource {
         { parent: this },
       );
 
-    const createTokensParameter = () =>
-      new aws.ssm.Parameter(
-        `${name}-api-tokens`,
+    // One item per token, keyed by its hash. A record's hash keys its event-stream credentials
+    // (ofrep/streamCredential.ts), so each item is a secret in Pulumi's state and previews. The
+    // items exist once the config is known (a secret is known in preview too), so they are
+    // registered in an apply: 1,000 tokens are 1,000 TableItems, created --parallel at a time.
+    const createTokensTable = () => {
+      const table = new aws.dynamodb.Table(
+        `${name}-tokens`,
         {
-          name: `${args.parameterPrefix}/api-tokens`,
-          type: "SecureString",
-          // Hashes only: the plaintext tokens stay in the (encrypted) stack config.
-          value: pulumi.output(args.apiTokens ?? []).apply((tokens) => JSON.stringify(toTokenRecords(tokens))),
-          description:
-            "SHA-256 hashes of the API tokens, with ids and scopes. Set with `pulumi config set --secret apiTokens`.",
+          billingMode: "PAY_PER_REQUEST",
+          hashKey: TOKENS_TABLE.hashKey,
+          attributes: TOKENS_TABLE.attributes.map((attribute) => ({ ...attribute })),
+          globalSecondaryIndexes: [{ name: TOKENS_TABLE.byIdIndex, hashKey: "id", projectionType: "ALL" }],
+          pointInTimeRecovery: { enabled: true },
+          serverSideEncryption: { enabled: true },
+          deletionProtectionEnabled: tableOptions.deletionProtection,
         },
         { parent: this },
       );
+      const written = pulumi.output(args.apiTokens ?? []).apply((tokens) =>
+        pulumi.all(
+          toTokenRecords(tokens).map(
+            (record) =>
+              new aws.dynamodb.TableItem(
+                `${name}-token-${record.id}`,
+                {
+                  tableName: table.name,
+                  hashKey: table.hashKey,
+                  item: pulumi.secret(JSON.stringify(tokenItem(record))),
+                },
+                { parent: this },
+              ).id,
+          ),
+        ),
+      );
+      // The functions get the table's name once every item is written: an upgrade from the
+      // single parameter never has an authorizer reading a table without its tokens yet. (Not a
+      // secret: it only waits on the items.)
+      const tableName = pulumi.unsecret(pulumi.all([table.name, written]).apply(([tableName]) => tableName));
+      return { table, tableName };
+    };
 
-    const createAuthorizer = (tokens: aws.ssm.Parameter) =>
+    const createAuthorizer = (tokens: { table: aws.dynamodb.Table; tableName: pulumi.Output<string> }) =>
       new ServiceFunction(
         `${name}-authorizer`,
         {
@@ -211,10 +243,9 @@ export class FlagApi extends pulumi.ComponentResource {
           description: "REST API token authorizer",
           callbackFactory: restAuthorizerEntrypoint,
           memorySize: 256,
-          environment: { [ENV.tokensParameter]: tokens.name },
-          // SecureString with the AWS-managed aws/ssm key: its key policy admits callers that SSM
-          // vouches for, so no kms:Decrypt grant is needed.
-          statements: [{ Effect: "Allow", Action: ["ssm:GetParameter"], Resource: tokens.arn }],
+          environment: { [ENV.tokensTable]: tokens.tableName },
+          // One GetItem by the presented token's hash; nothing else of the table.
+          statements: [{ Effect: "Allow", Action: ["dynamodb:GetItem"], Resource: tokens.table.arn }],
         },
         { parent: this },
       );
@@ -224,7 +255,7 @@ export class FlagApi extends pulumi.ComponentResource {
       evaluators: aws.dynamodb.Table,
       history: aws.dynamodb.Table,
       parameter: aws.ssm.Parameter,
-      tokens: aws.ssm.Parameter,
+      tokens: { table: aws.dynamodb.Table; tableName: pulumi.Output<string> },
     ) => {
       const environment = {
         [ENV.flagsTable]: table.name,
@@ -238,12 +269,12 @@ export class FlagApi extends pulumi.ComponentResource {
         Action: actions.map((action) => `dynamodb:${action}`),
         Resource: resource,
       });
-      // The token records, as the authorizer reads them: OFREP signs and the event stream checks
-      // the stream credential with them (SecureString with aws/ssm: no kms:Decrypt grant needed).
+      // A token's record by id (the `byId` index): OFREP signs and the event stream checks the
+      // stream credential with it. Only the index: these functions never look a hash up.
       const readTokens: aws.iam.PolicyStatement = {
         Effect: "Allow",
-        Action: ["ssm:GetParameter"],
-        Resource: tokens.arn,
+        Action: ["dynamodb:Query"],
+        Resource: pulumi.interpolate`${tokens.table.arn}/index/${TOKENS_TABLE.byIdIndex}`,
       };
       return {
         read: new ServiceFunction(
@@ -311,7 +342,7 @@ export class FlagApi extends pulumi.ComponentResource {
             ...common,
             description: "POST /ofrep/v1/evaluate/flags[/{key}] (OFREP)",
             callbackFactory: ofrepEntrypoint,
-            environment: { ...environment, [ENV.tokensParameter]: tokens.name },
+            environment: { ...environment, [ENV.tokensTable]: tokens.tableName },
             statements: [
               // The flag set: scanned only when the version item says it changed.
               allow(["Scan"], table.arn),
@@ -334,7 +365,7 @@ export class FlagApi extends pulumi.ComponentResource {
             ...common,
             description: "GET /ofrep/v1/events (OFREP event streams, SSE): a streamed response per client",
             callbackFactory: eventsEntrypoint,
-            environment: { ...environment, [ENV.tokensParameter]: tokens.name },
+            environment: { ...environment, [ENV.tokensTable]: tokens.tableName },
             // A stream lasts 14 minutes (EVENT_STREAM_MAX_DURATION_MS); Lambda's limit is 15.
             timeout: 900,
             // It compares etags and writes a line now and then; it builds no flag.
@@ -475,14 +506,16 @@ export class FlagApi extends pulumi.ComponentResource {
     this.evaluatorsTable = createEvaluatorsTable();
     this.historyTable = createHistoryTable();
     this.deletionParameter = createDeletionParameter();
-    this.tokensParameter = createTokensParameter();
-    this.authorizer = createAuthorizer(this.tokensParameter);
+    const tokens = createTokensTable();
+    this.tokensTable = tokens.table;
+    this.tokensTableName = tokens.tableName;
+    this.authorizer = createAuthorizer(tokens);
     this.functions = createFunctions(
       this.table,
       this.evaluatorsTable,
       this.historyTable,
       this.deletionParameter,
-      this.tokensParameter,
+      tokens,
     );
     const { api, stage } = createApi(this.functions, this.authorizer);
     this.api = api;

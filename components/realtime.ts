@@ -40,8 +40,8 @@ export interface RealtimeArgs {
    * carry; its stream drives the fan-out too.
    */
   evaluatorsTable: { name: pulumi.Input<string>; arn: pulumi.Input<string>; streamArn: pulumi.Input<string> };
-  /** The SecureString of token hashes the `$connect` authorizer verifies `?token=` against. */
-  tokensParameter: { name: pulumi.Input<string>; arn: pulumi.Input<string> };
+  /** The tokens table (FlagApi's) the `$connect` authorizer looks `?token=`'s hash up in. */
+  tokensTable: { name: pulumi.Input<string>; arn: pulumi.Input<string> };
   /** Retention of every function's log group and of the stage's access logs, in days. Default 30. */
   logRetentionDays?: number;
   /** The stage's execution logging: `ERROR` (default) or `INFO`; message bodies never (data tracing off). */
@@ -171,8 +171,9 @@ export class Realtime extends pulumi.ComponentResource {
         "ws-authorizer",
         "WebSocket $connect token authorizer",
         webSocketAuthorizerEntrypoint,
-        [{ Effect: "Allow", Action: ["ssm:GetParameter"], Resource: args.tokensParameter.arn }],
-        { [ENV.tokensParameter]: args.tokensParameter.name },
+        // One GetItem by the token's hash; nothing else of the table.
+        [{ Effect: "Allow", Action: ["dynamodb:GetItem"], Resource: args.tokensTable.arn }],
+        { [ENV.tokensTable]: args.tokensTable.name },
         256,
         undefined,
         // An unknown token is refused by throwing this (a WebSocket handshake's only 401).

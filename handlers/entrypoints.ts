@@ -14,7 +14,7 @@ import { SSMClient } from "@aws-sdk/client-ssm";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { makeAuditTransformHandler } from "./audit/transform";
 import { makeRestAuthorizer, makeWebSocketAuthorizer } from "./auth/authorizers";
-import { parseTokenRecords } from "./auth/tokens";
+import { makeTokenTable } from "./auth/tokenTable";
 import { makeEvaluatorReadRoutes, makeEvaluatorWriteRoutes } from "./evaluators/routes";
 import { makeEvaluatorHistoryStore } from "./evaluators/history";
 import { evaluatorsByName, makeEvaluatorReads, makeEvaluatorStore } from "./evaluators/store";
@@ -50,7 +50,8 @@ export const ENV = {
   /** Every flag change's entry, written in the change's transaction; read by GET .../history. */
   historyTable: "HISTORY_TABLE_NAME",
   deletionParameter: "ALLOW_FLAG_DELETION_PARAMETER",
-  tokensParameter: "API_TOKENS_PARAMETER",
+  /** The tokens table (auth/tokenTable.ts): one item per token, keyed by its SHA-256. */
+  tokensTable: "TOKENS_TABLE_NAME",
   /** JSON array of allowed CORS origins; absent or `[]` means CORS off. */
   corsOrigins: "CORS_ORIGINS",
   connectionsTable: "CONNECTIONS_TABLE_NAME",
@@ -66,7 +67,11 @@ export const ENV = {
 
 /** How long a read of `allow-flag-deletion` is reused: a flipped switch applies within this. */
 export const DELETION_SETTING_MAX_AGE_SECONDS = 10;
-/** How long token records are reused by an authorizer instance: a revoked token stops within this. */
+/**
+ * How long one instance reuses a token lookup's answer (a record, or that there is none). A revoked
+ * token stops, and an added one starts, within this plus API Gateway's authorizer cache (30 s on
+ * the REST API; the WebSocket authorizer is not cached): 90 s at worst on REST routes.
+ */
 export const TOKENS_MAX_AGE_SECONDS = 60;
 
 /**
@@ -166,7 +171,7 @@ export function ofrepEntrypoint() {
     tableName: flagsTable,
     onFailure: (flagName, error) => logger.warn("lastEvaluated not stamped", { flagName, error: error as Error }),
   });
-  return makeProxyHandler(makeOfrepRoutes({ flagSet, recorder, loadTokens: tokensFromEnv() }), logger, {
+  return makeProxyHandler(makeOfrepRoutes({ flagSet, recorder, tokens: tokensFromEnv() }), logger, {
     corsOrigins: corsOriginsFromEnv(),
   });
 }
@@ -197,7 +202,7 @@ export function eventsEntrypoint() {
   });
   const open = makeEventStreamHandler({
     flagSet,
-    loadTokens: tokensFromEnv(),
+    tokens: tokensFromEnv(),
     logger,
     pollMs: FLAG_SET_CHECK_MS,
     maxDurationMs: EVENT_STREAM_MAX_DURATION_MS,
@@ -264,19 +269,21 @@ export function flagDeleteEntrypoint() {
   });
 }
 
-/** Token records from the SecureString parameter, decrypted and cached by Powertools Parameters. */
+/** Token records from the tokens table: a GetItem per token (by id, a Query), cached per instance. */
 function tokensFromEnv() {
-  const parameterName = requiredEnv(ENV.tokensParameter);
-  const ssm = new SSMProvider({ awsSdkV3Client: traced(new SSMClient({})) });
-  return async () => parseTokenRecords(await ssm.get(parameterName, { decrypt: true, maxAge: TOKENS_MAX_AGE_SECONDS }));
+  return makeTokenTable({
+    doc: documentClient(),
+    tableName: requiredEnv(ENV.tokensTable),
+    maxAgeSeconds: TOKENS_MAX_AGE_SECONDS,
+  });
 }
 
 export function restAuthorizerEntrypoint() {
-  return makeRestAuthorizer({ loadTokens: tokensFromEnv() });
+  return makeRestAuthorizer({ tokens: tokensFromEnv() });
 }
 
 export function webSocketAuthorizerEntrypoint() {
-  return makeWebSocketAuthorizer({ loadTokens: tokensFromEnv() });
+  return makeWebSocketAuthorizer({ tokens: tokensFromEnv() });
 }
 
 function documentClient() {

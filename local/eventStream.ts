@@ -1,7 +1,7 @@
 /** The local service's OFREP event streams (SSE): the same stream handler as on AWS, over Node's HTTP response. */
 import type * as http from "node:http";
 import type { Logger } from "@aws-lambda-powertools/logger";
-import type { TokenRecord } from "../handlers/auth/tokens";
+import { recordLookup, type TokenRecord } from "../handlers/auth/tokens";
 import { corsHeaders, errorBody } from "../handlers/http";
 import { type EventSink, type EventStreamLimits, makeEventStreamHandler } from "../handlers/ofrep/events";
 import type { FlagSetCache } from "../handlers/ofrep/flagSet";
@@ -64,7 +64,7 @@ export function makeLocalEventStreams({
 }): LocalEventStreams {
   const { maxStreams, ...streamLimits } = { ...DEFAULT_LOCAL_EVENT_STREAM_LIMITS, ...limits };
   const open = new Set<http.ServerResponse>();
-  const handler = makeEventStreamHandler({ flagSet, loadTokens: async () => tokenRecords, logger, ...streamLimits });
+  const handler = makeEventStreamHandler({ flagSet, tokens: recordLookup(tokenRecords), logger, ...streamLimits });
 
   return {
     async serve(request, response, url) {

@@ -3,7 +3,7 @@ import type { EventEmitter } from "node:events";
 import type * as http from "node:http";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
-import { bearerToken, principalContext, type TokenRecord, verifyToken } from "../handlers/auth/tokens";
+import { bearerToken, principalContext, recordLookup, type TokenRecord, verifyToken } from "../handlers/auth/tokens";
 import type { ErrorCode } from "../handlers/errors";
 import { makeEvaluatorHistoryStore } from "../handlers/evaluators/history";
 import { makeEvaluatorReadRoutes, makeEvaluatorWriteRoutes } from "../handlers/evaluators/routes";
@@ -72,7 +72,7 @@ export function serveRestApi(
   // OFREP as its Lambda runs it: a warm flag set checked for changes, lastEvaluated once a minute.
   const ofrep = makeOfrepRoutes({
     flagSet: makeFlagSetCache({ source: flagSetSource }),
-    loadTokens: async () => tokenRecords,
+    tokens: recordLookup(tokenRecords),
     recorder: makeEvaluationRecorder({
       doc,
       tableName,

@@ -3,7 +3,7 @@ import type { EventEmitter } from "node:events";
 import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { makeWebSocketAuthorizer } from "../handlers/auth/authorizers";
-import type { TokenRecord } from "../handlers/auth/tokens";
+import { recordLookup, type TokenRecord } from "../handlers/auth/tokens";
 import { evaluatorsByName } from "../handlers/evaluators/store";
 import {
   makeConnectHandler,
@@ -47,7 +47,7 @@ export function startWebSocketApi(
     logger,
     evaluators: evaluatorsByName(stores.evaluators),
   };
-  const wsAuthorizer = makeWebSocketAuthorizer({ loadTokens: async () => tokenRecords });
+  const wsAuthorizer = makeWebSocketAuthorizer({ tokens: recordLookup(tokenRecords) });
   const websocket: LocalWebSocketApi = attachWebSocketApi(
     server,
     "/ws",

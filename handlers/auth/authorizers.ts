@@ -3,11 +3,14 @@ import type {
   APIGatewayRequestAuthorizerEvent,
   APIGatewayRequestAuthorizerEventV2,
 } from "aws-lambda";
-import { bearerToken, grants, type Principal, principalContext, type TokenRecord, verifyToken } from "./tokens";
+import { bearerToken, grants, lookUpToken, type Principal, principalContext, type TokenLookup } from "./tokens";
 
 export interface AuthorizerDeps {
-  /** Current token records; may be cached (a revoked token stops working within that time). */
-  loadTokens: () => Promise<TokenRecord[]>;
+  /**
+   * The token records, looked up by the presented token's hash (one GetItem on AWS); may be cached
+   * (a revoked token stops working within that time).
+   */
+  tokens: TokenLookup;
 }
 
 /**
@@ -48,10 +51,10 @@ function stagePolicy(effect: "Allow" | "Deny", methodArn: string): APIGatewayAut
  * ACCESS_DENIED gateway response, which the API maps to the contract's 401, and the function
  * neither fails nor logs an ERROR line, so a scanner cannot page anyone.
  */
-export function makeRestAuthorizer({ loadTokens }: AuthorizerDeps) {
+export function makeRestAuthorizer({ tokens }: AuthorizerDeps) {
   return async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
     const header = Object.entries(event.headers ?? {}).find(([name]) => name.toLowerCase() === "authorization")?.[1];
-    const principal = verifyToken(bearerToken(header), await loadTokens());
+    const principal = await lookUpToken(bearerToken(header), tokens);
     if (principal === undefined)
       return { principalId: ANONYMOUS, policyDocument: stagePolicy("Deny", event.methodArn) };
     return allow(principal, event.methodArn);
@@ -84,11 +87,11 @@ export function queryToken(raw: string | null | undefined): string | undefined {
  * flag's whole definition) gets a Deny policy, which API Gateway answers with 403; nothing fails
  * or logs an ERROR, and no principal reaches `$connect`.
  */
-export function makeWebSocketAuthorizer({ loadTokens }: AuthorizerDeps) {
+export function makeWebSocketAuthorizer({ tokens }: AuthorizerDeps) {
   return async (
     event: APIGatewayRequestAuthorizerEvent | APIGatewayRequestAuthorizerEventV2,
   ): Promise<APIGatewayAuthorizerResult> => {
-    const principal = verifyToken(queryToken(event.queryStringParameters?.token), await loadTokens());
+    const principal = await lookUpToken(queryToken(event.queryStringParameters?.token), tokens);
     if (principal === undefined) throw new Error(UNAUTHORIZED_MESSAGE);
     const methodArn = (event as APIGatewayRequestAuthorizerEvent).methodArn;
     if (!grants(principal.scopes, "read")) {

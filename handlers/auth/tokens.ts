@@ -57,22 +57,6 @@ export function toTokenRecords(tokens: unknown): TokenRecord[] {
   });
 }
 
-/** Reads stored token records, refusing anything malformed rather than trusting part of it. */
-export function parseTokenRecords(json: unknown): TokenRecord[] {
-  const records = typeof json === "string" ? (JSON.parse(json) as unknown) : json;
-  if (!Array.isArray(records)) throw new Error("token records must be a JSON array");
-  for (const record of records as TokenRecord[]) {
-    const valid =
-      typeof record?.id === "string" &&
-      typeof record.sha256 === "string" &&
-      /^[0-9a-f]{64}$/.test(record.sha256) &&
-      Array.isArray(record.scopes) &&
-      record.scopes.every((s) => SCOPES.includes(s));
-    if (!valid) throw new Error("token records hold an entry that is not {id, sha256, scopes}");
-  }
-  return records as TokenRecord[];
-}
-
 /** The token in `Authorization: Bearer <token>`, or undefined for a missing or malformed header. */
 export function bearerToken(header: string | undefined): string | undefined {
   const match = /^Bearer +([\x21-\x7e]+) *$/i.exec(header ?? "");
@@ -91,6 +75,48 @@ export function verifyToken(token: string | undefined, records: readonly TokenRe
     if (timingSafeEqual(presented, Buffer.from(record.sha256, "hex")) && found === undefined) found = record;
   }
   return found === undefined ? undefined : { tokenId: found.id, scopes: found.scopes };
+}
+
+/**
+ * Where token records are looked up: the tokens table on AWS (tokenTable.ts), the configured
+ * records in memory locally (`recordLookup`). Lookups may be cached: a revoked token stops
+ * working within the store's cache age.
+ */
+export interface TokenLookup {
+  /** The record whose `sha256` is this hash, if any. */
+  byHash(sha256: string): Promise<TokenRecord | undefined>;
+  /** The records with this id: one, unless an operator wrote two items with the same id. */
+  byId(id: string): Promise<readonly TokenRecord[]>;
+}
+
+/**
+ * A lookup over records held in memory (the local runtime, tests). Every record is compared, each
+ * in constant time (as verifyToken does), so the time taken does not reveal a stored hash.
+ */
+export function recordLookup(records: readonly TokenRecord[]): TokenLookup {
+  return {
+    byHash: async (sha256) => {
+      const presented = Buffer.from(sha256, "hex");
+      let found: TokenRecord | undefined;
+      for (const record of records) {
+        const stored = Buffer.from(record.sha256, "hex");
+        if (stored.length === presented.length && timingSafeEqual(presented, stored) && found === undefined)
+          found = record;
+      }
+      return found;
+    },
+    byId: async (id) => records.filter((record) => record.id === id),
+  };
+}
+
+/** Finds the principal of a presented token by its hash; undefined for a missing or unknown one. */
+export async function lookUpToken(token: string | undefined, tokens: TokenLookup): Promise<Principal | undefined> {
+  if (token === undefined) return undefined;
+  const sha256 = hashToken(token);
+  const record = await tokens.byHash(sha256);
+  // The store was asked for exactly this hash; a record for another one is not this token's.
+  if (record === undefined || record.sha256 !== sha256) return undefined;
+  return { tokenId: record.id, scopes: record.scopes };
 }
 
 /** `write` grants everything; `read` grants reads and evaluation; `evaluate` grants evaluation only. */

@@ -1,8 +1,8 @@
-import { grants, type TokenRecord } from "../auth/tokens";
+import { grants, type TokenLookup } from "../auth/tokens";
 import { errorBody, type RequestLogger } from "../http";
 import type { CompiledFlagSet, FlagSetCache, FlagView } from "./flagSet";
 import { viewOf } from "./routes";
-import { verifyStreamCredential } from "./streamCredential";
+import { streamCredentialTokenId, verifyStreamCredential } from "./streamCredential";
 
 /**
  * Where a stream's text goes, whatever carries it: a Node HTTP response locally, Lambda's response
@@ -44,7 +44,8 @@ export interface EventStreamLimits {
 
 export interface EventStreamDeps extends EventStreamLimits {
   flagSet: Pick<FlagSetCache, "get">;
-  loadTokens: () => Promise<readonly TokenRecord[]>;
+  /** The token records; a credential's record is found by the id it names. */
+  tokens: TokenLookup;
   logger: RequestLogger;
   clock?: () => number;
 }
@@ -89,7 +90,7 @@ const refuse = (
  */
 export function makeEventStreamHandler({
   flagSet,
-  loadTokens,
+  tokens,
   logger,
   clock = Date.now,
   pollMs,
@@ -164,7 +165,10 @@ export function makeEventStreamHandler({
   };
 
   return async (request) => {
-    const principal = verifyStreamCredential(request.query.c, await loadTokens(), clock());
+    const now = clock();
+    const id = streamCredentialTokenId(request.query.c, now);
+    const principal =
+      id === undefined ? undefined : verifyStreamCredential(request.query.c, await tokens.byId(id), now);
     if (principal === undefined) {
       logger.warn("event stream refused", { code: "UNAUTHENTICATED", status: 401 });
       return refuse(

@@ -1,5 +1,5 @@
 import type { EvaluationContext } from "@openfeature/core";
-import { isClientKey, type Scope, type TokenRecord } from "../auth/tokens";
+import { isClientKey, type Scope, type TokenLookup } from "../auth/tokens";
 import { isServiceError } from "../errors";
 import { type ApiRequest, type ApiResponse, parseJsonBody, type RouteHandler } from "../http";
 import { bulkEtag, etagMatches, evaluateBulk, evaluateSingle, visibleKeys } from "./evaluate";
@@ -12,9 +12,10 @@ export interface OfrepRouteDeps {
   recorder: EvaluationRecorder;
   /**
    * The token records (as the authorizer reads them), to sign the caller's event-stream
-   * credential. Absent: the bulk response carries no `eventStreams` and clients poll.
+   * credential with its record (found by id). Absent: the bulk response carries no
+   * `eventStreams` and clients poll.
    */
-  loadTokens?: () => Promise<readonly TokenRecord[]>;
+  tokens?: TokenLookup;
   clock?: () => number;
 }
 
@@ -118,7 +119,7 @@ const json = (status: number, body: unknown, headers: Record<string, string> = {
 export function makeOfrepRoutes({
   flagSet,
   recorder,
-  loadTokens,
+  tokens,
   clock = Date.now,
 }: OfrepRouteDeps): Record<string, RouteHandler> {
   // The answer does not wait for the once-a-minute stamps (a bulk one makes up to one per flag).
@@ -128,9 +129,11 @@ export function makeOfrepRoutes({
     void recorder.record(names);
   };
   const eventStreams = async (request: ApiRequest, configEtag: string) => {
-    if (loadTokens === undefined || request.actor === null) return undefined;
-    const record = (await loadTokens()).find((candidate) => candidate.id === request.actor);
-    if (record === undefined) return undefined;
+    if (tokens === undefined || request.actor === null) return undefined;
+    const records = await tokens.byId(request.actor);
+    // Two items with one id (written by hand): no credential, which could not tell them apart.
+    if (records.length !== 1) return undefined;
+    const [record] = records;
     const url = eventStreamUrl(request, issueStreamCredential(record, clock()), configEtag);
     return url === undefined ? undefined : [{ type: "sse", url, inactivityDelaySec: INACTIVITY_DELAY_SECONDS }];
   };

@@ -28,14 +28,15 @@ export function issueStreamCredential(record: TokenRecord, nowMs: number): strin
 }
 
 /**
- * The token a credential was issued for, or undefined when it is malformed, expired, forged, or
- * its token no longer exists. Token ids may hold dots, so the credential is read from the right.
+ * The token id a credential names, when it is well formed and not expired (nothing is verified
+ * yet: the caller looks up that id's record and passes it to verifyStreamCredential). Token ids
+ * may hold dots, so the credential is read from the right.
  */
-export function verifyStreamCredential(
-  credential: string | undefined,
-  records: readonly TokenRecord[],
-  nowMs: number,
-): Principal | undefined {
+export function streamCredentialTokenId(credential: string | undefined, nowMs: number): string | undefined {
+  return parse(credential, nowMs)?.id;
+}
+
+function parse(credential: string | undefined, nowMs: number) {
   if (credential === undefined || credential.length > 256) return undefined;
   const parts = credential.split(".");
   if (parts.length < 3) return undefined;
@@ -43,12 +44,33 @@ export function verifyStreamCredential(
   const expiresText = parts.pop() as string;
   const id = parts.join(".");
   if (!/^[0-9]{1,12}$/.test(expiresText) || !/^[A-Za-z0-9_-]{43}$/.test(signature)) return undefined;
+  // A token id as configured (toTokenRecords): nothing else is looked up.
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(id)) return undefined;
   const expires = Number(expiresText);
   const now = nowMs / 1000;
   // Never issued with more than two windows ahead: a longer one is not ours, whatever it signs.
   if (expires <= now || expires > now + 2 * CREDENTIAL_WINDOW_SECONDS) return undefined;
-  const record = records.find((candidate) => candidate.id === id);
-  if (record === undefined) return undefined;
-  if (!timingSafeEqual(Buffer.from(signature, "base64url"), mac(record, expires))) return undefined;
-  return { tokenId: record.id, scopes: record.scopes };
+  // Compared as text: the 43rd character carries 2 unused bits, so decoding first would accept
+  // four spellings of one signature (a changed last character that still verifies).
+  return { id, expires, signature: Buffer.from(signature, "ascii") };
+}
+
+/**
+ * The token a credential was issued for, or undefined when it is malformed, expired, forged, or
+ * its token no longer exists. `records` are the candidates: every record, or those with the id
+ * the credential names (streamCredentialTokenId).
+ */
+export function verifyStreamCredential(
+  credential: string | undefined,
+  records: readonly TokenRecord[],
+  nowMs: number,
+): Principal | undefined {
+  const parsed = parse(credential, nowMs);
+  if (parsed === undefined) return undefined;
+  const record = records.find(
+    (candidate) =>
+      candidate.id === parsed.id &&
+      timingSafeEqual(parsed.signature, Buffer.from(mac(candidate, parsed.expires).toString("base64url"), "ascii")),
+  );
+  return record === undefined ? undefined : { tokenId: record.id, scopes: record.scopes };
 }

@@ -100,7 +100,8 @@ describe("What reaches the alarms: client failures never match a function's erro
     ],
   });
   const noDynamo = { AWS_ENDPOINT_URL_DYNAMODB: DEAD_ENDPOINT };
-  const noSsm = { AWS_ENDPOINT_URL_SSM: DEAD_ENDPOINT };
+  // The tokens table is DynamoDB: a dead DynamoDB is what a failed token lookup meets.
+  const noTokens = noDynamo;
 
   const scenarios: Record<string, () => Scenario> = {
     read: () => ({
@@ -204,7 +205,7 @@ describe("What reaches the alarms: client failures never match a function's erro
               status(401)(invoke(connect({ c: `reader.${Math.floor(Date.now() / 1000) + 60}.${"A".repeat(43)}` }))),
           ],
         ],
-        fault: { env: noSsm, event: connect({ c: issueStreamCredential(reader, Date.now()) }) },
+        fault: { env: noTokens, event: connect({ c: issueStreamCredential(reader, Date.now()) }) },
       };
     },
     authorizer: () => ({
@@ -219,7 +220,7 @@ describe("What reaches the alarms: client failures never match a function's erro
           },
         ],
       ],
-      fault: { env: noSsm, event: authorizerEvent(ADMIN_TOKEN) },
+      fault: { env: noTokens, event: authorizerEvent(ADMIN_TOKEN) },
     }),
     "ws-authorizer": () => ({
       clientFailures: [
@@ -229,7 +230,7 @@ describe("What reaches the alarms: client failures never match a function's erro
             assert.rejects(invoke(authorizerEvent("not-a-known-token-0123456789")), /^Error: Unauthorized$/),
         ],
       ],
-      fault: { env: noSsm, event: authorizerEvent(ADMIN_TOKEN) },
+      fault: { env: noTokens, event: authorizerEvent(ADMIN_TOKEN) },
     }),
     "ws-connect": () => ({
       clientFailures: [
@@ -406,7 +407,7 @@ describe("What reaches the alarms: client failures never match a function's erro
     const expected = filterOf(fn, "-expected-errors");
     assert.ok(expected, "a filter counting the deliberate refusals");
     const refused = await run(fn.name, authorizerEvent("not-a-known-token-0123456789"));
-    const fault = await run(fn.name, authorizerEvent(ADMIN_TOKEN), noSsm);
+    const fault = await run(fn.name, authorizerEvent(ADMIN_TOKEN), noTokens);
     assert.equal(refused.lines.filter((l) => matchesFilter(expected.inputs.pattern, l)).length, 1);
     assert.equal(
       fault.lines.filter((l) => matchesFilter(expected.inputs.pattern, l)).length,

@@ -6,38 +6,56 @@ import type {
   APIGatewayRequestAuthorizerEvent,
 } from "aws-lambda";
 import { makeWebSocketAuthorizer } from "../../handlers/auth/authorizers";
-import { toTokenRecords } from "../../handlers/auth/tokens";
+import { recordLookup, toTokenRecords } from "../../handlers/auth/tokens";
 import { loadHandler, materialize, type MaterializedArtifact } from "../support/artifacts";
+import { recordedInvocations } from "../support/awsCalls";
 import { captureOutput } from "../support/capture";
-import { startFakeSsm } from "../support/fakeSsm";
+import { sharedDynamo, uniqueTableName } from "../support/hooks";
 import { proxyEvent } from "../support/proxyEvents";
 import { runProgram, single } from "../support/pulumiMocks";
+import { createTokensTable, putTokens } from "../support/tokenTable";
 import { ADMIN_TOKEN, CLIENT_TOKEN, READ_TOKEN, TEST_TOKENS } from "../support/tokens";
+import { DeleteItemCommand } from "@aws-sdk/client-dynamodb";
+import { hashToken } from "../../handlers/auth/tokens";
+import { localDynamoClient } from "../../local/dynamodb";
 
-const PARAMETER = "/feature-flags/dev/api-tokens";
 const METHOD_ARN = "arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/GET/flags/x";
 
 function authorizerEvent(headers: Record<string, string>): APIGatewayRequestAuthorizerEvent {
   return { type: "REQUEST", methodArn: METHOD_ARN, headers } as unknown as APIGatewayRequestAuthorizerEvent;
 }
 
-/** The test tokens' records in a fake SSM, and the artifact loaded against it as Lambda would run it. */
+/** The test tokens in a tokens table in DynamoDB Local, and the artifact loaded against it as Lambda would run it. */
 async function loadWithTokens(artifact: MaterializedArtifact) {
-  const ssm = await startFakeSsm(new Map([[PARAMETER, JSON.stringify(toTokenRecords(TEST_TOKENS))]]));
-  const authorize = loadHandler<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult>(artifact, {
+  const dynamo = await sharedDynamo();
+  const client = localDynamoClient(dynamo.endpoint);
+  const tableName = uniqueTableName("authorizer-tokens");
+  await createTokensTable(client, tableName, toTokenRecords(TEST_TOKENS));
+  const env = {
     AWS_REGION: "local",
     AWS_ACCESS_KEY_ID: "local",
     AWS_SECRET_ACCESS_KEY: "local",
-    AWS_ENDPOINT_URL_SSM: ssm.endpoint,
-    API_TOKENS_PARAMETER: PARAMETER,
-  });
-  return { ssm, authorize };
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    TOKENS_TABLE_NAME: tableName,
+  };
+  const load = () => loadHandler<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult>(artifact, env);
+  return { client, tableName, load, authorize: load() };
 }
 
-describe("REST authorizer artifact (serialized __index.js, tokens from SSM)", () => {
+/** The DynamoDB operations (x-amz-target) the invocations in `run` sent. */
+async function dynamoCalls(run: () => Promise<unknown>): Promise<string[]> {
+  const before = recordedInvocations().length;
+  await run();
+  return recordedInvocations()
+    .slice(before)
+    .flatMap((invocation) => invocation.calls)
+    .map((call) => (call.headers["x-amz-target"] ?? "").replace("DynamoDB_20120810.", ""));
+}
+
+describe("REST authorizer artifact (serialized __index.js, tokens from the tokens table)", () => {
   let artifact: MaterializedArtifact;
   let readArtifact: MaterializedArtifact;
-  let ssm: Awaited<ReturnType<typeof startFakeSsm>>;
+  let tokens: Awaited<ReturnType<typeof loadWithTokens>>;
   let authorize: (event: APIGatewayRequestAuthorizerEvent) => Promise<APIGatewayAuthorizerResult>;
   const savedEnv = { ...process.env };
 
@@ -45,12 +63,13 @@ describe("REST authorizer artifact (serialized __index.js, tokens from SSM)", ()
     const resources = await runProgram({ apiTokens: JSON.stringify(TEST_TOKENS) });
     artifact = await materialize(single(resources, "aws:lambda/function:Function", "-dev-authorizer"));
     readArtifact = await materialize(single(resources, "aws:lambda/function:Function", "-read"));
-    ({ ssm, authorize } = await loadWithTokens(artifact));
+    tokens = await loadWithTokens(artifact);
+    authorize = tokens.authorize;
   });
 
   after(async () => {
     process.env = savedEnv;
-    await ssm?.stop();
+    tokens?.client.destroy();
   });
 
   it("allows a known token on the whole stage and passes its id and scopes on", async () => {
@@ -90,10 +109,30 @@ describe("REST authorizer artifact (serialized __index.js, tokens from SSM)", ()
     assert.deepEqual(result.context, { tokenId: "admin", scopes: "read write" });
   });
 
-  it("reads the tokens parameter once per cache period, not per request", async () => {
-    const before = ssm.requests();
-    for (let i = 0; i < 5; i++) await authorize(authorizerEvent({ Authorization: `Bearer ${ADMIN_TOKEN}` }));
-    assert.equal(ssm.requests() - before, 0);
+  it("looks a token up with one GetItem by its hash, then answers from its cache for the cache period", async () => {
+    const fresh = tokens.load();
+    const headers = { Authorization: `Bearer ${READ_TOKEN}` };
+    assert.deepEqual(await dynamoCalls(() => fresh(authorizerEvent(headers))), ["GetItem"]);
+    assert.deepEqual(await dynamoCalls(() => fresh(authorizerEvent(headers))), []);
+    // A miss is remembered too: a scanner repeating a token costs one read per cache period.
+    const unknown = { Authorization: "Bearer not-a-known-token-0123456789" };
+    assert.deepEqual(await dynamoCalls(() => fresh(authorizerEvent(unknown))), ["GetItem"]);
+    assert.deepEqual(await dynamoCalls(() => fresh(authorizerEvent(unknown))), []);
+  });
+
+  it("admits a token put into the table and refuses one deleted from it, without a redeploy", async () => {
+    const token = "added-by-put-item-0123456789abcdef";
+    const [record] = toTokenRecords([{ id: "added", token, scopes: ["read"] }]);
+    const event = authorizerEvent({ Authorization: `Bearer ${token}` });
+    assert.equal((await tokens.load()(event)).policyDocument.Statement[0].Effect, "Deny");
+    await putTokens(tokens.client, tokens.tableName, [record]);
+    const admitted = await tokens.load()(event);
+    assert.deepEqual(admitted.context, { tokenId: "added", scopes: "read" });
+    await tokens.client.send(
+      new DeleteItemCommand({ TableName: tokens.tableName, Key: { sha256: { S: hashToken(token) } } }),
+    );
+    // A new instance (and any instance after TOKENS_MAX_AGE_SECONDS) no longer knows it.
+    assert.equal((await tokens.load()(event)).policyDocument.Statement[0].Effect, "Deny");
   });
 
   it("never writes a token to the logs, even at DEBUG", async () => {
@@ -116,7 +155,7 @@ describe("REST authorizer artifact (serialized __index.js, tokens from SSM)", ()
 });
 
 describe("WebSocket $connect authorizer", () => {
-  const authorize = makeWebSocketAuthorizer({ loadTokens: async () => toTokenRecords(TEST_TOKENS) });
+  const authorize = makeWebSocketAuthorizer({ tokens: recordLookup(toTokenRecords(TEST_TOKENS)) });
   const connect = (query: Record<string, string> | null) =>
     authorize({
       type: "REQUEST",
@@ -149,8 +188,8 @@ describe("WebSocket $connect authorizer", () => {
   });
 });
 
-describe("WebSocket $connect authorizer artifact (serialized __index.js, tokens from SSM)", () => {
-  let ssm: Awaited<ReturnType<typeof startFakeSsm>>;
+describe("WebSocket $connect authorizer artifact (serialized __index.js, tokens from the tokens table)", () => {
+  let tokens: Awaited<ReturnType<typeof loadWithTokens>>;
   let authorize: (event: APIGatewayRequestAuthorizerEvent) => Promise<APIGatewayAuthorizerResult>;
   const savedEnv = { ...process.env };
   const connect = (token: string) =>
@@ -163,11 +202,12 @@ describe("WebSocket $connect authorizer artifact (serialized __index.js, tokens 
   before(async () => {
     const resources = await runProgram({ apiTokens: JSON.stringify(TEST_TOKENS) });
     const artifact = await materialize(single(resources, "aws:lambda/function:Function", "-ws-authorizer"));
-    ({ ssm, authorize } = await loadWithTokens(artifact));
+    tokens = await loadWithTokens(artifact);
+    authorize = tokens.authorize;
   });
   after(async () => {
     process.env = savedEnv;
-    await ssm?.stop();
+    tokens?.client.destroy();
   });
 
   it("denies a client key (403) without failing or logging an ERROR, allows read, throws Unauthorized (401) for an unknown token", async () => {

@@ -8,7 +8,7 @@ import { localDynamoClient } from "../../local/dynamodb";
 import { ensureFlagsTable } from "../../local/tables";
 import { toTokenRecords } from "../../handlers/auth/tokens";
 import { loadHandler, type MaterializedArtifact, materialize } from "../support/artifacts";
-import { startFakeSsm } from "../support/fakeSsm";
+import { createTokensTable } from "../support/tokenTable";
 import { sharedDynamo, uniqueTableName } from "../support/hooks";
 import { makeOfrepValidator } from "../support/ofrep";
 import { proxyEvent } from "../support/proxyEvents";
@@ -23,7 +23,6 @@ describe("OFREP Lambda artifact (serialized __index.js, flagd-core inside, again
   const artifacts: Record<"ofrep" | "write", MaterializedArtifact> = {} as never;
   const validator = makeOfrepValidator();
   let env: Record<string, string>;
-  let ssm: Awaited<ReturnType<typeof startFakeSsm>>;
   const savedEnv = { ...process.env };
 
   before(async () => {
@@ -34,13 +33,12 @@ describe("OFREP Lambda artifact (serialized __index.js, flagd-core inside, again
     const tableName = uniqueTableName("artifact-ofrep");
     const client = localDynamoClient(dynamo.endpoint);
     await ensureFlagsTable(client, tableName);
-    client.destroy();
     // The token records, which sign the event-stream credential of each bulk answer.
-    const tokensParameter = "/feature-flags/test/api-tokens";
-    ssm = await startFakeSsm(new Map([[tokensParameter, JSON.stringify(toTokenRecords(TEST_TOKENS))]]));
+    const tokensTable = uniqueTableName("artifact-ofrep-tokens");
+    await createTokensTable(client, tokensTable, toTokenRecords(TEST_TOKENS));
+    client.destroy();
     env = {
-      AWS_ENDPOINT_URL_SSM: ssm.endpoint,
-      API_TOKENS_PARAMETER: tokensParameter,
+      TOKENS_TABLE_NAME: tokensTable,
       AWS_REGION: "local",
       AWS_ACCESS_KEY_ID: "local",
       AWS_SECRET_ACCESS_KEY: "local",
@@ -51,7 +49,6 @@ describe("OFREP Lambda artifact (serialized __index.js, flagd-core inside, again
     };
   });
   after(async () => {
-    await ssm?.stop();
     process.env = savedEnv;
   });
 

@@ -135,11 +135,11 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
         const context = { targetingKey: "user-1" };
         const single = { method: "POST", resource: "/ofrep/v1/evaluate/flags/{key}", params: { key: "ruled" } };
         await ok(200)(invoke(proxyEvent({ ...single, body: { context } })));
-        // Bulk: signs the caller's event-stream credential with the token records (ssm:GetParameter).
+        // Bulk: signs the caller's event-stream credential with its token record (Query of the byId index).
         await ok(200)(invoke(proxyEvent({ method: "POST", resource: "/ofrep/v1/evaluate/flags", body: { context } })));
       },
       events: async (invoke) => {
-        // A stream: the token records (the credential), the flag-set version, both tables scanned.
+        // A stream: the credential's token record (Query of the byId index), the flag-set version, both tables scanned.
         const reader = toTokenRecords(TEST_TOKENS).find((r) => r.id === "reader");
         assert.ok(reader);
         const response = collectingResponseStream();

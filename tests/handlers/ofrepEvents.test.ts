@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { hashToken, type TokenRecord } from "../../handlers/auth/tokens";
+import { hashToken, recordLookup, type TokenRecord } from "../../handlers/auth/tokens";
 import { type EventSink, makeEventStreamHandler } from "../../handlers/ofrep/events";
 import type { CompiledFlagSet } from "../../handlers/ofrep/flagSet";
 import {
@@ -111,7 +111,7 @@ describe("OFREP event stream handler", () => {
     const log = logger();
     const handler = makeEventStreamHandler({
       flagSet,
-      loadTokens: async () => RECORDS,
+      tokens: recordLookup(RECORDS),
       logger: log,
       pollMs: 10,
       maxDurationMs: 60_000,

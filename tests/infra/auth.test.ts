@@ -61,25 +61,63 @@ describe("authentication wiring (Pulumi mocks)", () => {
     assert.ok(permission.inputs.function.endsWith("-dev-authorizer"));
   });
 
-  it("stores only SHA-256 hashes, ids and scopes, in a SecureString (a client key's, scope evaluate, too)", () => {
-    const parameter = single(resources, "aws:ssm/parameter:Parameter", "-api-tokens");
-    assert.equal(parameter.inputs.type, "SecureString");
-    assert.equal(parameter.inputs.name, "/feature-flags/dev/api-tokens");
-    assert.deepEqual(JSON.parse(reveal(parameter.inputs.value)), [
-      { id: "ci-bot", sha256: hashToken(TOKENS[0].token), scopes: ["write"] },
-      { id: "dashboard", sha256: hashToken(TOKENS[1].token), scopes: ["read"] },
-      { id: "web-page", sha256: hashToken(TOKENS[2].token), scopes: ["evaluate"] },
-    ]);
+  const tokenItems = (recorded: RecordedResource[]) => ofType(recorded, "aws:dynamodb/tableItem:TableItem");
+
+  it("stores only SHA-256 hashes, ids and scopes, one secret item per token (a client key's, scope evaluate, too)", () => {
+    const table = single(resources, "aws:dynamodb/table:Table", "-tokens");
+    assert.equal(table.inputs.hashKey, "sha256");
+    assert.deepEqual(table.inputs.globalSecondaryIndexes, [{ name: "byId", hashKey: "id", projectionType: "ALL" }]);
+    const items = tokenItems(resources);
+    // Every function that looks tokens up is told the table's name, in the clear.
+    for (const fn of ["-dev-authorizer", "-dev-ws-authorizer", "-dev-ofrep", "-dev-events"]) {
+      assert.equal(single(resources, FUNCTION, fn).inputs.environment.variables.TOKENS_TABLE_NAME, table.name, fn);
+    }
+    for (const item of items) {
+      assert.equal(item.inputs.tableName, table.name);
+      assert.equal(item.inputs.hashKey, "sha256");
+      // A record's hash keys its stream credentials: kept secret in the state.
+      assert.ok(typeof item.inputs.item !== "string", "a token item is not marked secret");
+    }
+    assert.deepEqual(
+      items.map((item) => JSON.parse(reveal(item.inputs.item))),
+      [
+        { sha256: { S: hashToken(TOKENS[0].token) }, id: { S: "ci-bot" }, scopes: { SS: ["write"] } },
+        { sha256: { S: hashToken(TOKENS[1].token) }, id: { S: "dashboard" }, scopes: { SS: ["read"] } },
+        { sha256: { S: hashToken(TOKENS[2].token) }, id: { S: "web-page" }, scopes: { SS: ["evaluate"] } },
+      ],
+    );
   });
 
-  it("lets the authorizer read only the tokens parameter", () => {
-    const parameter = single(resources, "aws:ssm/parameter:Parameter", "-api-tokens");
-    assert.deepEqual(dataGrants(single(resources, "aws:iam/rolePolicy:RolePolicy", "-dev-authorizer-policy")), [
-      {
-        actions: ["ssm:GetParameter"],
-        resources: [`arn:aws:ssm:eu-west-1:123456789012:parameter${parameter.inputs.name}`],
-      },
-    ]);
+  it("lets the authorizers GetItem on the tokens table only, and OFREP and the event stream Query its byId index only", () => {
+    const table = `arn:aws:dynamodb:eu-west-1:123456789012:table/${single(resources, "aws:dynamodb/table:Table", "-tokens").name}`;
+    for (const authorizer of ["-dev-authorizer-policy", "-dev-ws-authorizer-policy"]) {
+      assert.deepEqual(dataGrants(single(resources, "aws:iam/rolePolicy:RolePolicy", authorizer)), [
+        { actions: ["dynamodb:GetItem"], resources: [table] },
+      ]);
+    }
+    for (const fn of ["-dev-ofrep-policy", "-dev-events-policy"]) {
+      const tokenGrants = dataGrants(single(resources, "aws:iam/rolePolicy:RolePolicy", fn)).filter((grant) =>
+        grant.resources.some((resource) => resource.startsWith(table)),
+      );
+      assert.deepEqual(tokenGrants, [{ actions: ["dynamodb:Query"], resources: [`${table}/index/byId`] }], fn);
+    }
+  });
+
+  it("deploys a stack with 1,000 tokens: 1,000 items, none holding its token", async function () {
+    this.timeout(60_000);
+    const many = Array.from({ length: 1000 }, (_, i) => ({
+      id: `client-key-${String(i).padStart(4, "0")}`,
+      token: `many-tokens-secret-${String(i).padStart(4, "0")}-XXXXXXXXXXXXXXXX`,
+      scopes: i % 2 === 0 ? ["evaluate"] : ["read"],
+    }));
+    const recorded = await runProgram({ apiTokens: JSON.stringify(many) });
+    const items = tokenItems(recorded);
+    assert.equal(items.length, 1000);
+    const stored = items.map((item) => reveal(item.inputs.item));
+    assert.equal(new Set(stored.map((text) => JSON.parse(text).sha256.S)).size, 1000);
+    assert.ok(stored.some((text) => text.includes(hashToken(many[999].token))));
+    const everything = JSON.stringify(recorded.map((r) => ({ ...r.inputs, code: undefined })));
+    for (const { token } of [many[0], many[500], many[999]]) assert.ok(!everything.includes(token));
   });
 
   it("puts no plaintext token in any resource input, environment or Lambda archive", async () => {
@@ -96,9 +134,10 @@ describe("authentication wiring (Pulumi mocks)", () => {
     }
   });
 
-  it("stores an empty token list when apiTokens is unset, so every guarded request is refused", async () => {
+  it("writes no token item when apiTokens is unset, so every guarded request is refused", async () => {
     const unset = await runProgram();
-    assert.equal(reveal(single(unset, "aws:ssm/parameter:Parameter", "-api-tokens").inputs.value), "[]");
+    assert.equal(tokenItems(unset).length, 0);
+    single(unset, "aws:dynamodb/table:Table", "-tokens");
   });
 });
 

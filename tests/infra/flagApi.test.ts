@@ -335,10 +335,11 @@ describe("FlagApi (Pulumi mocks)", () => {
           resources: [`arn:aws:ssm:eu-west-1:123456789012:parameter${parameter.inputs.name}`],
         },
       ]);
-      const tokens = single(resources, PARAMETER, "-api-tokens");
+      // A token's record by id: the tokens table's byId index only.
+      const tokens = single(resources, "aws:dynamodb/table:Table", "-tokens");
       const readTokens = {
-        actions: ["ssm:GetParameter"],
-        resources: [`arn:aws:ssm:eu-west-1:123456789012:parameter${tokens.inputs.name}`],
+        actions: ["dynamodb:Query"],
+        resources: [`arn:aws:dynamodb:eu-west-1:123456789012:table/${tokens.name}/index/byId`],
       };
       assert.deepEqual(grants("-ofrep"), [
         dynamo(["Scan"], tableArn),

@@ -197,14 +197,8 @@ describe("Realtime (Pulumi mocks)", () => {
       }
     });
 
-    it("lets the WebSocket authorizer read only the tokens parameter", () => {
-      const tokens = single(resources, "aws:ssm/parameter:Parameter", "-api-tokens");
-      assert.deepEqual(policyOf("ws-authorizer"), [
-        {
-          actions: ["ssm:GetParameter"],
-          resources: [`arn:aws:ssm:eu-west-1:123456789012:parameter${tokens.inputs.name}`],
-        },
-      ]);
+    it("lets the WebSocket authorizer GetItem on the tokens table only", () => {
+      assert.deepEqual(policyOf("ws-authorizer"), [{ actions: ["dynamodb:GetItem"], resources: [table("-tokens")] }]);
     });
   });
 

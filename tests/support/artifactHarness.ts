@@ -10,6 +10,7 @@ import { startFakeLambda } from "./fakeLambda";
 import { startFakeManagementApi } from "./fakeManagementApi";
 import { startFakeSsm } from "./fakeSsm";
 import { sharedDynamo, uniqueTableName } from "./hooks";
+import { createTokensTable } from "./tokenTable";
 import { ofType, type RecordedResource } from "./pulumiMocks";
 import { TEST_TOKENS } from "./tokens";
 
@@ -24,7 +25,7 @@ export interface HarnessOptions {
 
 /**
  * Local stand-ins for everything the program's functions call — tables in the shared DynamoDB
- * Local, SSM holding the program's parameters (deletion allowed, the test tokens), a Management
+ * Local (the test tokens' table too), SSM holding the program's parameters (deletion allowed), a Management
  * API — and a loader that gives each artifact the program's environment with local values in place.
  */
 export async function startArtifactHarness(resources: RecordedResource[], options: HarnessOptions = {}) {
@@ -33,7 +34,9 @@ export async function startArtifactHarness(resources: RecordedResource[], option
   const doc = DynamoDBDocumentClient.from(client);
   const flagsTable = uniqueTableName("harness-flags");
   const connectionsTable = uniqueTableName("harness-conns");
+  const tokensTable = uniqueTableName("harness-tokens");
   await ensureFlagsTable(client, flagsTable);
+  await createTokensTable(client, tokensTable, toTokenRecords(TEST_TOKENS));
   await ensureConnectionsTable(client, connectionsTable);
   const store = makeFlagStore({ doc, tableName: flagsTable, evaluatorsTableName: evaluatorsTableFor(flagsTable) });
   for (const flagName of options.flags ?? []) await store.create({ flagName, value: 1 }, "admin");
@@ -45,12 +48,7 @@ export async function startArtifactHarness(resources: RecordedResource[], option
   await addConnections(options.connections ?? []);
   const parameter = (suffix: string) =>
     ofType(resources, "aws:ssm/parameter:Parameter").find((p) => p.name.endsWith(suffix))?.inputs.name as string;
-  const ssm = await startFakeSsm(
-    new Map([
-      [parameter("-allow-flag-deletion"), "true"],
-      [parameter("-api-tokens"), JSON.stringify(toTokenRecords(TEST_TOKENS))],
-    ]),
-  );
+  const ssm = await startFakeSsm(new Map([[parameter("-allow-flag-deletion"), "true"]]));
   const management = await startFakeManagementApi({ gone: new Set(options.gone ?? []) });
   // Answers the fan-out's invocations of its worker (the wiring test drives the worker itself).
   const lambda = await startFakeLambda();
@@ -59,6 +57,7 @@ export async function startArtifactHarness(resources: RecordedResource[], option
     EVALUATORS_TABLE_NAME: evaluatorsTableFor(flagsTable),
     HISTORY_TABLE_NAME: historyTableFor(flagsTable),
     CONNECTIONS_TABLE_NAME: connectionsTable,
+    TOKENS_TABLE_NAME: tokensTable,
     WEBSOCKET_ENDPOINT: management.endpoint,
   };
   const base = {

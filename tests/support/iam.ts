@@ -142,9 +142,11 @@ function dynamoItemRequest(
     context["dynamodb:Attributes"] = dynamoAttributes(request);
     if (typeof request.ReturnValues === "string") context["dynamodb:ReturnValues"] = request.ReturnValues;
   }
+  // A Query or Scan of an index is authorized on the index's ARN, not the table's.
+  const index = typeof request.IndexName === "string" ? `/index/${request.IndexName}` : "";
   return {
     action: `dynamodb:${action}`,
-    resource: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${table}`,
+    resource: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${table}${index}`,
     context,
   };
 }
