@@ -12,6 +12,22 @@ import {
 import type { TokenConfig } from "./handlers/auth/tokens";
 
 const config = new pulumi.Config();
+
+/**
+ * The secret `apiTokens` as its plain value, read from the runtime rather than `config.getObject`
+ * (which warns on every run that the value is a secret): FlagApi needs the token ids to name one
+ * table item per token when the program runs. The tokens stay in this process; only their hashes
+ * are registered, each a secret in state.
+ */
+function apiTokensConfig(): TokenConfig[] | undefined {
+  const raw = pulumi.runtime.getConfig(`${pulumi.getProject()}:apiTokens`);
+  if (raw === undefined) return undefined;
+  try {
+    return JSON.parse(raw) as TokenConfig[];
+  } catch {
+    throw new Error('apiTokens must be JSON: [{"id": "...", "token": "...", "scopes": ["read"]}]');
+  }
+}
 const project = pulumi.getProject();
 const stack = pulumi.getStack();
 
@@ -45,7 +61,7 @@ const flagApi = new FlagApi(`${project}-${stack}`, {
   // `write` (everything), `read` (GET routes, OFREP, the WebSocket) and `evaluate` (a client key,
   // safe in a web page: OFREP on flags with `clientSide: true`, 403 everywhere else). Only the
   // tokens' SHA-256 hashes reach AWS.
-  apiTokens: config.getSecretObject<TokenConfig[]>("apiTokens"),
+  apiTokens: apiTokensConfig(),
   corsOrigins: config.getObject<string[]>("corsOrigins"),
   ofrepRateLimit: config.getNumber("ofrepRateLimit"),
   rateLimit: config.getNumber("rateLimit"),

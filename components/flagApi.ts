@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { TOKENS_TABLE, tokenItem } from "../handlers/auth/tokenTable";
-import { type TokenConfig, toTokenRecords } from "../handlers/auth/tokens";
+import { type TokenConfig, type TokenRecord, toTokenRecords } from "../handlers/auth/tokens";
 import {
   ENV,
   eventsEntrypoint,
@@ -75,12 +75,14 @@ export interface FlagApiArgs {
   /** Refuse to delete the flags table (also in `pulumi destroy`). Default true. */
   tableDeletionProtection?: boolean;
   /**
-   * The stack's API tokens (pass a secret). Only their SHA-256 hashes, with ids and scopes, reach
-   * AWS: one item each in the tokens table (handlers/auth/tokenTable.ts says why a table). More
-   * can be added (and any revoked) there without a redeploy (README, "Tokens"). None means every
-   * request but `/health` is refused, unless the table holds tokens added that way.
+   * The stack's API tokens, as a plain array: their ids name one table item each, which must be
+   * known when the program runs (resources are never created inside an apply). Only their SHA-256
+   * hashes, with ids and scopes, reach AWS, each item a secret in Pulumi's state (see index.ts for
+   * reading the secret config value). More can be added (and any revoked) in the tokens table
+   * without a redeploy (README, "Tokens"; handlers/auth/tokenTable.ts says why a table). None means
+   * every request but `/health` is refused, unless the table holds tokens added that way.
    */
-  apiTokens?: pulumi.Input<TokenConfig[]>;
+  apiTokens?: readonly TokenConfig[];
   /** Seconds API Gateway caches an authorizer answer per token. Default 30. */
   authorizerTtlSeconds?: number;
   /**
@@ -160,6 +162,13 @@ export class FlagApi extends pulumi.ComponentResource {
         );
       }
     }
+    let tokenRecords: TokenRecord[];
+    try {
+      // Hashed here and now: nothing of the plaintext tokens is kept, passed on or registered.
+      tokenRecords = toTokenRecords(args.apiTokens ?? []);
+    } catch (error) {
+      throw new pulumi.ResourceError((error as Error).message, this);
+    }
     const eventStreamConcurrency = args.eventStreamConcurrency ?? 100;
     if (!Number.isInteger(eventStreamConcurrency) || eventStreamConcurrency < 1) {
       throw new pulumi.ResourceError(
@@ -195,10 +204,9 @@ export class FlagApi extends pulumi.ComponentResource {
       );
 
     // One item per token, keyed by its hash. A record's hash keys its event-stream credentials
-    // (ofrep/streamCredential.ts), so each item is a secret in Pulumi's state and previews. The
-    // items exist once the config is known (a secret is known in preview too), so they are
-    // registered in an apply: 1,000 tokens are 1,000 TableItems, created --parallel at a time.
-    const createTokensTable = () => {
+    // (ofrep/streamCredential.ts), so each item is a secret in Pulumi's state and previews. 1,000
+    // tokens are 1,000 TableItems, created --parallel at a time.
+    const createTokensTable = (records: readonly TokenRecord[]) => {
       const table = new aws.dynamodb.Table(
         `${name}-tokens`,
         {
@@ -212,26 +220,18 @@ export class FlagApi extends pulumi.ComponentResource {
         },
         { parent: this },
       );
-      const written = pulumi.output(args.apiTokens ?? []).apply((tokens) =>
-        pulumi.all(
-          toTokenRecords(tokens).map(
-            (record) =>
-              new aws.dynamodb.TableItem(
-                `${name}-token-${record.id}`,
-                {
-                  tableName: table.name,
-                  hashKey: table.hashKey,
-                  item: pulumi.secret(JSON.stringify(tokenItem(record))),
-                },
-                { parent: this },
-              ).id,
-          ),
-        ),
+      const written = records.map(
+        (record) =>
+          new aws.dynamodb.TableItem(
+            `${name}-token-${record.id}`,
+            { tableName: table.name, hashKey: table.hashKey, item: pulumi.secret(JSON.stringify(tokenItem(record))) },
+            { parent: this },
+          ).id,
       );
       // The functions get the table's name once every item is written: an upgrade from the
       // single parameter never has an authorizer reading a table without its tokens yet. (Not a
       // secret: it only waits on the items.)
-      const tableName = pulumi.unsecret(pulumi.all([table.name, written]).apply(([tableName]) => tableName));
+      const tableName = pulumi.unsecret(pulumi.all([table.name, ...written]).apply(([tableName]) => tableName));
       return { table, tableName };
     };
 
@@ -506,7 +506,7 @@ export class FlagApi extends pulumi.ComponentResource {
     this.evaluatorsTable = createEvaluatorsTable();
     this.historyTable = createHistoryTable();
     this.deletionParameter = createDeletionParameter();
-    const tokens = createTokensTable();
+    const tokens = createTokensTable(tokenRecords);
     this.tokensTable = tokens.table;
     this.tokensTableName = tokens.tableName;
     this.authorizer = createAuthorizer(tokens);
