@@ -128,3 +128,18 @@ export function loadHandler<E, R>(
     return outcome.value;
   };
 }
+
+/**
+ * Fails when a bundle holds code of a deployment-time or test-only package, named by `packages`
+ * (regular-expression sources). A bundle may inline a package manifest (aws-xray-sdk-core reads
+ * its own package.json for its version), whose `scripts` name tools such as `mocha --recursive`:
+ * a name followed by a command-line option is a manifest's script, not code.
+ */
+export function assertNoForeignCode(code: string, packages: readonly string[]): void {
+  const pattern = new RegExp(`(${packages.join("|")})(?! --)`);
+  const found = pattern.exec(code);
+  if (found !== null) {
+    const at = found.index;
+    throw new Error(`the bundle holds '${found[1]}': …${code.slice(Math.max(0, at - 80), at + 80)}…`);
+  }
+}
