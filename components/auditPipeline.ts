@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { auditTransformEntrypoint } from "../handlers/entrypoints";
-import { EVALUATORS_FILTER, STREAM_CONSUMER } from "../handlers/realtime/table";
+import { EVALUATORS_FILTER, FLAGS_STREAM_FILTERS, STREAM_CONSUMER } from "../handlers/realtime/table";
 import { SecureBucket } from "./secureBucket";
 import { serviceTrustPolicy } from "./serviceTrust";
 import { ServiceFunction } from "./serviceFunction";
@@ -242,7 +242,7 @@ export class AuditPipeline extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const createPipe = (pipeName: string, source: pulumi.Input<string>, filter?: Readonly<Record<string, unknown>>) =>
+    const createPipe = (pipeName: string, source: pulumi.Input<string>, filters: readonly object[]) =>
       new aws.pipes.Pipe(
         pipeName,
         {
@@ -258,16 +258,18 @@ export class AuditPipeline extends pulumi.ComponentResource {
               onPartialBatchItemFailure: "AUTOMATIC_BISECT",
               deadLetterConfig: { arn: deadLetterQueue.arn },
             },
-            ...(filter === undefined ? {} : { filterCriteria: { filters: [{ pattern: JSON.stringify(filter) }] } }),
+            filterCriteria: { filters: filters.map((pattern) => ({ pattern: JSON.stringify(pattern) })) },
           },
         },
         { parent: this, dependsOn: [pipePolicy] },
       );
-    createPipe(`${name}-audit`, args.flagsTable.streamArn);
+    // Changes only: a read's or an evaluation's stamp is no Pipe event and no Firehose record
+    // (the local runtime's poller applies the same filters).
+    createPipe(`${name}-audit`, args.flagsTable.streamArn, FLAGS_STREAM_FILTERS);
     // Evaluator items only: the flag-set version item every write bumps is no event (the local
     // runtime's poller applies the same filter).
     if (args.evaluatorsTable !== undefined) {
-      createPipe(`${name}-audit-evaluators`, args.evaluatorsTable.streamArn, EVALUATORS_FILTER);
+      createPipe(`${name}-audit-evaluators`, args.evaluatorsTable.streamArn, [EVALUATORS_FILTER]);
     }
 
     const database = new aws.glue.CatalogDatabase(
