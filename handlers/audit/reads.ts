@@ -63,12 +63,14 @@ interface AccessLogLine {
  * request path's last segment (`$context.path`: the stage and path, never the query string).
  */
 export function accessLogRead(message: string): { requestId: string; read: FlagRead } | undefined {
-  let line: AccessLogLine;
+  let parsed: unknown;
   try {
-    line = JSON.parse(message) as AccessLogLine;
+    parsed = JSON.parse(message);
   } catch {
     return undefined;
   }
+  if (parsed === null || typeof parsed !== "object") return undefined;
+  const line = parsed as AccessLogLine;
   if (line.method !== READ_ROUTE.method || line.resourcePath !== READ_ROUTE.resourcePath || line.status !== "200") {
     return undefined;
   }
