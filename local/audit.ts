@@ -15,10 +15,10 @@ export function auditPrefix(at: Date, root = "audit"): string {
 }
 
 /**
- * How long a line is held before it is written: a change's line arrives through the stream poller
- * a few hundred milliseconds after the change, a read's line at once, and the trail is written in
- * the order of `at` (as the contract has a flag's lines sort), so a read never lands before the
- * change it followed.
+ * How long a read's line is held before it is written: a change's line arrives through the stream
+ * poller tens (at most a few hundred) of milliseconds after the change, a read's at once, and the
+ * trail is written in the order of `at` (as the contract has a flag's lines sort), so a read never
+ * lands before the change it followed. While no read is held, a change's line is written at once.
  */
 const HOLD_MS = 1000;
 const FLUSH_EVERY_MS = 100;
@@ -46,26 +46,32 @@ export function openAuditTrail(options: { dataDir: string; logger: Pick<Logger, 
     fs.mkdirSync(dir, { recursive: true });
     fs.appendFileSync(path.join(dir, fileName), text);
   };
+  /** Lines waiting for their turn: reads, and the changes that arrived while a read waited. */
   let held: Array<{ at: string; text: string }> = [];
+  const write = (lines: Array<{ at: string; text: string }>) => {
+    // Array.prototype.sort is stable: lines of one instant keep their arrival order.
+    lines.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+    try {
+      append(auditPrefix(new Date()), lines.map((line) => line.text).join(""));
+    } catch (error) {
+      options.logger.error("audit lines could not be written", { count: lines.length, error: error as Error });
+    }
+  };
   const flush = (all: boolean) => {
     const cutoff = new Date(Date.now() - HOLD_MS).toISOString();
     const ready = all ? held : held.filter((line) => line.at < cutoff);
     if (ready.length === 0) return;
     held = all ? [] : held.filter((line) => line.at >= cutoff);
-    // Array.prototype.sort is stable: lines of one instant keep their arrival order.
-    ready.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
-    try {
-      append(auditPrefix(new Date()), ready.map((line) => line.text).join(""));
-    } catch (error) {
-      options.logger.error("audit lines could not be written", { count: ready.length, error: error as Error });
-    }
+    write(ready);
   };
   const timer = setInterval(() => flush(false), FLUSH_EVERY_MS);
   timer.unref();
   let open = true;
   return {
     add(lines) {
-      if (open) held.push(...lines);
+      if (!open) return;
+      if (held.length > 0) held.push(...lines);
+      else if (lines.length > 0) write([...lines]);
     },
     fail(text) {
       append(auditPrefix(new Date(), "audit-errors/processing-failed"), text);
