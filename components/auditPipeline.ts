@@ -55,7 +55,7 @@ export const AUDIT_COLUMNS = [
 ];
 
 export interface AuditPipelineArgs {
-  /** The flags table: its stream is the source of every flag's audit lines. */
+  /** The flags table: its stream is the source of every flag change's audit line (reads come from `readLogGroup`). */
   flagsTable: { arn: pulumi.Input<string>; streamArn: pulumi.Input<string> };
   /**
    * The evaluators table: its stream is the source of the shared evaluators' audit lines, in the
