@@ -54,9 +54,9 @@ function referenceChanges(before: readonly string[], after: readonly string[]) {
  * its targeting gains or loses, and the flag-set version bump. So concurrent creates cannot both
  * win, a flag never references a deleted evaluator, and OFREP caches see every change through one
  * item. The change's history entry is the transaction's last item, so a change and its entry
- * are written together or not at all. A read writes at most once a minute per flag (`read`), a
- * stamp that cannot overwrite an update and writes no history; every change removes the stamp
- * marker (./stamp.ts) so that stream consumers can drop stamps by filter.
+ * are written together or not at all. A read writes at most once a minute per flag (see `read`):
+ * a stamp, which cannot overwrite an update and writes no history. Every change removes the stamp
+ * marker (./stamp.ts), so that stream consumers can drop stamps by filter.
  */
 export function makeFlagStore({
   doc,
