@@ -67,7 +67,16 @@ describe("read audit lines on the local runtime: from the HTTP layer, not from t
       ],
     );
     const read = lines[1];
-    assert.deepEqual(Object.keys(read), ["eventId", "eventName", "flagName", "at", "actor", "version", "before", "after"]);
+    assert.deepEqual(Object.keys(read), [
+      "eventId",
+      "eventName",
+      "flagName",
+      "at",
+      "actor",
+      "version",
+      "before",
+      "after",
+    ]);
     assert.deepEqual([read.before, read.after], [null, null]);
     assert.match(String(read.at), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
     assert.equal(new Set(lines.map((l) => l.eventId)).size, lines.length);
@@ -81,7 +90,8 @@ describe("read audit lines on the local runtime: from the HTTP layer, not from t
     // The stamp is in the table (so a stream record was written), yet no line came of it.
     const doc = DynamoDBDocumentClient.from(localDynamoClient(service.dynamoEndpoint));
     try {
-      const item = (await doc.send(new GetCommand({ TableName: service.tableName, Key: { flagName: "between" } }))).Item;
+      const item = (await doc.send(new GetCommand({ TableName: service.tableName, Key: { flagName: "between" } })))
+        .Item;
       assert.ok(item?.lastAccessed !== undefined);
     } finally {
       doc.destroy();
