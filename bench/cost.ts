@@ -402,14 +402,17 @@ export async function costTable(): Promise<void> {
 
     // --- Writes: create, update, delete (typical and large), with what their stream records cost.
     const records: DynamoDBRecord[] = [];
-    const poller = await startStreamPoller({
-      dynamo: client,
-      endpoint: dynamo.endpoint,
-      tableName: flagsTable,
-      handler: async (event) => {
-        records.push(...event.Records);
-      },
-    });
+    /** The flags table's stream records, gathered into `records` as they arrive. */
+    const gatherRecords = () =>
+      startStreamPoller({
+        dynamo: client,
+        endpoint: dynamo.endpoint,
+        tableName: flagsTable,
+        handler: async (event) => {
+          records.push(...event.Records);
+        },
+      });
+    const poller = await gatherRecords();
     const writeRows: Array<{ label: string; fn: string; event: (i: number) => unknown; status: number }> = [];
     for (const size of ["typical", "large"] as const) {
       const definition = (i: number) =>
@@ -515,14 +518,7 @@ export async function costTable(): Promise<void> {
     const fanout = load("fanout", dynamo.endpoint);
     const oneChange = await (async () => {
       records.length = 0;
-      const again = await startStreamPoller({
-        dynamo: client,
-        endpoint: dynamo.endpoint,
-        tableName: flagsTable,
-        handler: async (event) => {
-          records.push(...event.Records);
-        },
-      });
+      const again = await gatherRecords();
       await create({ flagName: "ws-change", value: 1 });
       const deadline = Date.now() + 5000;
       while (records.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
