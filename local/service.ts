@@ -5,6 +5,7 @@
 import type { AddressInfo } from "node:net";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { type TokenConfig, toTokenRecords } from "../handlers/auth/tokens";
+import type { WebhookConfig } from "../handlers/events/model";
 import { startConsumers } from "./consumers";
 import { startDependency } from "./dependency";
 import { listen, stopAccepting } from "./httpServer";
@@ -41,6 +42,12 @@ export interface ServiceOptions {
   ofrepRateLimit?: number;
   /** Write the audit trail under `<auditDataDir>/audit/`; undefined: no audit files. */
   auditDataDir?: string;
+  /** Change events are POSTed to these (Standard Webhooks); default none. */
+  webhooks?: WebhookConfig[];
+  /** Waits between a webhook delivery's attempts; default LOCAL_RETRY_DELAYS_MS (6 attempts over 62 s). */
+  webhookRetryDelaysMs?: readonly number[];
+  /** Keep pending webhook deliveries under `<webhookDataDir>/webhooks/` across restarts; undefined: in memory. */
+  webhookDataDir?: string;
   /** Aborting stops a start-up in progress and undoes what it started. */
   signal?: AbortSignal;
   /** Progress lines while starting (e.g. while the JVM starts). */
