@@ -405,13 +405,21 @@ export function auditTransformEntrypoint() {
   return makeAuditTransformHandler({ logger: new Logger() });
 }
 
+/**
+ * SQS at the region's endpoint (or AWS_ENDPOINT_URL_SQS), not the host of each request's QueueUrl:
+ * the same host on AWS, and a stand-in in tests.
+ */
+function sqsClient() {
+  return traced(new SQSClient({ useQueueUrlAsEndpoint: false }));
+}
+
 /** The audit Pipes' enrichment: each change to the event bus and, in order, to each webhook's queue. */
 export function changeEventsEntrypoint() {
   const queueUrl = process.env[ENV.webhookQueue] || undefined;
   const webhooks = queueUrl === undefined ? [] : (JSON.parse(requiredEnv(ENV.webhookIds)) as string[]);
   return makeChangeEventsHandler({
     publish: makeEventBusPublisher(traced(new EventBridgeClient({})), requiredEnv(ENV.eventBusName)),
-    enqueue: queueUrl === undefined ? undefined : makeDeliveryEnqueuer(traced(new SQSClient({})), queueUrl),
+    enqueue: queueUrl === undefined ? undefined : makeDeliveryEnqueuer(sqsClient(), queueUrl),
     webhooks,
   });
 }
@@ -421,7 +429,7 @@ export function webhookDeliveryEntrypoint() {
   const parameterName = requiredEnv(ENV.webhooksParameter);
   const queueUrl = requiredEnv(ENV.webhookQueue);
   const ssm = new SSMProvider({ awsSdkV3Client: traced(new SSMClient({})) });
-  const sqs = traced(new SQSClient({}));
+  const sqs = sqsClient();
   return makeWebhookDeliveryHandler({
     webhooks: async () =>
       JSON.parse(

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import type { DynamoDBRecord, SQSRecord } from "aws-lambda";
+import type { DynamoDBRecord } from "aws-lambda";
 import { Webhook } from "standardwebhooks";
 import { streamRecordToAuditLine } from "../../handlers/audit/records";
 import { deliverWebhook } from "../../handlers/events/deliver";
@@ -14,7 +14,7 @@ import {
 } from "../../handlers/events/publish";
 import { LOCAL_RETRY_DELAYS_MS, MAX_RECEIVES, retryDelaySeconds, retrySpanSeconds } from "../../handlers/events/retry";
 import { captureStreamRecords } from "../support/streamRecords";
-import { newSecret, startWebhookReceiver } from "../support/webhooks";
+import { deliveryRecord, newSecret, startWebhookReceiver } from "../support/webhooks";
 
 const silent = { warn: () => undefined, error: () => undefined };
 
@@ -193,26 +193,7 @@ describe("change events: webhook delivery (Standard Webhooks)", () => {
     receivers.push(started);
     return started;
   };
-  const sqsRecord = (url: string, eventId: string, body: string, group: string, receiveCount = 1): SQSRecord => ({
-    messageId: `m-${eventId}`,
-    receiptHandle: `rh-${eventId}`,
-    body,
-    attributes: {
-      ApproximateReceiveCount: String(receiveCount),
-      SentTimestamp: "0",
-      SenderId: "x",
-      ApproximateFirstReceiveTimestamp: "0",
-      MessageGroupId: group,
-    },
-    messageAttributes: {
-      webhook: { dataType: "String", stringValue: webhookId(url) },
-      eventId: { dataType: "String", stringValue: eventId },
-    },
-    md5OfBody: "",
-    eventSource: "aws:sqs",
-    eventSourceARN: "arn:aws:sqs:eu-west-1:123456789012:q.fifo",
-    awsRegion: "eu-west-1",
-  });
+  const sqsRecord = deliveryRecord;
   const line = (n: number) => JSON.stringify({ eventId: `e${n}`, eventName: "updated", flagName: "a", version: n });
 
   it("POSTs the audit line signed so that the official library verifies it, webhook-id being the event id", async () => {

@@ -2,7 +2,8 @@ import { randomBytes } from "node:crypto";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Webhook } from "standardwebhooks";
-import type { WebhookConfig } from "../../handlers/events/model";
+import type { SQSRecord } from "aws-lambda";
+import { type WebhookConfig, webhookId } from "../../handlers/events/model";
 
 /** Two webhooks with valid Standard Webhooks secrets (32 bytes each), for configs under test. */
 export const TEST_WEBHOOKS: WebhookConfig[] = [
@@ -83,5 +84,29 @@ export async function startWebhookReceiver(secret: string, answer: (n: number, b
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     },
+  };
+}
+
+/** A message of the FIFO delivery queue as Lambda hands it to the delivery function. */
+export function deliveryRecord(url: string, eventId: string, body: string, group: string, receiveCount = 1): SQSRecord {
+  return {
+    messageId: `m-${eventId}`,
+    receiptHandle: `rh-${eventId}`,
+    body,
+    attributes: {
+      ApproximateReceiveCount: String(receiveCount),
+      SentTimestamp: "0",
+      SenderId: "x",
+      ApproximateFirstReceiveTimestamp: "0",
+      MessageGroupId: group,
+    },
+    messageAttributes: {
+      webhook: { dataType: "String", stringValue: webhookId(url) },
+      eventId: { dataType: "String", stringValue: eventId },
+    },
+    md5OfBody: "",
+    eventSource: "aws:sqs",
+    eventSourceARN: "arn:aws:sqs:eu-west-1:123456789012:webhooks.fifo",
+    awsRegion: "eu-west-1",
   };
 }
