@@ -29,7 +29,9 @@ const TITLES = { created: "Created", updated: "Updated", deleted: "Deleted" } as
 
 /** Whether an audit line records a change (and so is an event); `read` lines never are. */
 export function isChangeLine(line: AuditLine | EvaluatorAuditLine | undefined): line is ChangeLine {
-  return line !== undefined && line.eventName !== "read";
+  // Typed as text: the trail's line types may or may not include `read` (reads come from elsewhere).
+  const name: string | undefined = line?.eventName;
+  return name !== undefined && name !== "read";
 }
 
 /** `detail-type` of a change: `Flag Created`, …, `Evaluator Deleted`. */

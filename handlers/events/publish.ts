@@ -72,7 +72,11 @@ export function makeChangeEventsHandler(deps: ChangeEventsDeps) {
   };
 }
 
-/** PutEvents takes 10 entries and 256 KB a request; SendMessageBatch 10 messages and 256 KB. */
+/**
+ * PutEvents takes 10 entries and 256 KB a request; SendMessageBatch 10 messages and 256 KB. One
+ * audit line stays far below 256 KB: a flag's value and its definition are capped at 32 KB each
+ * (flags/validation.ts) and an evaluator at 32 KB, so a line with both images is under 150 KB.
+ */
 const MAX_ENTRIES = 10;
 const MAX_REQUEST_BYTES = 256 * 1024;
 
