@@ -4,9 +4,9 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import { evaluatorsTableFor } from "../handlers/evaluators/table";
 import { makeFanoutHandler, makeSnapshotHandler } from "../handlers/realtime/handlers";
 import { makeFanoutWorkerHandler } from "../handlers/realtime/scaleout";
-import { EVALUATORS_FILTER, SNAPSHOT_FILTER } from "../handlers/realtime/table";
 import type { WebhookConfig } from "../handlers/events/model";
-import { startAuditWriter } from "./audit";
+import { EVALUATORS_FILTER, FLAGS_STREAM_FILTERS, SNAPSHOT_FILTER } from "../handlers/realtime/table";
+import { type AuditTrail, startAuditWriter } from "./audit";
 import type { Dependency } from "./dependency";
 import type { Stores } from "./stores";
 import { type StreamPoller, startStreamPoller } from "./streams";
@@ -16,7 +16,8 @@ import type { RealtimeApi } from "./websocketApi";
 
 /** What this step reads of the service's options (`ServiceOptions` documents each). */
 export interface ConsumersOptions {
-  auditDataDir?: string;
+  /** Where the audit writer's lines go; undefined: no audit trail. */
+  auditTrail?: AuditTrail;
   webhooks?: WebhookConfig[];
   webhookRetryDelaysMs?: readonly number[];
   webhookDataDir?: string;
@@ -53,30 +54,34 @@ export async function startConsumers(
       ...common,
       tableName: stores.tableName,
       handler: fanout,
+      filters: FLAGS_STREAM_FILTERS,
       onDiscard: discard(stores.tableName),
     }),
     startStreamPoller({
       ...common,
       tableName: evaluatorsTableName,
       handler: fanout,
-      filter: EVALUATORS_FILTER,
+      filters: [EVALUATORS_FILTER],
       onDiscard: discard(evaluatorsTableName),
     }),
     startStreamPoller({
       ...common,
       tableName: stores.connectionsTableName,
       handler: makeSnapshotHandler(deps.snapshotDeps),
-      filter: SNAPSHOT_FILTER,
+      filters: [SNAPSHOT_FILTER],
       onDiscard: discard(stores.connectionsTableName),
     }),
   ];
-  if (options.auditDataDir !== undefined) {
+  if (options.auditTrail !== undefined) {
     // Flag and evaluator changes in one trail, as the two Pipes on AWS feed one delivery stream.
     pollers.push(
       startAuditWriter({
         ...common,
-        sources: [{ tableName: stores.tableName }, { tableName: evaluatorsTableName, filter: EVALUATORS_FILTER }],
-        dataDir: options.auditDataDir,
+        sources: [
+          { tableName: stores.tableName, filters: FLAGS_STREAM_FILTERS },
+          { tableName: evaluatorsTableName, filters: [EVALUATORS_FILTER] },
+        ],
+        trail: options.auditTrail,
         logger,
       }),
     );
@@ -94,7 +99,11 @@ export async function startConsumers(
     pollers.push(
       startChangeEvents({
         ...common,
-        sources: [{ tableName: stores.tableName }, { tableName: evaluatorsTableName, filter: EVALUATORS_FILTER }],
+        // The audit Pipes' filters: the enrichment sees what it sees on AWS.
+        sources: [
+          { tableName: stores.tableName, filters: FLAGS_STREAM_FILTERS },
+          { tableName: evaluatorsTableName, filters: [EVALUATORS_FILTER] },
+        ],
         queue,
         webhooks,
       }),

@@ -6,6 +6,7 @@ import type { AddressInfo } from "node:net";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { type TokenConfig, toTokenRecords } from "../handlers/auth/tokens";
 import type { WebhookConfig } from "../handlers/events/model";
+import { openAuditTrail } from "./audit";
 import { startConsumers } from "./consumers";
 import { startDependency } from "./dependency";
 import { listen, stopAccepting } from "./httpServer";
@@ -103,9 +104,16 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     const dependency = await step(() => startDependency(options, teardown));
     const stores = await step(() => openStores(options, dependency, teardown));
     const realtime = await step(() => startWebSocketApi(gate.routes, stores, tokenRecords, logger, options, teardown));
-    const rest = await step(() => serveRestApi(gate.routes, stores, tokenRecords, dependency, logger, options));
+    // One audit trail for the stream writer's change lines and the REST layer's read lines.
+    const auditTrail = await step(() =>
+      options.auditDataDir === undefined ? undefined : openAuditTrail({ dataDir: options.auditDataDir, logger }),
+    );
+    if (auditTrail !== undefined) teardown.add(() => auditTrail.close());
+    const rest = await step(() =>
+      serveRestApi(gate.routes, stores, tokenRecords, dependency, logger, { ...options, onRead: auditTrail?.read }),
+    );
     teardown.add(() => rest.eventStreams.closeAll());
-    await step(() => startConsumers(stores, dependency, realtime, logger, options, teardown));
+    await step(() => startConsumers(stores, dependency, realtime, logger, { ...options, auditTrail }, teardown));
     // On stop, new requests are refused before anything they would need goes away.
     // Not waiting for the server to close: WebSocket clients still connected end with the
     // WebSocket API's own step, so their $disconnect handlers run.

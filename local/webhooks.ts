@@ -156,7 +156,7 @@ export interface ChangeEventsOptions {
   dynamo: DynamoDBClient;
   endpoint: string;
   /** The tables whose streams carry changes (on AWS: the audit Pipes' sources), with their filters. */
-  sources: ReadonlyArray<{ tableName: string; filter?: Readonly<Record<string, unknown>> }>;
+  sources: ReadonlyArray<{ tableName: string; filters?: ReadonlyArray<Readonly<Record<string, unknown>>> }>;
   queue: WebhookQueue;
   webhooks: readonly WebhookConfig[];
 }
@@ -171,12 +171,12 @@ export async function startChangeEvents(options: ChangeEventsOptions): Promise<S
     enqueue: (deliveries) => options.queue.enqueue(deliveries),
   });
   const started = await Promise.allSettled(
-    options.sources.map(({ tableName, filter }) =>
+    options.sources.map(({ tableName, filters }) =>
       startStreamPoller({
         dynamo: options.dynamo,
         endpoint: options.endpoint,
         tableName,
-        filter,
+        filters,
         handler: async (event) => void (await enrich(event.Records)),
       }),
     ),
