@@ -504,7 +504,9 @@ export class FlagApi extends pulumi.ComponentResource {
           settings: {
             throttlingRateLimit: args.throttleRateLimit ?? 100,
             throttlingBurstLimit: args.throttleBurstLimit ?? 200,
-            metricsEnabled: true,
+            // Per-method detailed metrics are billed as custom metrics (7 per method); the
+            // dashboard and alarms read the stage's free metrics (ApiName, Stage) only.
+            metricsEnabled: false,
             loggingLevel: executionLogLevel,
             // Never request or response bodies and headers in the logs: they carry tokens and flags.
             dataTraceEnabled: false,
