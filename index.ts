@@ -157,4 +157,6 @@ export const athenaWorkgroup = audit.workgroup.name;
 export const changeEventBusArn = changeEvents.eventBusArn;
 /** Paste into a rule's event pattern to match this stack's change events only (README, "Change events"). */
 export const changeEventPattern = changeEvents.eventPattern;
+/** The function delivering webhooks (none without `webhooks`): its log holds each failed attempt (WARN). */
+export const webhookDeliveryFunction = changeEvents.delivery?.function.name;
 export const auditTable = pulumi.interpolate`${audit.database.name}.${audit.table.name}`;
