@@ -76,6 +76,7 @@ const flagApi = new FlagApi(`${project}-${stack}`, {
   ofrepRateLimit: config.getNumber("ofrepRateLimit"),
   rateLimit: config.getNumber("rateLimit"),
   eventStreamConcurrency: config.getNumber("eventStreamConcurrency"),
+  traceSampleRate: config.getNumber("traceSampleRate"),
   stageName,
   console: { bucketName: consoleSite.bucketName, roleArn: consoleSite.roleArn, websocketUrl: consoleWebsocketUrl },
 });

@@ -120,14 +120,12 @@ export const cost = (p: Price, units: number): number => (p.usd / p.per) * units
 /**
  * How the services bill what they meter, where it is not a plain count (AWS documentation as last
  * read: CloudWatch Logs counts each event's bytes plus 26; Firehose rounds each record up to 5 KB;
- * API Gateway meters WebSocket messages in 32 KB units; X-Ray's default sampling rule records the
- * first request each second and 5 % of the rest).
+ * API Gateway meters WebSocket messages in 32 KB units).
  */
 export const METERING = {
   logEventOverheadBytes: 26,
   firehoseRecordRoundingBytes: 5 * 1024,
   webSocketMessageUnitBytes: 32 * 1024,
-  xraySampledFraction: 0.05,
   /** GB as the price pages mean it (Lambda's memory GB is 1024 MB; data GB is 2^30 bytes). */
   bytesPerGb: 2 ** 30,
   /** Lambda gives a function one full vCPU at 1,769 MB, proportionally less below. */

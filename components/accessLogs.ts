@@ -8,6 +8,10 @@ import type * as pulumi from "@pulumi/pulumi";
  * `?token=`), no headers, no request or response override, no authorizer context but the
  * principal id (the token's id, never the token). The REST line has the request's path (without
  * its query string): the flag a read names, for its `read` audit line (handlers/audit/reads.ts).
+ * Every request pays for its line in CloudWatch Logs ingestion ($0.50/GB), so the keys are short
+ * and nothing is logged twice (no `extendedRequestId`: `requestId` finds the request; no
+ * `integrationStatus`: `status` and `error` tell how it ended): about 350 bytes a request, which
+ * keeps a read within 1.05 × its base cost (BENCHMARKS.md, "What it costs").
  */
 const jsonFormat = (fields: Record<string, string>): string =>
   JSON.stringify(Object.fromEntries(Object.entries(fields).map(([key, variable]) => [key, `$context.${variable}`])));
@@ -15,10 +19,9 @@ const jsonFormat = (fields: Record<string, string>): string =>
 /** The REST stage's access log line ($context variables of REST APIs). */
 export const REST_ACCESS_LOG_FORMAT = jsonFormat({
   requestId: "requestId",
-  extendedRequestId: "extendedRequestId",
-  xrayTraceId: "xrayTraceId",
+  traceId: "xrayTraceId",
   requestTime: "requestTimeEpoch",
-  sourceIp: "identity.sourceIp",
+  ip: "identity.sourceIp",
   principalId: "authorizer.principalId",
   method: "httpMethod",
   // The route's template (`/flags/{flagName}`) and the stage's path (`/v1/flags/new-checkout`):
@@ -26,19 +29,17 @@ export const REST_ACCESS_LOG_FORMAT = jsonFormat({
   resourcePath: "resourcePath",
   path: "path",
   status: "status",
-  responseLatency: "responseLatency",
+  latency: "responseLatency",
   integrationLatency: "integrationLatency",
-  integrationStatus: "integrationStatus",
-  responseLength: "responseLength",
-  errorType: "error.responseType",
+  bytes: "responseLength",
+  error: "error.responseType",
 });
 
 /** The WebSocket stage's access log line ($context variables of WebSocket APIs). */
 export const WEBSOCKET_ACCESS_LOG_FORMAT = jsonFormat({
   requestId: "requestId",
-  extendedRequestId: "extendedRequestId",
   requestTime: "requestTimeEpoch",
-  sourceIp: "identity.sourceIp",
+  ip: "identity.sourceIp",
   principalId: "authorizer.principalId",
   connectionId: "connectionId",
   eventType: "eventType",
@@ -46,9 +47,8 @@ export const WEBSOCKET_ACCESS_LOG_FORMAT = jsonFormat({
   routeKey: "routeKey",
   status: "status",
   integrationLatency: "integrationLatency",
-  integrationStatus: "integrationStatus",
   authorizerLatency: "authorizer.latency",
-  errorType: "error.responseType",
+  error: "error.responseType",
 });
 
 /** A stage's access log group, with the stack's retention. */

@@ -25,6 +25,9 @@ import { ServiceFunction } from "./serviceFunction";
 import { REST_ACCESS_LOG_FORMAT, accessLogGroup, executionLogGroup } from "./accessLogs";
 import { DEFAULT_RATE_LIMIT, stageWebAcl } from "./webAcl";
 
+/** Share of the REST stage's requests beyond the first each second that X-Ray traces. */
+export const DEFAULT_TRACE_SAMPLE_RATE = 0.005;
+
 export interface FlagApiArgs {
   /** Whether DELETE is allowed; the value of the `allow-flag-deletion` parameter. Default true. */
   allowFlagDeletion?: pulumi.Input<boolean>;
@@ -99,6 +102,13 @@ export interface FlagApiArgs {
    * over the cap is refused (the official OFREP web provider retries it with backoff). Default 100.
    */
   eventStreamConcurrency?: number;
+  /**
+   * Share of the REST stage's requests X-Ray traces beyond the first each second (the stage's own
+   * sampling rule; the functions API Gateway invokes follow its decision). X-Ray bills $5 per
+   * million traces: its default rule (5 %) would add $0.25 to every million requests, more than a
+   * DynamoDB read. Between 0 and 1. Default DEFAULT_TRACE_SAMPLE_RATE (0.5 %).
+   */
+  traceSampleRate?: number;
   /**
    * Serve the web console (a ConsoleSite's bucket and reader role) at the API's URL + `/console/`,
    * its files without a token. Default: no console routes.
@@ -178,6 +188,10 @@ export class FlagApi extends pulumi.ComponentResource {
         `eventStreamConcurrency ${eventStreamConcurrency} must be a whole number of concurrent executions, at least 1`,
         this,
       );
+    }
+    const traceSampleRate = args.traceSampleRate ?? DEFAULT_TRACE_SAMPLE_RATE;
+    if (!(traceSampleRate >= 0 && traceSampleRate <= 1)) {
+      throw new pulumi.ResourceError(`traceSampleRate ${traceSampleRate} must be between 0 and 1`, this);
     }
     const logRetentionDays = args.logRetentionDays ?? 30;
     const executionLogLevel = args.executionLogLevel ?? "ERROR";
@@ -488,6 +502,28 @@ export class FlagApi extends pulumi.ComponentResource {
           xrayTracingEnabled: true,
         },
         loggingReady,
+      );
+      // The stage's own X-Ray sampling rule, ahead of the account's default (priority 10000): the
+      // first request each second and traceSampleRate of the rest. Lambda functions API Gateway
+      // invokes follow the stage's decision (the trace header's Sampled flag).
+      new aws.xray.SamplingRule(
+        `${name}-tracing`,
+        {
+          // At most 32 characters, unique in the account and region: the name's start and a hash
+          // of the whole (project, stack and component name).
+          ruleName: `${name.slice(0, 20)}-${createHash("sha256").update(`${pulumi.getProject()}/${pulumi.getStack()}/${name}`).digest("hex").slice(0, 8)}`,
+          priority: 1000,
+          version: 1,
+          reservoirSize: 1,
+          fixedRate: traceSampleRate,
+          serviceName: pulumi.interpolate`${api.name}/${stageName}`,
+          serviceType: "AWS::ApiGateway::Stage",
+          host: "*",
+          httpMethod: "*",
+          urlPath: "*",
+          resourceArn: "*",
+        },
+        { parent: this },
       );
       const executionLogs = executionLogGroup(
         `${name}-execution-logs`,

@@ -14,7 +14,6 @@ const LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup";
  */
 const SAFE_VARIABLES = new Set([
   "requestId",
-  "extendedRequestId",
   "xrayTraceId",
   "requestTimeEpoch",
   "identity.sourceIp",
@@ -24,7 +23,6 @@ const SAFE_VARIABLES = new Set([
   "status",
   "responseLatency",
   "integrationLatency",
-  "integrationStatus",
   "responseLength",
   "error.responseType",
   "connectionId",
@@ -164,5 +162,46 @@ describe("stage execution logging and tracing (Pulumi mocks)", () => {
 
   it("refuses an execution log level other than ERROR or INFO", async () => {
     await assert.rejects(runProgram({ executionLogLevel: "DEBUG" }), /executionLogLevel 'DEBUG' must be ERROR or INFO/);
+  });
+
+  it("traces the REST stage through its own sampling rule: the first request each second and 0.5 % of the rest, or traceSampleRate", async () => {
+    const rule = (resources: RecordedResource[]) => {
+      const api = single(resources, "aws:apigateway/restApi:RestApi");
+      const rules = ofType(resources, "aws:xray/samplingRule:SamplingRule");
+      assert.equal(rules.length, 1);
+      const [only] = rules;
+      // X-Ray names an API Gateway stage's segments `<api name>/<stage>`: the rule applies to this stage only.
+      assert.equal(only.inputs.serviceName, `${api.inputs.name ?? api.name}/dev`);
+      assert.equal(only.inputs.serviceType, "AWS::ApiGateway::Stage");
+      // Ahead of the account's default rule (priority 10000, 5 %), within X-Ray's name limit.
+      assert.ok(only.inputs.priority < 10000);
+      assert.ok(only.inputs.ruleName.length <= 32, only.inputs.ruleName);
+      return only.inputs;
+    };
+    const defaults = rule(await runProgram());
+    assert.equal(defaults.fixedRate, 0.005);
+    assert.equal(defaults.reservoirSize, 1);
+    assert.equal(rule(await runProgram({ traceSampleRate: "0.2" })).fixedRate, 0.2);
+    await assert.rejects(runProgram({ traceSampleRate: "1.5" }), /traceSampleRate 1.5 must be between 0 and 1/);
+  });
+
+  it("keeps a typical REST line short: every request pays for its bytes in CloudWatch Logs", async () => {
+    const format: string = single(await runProgram(), REST_STAGE).inputs.accessLogSettings.format;
+    const typical: Record<string, string> = {
+      requestId: "5f0c7d8e-1a2b-4c3d-9e8f-0a1b2c3d4e5f",
+      xrayTraceId: "Root=1-6751f2a3-0123456789abcdef01234567",
+      requestTimeEpoch: "1764979200123",
+      "identity.sourceIp": "203.0.113.42",
+      "authorizer.principalId": "web-frontend",
+      httpMethod: "GET",
+      resourcePath: "/flags/{flagName}",
+      path: "/v1/flags/checkout-v2",
+      status: "200",
+      responseLatency: "23",
+      integrationLatency: "19",
+      responseLength: "412",
+    };
+    const line = JSON.stringify(substitute(format, (variable) => typical[variable] ?? "-"));
+    assert.ok(Buffer.byteLength(line) <= 360, `${Buffer.byteLength(line)} bytes: ${line}`);
   });
 });

@@ -18,7 +18,6 @@ export const restRequest = (
   extra: Record<string, string> = {},
 ): Record<string, string> => ({
   requestId: `req-${method}-${path}-${status}`,
-  extendedRequestId: "ext-1",
   requestTimeEpoch: "1764979200123",
   "identity.sourceIp": "203.0.113.7",
   "authorizer.principalId": "reader",
@@ -28,7 +27,6 @@ export const restRequest = (
   status: String(status),
   responseLatency: "12",
   integrationLatency: "10",
-  integrationStatus: String(status),
   responseLength: "321",
   ...extra,
 });
