@@ -3,6 +3,7 @@ import { buildConsole } from "./console/build";
 import {
   ApiGatewayAccount,
   AuditPipeline,
+  ChangeEvents,
   Compliance,
   ConsoleSite,
   FlagApi,
@@ -10,6 +11,7 @@ import {
   Realtime,
 } from "./components";
 import type { TokenConfig } from "./handlers/auth/tokens";
+import { type WebhookConfig, parseWebhooks } from "./handlers/events/model";
 
 const config = new pulumi.Config();
 
@@ -27,6 +29,14 @@ function apiTokensConfig(): TokenConfig[] | undefined {
   } catch {
     throw new Error('apiTokens must be JSON: [{"id": "...", "token": "...", "scopes": ["read"]}]');
   }
+}
+/**
+ * The secret `webhooks` as its plain value, read from the runtime as `apiTokens` is: ChangeEvents
+ * checks each entry and derives each webhook's id from its URL when the program runs; the URLs and
+ * secrets reach AWS only inside an SSM SecureString, a secret in state.
+ */
+function webhooksConfig(): WebhookConfig[] {
+  return parseWebhooks(pulumi.runtime.getConfig(`${pulumi.getProject()}:webhooks`), "webhooks");
 }
 const project = pulumi.getProject();
 const stack = pulumi.getStack();
@@ -86,6 +96,15 @@ const realtime = new Realtime(`${project}-${stack}`, {
 
 resolveConsoleWebsocketUrl(realtime.websocketUrl);
 
+// Every change on EventBridge and to each webhook, from the audit Pipes' enrichment step.
+const changeEvents = new ChangeEvents(`${project}-${stack}`, {
+  eventBusName: config.get("eventBusName") ?? "default",
+  webhooks: webhooksConfig(),
+  parameterPrefix: `/${project}/${stack}`,
+  tables: [{ arn: flagApi.tableArn }, { arn: flagApi.evaluatorsTable.arn }],
+  logRetentionDays: config.getNumber("logRetentionDays") ?? 30,
+});
+
 const audit = new AuditPipeline(`${project}-${stack}`, {
   flagsTable: { arn: flagApi.tableArn, streamArn: flagApi.tableStreamArn },
   evaluatorsTable: { arn: flagApi.evaluatorsTable.arn, streamArn: flagApi.evaluatorsTable.streamArn },
@@ -93,6 +112,7 @@ const audit = new AuditPipeline(`${project}-${stack}`, {
   readLogGroup: { name: flagApi.accessLogGroup.name },
   retentionDays: config.getNumber("auditRetentionDays") ?? 365,
   logRetentionDays: config.getNumber("logRetentionDays") ?? 30,
+  enrichment: { arn: changeEvents.enrichment.function.arn },
 });
 
 // After the components with functions: it watches every function created before it.
@@ -109,7 +129,11 @@ const observability = new Observability(`${project}-${stack}`, {
   },
   webSocketApi: { id: realtime.api.id, stageName: realtime.stage.name },
   streamConsumers: [realtime.functions.fanout, realtime.functions.snapshot],
-  deadLetterQueues: [realtime.deadLetterQueue, audit.deadLetterQueue],
+  deadLetterQueues: [
+    realtime.deadLetterQueue,
+    audit.deadLetterQueue,
+    ...(changeEvents.deadLetterQueue === undefined ? [] : [changeEvents.deadLetterQueue]),
+  ],
   deliveryStreams: [audit.deliveryStream],
   alarmEmail: config.get("alarmEmail"),
 });
@@ -131,4 +155,9 @@ export const allowFlagDeletionParameter = flagApi.allowFlagDeletionParameter;
 export const alarmTopicArn = observability.alarmTopicArn;
 export const auditBucketName = audit.auditBucketName;
 export const athenaWorkgroup = audit.workgroup.name;
+export const changeEventBusArn = changeEvents.eventBusArn;
+/** Paste into a rule's event pattern to match this stack's change events only (README, "Change events"). */
+export const changeEventPattern = changeEvents.eventPattern;
+/** The function delivering webhooks (none without `webhooks`): its log holds each failed attempt (WARN). */
+export const webhookDeliveryFunction = changeEvents.delivery?.function.name;
 export const auditTable = pulumi.interpolate`${audit.database.name}.${audit.table.name}`;

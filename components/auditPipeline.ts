@@ -72,6 +72,12 @@ export interface AuditPipelineArgs {
   retentionDays?: number;
   /** Retention of the transform function's log group, in days. Default 30. */
   logRetentionDays?: number;
+  /**
+   * A Lambda function each Pipe runs on every batch before Firehose (the Pipe's enrichment), which
+   * must hand the records back unchanged: ChangeEvents' publisher, which sees the changes there in
+   * stream order (see components/changeEvents.ts). Default none.
+   */
+  enrichment?: { arn: pulumi.Input<string> };
 }
 
 /**
@@ -245,6 +251,10 @@ export class AuditPipeline extends pulumi.ComponentResource {
               Resource: deliveryStream.arn,
             },
             { Effect: "Allow", Action: ["sqs:SendMessage"], Resource: deadLetterQueue.arn },
+            // Pipes invoke their enrichment with the pipe's role.
+            ...(args.enrichment === undefined
+              ? []
+              : [{ Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: args.enrichment.arn }]),
           ],
         }),
       },
@@ -257,6 +267,7 @@ export class AuditPipeline extends pulumi.ComponentResource {
           roleArn: pipeRole.arn,
           source,
           target: deliveryStream.arn,
+          enrichment: args.enrichment?.arn,
           sourceParameters: {
             dynamodbStreamParameters: {
               startingPosition: "TRIM_HORIZON",

@@ -1,5 +1,6 @@
 export * from "./apiGatewayAccount";
 export * from "./auditPipeline";
+export * from "./changeEvents";
 export * from "./compliance";
 export * from "./consoleSite";
 export * from "./flagApi";

@@ -10,11 +10,16 @@ import { SSMProvider } from "@aws-lambda-powertools/parameters/ssm";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { fromEnv } from "@aws-sdk/credential-provider-env";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import { ChangeMessageVisibilityCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { makeAuditTransformHandler } from "./audit/transform";
 import { makeRestAuthorizer, makeWebSocketAuthorizer } from "./auth/authorizers";
 import { makeTokenTable } from "./auth/tokenTable";
+import { makeWebhookDeliveryHandler } from "./events/delivery";
+import { type WebhookConfig } from "./events/model";
+import { makeChangeEventsHandler, makeDeliveryEnqueuer, makeEventBusPublisher } from "./events/publish";
 import { makeEvaluatorReadRoutes, makeEvaluatorWriteRoutes } from "./evaluators/routes";
 import { makeEvaluatorHistoryStore } from "./evaluators/history";
 import { evaluatorsByName, makeEvaluatorReads, makeEvaluatorStore } from "./evaluators/store";
@@ -63,7 +68,18 @@ export const ENV = {
   fanoutPostsPerInvocation: "FANOUT_POSTS_PER_INVOCATION",
   /** The most worker segments of one fan-out (MAX_FANOUT_WORKERS). */
   fanoutMaxWorkers: "FANOUT_MAX_WORKERS",
+  /** The EventBridge bus change events go to (`eventBusName`; `default` is the account's). */
+  eventBusName: "EVENT_BUS_NAME",
+  /** The FIFO queue of webhook deliveries; unset: no webhooks configured. */
+  webhookQueue: "WEBHOOK_QUEUE_URL",
+  /** JSON array of the configured webhooks' ids (`webhookId(url)`): no URL, no secret. */
+  webhookIds: "WEBHOOK_IDS",
+  /** The SSM SecureString holding the webhooks' URLs and secrets (JSON), read by the delivery function. */
+  webhooksParameter: "WEBHOOKS_PARAMETER",
 } as const;
+
+/** How long the delivery function reuses the webhooks it read: a changed secret applies within this. */
+export const WEBHOOKS_MAX_AGE_SECONDS = 300;
 
 /** How long a read of `allow-flag-deletion` is reused: a flipped switch applies within this. */
 export const DELETION_SETTING_MAX_AGE_SECONDS = 10;
@@ -387,4 +403,47 @@ export function fanoutWorkerEntrypoint() {
 
 export function auditTransformEntrypoint() {
   return makeAuditTransformHandler({ logger: new Logger() });
+}
+
+/**
+ * SQS at the region's endpoint (or AWS_ENDPOINT_URL_SQS), not the host of each request's QueueUrl:
+ * the same host on AWS, and a stand-in in tests.
+ */
+function sqsClient() {
+  return traced(new SQSClient({ useQueueUrlAsEndpoint: false }));
+}
+
+/** The audit Pipes' enrichment: each change to the event bus and, in order, to each webhook's queue. */
+export function changeEventsEntrypoint() {
+  const queueUrl = process.env[ENV.webhookQueue] || undefined;
+  const webhooks = queueUrl === undefined ? [] : (JSON.parse(requiredEnv(ENV.webhookIds)) as string[]);
+  return makeChangeEventsHandler({
+    publish: makeEventBusPublisher(traced(new EventBridgeClient({})), requiredEnv(ENV.eventBusName)),
+    enqueue: queueUrl === undefined ? undefined : makeDeliveryEnqueuer(sqsClient(), queueUrl),
+    webhooks,
+  });
+}
+
+/** Delivers queued change events to the webhooks, whose URLs and secrets it reads from SSM (decrypted). */
+export function webhookDeliveryEntrypoint() {
+  const parameterName = requiredEnv(ENV.webhooksParameter);
+  const queueUrl = requiredEnv(ENV.webhookQueue);
+  const ssm = new SSMProvider({ awsSdkV3Client: traced(new SSMClient({})) });
+  const sqs = sqsClient();
+  return makeWebhookDeliveryHandler({
+    webhooks: async () =>
+      JSON.parse(
+        (await ssm.get(parameterName, { decrypt: true, maxAge: WEBHOOKS_MAX_AGE_SECONDS })) ?? "[]",
+      ) as WebhookConfig[],
+    retryLater: async (receiptHandle, seconds) => {
+      await sqs.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: queueUrl,
+          ReceiptHandle: receiptHandle,
+          VisibilityTimeout: seconds,
+        }),
+      );
+    },
+    logger: new Logger(),
+  });
 }

@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { MIN_TOKEN_LENGTH, type TokenConfig } from "../handlers/auth/tokens";
+import { type WebhookConfig, WebhookConfigError, parseWebhooks } from "../handlers/events/model";
 import { DEFAULT_OFREP_RATE_LIMIT } from "../handlers/http";
 import { StartupError } from "./preflight";
 
@@ -23,6 +24,8 @@ export interface LocalConfig {
   corsOrigins: string[];
   /** OFREP requests per source IP per minute (FLAGS_RATE_LIMIT); 0: no limiter. */
   ofrepRateLimit: number;
+  /** FLAGS_WEBHOOKS: where change events are POSTed (Standard Webhooks), none by default. */
+  webhooks: WebhookConfig[];
 }
 
 /** The environment variable each local token comes from, by token id. */
@@ -93,6 +96,16 @@ function ofrepRateLimit(env: NodeJS.ProcessEnv): number {
   return limit;
 }
 
+/** FLAGS_WEBHOOKS: the JSON of the `webhooks` config key, `[{"url", "secret"}]`. */
+function localWebhooks(env: NodeJS.ProcessEnv): WebhookConfig[] {
+  try {
+    return parseWebhooks(env.FLAGS_WEBHOOKS, "FLAGS_WEBHOOKS");
+  } catch (error) {
+    if (error instanceof WebhookConfigError) throw new ConfigError(error.message);
+    throw error;
+  }
+}
+
 export function resolveLocalConfig(env: NodeJS.ProcessEnv, projectDir: string): LocalConfig {
   const rawPort = env.PORT ?? "3000";
   const port = Number(rawPort);
@@ -120,6 +133,7 @@ export function resolveLocalConfig(env: NodeJS.ProcessEnv, projectDir: string): 
     generatedTokenIds: generated,
     corsOrigins: (env.CORS_ORIGINS ?? "").split(",").filter((origin) => origin !== ""),
     ofrepRateLimit: ofrepRateLimit(env),
+    webhooks: localWebhooks(env),
   };
 }
 

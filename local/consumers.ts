@@ -1,20 +1,26 @@
 /** The local service's stream consumers: pollers standing in for Lambda's event source mappings. */
+import * as path from "node:path";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { evaluatorsTableFor } from "../handlers/evaluators/table";
 import { makeFanoutHandler, makeSnapshotHandler } from "../handlers/realtime/handlers";
 import { makeFanoutWorkerHandler } from "../handlers/realtime/scaleout";
+import type { WebhookConfig } from "../handlers/events/model";
 import { EVALUATORS_FILTER, FLAGS_STREAM_FILTERS, SNAPSHOT_FILTER } from "../handlers/realtime/table";
 import { type AuditTrail, startAuditWriter } from "./audit";
 import type { Dependency } from "./dependency";
 import type { Stores } from "./stores";
 import { type StreamPoller, startStreamPoller } from "./streams";
 import type { Teardown } from "./teardown";
+import { startChangeEvents, startWebhookQueue } from "./webhooks";
 import type { RealtimeApi } from "./websocketApi";
 
 /** What this step reads of the service's options (`ServiceOptions` documents each). */
 export interface ConsumersOptions {
   /** Where the audit writer's lines go; undefined: no audit trail. */
   auditTrail?: AuditTrail;
+  webhooks?: WebhookConfig[];
+  webhookRetryDelaysMs?: readonly number[];
+  webhookDataDir?: string;
 }
 
 /** Step: stream pollers standing in for Lambda's event source mappings (fan-out, snapshots, audit). */
@@ -77,6 +83,29 @@ export async function startConsumers(
         ],
         trail: options.auditTrail,
         logger,
+      }),
+    );
+  }
+  if ((options.webhooks ?? []).length > 0) {
+    // Apart from the audit writer, so webhooks work with FLAGS_IN_MEMORY too (on AWS the same
+    // handler is the audit Pipes' enrichment). DynamoDB Local has no limit of two stream readers.
+    const webhooks = options.webhooks ?? [];
+    const queue = startWebhookQueue({
+      webhooks,
+      retryDelaysMs: options.webhookRetryDelaysMs,
+      dir: options.webhookDataDir === undefined ? undefined : path.join(options.webhookDataDir, "webhooks"),
+      logger,
+    });
+    pollers.push(
+      startChangeEvents({
+        ...common,
+        // The audit Pipes' filters: the enrichment sees what it sees on AWS.
+        sources: [
+          { tableName: stores.tableName, filters: FLAGS_STREAM_FILTERS },
+          { tableName: evaluatorsTableName, filters: [EVALUATORS_FILTER] },
+        ],
+        queue,
+        webhooks,
       }),
     );
   }

@@ -22,6 +22,8 @@ function printBanner(config: LocalConfig, service: RunningService): void {
   console.log(`data: ${config.dataDir ?? "in memory (FLAGS_IN_MEMORY=1)"}; stack config: Pulumi.${config.stack}.yaml`);
   console.log(`flag deletion: ${config.allowFlagDeletion() ? "allowed" : "disabled"}`);
   console.log(`audit trail: ${config.dataDir === undefined ? "off (nothing on disk)" : `${config.dataDir}/audit/`}`);
+  // A count, not the URLs: a chat webhook's URL is itself a credential.
+  console.log(`change events: ${config.webhooks.length} webhook(s) from FLAGS_WEBHOOKS (no EventBridge locally)`);
   for (const line of tokenLines(config)) console.log(line);
   console.log(`web console: ${service.consoleUrl}`);
   console.log(`ready ${service.url}`);
@@ -74,6 +76,8 @@ async function main(): Promise<void> {
       corsOrigins: config.corsOrigins,
       ofrepRateLimit: config.ofrepRateLimit,
       auditDataDir: config.dataDir,
+      webhooks: config.webhooks,
+      webhookDataDir: config.dataDir,
       signal: aborted.signal,
       onProgress: (line) => console.log(line),
       onFatal: (error) => {

@@ -5,6 +5,7 @@
 import type { AddressInfo } from "node:net";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { type TokenConfig, toTokenRecords } from "../handlers/auth/tokens";
+import type { WebhookConfig } from "../handlers/events/model";
 import { openAuditTrail } from "./audit";
 import { startConsumers } from "./consumers";
 import { startDependency } from "./dependency";
@@ -42,6 +43,12 @@ export interface ServiceOptions {
   ofrepRateLimit?: number;
   /** Write the audit trail under `<auditDataDir>/audit/`; undefined: no audit files. */
   auditDataDir?: string;
+  /** Change events are POSTed to these (Standard Webhooks); default none. */
+  webhooks?: WebhookConfig[];
+  /** Waits between a webhook delivery's attempts; default LOCAL_RETRY_DELAYS_MS (6 attempts over 62 s). */
+  webhookRetryDelaysMs?: readonly number[];
+  /** Keep pending webhook deliveries under `<webhookDataDir>/webhooks/` across restarts; undefined: in memory. */
+  webhookDataDir?: string;
   /** Aborting stops a start-up in progress and undoes what it started. */
   signal?: AbortSignal;
   /** Progress lines while starting (e.g. while the JVM starts). */
@@ -106,7 +113,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       serveRestApi(gate.routes, stores, tokenRecords, dependency, logger, { ...options, onRead: auditTrail?.read }),
     );
     teardown.add(() => rest.eventStreams.closeAll());
-    await step(() => startConsumers(stores, dependency, realtime, logger, { auditTrail }, teardown));
+    await step(() => startConsumers(stores, dependency, realtime, logger, { ...options, auditTrail }, teardown));
     // On stop, new requests are refused before anything they would need goes away.
     // Not waiting for the server to close: WebSocket clients still connected end with the
     // WebSocket API's own step, so their $disconnect handlers run.

@@ -10,7 +10,10 @@ import { collectingResponseStream } from "../support/lambdaStreaming";
 import { matchesFilter } from "../support/logFilter";
 import { proxyEvent } from "../support/proxyEvents";
 import { ofType, type RecordedResource, runProgram } from "../support/pulumiMocks";
+import { startFakeEventServices } from "../support/fakeEvents";
+import { startFakeSsm } from "../support/fakeSsm";
 import { captureStreamRecords } from "../support/streamRecords";
+import { deliveryRecord, newSecret, startWebhookReceiver, TEST_WEBHOOKS } from "../support/webhooks";
 import { ADMIN_TOKEN, TEST_TOKENS } from "../support/tokens";
 
 const FUNCTION = "aws:lambda/function:Function";
@@ -25,6 +28,8 @@ interface Scenario {
   clientFailures: Array<[string, (invoke: Invoke) => Promise<void>]>;
   /** A fault: which dependency fails, and the event that meets it. */
   fault: { env: Record<string, string>; event: unknown };
+  /** Stand-ins the function needs beyond the harness's, for every run (fault.env still wins). */
+  env?: Record<string, string>;
 }
 
 /** What one invocation leaves in the function's log group: its own lines, and the runtime's. */
@@ -40,20 +45,30 @@ describe("What reaches the alarms: client failures never match a function's erro
   let harness: Awaited<ReturnType<typeof startArtifactHarness>>;
   let streamRecord: DynamoDBRecord;
   const savedEnv = { ...process.env };
+  const stops: Array<() => Promise<unknown>> = [];
+  /** Change events' stand-ins: EventBridge and SQS, a refusing webhook receiver, SSM holding it. */
+  let events: Awaited<ReturnType<typeof startFakeEventServices>>;
+  let refusing: Awaited<ReturnType<typeof startWebhookReceiver>>;
+  let webhookSsm: Awaited<ReturnType<typeof startFakeSsm>>;
 
   before(async function () {
     this.timeout(300_000);
-    resources = await runProgram({ apiTokens: JSON.stringify(TEST_TOKENS) });
+    resources = await runProgram({ apiTokens: JSON.stringify(TEST_TOKENS), webhooks: JSON.stringify(TEST_WEBHOOKS) });
     for (const fn of ofType(resources, FUNCTION)) artifacts.set(fn.name, await materialize(fn));
     harness = await startArtifactHarness(resources, { flags: ["exists"], gone: ["gone-1"] });
     [streamRecord] = await captureStreamRecords(1, (store) =>
       store.create({ flagName: "alarmed", value: true }, "admin").then(() => undefined),
     );
+    events = await startFakeEventServices();
+    refusing = await startWebhookReceiver(newSecret(), () => 500);
+    webhookSsm = await startFakeSsm(new Map([["/feature-flags/dev/webhooks", JSON.stringify([refusing.webhook])]]));
+    stops.push(events.stop, refusing.stop, webhookSsm.stop);
   });
 
   after(async () => {
     process.env = savedEnv;
     await harness?.stop();
+    for (const stop of stops) await stop();
   });
 
   /** Runs one invocation the way Lambda would log it: handler lines, plus the runtime's line if it throws. */
@@ -345,6 +360,41 @@ describe("What reaches the alarms: client failures never match a function's erro
         },
       },
     }),
+    "change-events": () => ({
+      env: { AWS_ENDPOINT_URL_EVENTBRIDGE: events.endpoint, AWS_ENDPOINT_URL_SQS: events.endpoint },
+      clientFailures: [
+        [
+          "a batch holding no change (a delete's stamp): nothing to put, nothing to queue",
+          async (invoke) => {
+            const stamp = {
+              ...streamRecord,
+              eventName: "MODIFY",
+              dynamodb: { ...streamRecord.dynamodb, OldImage: streamRecord.dynamodb?.NewImage },
+            };
+            assert.deepEqual(await invoke([stamp]), [stamp]);
+          },
+        ],
+      ],
+      // EventBridge unreachable: the Pipe retries the batch, and someone must look.
+      fault: { env: { AWS_ENDPOINT_URL_EVENTBRIDGE: DEAD_ENDPOINT }, event: [streamRecord] },
+    }),
+    "webhook-delivery": () => {
+      const event = {
+        Records: [deliveryRecord(refusing.url, "e1", JSON.stringify({ eventId: "e1" }), "g")],
+      };
+      return {
+        env: { AWS_ENDPOINT_URL_SSM: webhookSsm.endpoint, AWS_ENDPOINT_URL_SQS: events.endpoint },
+        clientFailures: [
+          [
+            "a receiver answering 500 (theirs to fix: retried later, the dead-letter queue's alarm if it lasts)",
+            async (invoke) =>
+              assert.deepEqual(await invoke(event), { batchItemFailures: [{ itemIdentifier: "m-e1" }] }),
+          ],
+        ],
+        // The webhooks cannot be read (SSM down): this service's fault.
+        fault: { env: { AWS_ENDPOINT_URL_SSM: DEAD_ENDPOINT }, event },
+      };
+    },
   };
 
   it("has a scenario for every function of the program (a new function needs one here)", () => {
@@ -363,7 +413,7 @@ describe("What reaches the alarms: client failures never match a function's erro
       for (const [what, drive] of scenario.clientFailures) {
         const lines: string[] = [];
         await drive(async (event) => {
-          const outcome = await run(fn.name, event);
+          const outcome = await run(fn.name, event, scenario.env);
           lines.push(...outcome.lines);
           if ("error" in outcome) throw outcome.error;
           return outcome.result;
@@ -383,7 +433,7 @@ describe("What reaches the alarms: client failures never match a function's erro
       const scenario = scenarios[fn.name.replace(PREFIX, "")]?.();
       const filter = filterOf(fn, "-error-logs");
       assert.ok(scenario && filter, fn.name);
-      const outcome = await run(fn.name, scenario.fault.event, scenario.fault.env);
+      const outcome = await run(fn.name, scenario.fault.event, { ...scenario.env, ...scenario.fault.env });
       if (outcome.lines.some((line) => matchesFilter(filter.inputs.pattern, line))) continue;
       // A stream consumer reports a failed record instead of logging: the mapping retries it, the
       // iterator-age alarm sees the delay and the dead-letter queue's alarm sees it given up on.

@@ -12,7 +12,10 @@ import { proxyEvent } from "../support/proxyEvents";
 import { ACCOUNT, ofType, REGION, type RecordedResource, runProgram } from "../support/pulumiMocks";
 import { logsFirehoseData, restAccessLogLine, restRequest } from "../support/accessLogEvents";
 import { type ServiceCall, serviceCalls } from "../support/serviceCalls";
+import { startFakeEventServices } from "../support/fakeEvents";
+import { startFakeSsm } from "../support/fakeSsm";
 import { captureStreamRecords } from "../support/streamRecords";
+import { deliveryRecord, newSecret, startWebhookReceiver, TEST_WEBHOOKS } from "../support/webhooks";
 import { ADMIN_TOKEN, READ_TOKEN, TEST_TOKENS } from "../support/tokens";
 
 const FUNCTION = "aws:lambda/function:Function";
@@ -41,10 +44,15 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
   const missingDrivers: string[] = [];
   const failures: string[] = [];
   const savedEnv = { ...process.env };
+  const stops: Array<() => Promise<unknown>> = [];
 
   before(async function () {
     this.timeout(300_000);
-    resources = await runProgram({ apiTokens: JSON.stringify(TEST_TOKENS), createConfigRecorder: "true" });
+    resources = await runProgram({
+      apiTokens: JSON.stringify(TEST_TOKENS),
+      createConfigRecorder: "true",
+      webhooks: JSON.stringify(TEST_WEBHOOKS),
+    });
     const harness = await startArtifactHarness(resources, {
       connections: ["live-1", "gone-1"],
       gone: ["gone-1", "gone-2", "gone-3", "gone-4"],
@@ -63,6 +71,13 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
     );
     const evaluatorCreated = evaluatorRecords.find((r) => r.dynamodb?.Keys?.name?.S === "eu");
     assert.ok(evaluatorCreated, "the evaluator's INSERT was captured");
+    // EventBridge and SQS stand-ins, and a receiver the delivery function reads from "SSM".
+    const eventServices = await startFakeEventServices();
+    const receiver = await startWebhookReceiver(newSecret(), (n) => (n === 0 ? 204 : 500));
+    const webhookSsm = await startFakeSsm(
+      new Map([["/feature-flags/dev/webhooks", JSON.stringify([receiver.webhook])]]),
+    );
+    stops.push(eventServices.stop, receiver.stop, webhookSsm.stop);
     const ok = (expected: number) => async (result: Promise<unknown>) =>
       assert.equal(((await result) as { statusCode: number }).statusCode, expected);
     const connectionInsert = (connectionId: string): DynamoDBRecord => ({
@@ -219,6 +234,30 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
           [["read", "wired", "reader", null]],
         );
       },
+      "change-events": async (_invoke, reload) => {
+        // As the audit Pipes' enrichment: a flag's and an evaluator's change, handed back unchanged.
+        const enrich = reload({
+          AWS_ENDPOINT_URL_EVENTBRIDGE: eventServices.endpoint,
+          AWS_ENDPOINT_URL_SQS: eventServices.endpoint,
+        });
+        const records = [created, evaluatorCreated];
+        assert.deepEqual(await enrich(records), records);
+        const operations = eventServices.requests.map((r) => r.operation);
+        assert.ok(operations.includes("PutEvents") && operations.includes("SendMessageBatch"), operations.join());
+      },
+      "webhook-delivery": async (_invoke, reload) => {
+        // The webhooks from SSM (decrypted); a delivery accepted, then one refused and delayed.
+        const deliver = reload({
+          AWS_ENDPOINT_URL_SSM: webhookSsm.endpoint,
+          AWS_ENDPOINT_URL_SQS: eventServices.endpoint,
+        });
+        const record = (id: string) => deliveryRecord(receiver.url, id, JSON.stringify({ eventId: id }), "g");
+        assert.deepEqual(await deliver({ Records: [record("e1")] }), { batchItemFailures: [] });
+        assert.deepEqual(await deliver({ Records: [record("e2")] }), {
+          batchItemFailures: [{ itemIdentifier: "m-e2" }],
+        });
+        assert.ok(receiver.received.every((r) => r.verified));
+      },
       // Last: the flags go, after every other function has used them (the rich one releases its evaluator).
       delete: async (invoke) => {
         // The deletion switch, read as DELETE reads it (ssm:GetParameter).
@@ -249,6 +288,7 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
       }
     } finally {
       await harness.stop();
+      for (const stop of stops) await stop();
     }
     for (const invocation of recordedInvocations().slice(before)) {
       driven.set(invocation.functionName, (driven.get(invocation.functionName) ?? 0) + 1);

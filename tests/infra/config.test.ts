@@ -29,6 +29,7 @@ describe("Pulumi.yaml configuration declarations", () => {
       eventStreamConcurrency: ["integer", 100],
       publicBucketsAllowed: ["array", []],
       autoRemediate: ["boolean", true],
+      eventBusName: ["string", "default"],
     });
   });
 
@@ -36,7 +37,8 @@ describe("Pulumi.yaml configuration declarations", () => {
     for (const [key, declared] of Object.entries(project.config)) assert.ok("default" in declared, key);
   });
 
-  it("does not declare the secret apiTokens (a plaintext default would defeat it)", () => {
+  it("does not declare the secrets apiTokens and webhooks (a plaintext default would defeat them)", () => {
     assert.equal("apiTokens" in project.config, false);
+    assert.equal("webhooks" in project.config, false);
   });
 });

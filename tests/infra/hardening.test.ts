@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import { roleNamed, roleStatements, simulate, trustPolicy } from "../support/iam";
 import { asList, statementsOf } from "../support/policies";
 import { ACCOUNT, ofType, type RecordedResource, runProgram } from "../support/pulumiMocks";
+import { TEST_WEBHOOKS } from "../support/webhooks";
 import { serviceCalls } from "../support/serviceCalls";
 
 /**
@@ -16,6 +17,8 @@ describe("whole-program hardening (Pulumi mocks)", () => {
       alarmEmail: "oncall@example.com",
       createConfigRecorder: "true",
       createApiGatewayAccountRole: "true",
+      // Change events' webhooks too: their queues, parameter and delivery function are hardened alike.
+      webhooks: JSON.stringify(TEST_WEBHOOKS),
     });
   });
 

@@ -4,11 +4,12 @@ import * as path from "node:path";
 
 const root = path.resolve(__dirname, "../..");
 
-/** The stack config keys the program reads: `config.get*("key")`, and `apiTokens` from the runtime. */
+/** The stack config keys the program reads: `config.get*("key")`, and secrets from the runtime. */
 function keysIndexReads(): string[] {
   const source = fs.readFileSync(path.join(root, "index.ts"), "utf8");
   const keys = [...source.matchAll(/config\.(?:get|require)\w*(?:<[^>]*>)?\("([A-Za-z]+)"\)/g)].map((m) => m[1]);
-  if (source.includes("getConfig(`${pulumi.getProject()}:apiTokens`)")) keys.push("apiTokens");
+  // Secrets read from the runtime as plain values (`apiTokens`, `webhooks`).
+  for (const m of source.matchAll(/getConfig\(`\$\{pulumi\.getProject\(\)\}:([A-Za-z]+)`\)/g)) keys.push(m[1]);
   return [...new Set(keys)].sort();
 }
 

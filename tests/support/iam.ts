@@ -186,7 +186,7 @@ export function toIamRequests(call: WireCall): Array<Omit<IamRequest, "principal
   return [toIamRequest(call)];
 }
 
-/** The single IAM action and resource of a request to SSM or the Management API. */
+/** The single IAM action and resource of a request to SSM, EventBridge, SQS, Lambda or the Management API. */
 function toIamRequest(call: WireCall): { action: string; resource: string } {
   const target = call.headers["x-amz-target"];
   const body = call.body === "" ? {} : (JSON.parse(call.body) as Record<string, unknown>);
@@ -195,6 +195,20 @@ function toIamRequest(call: WireCall): { action: string; resource: string } {
     // A parameter name starts with "/"; its ARN is `parameter` + name.
     const name = substitute(String(body.Name), call.substitutions);
     return { action: `ssm:${ssm[1]}`, resource: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter${name}` };
+  }
+  // EventBridge PutEvents: authorized on each entry's bus (all of one request's name one bus here).
+  if (target === "AWSEvents.PutEvents") {
+    const buses = [
+      ...new Set((body.Entries as Array<{ EventBusName?: string }>).map((e) => e.EventBusName ?? "default")),
+    ];
+    assert.equal(buses.length, 1, `${call.functionName} put events on several buses in one request`);
+    return { action: "events:PutEvents", resource: `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/${buses[0]}` };
+  }
+  // SQS (JSON protocol): a batch is authorized as its single action; the queue from its URL.
+  const sqs = /^AmazonSQS\.(\w+)$/.exec(target ?? "");
+  if (sqs !== null) {
+    const queue = new URL(substitute(String(body.QueueUrl), call.substitutions)).pathname.split("/").at(-1);
+    return { action: `sqs:${sqs[1].replace(/Batch$/, "")}`, resource: `arn:aws:sqs:${REGION}:${ACCOUNT}:${queue}` };
   }
   // Lambda Invoke: POST /2015-03-31/functions/{name or ARN}/invocations
   const invoke = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/.exec(new URL(call.url).pathname);

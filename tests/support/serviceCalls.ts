@@ -146,6 +146,12 @@ export function eventSourceMappingCalls(resources: RecordedResource[]): ServiceC
     const fn = single(resources, "aws:lambda/function:Function", mapping.inputs.functionName);
     const call = asRole(`${mapping.name} feeds ${fn.name}`, resources, roleNamed(resources, fn.inputs.role));
     const dlq: string | undefined = mapping.inputs.destinationConfig?.onFailure?.destinationArn;
+    // A queue: Lambda's pollers receive, delete and read the queue's attributes with the function's role.
+    if (String(mapping.inputs.eventSourceArn).startsWith("arn:aws:sqs:")) {
+      return ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"].map((action) =>
+        call(action, mapping.inputs.eventSourceArn),
+      );
+    }
     return [
       ...STREAM_READS.map((action) => call(action, mapping.inputs.eventSourceArn)),
       // ListStreams names no stream: IAM only accepts "*" for it.
@@ -194,7 +200,7 @@ export function firehoseCalls(resources: RecordedResource[]): ServiceCall[] {
   });
 }
 
-/** Each EventBridge Pipe with its role: reading its stream, writing its target and its DLQ. */
+/** Each EventBridge Pipe with its role: reading its stream, invoking its enrichment, writing its target and its DLQ. */
 export function pipeCalls(resources: RecordedResource[]): ServiceCall[] {
   return ofType(resources, "aws:pipes/pipe:Pipe").flatMap((pipe) => {
     const role = roleNamed(resources, pipe.inputs.roleArn);
@@ -219,6 +225,8 @@ export function pipeCalls(resources: RecordedResource[]): ServiceCall[] {
       call("dynamodb:ListStreams", "*"),
       call("firehose:PutRecordBatch", pipe.inputs.target),
       call("sqs:SendMessage", source.deadLetterConfig.arn),
+      // Its enrichment, invoked with the pipe's role before the target.
+      ...(pipe.inputs.enrichment === undefined ? [] : [call("lambda:InvokeFunction", pipe.inputs.enrichment)]),
     ];
   });
 }
