@@ -17,6 +17,8 @@ import { makeDynamoFlagSetSource, makeFlagSetCache } from "../handlers/ofrep/fla
 import { makeEvaluationRecorder } from "../handlers/ofrep/lastEvaluated";
 import { makeOfrepRoutes } from "../handlers/ofrep/routes";
 import { makeSettingsRoutes } from "../handlers/settings/routes";
+import type { ScheduleClock } from "../handlers/schedules/clock";
+import { cancelFlagSchedules, makeScheduleRoutes } from "../handlers/schedules/routes";
 import { compileRoutes, toProxyEvent, tooLarge, writeProxyResult } from "./apigateway";
 import { makeConsoleServer } from "./console";
 import type { Dependency } from "./dependency";
@@ -30,6 +32,8 @@ export interface RestApiOptions {
   consoleDir?: string;
   ofrepRateLimit?: number;
   eventStreamLimits?: Partial<LocalEventStreamLimits>;
+  /** What arms scheduled changes (./schedules.ts), standing in for EventBridge Scheduler. */
+  scheduleClock: ScheduleClock;
 }
 
 /** The window of the OFREP limiter: its limit is per minute, as WAF's rate rule on AWS. */
@@ -86,7 +90,13 @@ export function serveRestApi(
       ...makeReadRoutes({ store: stores.flags }),
       ...makeHistoryRoutes({ history }),
       ...makeWriteRoutes({ store: stores.flags }),
-      ...makeDeleteRoutes({ store: stores.flags, isDeletionAllowed }),
+      ...makeDeleteRoutes({
+        store: stores.flags,
+        isDeletionAllowed,
+        onDeleted: (flagName, actor) =>
+          cancelFlagSchedules({ schedules: stores.schedules, clock: options.scheduleClock }, flagName, actor),
+      }),
+      ...makeScheduleRoutes({ schedules: stores.schedules, clock: options.scheduleClock }),
       ...makeSettingsRoutes({ isDeletionAllowed }),
       ...makeEvaluatorReadRoutes({
         store: stores.evaluators,

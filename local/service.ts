@@ -5,12 +5,14 @@
 import type { AddressInfo } from "node:net";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { type TokenConfig, toTokenRecords } from "../handlers/auth/tokens";
+import { makeScheduleRunner } from "../handlers/schedules/runner";
 import { startConsumers } from "./consumers";
 import { startDependency } from "./dependency";
 import { listen, stopAccepting } from "./httpServer";
 import type { LocalEventStreamLimits } from "./eventStream";
 import { StartupError } from "./preflight";
 import { serveRestApi } from "./restApi";
+import { makeLocalClock } from "./schedules";
 import { gateUntilServing } from "./startupGate";
 import { openStores } from "./stores";
 import { Teardown } from "./teardown";
@@ -96,7 +98,16 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     const dependency = await step(() => startDependency(options, teardown));
     const stores = await step(() => openStores(options, dependency, teardown));
     const realtime = await step(() => startWebSocketApi(gate.routes, stores, tokenRecords, logger, options, teardown));
-    const rest = await step(() => serveRestApi(gate.routes, stores, tokenRecords, dependency, logger, options));
+    // Scheduled changes: the runner the Lambda runs, on timers instead of EventBridge Scheduler.
+    const scheduleClock = makeLocalClock({
+      schedules: stores.schedules,
+      run: makeScheduleRunner({ flags: stores.flags, schedules: stores.schedules, logger }),
+      logger,
+    });
+    teardown.add(() => scheduleClock.stop());
+    const rest = await step(() =>
+      serveRestApi(gate.routes, stores, tokenRecords, dependency, logger, { ...options, scheduleClock }),
+    );
     teardown.add(() => rest.eventStreams.closeAll());
     await step(() => startConsumers(stores, dependency, realtime, logger, options, teardown));
     // On stop, new requests are refused before anything they would need goes away.
@@ -104,6 +115,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     // WebSocket API's own step, so their $disconnect handlers run.
     teardown.add(() => stopAccepting(server));
     teardown.add(() => dependency.stopRestarting());
+    // Pending schedules from before this start: armed again, the ones that came due meanwhile run now.
+    await step(() => scheduleClock.resume());
     const { port } = server.address() as AddressInfo;
     gate.open();
     return {

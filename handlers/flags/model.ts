@@ -1,3 +1,5 @@
+import type { ChangeVia } from "../schedules/model";
+
 /** flagd's flag states (CONTRACT.md, "Flag"). */
 export type FlagState = "ENABLED" | "DISABLED";
 
@@ -69,6 +71,8 @@ export interface FlagItem {
    * none. A change's entry goes at `historyBase + version` (see history.ts).
    */
   historyBase?: number;
+  /** What made this version other than a request (a schedule): its audit line's `via`. Absent on a plain write. */
+  via?: ChangeVia;
 }
 
 /** The definition fields in the contract's order. */
