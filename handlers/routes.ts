@@ -13,11 +13,15 @@ const SERVED = [
   { method: "DELETE", resource: "/flags/{flagName}", group: "delete", scope: "write" },
   // The function that reads the deletion switch for DELETE tells clients its value.
   { method: "GET", resource: "/settings", group: "delete", scope: "read" },
-  // Scheduled changes (handlers/schedules): their own function, the one that may arm and disarm
-  // EventBridge Scheduler schedules (and pass their target's role).
+  // Scheduled changes (handlers/schedules). Creating one is its own function's, the only one that
+  // may create EventBridge Scheduler schedules (and pass their target's role). Listing is the read
+  // function's and cancelling the delete function's, which cancels a deleted flag's schedules
+  // anyway: API Gateway's permission for GET (DELETE) /flags/{flagName} names `/flags/*`, which
+  // matches these paths too, so no other function may serve them.
+  { method: "GET", resource: "/flags/{flagName}/schedules", group: "read", scope: "read" },
   { method: "POST", resource: "/flags/{flagName}/schedules", group: "schedules", scope: "write" },
-  { method: "GET", resource: "/flags/{flagName}/schedules", group: "schedules", scope: "read" },
-  { method: "DELETE", resource: "/flags/{flagName}/schedules/{id}", group: "schedules", scope: "write" },
+  { method: "GET", resource: "/flags/{flagName}/schedules/{id}", group: "read", scope: "read" },
+  { method: "DELETE", resource: "/flags/{flagName}/schedules/{id}", group: "delete", scope: "write" },
   { method: "GET", resource: "/evaluators", group: "read", scope: "read" },
   { method: "GET", resource: "/evaluators/{name}", group: "read", scope: "read" },
   { method: "GET", resource: "/evaluators/{name}/history", group: "read", scope: "read" },

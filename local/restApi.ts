@@ -18,7 +18,12 @@ import { makeEvaluationRecorder } from "../handlers/ofrep/lastEvaluated";
 import { makeOfrepRoutes } from "../handlers/ofrep/routes";
 import { makeSettingsRoutes } from "../handlers/settings/routes";
 import type { ScheduleClock } from "../handlers/schedules/clock";
-import { cancelFlagSchedules, makeScheduleRoutes } from "../handlers/schedules/routes";
+import {
+  cancelFlagSchedules,
+  makeScheduleCancelRoutes,
+  makeScheduleCreateRoutes,
+  makeScheduleReadRoutes,
+} from "../handlers/schedules/routes";
 import { compileRoutes, toProxyEvent, tooLarge, writeProxyResult } from "./apigateway";
 import { makeConsoleServer } from "./console";
 import type { Dependency } from "./dependency";
@@ -96,7 +101,9 @@ export function serveRestApi(
         onDeleted: (flagName, actor) =>
           cancelFlagSchedules({ schedules: stores.schedules, clock: options.scheduleClock }, flagName, actor),
       }),
-      ...makeScheduleRoutes({ schedules: stores.schedules, clock: options.scheduleClock }),
+      ...makeScheduleReadRoutes({ schedules: stores.schedules }),
+      ...makeScheduleCreateRoutes({ schedules: stores.schedules, clock: options.scheduleClock }),
+      ...makeScheduleCancelRoutes({ schedules: stores.schedules, clock: options.scheduleClock }),
       ...makeSettingsRoutes({ isDeletionAllowed }),
       ...makeEvaluatorReadRoutes({
         store: stores.evaluators,

@@ -69,3 +69,7 @@ export const ensureHistoryTable = (client: DynamoDBClient, tableName: string): P
 /** The WebSocket connections table, as `Realtime` defines it. */
 export const ensureConnectionsTable = (client: DynamoDBClient, tableName: string): Promise<void> =>
   ensureTable(client, tableName, CONNECTIONS_TABLE);
+
+/** A schedules table under any name (the flags table's is `<tableName>-schedules`), as `Schedules` defines it. */
+export const ensureSchedulesTable = (client: DynamoDBClient, tableName: string): Promise<void> =>
+  ensureTable(client, tableName, SCHEDULES_TABLE);

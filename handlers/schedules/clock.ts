@@ -33,6 +33,30 @@ export function atExpression(at: string, now: Date): string {
 /** The EventBridge Scheduler schedule of a schedule: its id, which is a UUID (36 of the 64 characters allowed). */
 export const eventBridgeScheduleName = (id: string): string => id;
 
+/**
+ * Deletes a schedule's EventBridge Scheduler schedule: what cancelling needs (a flag's deletion
+ * too), without the target's details.
+ */
+export function makeEventBridgeDisarm({
+  client,
+  groupName,
+}: {
+  client: SchedulerClient;
+  groupName: string;
+}): Pick<ScheduleClock, "disarm"> {
+  return {
+    async disarm({ id }) {
+      try {
+        await client.send(new DeleteScheduleCommand({ Name: eventBridgeScheduleName(id), GroupName: groupName }));
+      } catch (error) {
+        // It ran (and Scheduler deleted it) or was deleted already.
+        if ((error as Error).name === "ResourceNotFoundException") return;
+        throw error;
+      }
+    },
+  };
+}
+
 export interface EventBridgeClockDeps {
   client: SchedulerClient;
   /** The stack's schedule group: the API function may create and delete schedules there only. */
@@ -87,14 +111,6 @@ export function makeEventBridgeClock({
         throw error;
       }
     },
-    async disarm({ id }) {
-      try {
-        await client.send(new DeleteScheduleCommand({ Name: eventBridgeScheduleName(id), GroupName: groupName }));
-      } catch (error) {
-        // It ran (and Scheduler deleted it) or was deleted already.
-        if ((error as Error).name === "ResourceNotFoundException") return;
-        throw error;
-      }
-    },
+    disarm: makeEventBridgeDisarm({ client, groupName }).disarm,
   };
 }

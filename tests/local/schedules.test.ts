@@ -167,6 +167,19 @@ describe("Scheduled changes (/flags/{flagName}/schedules) on the local runtime",
     });
   });
 
+  describe("GET one", () => {
+    it("answers one schedule by id, 404 for an id the flag does not have", async () => {
+      const flagName = await newFlag();
+      const created = (await schedule(flagName, { at: inMs(60_000), change: { value: true } })).body;
+
+      const found = await as(READ_TOKEN)("GET", `/flags/${flagName}/schedules/${created.id}`);
+      const missing = await api("GET", `/flags/${flagName}/schedules/00000000-0000-4000-8000-000000000000`);
+
+      assert.deepEqual([found.status, found.body], [200, created]);
+      assert.deepEqual([missing.status, missing.body.error.code], [404, "SCHEDULE_NOT_FOUND"]);
+    });
+  });
+
   describe("DELETE", () => {
     it("answers 204 and the schedule never runs", async () => {
       const flagName = await newFlag();
