@@ -21,7 +21,8 @@ function auditLines(dataDir: string): AuditLine[] {
 }
 
 describe("Scheduled changes (/flags/{flagName}/schedules) on the local runtime", function () {
-  this.timeout(30_000);
+  // Starting a service takes seconds, more on a busy machine.
+  this.timeout(90_000);
   let service: RunningService;
   let api: Client;
   let as: (token: string | undefined) => Client;
@@ -249,6 +250,7 @@ describe("Scheduled changes (/flags/{flagName}/schedules) on the local runtime",
       assert.equal(done.version, 2);
       const lateness = Date.parse(done.appliedAt) - Date.parse(at);
       assert.ok(lateness >= 0 && lateness < 1_000, `applied ${lateness} ms after its time`);
+      console.log(`      (applied ${lateness} ms after its time)`);
       const flag = (await api("GET", `/flags/${flagName}`)).body;
       assert.deepEqual(
         [flag.value, flag.description, flag.version, flag.updatedBy, flag.updatedAt],
