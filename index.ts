@@ -88,6 +88,8 @@ resolveConsoleWebsocketUrl(realtime.websocketUrl);
 const audit = new AuditPipeline(`${project}-${stack}`, {
   flagsTable: { arn: flagApi.tableArn, streamArn: flagApi.tableStreamArn },
   evaluatorsTable: { arn: flagApi.evaluatorsTable.arn, streamArn: flagApi.evaluatorsTable.streamArn },
+  // `read` lines from the REST access logs: a read writes nothing to the table.
+  readLogGroup: { name: flagApi.accessLogGroup.name },
   retentionDays: config.getNumber("auditRetentionDays") ?? 365,
   logRetentionDays: config.getNumber("logRetentionDays") ?? 30,
 });

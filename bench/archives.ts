@@ -32,6 +32,11 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
  * would put every built-in module on the global object first.
  */
 const LOADER = [
+  // Lambda's runtime makes the `awslambda` global before it loads the handler; the events
+  // function's streaming handler needs it at load (the tests' stand-in: tests/support/lambdaStreaming.ts).
+  "globalThis.awslambda ??= {};",
+  "globalThis.awslambda.streamifyResponse ??= (handler) => handler;",
+  "globalThis.awslambda.HttpResponseStream ??= { from: (stream) => stream };",
   "const started = performance.now();",
   "require(process.argv[2]);",
   "process.stdout.write(String(performance.now() - started));",

@@ -5,6 +5,7 @@
 import { archives } from "./archives";
 import { auditDelay } from "./audit";
 import { authorizerCost } from "./authorizer";
+import { costTable } from "./cost";
 import { evaluationBounds } from "./evaluationBounds";
 import { eventStreams } from "./eventStreams";
 import { fanout } from "./fanout";
@@ -36,6 +37,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   "provider-evaluation": providerEvaluation,
   "provider-change-cost": providerChangeCost,
   "provider-change-latency": providerChangeLatency,
+  cost: costTable,
 };
 
 /** `npm run bench` runs every section; `npm run bench -- archives provider` runs those only. */

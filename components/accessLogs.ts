@@ -4,9 +4,10 @@ import type * as pulumi from "@pulumi/pulumi";
 /**
  * One JSON object per request, every value quoted: API Gateway writes `-` for a variable without a
  * value (no authorizer, no integration), which would break an unquoted number. Only variables that
- * cannot carry a credential: no path or query string (a WebSocket client sends its token as
+ * cannot carry a credential: never a query string (a WebSocket client sends its token as
  * `?token=`), no headers, no request or response override, no authorizer context but the
- * principal id (the token's id, never the token).
+ * principal id (the token's id, never the token). The REST line has the request's path (without
+ * its query string): the flag a read names, for its `read` audit line (handlers/audit/reads.ts).
  */
 const jsonFormat = (fields: Record<string, string>): string =>
   JSON.stringify(Object.fromEntries(Object.entries(fields).map(([key, variable]) => [key, `$context.${variable}`])));
@@ -20,8 +21,10 @@ export const REST_ACCESS_LOG_FORMAT = jsonFormat({
   sourceIp: "identity.sourceIp",
   principalId: "authorizer.principalId",
   method: "httpMethod",
-  // The route's template (`/flags/{flagName}`): never the query string.
+  // The route's template (`/flags/{flagName}`) and the stage's path (`/v1/flags/new-checkout`):
+  // neither has the query string.
   resourcePath: "resourcePath",
+  path: "path",
   status: "status",
   responseLatency: "responseLatency",
   integrationLatency: "integrationLatency",

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { type Preflight, type PreflightInputs, preflightProvider, runPreflight } from "./preflightCheck";
 
 /**
  * Why stage logging would fail to deploy in this account and region, as a message saying what to
@@ -16,13 +17,8 @@ export function cloudWatchRoleProblem(roleArn: string | undefined, region: strin
   );
 }
 
-export interface CheckInputs {
-  region: string;
-  profile?: string;
-}
-
 /** Reads the account's API Gateway settings with the deployer's credentials. */
-async function readCloudWatchRole(inputs: CheckInputs): Promise<string | undefined> {
+async function readCloudWatchRole(inputs: PreflightInputs): Promise<string | undefined> {
   const apigateway = await import("@aws-sdk/client-api-gateway");
   const client = new apigateway.APIGatewayClient({ region: inputs.region, profile: inputs.profile });
   try {
@@ -32,35 +28,19 @@ async function readCloudWatchRole(inputs: CheckInputs): Promise<string | undefin
   }
 }
 
-/**
- * The check behind ApiGatewayAccountCheck, at `pulumi preview` and on the first `pulumi up`: fails
- * with what to do instead of a stage update that fails halfway through a deployment. Once the
- * stack exists it does not check again.
- */
-export async function preflight(
-  olds: Partial<CheckInputs> | undefined,
-  news: CheckInputs,
-): Promise<pulumi.dynamic.CheckResult> {
-  if (olds !== undefined && Object.keys(olds).length > 0) return { inputs: news };
-  let problem: string | undefined;
-  try {
-    problem = cloudWatchRoleProblem(await readCloudWatchRole(news), news.region);
-  } catch (error) {
-    problem =
-      `Could not read the API Gateway account settings in ${news.region} (${(error as Error).name}): the ` +
-      `deploying identity needs apigateway:GET on arn:aws:apigateway:${news.region}::/account.`;
-  }
-  return problem === undefined
-    ? { inputs: news }
-    : { inputs: news, failures: [{ property: "createApiGatewayAccountRole", reason: problem }] };
-}
-
-const provider: pulumi.dynamic.ResourceProvider = {
-  check: preflight,
-  async create(inputs: CheckInputs) {
-    return { id: `apigateway-account-check-${inputs.region}`, outs: inputs };
-  },
+const CHECK: Preflight<PreflightInputs, string | undefined> = {
+  id: "apigateway-account-check",
+  property: "createApiGatewayAccountRole",
+  read: readCloudWatchRole,
+  problem: (roleArn, inputs) => cloudWatchRoleProblem(roleArn, inputs.region),
+  unreadable: (inputs, error) =>
+    `Could not read the API Gateway account settings in ${inputs.region} (${error.name}): the ` +
+    `deploying identity needs apigateway:GET on arn:aws:apigateway:${inputs.region}::/account.`,
 };
+
+/** The check behind ApiGatewayAccountCheck (see `runPreflight`). */
+export const preflight = (olds: Partial<PreflightInputs> | undefined, news: PreflightInputs) =>
+  runPreflight(CHECK, olds, news);
 
 export interface ApiGatewayAccountCheckArgs {
   region: pulumi.Input<string>;
@@ -71,6 +51,6 @@ export interface ApiGatewayAccountCheckArgs {
 /** Checks, before any stage is deployed, that API Gateway has a CloudWatch Logs role here. */
 export class ApiGatewayAccountCheck extends pulumi.dynamic.Resource {
   constructor(name: string, args: ApiGatewayAccountCheckArgs, opts?: pulumi.CustomResourceOptions) {
-    super(provider, name, args, opts);
+    super(preflightProvider(CHECK), name, args, opts);
   }
 }

@@ -1,7 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { READ_LOG_FILTER_PATTERN } from "../handlers/audit/reads";
 import { auditTransformEntrypoint } from "../handlers/entrypoints";
-import { EVALUATORS_FILTER, STREAM_CONSUMER } from "../handlers/realtime/table";
+import { EVALUATORS_FILTER, FLAGS_STREAM_FILTERS, STREAM_CONSUMER } from "../handlers/realtime/table";
 import { SecureBucket } from "./secureBucket";
 import { serviceTrustPolicy } from "./serviceTrust";
 import { ServiceFunction } from "./serviceFunction";
@@ -54,13 +55,19 @@ export const AUDIT_COLUMNS = [
 ];
 
 export interface AuditPipelineArgs {
-  /** The flags table: its stream is the source of every flag's audit lines. */
+  /** The flags table: its stream is the source of every flag change's audit line (reads come from `readLogGroup`). */
   flagsTable: { arn: pulumi.Input<string>; streamArn: pulumi.Input<string> };
   /**
    * The evaluators table: its stream is the source of the shared evaluators' audit lines, in the
    * same trail. Default: none (flag changes only).
    */
   evaluatorsTable?: { arn: pulumi.Input<string>; streamArn: pulumi.Input<string> };
+  /**
+   * The REST stage's access log group: a subscription filter delivers its successful
+   * `GET /flags/{flagName}` lines to the delivery stream, whose processor makes them `read` lines
+   * (a read writes nothing to the table). Default: none (no `read` lines).
+   */
+  readLogGroup?: { name: pulumi.Input<string> };
   /** Days after which audit objects expire. Default 365. */
   retentionDays?: number;
   /** Retention of the transform function's log group, in days. Default 30. */
@@ -71,8 +78,9 @@ export interface AuditPipelineArgs {
  * Who changed what, when, from what to what: every create, update, delete and read of a flag, and
  * every create, update and delete of a shared evaluator, as one JSON line in S3, queryable with
  * Athena. Each table's stream reaches Firehose through an EventBridge Pipe (no code to run:
- * retries, bisection and a dead-letter queue come built in); a Lambda processor turns each stream
- * record into its audit line.
+ * retries, bisection and a dead-letter queue come built in), filtered so that a stamp is no event;
+ * reads reach it from the REST access logs through a subscription filter. A Lambda processor turns
+ * each stream record into its audit line, and each batch of access log events into `read` lines.
  */
 export class AuditPipeline extends pulumi.ComponentResource {
   readonly bucket: aws.s3.Bucket;
@@ -113,7 +121,7 @@ export class AuditPipeline extends pulumi.ComponentResource {
     const transform = new ServiceFunction(
       `${name}-audit-transform`,
       {
-        description: "Turns DynamoDB stream records into audit lines for Firehose",
+        description: "Turns DynamoDB stream records and REST access log events into audit lines for Firehose",
         callbackFactory: auditTransformEntrypoint,
         statements: [],
         logRetentionDays: args.logRetentionDays ?? 30,
@@ -242,7 +250,7 @@ export class AuditPipeline extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const createPipe = (pipeName: string, source: pulumi.Input<string>, filter?: Readonly<Record<string, unknown>>) =>
+    const createPipe = (pipeName: string, source: pulumi.Input<string>, filters: readonly object[]) =>
       new aws.pipes.Pipe(
         pipeName,
         {
@@ -258,16 +266,22 @@ export class AuditPipeline extends pulumi.ComponentResource {
               onPartialBatchItemFailure: "AUTOMATIC_BISECT",
               deadLetterConfig: { arn: deadLetterQueue.arn },
             },
-            ...(filter === undefined ? {} : { filterCriteria: { filters: [{ pattern: JSON.stringify(filter) }] } }),
+            filterCriteria: { filters: filters.map((pattern) => ({ pattern: JSON.stringify(pattern) })) },
           },
         },
         { parent: this, dependsOn: [pipePolicy] },
       );
-    createPipe(`${name}-audit`, args.flagsTable.streamArn);
+    // Changes only: a read's or an evaluation's stamp is no Pipe event and no Firehose record
+    // (the local runtime's poller applies the same filters).
+    createPipe(`${name}-audit`, args.flagsTable.streamArn, FLAGS_STREAM_FILTERS);
     // Evaluator items only: the flag-set version item every write bumps is no event (the local
     // runtime's poller applies the same filter).
     if (args.evaluatorsTable !== undefined) {
-      createPipe(`${name}-audit-evaluators`, args.evaluatorsTable.streamArn, EVALUATORS_FILTER);
+      createPipe(`${name}-audit-evaluators`, args.evaluatorsTable.streamArn, [EVALUATORS_FILTER]);
+    }
+
+    if (args.readLogGroup !== undefined) {
+      this.readSubscription(name, args.readLogGroup.name, deliveryStream, account, region);
     }
 
     const database = new aws.glue.CatalogDatabase(
@@ -332,5 +346,64 @@ export class AuditPipeline extends pulumi.ComponentResource {
       athenaWorkgroup: workgroup.name,
       auditTable: pulumi.interpolate`${database.name}.${table.name}`,
     });
+  }
+
+  /**
+   * Reads from the access logs: CloudWatch Logs passes the log group's successful reads of a flag
+   * (READ_LOG_FILTER_PATTERN) to the delivery stream, with a role that may put records to it only,
+   * and that CloudWatch Logs may assume only for this account's log groups (the trust AWS documents
+   * for a subscription to Firehose names the account's log ARNs as `aws:SourceArn`).
+   */
+  private readSubscription(
+    name: string,
+    logGroupName: pulumi.Input<string>,
+    deliveryStream: aws.kinesis.FirehoseDeliveryStream,
+    account: pulumi.Input<string>,
+    region: pulumi.Input<string>,
+  ): aws.cloudwatch.LogSubscriptionFilter {
+    const role = new aws.iam.Role(
+      `${name}-audit-reads`,
+      {
+        assumeRolePolicy: pulumi.jsonStringify({
+          Version: "2012-10-17",
+          Statement: [
+            {
+              Effect: "Allow",
+              Principal: { Service: "logs.amazonaws.com" },
+              Action: "sts:AssumeRole",
+              Condition: {
+                ArnLike: { "aws:SourceArn": pulumi.interpolate`arn:aws:logs:${region}:${account}:*` },
+                // Not among the keys AWS documents for this trust: checked whenever it is sent.
+                StringEqualsIfExists: { "aws:SourceAccount": account },
+              },
+            },
+          ],
+        }),
+      },
+      { parent: this },
+    );
+    const policy = new aws.iam.RolePolicy(
+      `${name}-audit-reads-policy`,
+      {
+        role: role.id,
+        policy: pulumi.jsonStringify({
+          Version: "2012-10-17",
+          Statement: [{ Effect: "Allow", Action: ["firehose:PutRecord"], Resource: deliveryStream.arn }],
+        }),
+      },
+      { parent: this },
+    );
+    // CloudWatch Logs checks at creation that it can put a test record (a CONTROL_MESSAGE, which
+    // the processor drops) with the role.
+    return new aws.cloudwatch.LogSubscriptionFilter(
+      `${name}-audit-reads`,
+      {
+        logGroup: logGroupName,
+        filterPattern: READ_LOG_FILTER_PATTERN,
+        destinationArn: deliveryStream.arn,
+        roleArn: role.arn,
+      },
+      { parent: this, dependsOn: [policy] },
+    );
   }
 }

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { type Preflight, type PreflightInputs, preflightProvider, runPreflight } from "./preflightCheck";
 
 /** What the check reads of one AWS Config recorder in the account and region. */
 export interface RecorderState {
@@ -55,9 +56,7 @@ export function configRecorderProblem(
   return undefined;
 }
 
-export interface CheckInputs {
-  region: string;
-  profile?: string;
+export interface CheckInputs extends PreflightInputs {
   createConfigRecorder: boolean;
 }
 
@@ -83,35 +82,22 @@ async function readRecorders(inputs: CheckInputs): Promise<RecorderState[]> {
 }
 
 /**
- * The check behind ConfigRecorderCheck, at `pulumi preview` and on the first `pulumi up`: reads
- * the account's Config recorders and fails with what to do, instead of a raw NoAvailableConfigurationRecorder
- * exception halfway through a deployment (or a rule that silently never evaluates). Once the
- * stack exists it does not check again, so the recorder this stack may create does not trip it.
+ * Instead of a raw NoAvailableConfigurationRecorder exception halfway through a deployment (or a
+ * rule that silently never evaluates); not again once the stack exists, so the recorder this stack
+ * may create does not trip it.
  */
-export async function preflight(
-  olds: Partial<CheckInputs> | undefined,
-  news: CheckInputs,
-): Promise<pulumi.dynamic.CheckResult> {
-  if (olds !== undefined && Object.keys(olds).length > 0) return { inputs: news };
-  let problem: string | undefined;
-  try {
-    problem = configRecorderProblem(await readRecorders(news), news.createConfigRecorder, news.region);
-  } catch (error) {
-    problem =
-      `Could not read the AWS Config recorders in ${news.region} (${(error as Error).name}): the deploying ` +
-      `identity needs config:DescribeConfigurationRecorders and config:DescribeConfigurationRecorderStatus.`;
-  }
-  return problem === undefined
-    ? { inputs: news }
-    : { inputs: news, failures: [{ property: "createConfigRecorder", reason: problem }] };
-}
-
-const provider: pulumi.dynamic.ResourceProvider = {
-  check: preflight,
-  async create(inputs: CheckInputs) {
-    return { id: `config-recorder-check-${inputs.region}`, outs: inputs };
-  },
+const CHECK: Preflight<CheckInputs, RecorderState[]> = {
+  id: "config-recorder-check",
+  property: "createConfigRecorder",
+  read: readRecorders,
+  problem: (recorders, inputs) => configRecorderProblem(recorders, inputs.createConfigRecorder, inputs.region),
+  unreadable: (inputs, error) =>
+    `Could not read the AWS Config recorders in ${inputs.region} (${error.name}): the deploying ` +
+    `identity needs config:DescribeConfigurationRecorders and config:DescribeConfigurationRecorderStatus.`,
 };
+
+/** The check behind ConfigRecorderCheck (see `runPreflight`). */
+export const preflight = (olds: Partial<CheckInputs> | undefined, news: CheckInputs) => runPreflight(CHECK, olds, news);
 
 export interface ConfigRecorderCheckArgs {
   region: pulumi.Input<string>;
@@ -123,6 +109,6 @@ export interface ConfigRecorderCheckArgs {
 /** Checks, before anything is deployed, that AWS Config can run the Compliance rule. */
 export class ConfigRecorderCheck extends pulumi.dynamic.Resource {
   constructor(name: string, args: ConfigRecorderCheckArgs, opts?: pulumi.CustomResourceOptions) {
-    super(provider, name, args, opts);
+    super(preflightProvider(CHECK), name, args, opts);
   }
 }

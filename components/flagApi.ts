@@ -15,6 +15,7 @@ import {
 } from "../handlers/entrypoints";
 import { EVALUATORS_TABLE } from "../handlers/evaluators/table";
 import { HISTORY_TABLE } from "../handlers/flags/history";
+import { STAMP_ATTRIBUTE } from "../handlers/flags/stamp";
 import { FLAGS_TABLE } from "../handlers/flags/table";
 import { DEFAULT_OFREP_RATE_LIMIT } from "../handlers/http";
 import { ROUTES, type RouteGroup } from "../handlers/routes";
@@ -131,6 +132,8 @@ export class FlagApi extends pulumi.ComponentResource {
   readonly functions: Readonly<Record<RouteGroup, ServiceFunction>>;
   readonly api: aws.apigateway.RestApi;
   readonly stage: aws.apigateway.Stage;
+  /** The REST stage's access log group (components/accessLogs.ts); the audit trail's reads come from it. */
+  readonly accessLogGroup: aws.cloudwatch.LogGroup;
   /** Base URL of the REST API, e.g. `https://abc123.execute-api.eu-west-1.amazonaws.com/dev`. */
   readonly apiUrl: pulumi.Output<string>;
   readonly tableName: pulumi.Output<string>;
@@ -290,11 +293,18 @@ export class FlagApi extends pulumi.ComponentResource {
               "GET /flags, GET /flags/{flagName}[/history|/schedules[/{id}]], GET /evaluators, GET /evaluators/{name}[/history], GET /health",
             callbackFactory: flagReadsEntrypoint,
             environment: { ...environment, [ENV.schedulesTable]: schedules.table.name },
-            // UpdateItem: a read stamps lastAccessed in the same request that returns the flag.
-            // GetItem: a history with no entries tells a flag (or an evaluator) that never existed
-            // (404) from one written before history was kept.
+            // GetItem: a read of a flag, and a history with no entries tells a flag (or an
+            // evaluator) that never existed (404) from one written before history was kept.
+            // UpdateItem: a read stamps lastAccessed, at most once a minute per flag, and its stamp
+            // marker (handlers/flags/stamp.ts), and nothing else of the item.
             statements: [
-              allow(["Scan", "UpdateItem", "GetItem"], table.arn),
+              allow(["Scan", "GetItem"], table.arn),
+              {
+                ...allow(["UpdateItem"], table.arn),
+                Condition: {
+                  "ForAllValues:StringEquals": { "dynamodb:Attributes": ["flagName", "lastAccessed", STAMP_ATTRIBUTE] },
+                },
+              },
               allow(["Scan", "GetItem"], evaluators.arn),
               // Flags' and evaluators' histories (evaluators' under `$evaluator/<name>`).
               allow(["Query"], history.arn),
@@ -384,11 +394,14 @@ export class FlagApi extends pulumi.ComponentResource {
               // The flag set: scanned only when the version item says it changed.
               allow(["Scan"], table.arn),
               allow(["GetItem", "Scan"], evaluators.arn),
-              // lastEvaluated, at most once a minute per flag, and nothing else of the item.
+              // lastEvaluated, at most once a minute per flag, and its stamp marker
+              // (handlers/flags/stamp.ts), and nothing else of the item.
               {
                 ...allow(["UpdateItem"], table.arn),
                 Condition: {
-                  "ForAllValues:StringEquals": { "dynamodb:Attributes": ["flagName", "lastEvaluated"] },
+                  "ForAllValues:StringEquals": {
+                    "dynamodb:Attributes": ["flagName", "lastEvaluated", STAMP_ATTRIBUTE],
+                  },
                 },
               },
               readTokens,
@@ -529,7 +542,9 @@ export class FlagApi extends pulumi.ComponentResource {
           settings: {
             throttlingRateLimit: args.throttleRateLimit ?? 100,
             throttlingBurstLimit: args.throttleBurstLimit ?? 200,
-            metricsEnabled: true,
+            // Per-method detailed metrics are billed as custom metrics (7 per method); the
+            // dashboard and alarms read the stage's free metrics (ApiName, Stage) only.
+            metricsEnabled: false,
             loggingLevel: executionLogLevel,
             // Never request or response bodies and headers in the logs: they carry tokens and flags.
             dataTraceEnabled: false,
@@ -537,7 +552,7 @@ export class FlagApi extends pulumi.ComponentResource {
         },
         { ...loggingReady, dependsOn: [...loggingReady.dependsOn, executionLogs] },
       );
-      return { api, stage };
+      return { api, stage, accessLogs };
     };
 
     this.table = createTable();
@@ -567,7 +582,8 @@ export class FlagApi extends pulumi.ComponentResource {
       tokens,
       this.schedules,
     );
-    const { api, stage } = createApi(this.functions, this.authorizer);
+    const { api, stage, accessLogs } = createApi(this.functions, this.authorizer);
+    this.accessLogGroup = accessLogs;
     this.api = api;
     this.stage = stage;
     stageWebAcl(name, stage, this, {

@@ -14,6 +14,7 @@ import { UNAUTHORIZED_MESSAGE } from "../handlers/auth/authorizers";
 import {
   CONNECTIONS_TABLE,
   EVALUATORS_FILTER,
+  FLAGS_STREAM_FILTERS,
   MAX_FANOUT_WORKERS,
   POSTS_PER_INVOCATION,
   SNAPSHOT_FILTER,
@@ -346,7 +347,7 @@ export class Realtime extends pulumi.ComponentResource {
       suffix: string,
       functionName: pulumi.Input<string>,
       eventSourceArn: pulumi.Input<string>,
-      filter?: object,
+      filters: readonly object[] = [],
     ) =>
       new aws.lambda.EventSourceMapping(
         `${name}-${suffix}-source`,
@@ -362,18 +363,18 @@ export class Realtime extends pulumi.ComponentResource {
           maximumRetryAttempts: STREAM_CONSUMER.maximumRetryAttempts,
           maximumRecordAgeInSeconds: STREAM_CONSUMER.maximumRecordAgeInSeconds,
           destinationConfig: { onFailure: { destinationArn: deadLetterQueue.arn } },
-          ...(filter === undefined ? {} : { filterCriteria: { filters: [{ pattern: JSON.stringify(filter) }] } }),
+          ...(filters.length === 0
+            ? {}
+            : { filterCriteria: { filters: filters.map((pattern) => ({ pattern: JSON.stringify(pattern) })) } }),
         },
         { parent: this },
       );
-    streamConsumer("fanout", functions.fanout.function.name, args.flagsTable.streamArn);
-    streamConsumer(
-      "fanout-evaluators",
-      functions.fanout.function.name,
-      args.evaluatorsTable.streamArn,
+    // Changes only: a read's or an evaluation's stamp invokes nothing (FLAGS_STREAM_FILTERS).
+    streamConsumer("fanout", functions.fanout.function.name, args.flagsTable.streamArn, FLAGS_STREAM_FILTERS);
+    streamConsumer("fanout-evaluators", functions.fanout.function.name, args.evaluatorsTable.streamArn, [
       EVALUATORS_FILTER,
-    );
-    streamConsumer("snapshot", functions.snapshot.function.name, connectionsTable.streamArn, SNAPSHOT_FILTER);
+    ]);
+    streamConsumer("snapshot", functions.snapshot.function.name, connectionsTable.streamArn, [SNAPSHOT_FILTER]);
 
     this.api = api;
     this.stage = stage;

@@ -3,8 +3,8 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import { evaluatorsTableFor } from "../handlers/evaluators/table";
 import { makeFanoutHandler, makeSnapshotHandler } from "../handlers/realtime/handlers";
 import { makeFanoutWorkerHandler } from "../handlers/realtime/scaleout";
-import { EVALUATORS_FILTER, SNAPSHOT_FILTER } from "../handlers/realtime/table";
-import { startAuditWriter } from "./audit";
+import { EVALUATORS_FILTER, FLAGS_STREAM_FILTERS, SNAPSHOT_FILTER } from "../handlers/realtime/table";
+import { type AuditTrail, startAuditWriter } from "./audit";
 import type { Dependency } from "./dependency";
 import type { Stores } from "./stores";
 import { type StreamPoller, startStreamPoller } from "./streams";
@@ -13,7 +13,8 @@ import type { RealtimeApi } from "./websocketApi";
 
 /** What this step reads of the service's options (`ServiceOptions` documents each). */
 export interface ConsumersOptions {
-  auditDataDir?: string;
+  /** Where the audit writer's lines go; undefined: no audit trail. */
+  auditTrail?: AuditTrail;
 }
 
 /** Step: stream pollers standing in for Lambda's event source mappings (fan-out, snapshots, audit). */
@@ -47,30 +48,34 @@ export async function startConsumers(
       ...common,
       tableName: stores.tableName,
       handler: fanout,
+      filters: FLAGS_STREAM_FILTERS,
       onDiscard: discard(stores.tableName),
     }),
     startStreamPoller({
       ...common,
       tableName: evaluatorsTableName,
       handler: fanout,
-      filter: EVALUATORS_FILTER,
+      filters: [EVALUATORS_FILTER],
       onDiscard: discard(evaluatorsTableName),
     }),
     startStreamPoller({
       ...common,
       tableName: stores.connectionsTableName,
       handler: makeSnapshotHandler(deps.snapshotDeps),
-      filter: SNAPSHOT_FILTER,
+      filters: [SNAPSHOT_FILTER],
       onDiscard: discard(stores.connectionsTableName),
     }),
   ];
-  if (options.auditDataDir !== undefined) {
+  if (options.auditTrail !== undefined) {
     // Flag and evaluator changes in one trail, as the two Pipes on AWS feed one delivery stream.
     pollers.push(
       startAuditWriter({
         ...common,
-        sources: [{ tableName: stores.tableName }, { tableName: evaluatorsTableName, filter: EVALUATORS_FILTER }],
-        dataDir: options.auditDataDir,
+        sources: [
+          { tableName: stores.tableName, filters: FLAGS_STREAM_FILTERS },
+          { tableName: evaluatorsTableName, filters: [EVALUATORS_FILTER] },
+        ],
+        trail: options.auditTrail,
         logger,
       }),
     );

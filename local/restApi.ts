@@ -3,6 +3,7 @@ import type { EventEmitter } from "node:events";
 import type * as http from "node:http";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
+import { type FlagRead, READ_ROUTE } from "../handlers/audit/reads";
 import { bearerToken, principalContext, recordLookup, type TokenRecord, verifyToken } from "../handlers/auth/tokens";
 import type { ErrorCode } from "../handlers/errors";
 import { makeEvaluatorHistoryStore } from "../handlers/evaluators/history";
@@ -39,6 +40,8 @@ export interface RestApiOptions {
   eventStreamLimits?: Partial<LocalEventStreamLimits>;
   /** What arms scheduled changes (./schedules.ts), standing in for EventBridge Scheduler. */
   scheduleClock: ScheduleClock;
+  /** Told of every successful `GET /flags/{flagName}`: the audit trail's `read` lines. */
+  onRead?: (read: FlagRead) => void;
 }
 
 /** The window of the OFREP limiter: its limit is per minute, as WAF's rate rule on AWS. */
@@ -177,8 +180,25 @@ export function serveRestApi(
         });
       }
       if (matched?.route.group === "events") return await eventStreams.serve(request, response, url);
+      const arrived = Date.now();
       const event = await toProxyEvent(request, matched, { authorizer, url });
-      writeProxyResult(response, await restHandler(event));
+      const result = await restHandler(event);
+      writeProxyResult(response, result);
+      // What the access log's subscription filter passes on AWS: a successful read of one flag.
+      if (
+        options.onRead !== undefined &&
+        result.statusCode === 200 &&
+        matched?.route.method === READ_ROUTE.method &&
+        matched.route.resource === READ_ROUTE.resourcePath
+      ) {
+        const flag = JSON.parse(result.body) as { flagName: string; version: number };
+        options.onRead({
+          flagName: flag.flagName,
+          at: arrived,
+          actor: authorizer?.tokenId ?? null,
+          version: flag.version,
+        });
+      }
     } catch (error) {
       if (error instanceof RangeError) return tooLarge(response, cors);
       response.destroy(error as Error);

@@ -6,6 +6,7 @@ import type { AddressInfo } from "node:net";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { type TokenConfig, toTokenRecords } from "../handlers/auth/tokens";
 import { makeScheduleRunner } from "../handlers/schedules/runner";
+import { openAuditTrail } from "./audit";
 import { startConsumers } from "./consumers";
 import { startDependency } from "./dependency";
 import { listen, stopAccepting } from "./httpServer";
@@ -98,6 +99,11 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     const dependency = await step(() => startDependency(options, teardown));
     const stores = await step(() => openStores(options, dependency, teardown));
     const realtime = await step(() => startWebSocketApi(gate.routes, stores, tokenRecords, logger, options, teardown));
+    // One audit trail for the stream writer's change lines and the REST layer's read lines.
+    const auditTrail = await step(() =>
+      options.auditDataDir === undefined ? undefined : openAuditTrail({ dataDir: options.auditDataDir, logger }),
+    );
+    if (auditTrail !== undefined) teardown.add(() => auditTrail.close());
     // Scheduled changes: the runner the Lambda runs, on timers instead of EventBridge Scheduler.
     const scheduleClock = makeLocalClock({
       schedules: stores.schedules,
@@ -106,10 +112,14 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     });
     teardown.add(() => scheduleClock.stop());
     const rest = await step(() =>
-      serveRestApi(gate.routes, stores, tokenRecords, dependency, logger, { ...options, scheduleClock }),
+      serveRestApi(gate.routes, stores, tokenRecords, dependency, logger, {
+        ...options,
+        scheduleClock,
+        onRead: auditTrail?.read,
+      }),
     );
     teardown.add(() => rest.eventStreams.closeAll());
-    await step(() => startConsumers(stores, dependency, realtime, logger, options, teardown));
+    await step(() => startConsumers(stores, dependency, realtime, logger, { auditTrail }, teardown));
     // On stop, new requests are refused before anything they would need goes away.
     // Not waiting for the server to close: WebSocket clients still connected end with the
     // WebSocket API's own step, so their $disconnect handlers run.

@@ -7,7 +7,7 @@ import {
   type _Record as StreamRecord,
 } from "@aws-sdk/client-dynamodb-streams";
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
-import { matchesFilter } from "../handlers/realtime/messages";
+import { matchesAnyFilter } from "../handlers/realtime/messages";
 import { STREAM_CONSUMER } from "../handlers/realtime/table";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "./dynamodb";
 
@@ -18,8 +18,11 @@ export interface StreamPollerOptions {
   tableName: string;
   /** Invoked like Lambda invokes a stream consumer; `batchItemFailures` is honoured. */
   handler: (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse | void>;
-  /** The event-source filter pattern, as given to the event source mapping. */
-  filter?: Readonly<Record<string, unknown>>;
+  /**
+   * The event-source filter patterns, as given to the event source mapping or the Pipe: a record
+   * is delivered when it matches one of them. None: every record is.
+   */
+  filters?: ReadonlyArray<Readonly<Record<string, unknown>>>;
   /**
    * Pause after a poll that found nothing, doubled for each further empty poll up to
    * `maxIdleMs`: a stream that just had records is read again within 20 ms (a burst is followed
@@ -191,7 +194,7 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
       if ((page.Records?.length ?? 0) >= STREAM_CONSUMER.batchSize) backlog = true;
       const records = (page.Records ?? [])
         .map((record) => toLambdaRecord(record, streamArn))
-        .filter((record) => options.filter === undefined || matchesFilter(record, options.filter));
+        .filter((record) => options.filters === undefined || matchesAnyFilter(record, options.filters));
       if (records.length > 0) {
         delivered += records.length;
         await deliver(records);

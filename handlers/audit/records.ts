@@ -6,10 +6,13 @@ import { FLAG_SET_KEY } from "../evaluators/table";
 import { type Flag, type FlagItem, itemToFlag } from "../flags/model";
 import type { ChangeVia } from "../schedules/model";
 
-/** One line of the audit trail about a flag (CONTRACT.md, "Audit records"). */
+/**
+ * One line of the audit trail about a change of a flag (CONTRACT.md, "Audit records"). Reads are
+ * `ReadAuditLine`s (./reads.ts), made from the access logs: a read writes nothing to the table.
+ */
 export interface AuditLine {
   eventId: string;
-  eventName: "created" | "updated" | "deleted" | "read";
+  eventName: "created" | "updated" | "deleted";
   flagName: string;
   at: string;
   actor: string | null;
@@ -56,15 +59,15 @@ type Change = "created" | "updated" | "deleted";
 
 /**
  * The change a stream record of a versioned item is (its images, who and when), for one of the
- * trail's two kinds of line to carry; `read` when only `lastAccessed` moved; undefined for a record
- * that changes nothing a user made (the version did not move).
+ * trail's two kinds of line to carry; undefined for a record that changes nothing a user made (the
+ * version did not move: a stamp, which the Pipe's filter normally keeps away, or a reference count).
  */
-function changeOf<Item extends AuditedItem & { lastAccessed?: string; lastAccessedBy?: string | null }>(
+function changeOf<Item extends AuditedItem>(
   record: DynamoDBRecord,
 ):
   | {
       eventId: string;
-      name: Change | "read";
+      name: Change;
       item: Item;
       at: string;
       actor: string | null;
@@ -76,7 +79,7 @@ function changeOf<Item extends AuditedItem & { lastAccessed?: string; lastAccess
   const after = image<Item>(record.dynamodb?.NewImage);
   const eventId = record.eventID;
   if (eventId === undefined) throw new Error("stream record has no eventID");
-  const change = (name: Change | "read", item: Item, at: string | undefined, actor: string | null | undefined) => ({
+  const change = (name: Change, item: Item, at: string | undefined, actor: string | null | undefined) => ({
     eventId,
     name,
     item,
@@ -103,17 +106,14 @@ function changeOf<Item extends AuditedItem & { lastAccessed?: string; lastAccess
       if (Number(after.version) !== Number(before.version)) {
         return change("updated", after, after.updatedAt, after.updatedBy);
       }
-      if (after.lastAccessed !== before.lastAccessed) {
-        return change("read", after, after.lastAccessed, after.lastAccessedBy);
-      }
       return undefined;
   }
   throw new Error(`stream record ${eventId} (${record.eventName}) lacks the image it needs`);
 }
 
 /**
- * The audit line a flags-table stream record becomes, or undefined for the one kind of change
- * that is not an event of its own: the `deletedBy` stamp just before a delete.
+ * The audit line a flags-table stream record becomes, or undefined for a record that is no event
+ * of its own: a stamp (`lastAccessed`, `lastEvaluated`, the `deletedBy` just before a delete).
  */
 export function recordToAuditLine(record: DynamoDBRecord): AuditLine | undefined {
   const change = changeOf<FlagItem>(record);
@@ -140,8 +140,7 @@ export function recordToAuditLine(record: DynamoDBRecord): AuditLine | undefined
 export function evaluatorRecordToAuditLine(record: DynamoDBRecord): EvaluatorAuditLine | undefined {
   if (record.dynamodb?.Keys?.name?.S === FLAG_SET_KEY) return undefined;
   const change = changeOf<EvaluatorItem>(record);
-  // Evaluators have no reads to audit.
-  if (change === undefined || change.name === "read") return undefined;
+  if (change === undefined) return undefined;
   return {
     eventId: change.eventId,
     eventName: change.name,

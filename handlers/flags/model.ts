@@ -1,4 +1,5 @@
 import type { ChangeVia } from "../schedules/model";
+import type { StampKind } from "./stamp";
 
 /** flagd's flag states (CONTRACT.md, "Flag"). */
 export type FlagState = "ENABLED" | "DISABLED";
@@ -58,8 +59,10 @@ export interface FlagItem {
   lastAccessed?: string;
   /** When an OFREP evaluation last used the flag, at about a minute's resolution. */
   lastEvaluated?: string;
-  /** Who read it last (for the audit trail; not part of the API's flag). */
+  /** Who read it last: written by earlier versions only (`read` audit lines now come from the access logs). */
   lastAccessedBy?: string | null;
+  /** What the last write stamped, when it was a stamp and no change (./stamp.ts); never in the API's flag. */
+  stamp?: StampKind;
   /** Who is deleting it: stamped just before the delete so the stream's old image names them. */
   deletedBy?: string | null;
   /** When it was deleted, epoch milliseconds: stamped with `deletedBy` for the audit line's `at`. */

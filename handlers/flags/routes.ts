@@ -37,7 +37,7 @@ export function makeReadRoutes({ store }: { store: FlagStore }): Record<string, 
       return { status: 200, body: page };
     },
     "GET /flags/{flagName}": async (request) => {
-      const flag = await store.read(parseFlagName(request.params.flagName), request.actor);
+      const flag = await store.read(parseFlagName(request.params.flagName));
       return flagResponse(200, flag);
     },
   };

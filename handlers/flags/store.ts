@@ -12,6 +12,7 @@ import { encodeCursor } from "./cursor";
 import { historySeq, historyTableFor, recordHistory, versionOf } from "./history";
 import { makeHistoryStore } from "./historyStore";
 import { type Flag, type FlagItem, itemToFlag } from "./model";
+import { STAMP_ATTRIBUTE, STAMP_RESOLUTION_MS } from "./stamp";
 import { backoff, bumpFlagSet, countReference, runTransaction, TRANSACTION_ATTEMPTS } from "./transactions";
 import type { ChangeVia } from "../schedules/model";
 import type { CreateFlagInput, UpdateFlagInput } from "./validation";
@@ -68,8 +69,9 @@ function referenceChanges(before: readonly string[], after: readonly string[]) {
  * its targeting gains or loses, and the flag-set version bump. So concurrent creates cannot both
  * win, a flag never references a deleted evaluator, and OFREP caches see every change through one
  * item. The change's history entry is the transaction's last item, so a change and its entry
- * are written together or not at all. A read's `lastAccessed` touch is a single UpdateItem that
- * cannot overwrite an update, and writes no history.
+ * are written together or not at all. A read writes at most once a minute per flag (see `read`):
+ * a stamp, which cannot overwrite an update and writes no history. Every change removes the stamp
+ * marker (./stamp.ts), so that stream consumers can drop stamps by filter.
  */
 export function makeFlagStore({
   doc,
@@ -171,26 +173,34 @@ export function makeFlagStore({
     },
 
     /**
-     * Reads a flag and stamps `lastAccessed` (and who read it, for the audit trail), in one
-     * UpdateItem that touches nothing else.
+     * Reads a flag and stamps `lastAccessed`, at most once a minute: a flag stamped within the
+     * minute is only read (one GetItem, no write at all). A stale stamp is moved by an UpdateItem
+     * that sets nothing but the stamp, on condition that the flag still exists (a concurrent
+     * delete is not undone) and that its stamp is still stale (a concurrent reader's stamp is
+     * neither repeated nor moved backwards). Losing that race is no error: the read happened.
      */
-    async read(flagName: string, actor: string | null = null): Promise<Flag> {
+    async read(flagName: string): Promise<Flag> {
+      const item = await readItem(flagName);
+      if (item === undefined) throw flagNotFound(flagName);
+      const at = now();
+      const cutoff = new Date(at.getTime() - STAMP_RESOLUTION_MS).toISOString();
+      if (item.lastAccessed !== undefined && item.lastAccessed >= cutoff) return itemToFlag(item);
+      const lastAccessed = at.toISOString();
       try {
-        const result = await doc.send(
+        await doc.send(
           new UpdateCommand({
             TableName: tableName,
             Key: { flagName },
-            UpdateExpression: "SET lastAccessed = :now, lastAccessedBy = :actor",
-            ConditionExpression: "attribute_exists(flagName)",
-            ExpressionAttributeValues: { ":now": now().toISOString(), ":actor": actor },
-            ReturnValues: "ALL_NEW",
+            UpdateExpression: `SET lastAccessed = :now, ${STAMP_ATTRIBUTE} = :stamp`,
+            ConditionExpression:
+              "attribute_exists(flagName) AND (attribute_not_exists(lastAccessed) OR lastAccessed < :cutoff)",
+            ExpressionAttributeValues: { ":now": lastAccessed, ":cutoff": cutoff, ":stamp": "lastAccessed" },
           }),
         );
-        return itemToFlag(result.Attributes as FlagItem);
       } catch (error) {
-        if (isConditionFailure(error)) throw flagNotFound(flagName);
-        throw error;
+        if (!isConditionFailure(error)) throw error;
       }
+      return itemToFlag({ ...item, lastAccessed });
     },
 
     /**
@@ -222,6 +232,7 @@ export function makeFlagStore({
           delete next.valueJson;
           delete next.definitionJson;
           delete next.refs;
+          delete next.stamp;
           if (input.value !== undefined) next.valueJson = JSON.stringify(input.value);
           if (input.definition !== undefined) next.definitionJson = JSON.stringify(input.definition);
           if (input.refs !== undefined && input.refs.length > 0) next.refs = input.refs;
@@ -229,7 +240,8 @@ export function makeFlagStore({
           if (input.clientSide !== undefined) next.clientSide = input.clientSide;
 
           const sets = ["version = :next", "updatedAt = :at", "updatedBy = :actor"];
-          const removes: string[] = [];
+          // A change is no stamp: the stream record's new image must say so (./stamp.ts).
+          const removes: string[] = [STAMP_ATTRIBUTE];
           const values: Record<string, unknown> = { ":next": version + 1, ":at": at, ":actor": actor, ":old": version };
           for (const field of ["valueJson", "definitionJson", "refs", "description", "clientSide", "via"] as const) {
             if (next[field] === undefined) {
@@ -287,9 +299,15 @@ export function makeFlagStore({
               TableName: tableName,
               Key: { flagName },
               // deletedAt (ms): the stream's own time is rounded (to the minute on DynamoDB Local).
-              UpdateExpression: "SET deletedBy = :actor, deletedAt = :at, deletionId = :deletionId",
+              // A stamp (./stamp.ts): its record reaches no consumer; the REMOVE's old image has it all.
+              UpdateExpression: `SET deletedBy = :actor, deletedAt = :at, deletionId = :deletionId, ${STAMP_ATTRIBUTE} = :stamp`,
               ConditionExpression: "attribute_exists(flagName)",
-              ExpressionAttributeValues: { ":actor": actor, ":at": at, ":deletionId": deletionId },
+              ExpressionAttributeValues: {
+                ":actor": actor,
+                ":at": at,
+                ":deletionId": deletionId,
+                ":stamp": "deletedBy",
+              },
               ReturnValues: "ALL_NEW",
             }),
           );

@@ -1,8 +1,9 @@
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { STAMP_ATTRIBUTE, STAMP_RESOLUTION_MS } from "../flags/stamp";
 
 /** Resolution of `lastEvaluated`: a flag is stamped at most once per this period per container. */
-export const LAST_EVALUATED_RESOLUTION_MS = 60_000;
+export const LAST_EVALUATED_RESOLUTION_MS = STAMP_RESOLUTION_MS;
 /** Stamps in flight at once when a bulk evaluation makes many flags due together. */
 const STAMP_CONCURRENCY = 10;
 
@@ -39,12 +40,14 @@ export function makeEvaluationRecorder({
         new UpdateCommand({
           TableName: tableName,
           Key: { flagName },
-          UpdateExpression: "SET lastEvaluated = :now",
+          // A stamp (../flags/stamp.ts): no stream consumer is invoked for it.
+          UpdateExpression: `SET lastEvaluated = :now, ${STAMP_ATTRIBUTE} = :stamp`,
           ConditionExpression:
             "attribute_exists(flagName) AND (attribute_not_exists(lastEvaluated) OR lastEvaluated < :cutoff)",
           ExpressionAttributeValues: {
             ":now": new Date(now).toISOString(),
             ":cutoff": new Date(now - LAST_EVALUATED_RESOLUTION_MS).toISOString(),
+            ":stamp": "lastEvaluated",
           },
         }),
       );

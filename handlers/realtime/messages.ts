@@ -102,22 +102,34 @@ export function readsOlderThan(
   return false;
 }
 
+/** One value a pattern lists for a field: a literal, `{"anything-but": [...]}` or `{"exists": bool}`. */
+function matchesOption(actual: unknown, option: unknown): boolean {
+  if (option !== null && typeof option === "object") {
+    const { "anything-but": excluded, exists } = option as { "anything-but"?: unknown[]; exists?: boolean };
+    if (Array.isArray(excluded)) return actual !== undefined && !excluded.includes(actual);
+    if (typeof exists === "boolean") return exists === (actual !== undefined);
+    return false;
+  }
+  return option === actual;
+}
+
 /**
  * Whether an event-source filter pattern (the subset this service uses: exact values, lists of
- * them, and `{"anything-but": [...]}`) admits a record.
+ * them, `{"anything-but": [...]}` and `{"exists": bool}` on a leaf) admits a record. A field the
+ * record lacks is absent all the way down, so only `{"exists": false}` can match below it.
  */
 export function matchesFilter(record: unknown, pattern: Readonly<Record<string, unknown>>): boolean {
   return Object.entries(pattern).every(([key, expected]) => {
     const actual = (record as Record<string, unknown> | undefined)?.[key];
-    if (Array.isArray(expected)) {
-      return expected.some((option: unknown) => {
-        const excluded = (option as { "anything-but"?: unknown[] } | null)?.["anything-but"];
-        return Array.isArray(excluded) ? actual !== undefined && !excluded.includes(actual) : option === actual;
-      });
-    }
+    if (Array.isArray(expected)) return expected.some((option: unknown) => matchesOption(actual, option));
     if (expected !== null && typeof expected === "object") {
       return matchesFilter(actual, expected as Record<string, unknown>);
     }
     return actual === expected;
   });
+}
+
+/** Whether a record passes filter criteria of several patterns: it must match one of them. */
+export function matchesAnyFilter(record: unknown, patterns: ReadonlyArray<Readonly<Record<string, unknown>>>): boolean {
+  return patterns.some((pattern) => matchesFilter(record, pattern));
 }

@@ -1,4 +1,5 @@
 import { FLAG_SET_KEY } from "../evaluators/table";
+import { STAMP_ATTRIBUTE } from "../flags/stamp";
 
 /** The connections table's shape, shared by the Realtime component and the local runtime. */
 export const CONNECTIONS_TABLE = {
@@ -28,6 +29,19 @@ export const SNAPSHOT_FILTER = { eventName: ["INSERT"] } as const;
 export const EVALUATORS_FILTER = {
   dynamodb: { Keys: { name: { S: [{ "anything-but": [FLAG_SET_KEY] }] } } },
 } as const;
+
+/**
+ * Event-source filters for every consumer of the flags table's stream (the fan-out's event source
+ * mapping, the audit Pipe, and the local pollers standing in for both): a record passes when it
+ * matches any of them. Creates and deletes always pass; a MODIFY passes only when its new image
+ * carries no stamp marker (../flags/stamp.ts): an update removes it, while a `lastAccessed`,
+ * `lastEvaluated` or pre-delete stamp sets it. So a stamp costs no invocation, no Pipe event and
+ * no Firehose record. (`exists` works on leaf nodes only, hence the attribute's type `S`.)
+ */
+export const FLAGS_STREAM_FILTERS = [
+  { eventName: ["INSERT", "REMOVE"] },
+  { eventName: ["MODIFY"], dynamodb: { NewImage: { [STAMP_ATTRIBUTE]: { S: [{ exists: false }] } } } },
+] as const;
 
 /** Stream consumer settings, shared by the event source mappings and the local pollers. */
 export const STREAM_CONSUMER = {

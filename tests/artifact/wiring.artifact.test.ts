@@ -10,6 +10,7 @@ import { collectingResponseStream } from "../support/lambdaStreaming";
 import { grantedActions, roleArn, roleNamed, roleStatements, simulate, toIamRequests } from "../support/iam";
 import { proxyEvent } from "../support/proxyEvents";
 import { ACCOUNT, ofType, REGION, type RecordedResource, runProgram } from "../support/pulumiMocks";
+import { logsFirehoseData, restAccessLogLine, restRequest } from "../support/accessLogEvents";
 import { type ServiceCall, serviceCalls } from "../support/serviceCalls";
 import { ensureProgramSchedulesTable, startFakeScheduler } from "../support/fakeScheduler";
 import { captureStreamRecords } from "../support/streamRecords";
@@ -248,10 +249,24 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
           data: Buffer.from(JSON.stringify(record)).toString("base64"),
           approximateArrivalTimestamp: 0,
         }));
-        const result = (await invoke({ records })) as { records: Array<{ result: string }> };
+        // And the access logs' subscription: a CloudWatch Logs payload of one read and a listing.
+        records.push({
+          recordId: "logs",
+          data: logsFirehoseData([
+            restAccessLogLine(restRequest("GET", "/flags/{flagName}", "/flags/wired", 200)),
+            restAccessLogLine(restRequest("GET", "/flags", "/flags", 200)),
+          ]),
+          approximateArrivalTimestamp: 0,
+        });
+        const result = (await invoke({ records })) as { records: Array<{ result: string; data: string }> };
         assert.deepEqual(
           result.records.map((r) => r.result),
-          ["Ok", "Ok"],
+          ["Ok", "Ok", "Ok"],
+        );
+        const reads = Buffer.from(result.records[2].data, "base64").toString("utf8").trimEnd().split("\n");
+        assert.deepEqual(
+          reads.map((line) => JSON.parse(line)).map((l) => [l.eventName, l.flagName, l.actor, l.version]),
+          [["read", "wired", "reader", null]],
         );
       },
       // Last: the flags go, after every other function has used them (the rich one releases its evaluator).

@@ -1,9 +1,8 @@
 import { strict as assert } from "node:assert";
-import * as http from "node:http";
-import type { AddressInfo } from "node:net";
 import { PUSH_TO_CLOUDWATCH_POLICY } from "../../components/apiGatewayAccount";
 import { cloudWatchRoleProblem, preflight } from "../../components/apiGatewayAccountCheck";
 import { roleArn, simulate, trustPolicy } from "../support/iam";
+import { standInEndpoint } from "../support/standInEndpoint";
 import { ACCOUNT, ofType, type RecordedResource, runProgram, single } from "../support/pulumiMocks";
 
 const ROLE = "aws:iam/role:Role";
@@ -40,39 +39,18 @@ describe("API Gateway's account CloudWatch role (stage logging's prerequisite)",
 
   describe("the pre-flight against API Gateway's GET /account", () => {
     let answer: { status: number; body: object };
-    let requests: string[] = [];
-    let server: http.Server;
-    const saved = { ...process.env };
-
-    before(async () => {
-      server = http.createServer((request, response) => {
-        request.resume();
-        request.on("end", () => {
-          requests.push(`${request.method} ${request.url}`);
-          response.setHeader("Content-Type", "application/json");
-          response.writeHead(answer.status).end(JSON.stringify(answer.body));
-        });
-      });
-      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-      Object.assign(process.env, {
-        AWS_ENDPOINT_URL_API_GATEWAY: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        AWS_ACCESS_KEY_ID: "local",
-        AWS_SECRET_ACCESS_KEY: "local",
-      });
-    });
-
-    after(async () => {
-      process.env = saved;
-      await new Promise((resolve) => server.close(resolve));
+    const served = standInEndpoint("AWS_ENDPOINT_URL_API_GATEWAY", (_request, response) => {
+      response.setHeader("Content-Type", "application/json");
+      response.writeHead(answer.status).end(JSON.stringify(answer.body));
     });
 
     const news = { region: "eu-west-1" };
 
     it("fails preview on createApiGatewayAccountRole when the account has no role", async () => {
       answer = { status: 200, body: { throttleSettings: { rateLimit: 10000, burstLimit: 5000 } } };
-      requests = [];
+      served.requests = [];
       const result = await preflight({}, news);
-      assert.deepEqual(requests, ["GET /account"]);
+      assert.deepEqual(served.requests, ["GET /account"]);
       assert.equal(result.failures?.[0].property, "createApiGatewayAccountRole");
       assert.match(result.failures?.[0].reason ?? "", /createApiGatewayAccountRole true/);
     });
@@ -90,9 +68,9 @@ describe("API Gateway's account CloudWatch role (stage logging's prerequisite)",
 
     it("checks only when the stack is created", async () => {
       answer = { status: 200, body: {} };
-      requests = [];
+      served.requests = [];
       assert.equal((await preflight(news, news)).failures, undefined);
-      assert.deepEqual(requests, []);
+      assert.deepEqual(served.requests, []);
     });
   });
 

@@ -83,7 +83,14 @@ describe("AuditPipeline (Pulumi mocks)", () => {
     assert.equal(source.maximumRetryAttempts, 5);
     assert.equal(source.deadLetterConfig.arn, `arn:aws:sqs:eu-west-1:123456789012:${dlq.name}`);
     assert.equal(dlq.inputs.sqsManagedSseEnabled, true);
-    assert.equal(pipe.inputs.sourceParameters.filterCriteria, undefined, "every flag record is a candidate line");
+    // Changes only: a stamp is no Pipe event and no Firehose record (tests/handlers/streamFilters.test.ts).
+    assert.deepEqual(
+      pipe.inputs.sourceParameters.filterCriteria.filters.map((f: { pattern: string }) => JSON.parse(f.pattern)),
+      [
+        { eventName: ["INSERT", "REMOVE"] },
+        { eventName: ["MODIFY"], dynamodb: { NewImage: { stamp: { S: [{ exists: false }] } } } },
+      ],
+    );
   });
 
   it("delivers the evaluators table stream to the same delivery stream, without the flag-set version item", () => {

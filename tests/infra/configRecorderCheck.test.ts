@@ -1,8 +1,7 @@
 import { strict as assert } from "node:assert";
-import * as http from "node:http";
-import type { AddressInfo } from "node:net";
 import { configRecorderProblem, preflight, type RecorderState } from "../../components/configRecorderCheck";
 import { ofType, runProgram } from "../support/pulumiMocks";
+import { standInEndpoint } from "../support/standInEndpoint";
 
 const recorder = (overrides: Partial<RecorderState> = {}): RecorderState => ({
   name: "default",
@@ -58,37 +57,16 @@ describe("Config recorder pre-flight (what `pulumi preview` says before deployin
 
 describe("Config recorder pre-flight against the Config API (a stand-in endpoint)", () => {
   let answer: { status: number; recorders: object[]; statuses: object[] };
-  let requests = 0;
-  let server: http.Server;
-  const saved = { ...process.env };
-
-  before(async () => {
-    server = http.createServer((request, response) => {
-      request.resume();
-      request.on("end", () => {
-        requests += 1;
-        const target = String(request.headers["x-amz-target"]);
-        response.setHeader("Content-Type", "application/x-amz-json-1.1");
-        if (answer.status !== 200) {
-          response.writeHead(answer.status).end(JSON.stringify({ __type: "AccessDeniedException", message: "no" }));
-        } else if (target.endsWith(".DescribeConfigurationRecorders")) {
-          response.end(JSON.stringify({ ConfigurationRecorders: answer.recorders }));
-        } else {
-          response.end(JSON.stringify({ ConfigurationRecordersStatus: answer.statuses }));
-        }
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    Object.assign(process.env, {
-      AWS_ENDPOINT_URL_CONFIG_SERVICE: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      AWS_ACCESS_KEY_ID: "local",
-      AWS_SECRET_ACCESS_KEY: "local",
-    });
-  });
-
-  after(async () => {
-    process.env = saved;
-    await new Promise((resolve) => server.close(resolve));
+  const served = standInEndpoint("AWS_ENDPOINT_URL_CONFIG_SERVICE", (request, response) => {
+    const target = String(request.headers["x-amz-target"]);
+    response.setHeader("Content-Type", "application/x-amz-json-1.1");
+    if (answer.status !== 200) {
+      response.writeHead(answer.status).end(JSON.stringify({ __type: "AccessDeniedException", message: "no" }));
+    } else if (target.endsWith(".DescribeConfigurationRecorders")) {
+      response.end(JSON.stringify({ ConfigurationRecorders: answer.recorders }));
+    } else {
+      response.end(JSON.stringify({ ConfigurationRecordersStatus: answer.statuses }));
+    }
   });
 
   const news = { region: "eu-west-1", createConfigRecorder: false };
@@ -117,8 +95,8 @@ describe("Config recorder pre-flight against the Config API (a stand-in endpoint
 
   it("checks only when the stack is created (its own recorder must not trip it later)", async () => {
     answer = { status: 200, recorders: [], statuses: [] };
-    const before = requests;
+    served.requests = [];
     assert.equal((await preflight(news, news)).failures, undefined);
-    assert.equal(requests, before);
+    assert.deepEqual(served.requests, []);
   });
 });

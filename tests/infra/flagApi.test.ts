@@ -321,7 +321,8 @@ describe("FlagApi (Pulumi mocks)", () => {
       const group = single(resources, "aws:scheduler/scheduleGroup:ScheduleGroup");
       const groupSchedules = `arn:aws:scheduler:eu-west-1:123456789012:schedule/${group.inputs.name}/*`;
       assert.deepEqual(grants("-read"), [
-        dynamo(["GetItem", "Scan", "UpdateItem"], tableArn),
+        dynamo(["GetItem", "Scan"], tableArn),
+        dynamo(["UpdateItem"], tableArn),
         dynamo(["GetItem", "Scan"], evaluatorsArn),
         dynamo(["Query"], historyArn),
         dynamo(["GetItem", "Query"], schedulesArn),
@@ -377,11 +378,22 @@ describe("FlagApi (Pulumi mocks)", () => {
       ]);
     });
 
-    it("lets the OFREP function update no attribute of a flag but lastEvaluated", () => {
+    it("lets the OFREP function update no attribute of a flag but lastEvaluated (and the stamp marker)", () => {
       const statements = statementsOf(single(resources, "aws:iam/rolePolicy:RolePolicy", "-ofrep-policy"));
       const update = statements.find((s) => s.Action.includes("dynamodb:UpdateItem"));
       assert.deepEqual(update?.Condition, {
-        "ForAllValues:StringEquals": { "dynamodb:Attributes": ["flagName", "lastEvaluated"] },
+        "ForAllValues:StringEquals": { "dynamodb:Attributes": ["flagName", "lastEvaluated", "stamp"] },
+      });
+      const writes = statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
+      for (const action of ["dynamodb:PutItem", "dynamodb:DeleteItem"]) assert.ok(!writes.includes(action), action);
+    });
+
+    it("lets the read function update no attribute of a flag but lastAccessed (and the stamp marker)", () => {
+      const statements = statementsOf(single(resources, "aws:iam/rolePolicy:RolePolicy", "-read-policy"));
+      const updates = statements.filter((s) => s.Action.includes("dynamodb:UpdateItem"));
+      assert.equal(updates.length, 1);
+      assert.deepEqual(updates[0].Condition, {
+        "ForAllValues:StringEquals": { "dynamodb:Attributes": ["flagName", "lastAccessed", "stamp"] },
       });
       const writes = statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
       for (const action of ["dynamodb:PutItem", "dynamodb:DeleteItem"]) assert.ok(!writes.includes(action), action);

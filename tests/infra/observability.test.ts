@@ -166,6 +166,30 @@ describe("Observability (Pulumi mocks)", () => {
     }
   });
 
+  it("uses only API Gateway's free stage metrics: per-method detailed metrics (billed as custom metrics) are off", () => {
+    const rest = single(resources, "aws:apigateway/methodSettings:MethodSettings").inputs.settings;
+    assert.equal(rest.metricsEnabled, false);
+    const ws = single(resources, "aws:apigatewayv2/stage:Stage").inputs.defaultRouteSettings;
+    assert.ok(!ws.detailedMetricsEnabled, "WebSocket per-route metrics are off");
+    // Every API Gateway metric the dashboard draws and the alarms watch has the stage's dimensions
+    // only (ApiName or ApiId, and Stage): a Method, Resource or Route dimension needs detailed metrics.
+    const body = JSON.parse(single(resources, "aws:cloudwatch/dashboard:Dashboard").inputs.dashboardBody);
+    const drawn = body.widgets
+      .flatMap((w: { properties: { metrics: unknown[][] } }) => w.properties.metrics)
+      .filter((m: unknown[]) => m[0] === "AWS/ApiGateway")
+      .map((m: unknown[]) => m.slice(2).filter((_, i, rest) => i % 2 === 0 && i < rest.length - 1));
+    const watched = ofType(resources, ALARM)
+      .filter((a) => a.inputs.namespace === "AWS/ApiGateway")
+      .map((a) => Object.keys(a.inputs.dimensions));
+    assert.ok(drawn.length >= 6 && watched.length >= 1);
+    for (const dimensions of [...drawn, ...watched]) {
+      assert.ok(
+        ["ApiName,Stage", "ApiId,Stage"].includes(dimensions.join(",")),
+        `an API Gateway metric with dimensions ${dimensions.join(", ")}`,
+      );
+    }
+  });
+
   it("exports the topic as alarmTopicArn and adds no subscription without alarmEmail", async () => {
     const quiet = await runProgram();
     assert.deepEqual(ofType(quiet, "aws:sns/topicSubscription:TopicSubscription"), []);

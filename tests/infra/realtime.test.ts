@@ -88,7 +88,14 @@ describe("Realtime (Pulumi mocks)", () => {
       const connections = single(resources, "aws:dynamodb/table:Table", "-connections");
       assert.equal(mapping("fanout").inputs.functionName, named("fanout"));
       assert.match(mapping("fanout").inputs.eventSourceArn, new RegExp(`table/${flags.name}/stream/`));
-      assert.equal(mapping("fanout").inputs.filterCriteria, undefined);
+      // Changes only: a read's or an evaluation's stamp invokes nothing (tests/handlers/streamFilters.test.ts).
+      assert.deepEqual(
+        mapping("fanout").inputs.filterCriteria.filters.map((f: { pattern: string }) => JSON.parse(f.pattern)),
+        [
+          { eventName: ["INSERT", "REMOVE"] },
+          { eventName: ["MODIFY"], dynamodb: { NewImage: { stamp: { S: [{ exists: false }] } } } },
+        ],
+      );
       assert.equal(mapping("snapshot").inputs.functionName, named("snapshot"));
       assert.match(mapping("snapshot").inputs.eventSourceArn, new RegExp(`table/${connections.name}/stream/`));
       assert.deepEqual(

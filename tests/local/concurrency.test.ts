@@ -49,16 +49,17 @@ describe("concurrent writes on the local runtime", () => {
     assert.ok(stamps.includes(stored?.lastAccessed as string), "lastAccessed is one of the reads' stamps");
   });
 
-  it("moves lastAccessed forward on every sequential read", async () => {
+  it("stamps lastAccessed on the first read and keeps that stamp for the minute (no write per read)", async () => {
     await api("POST", "/flags", { body: { flagName: "stamped", value: 1 } });
+    const before = Date.now();
     const stamps: string[] = [];
     for (let i = 0; i < 5; i++) {
       stamps.push((await api("GET", "/flags/stamped")).body.lastAccessed);
       await new Promise((resolve) => setTimeout(resolve, 2));
     }
-    assert.deepEqual([...stamps].sort(), stamps);
-    assert.equal(new Set(stamps).size, stamps.length);
-    assert.equal((await storedItem("stamped"))?.lastAccessed, stamps.at(-1));
+    assert.equal(new Set(stamps).size, 1);
+    assert.ok(Date.parse(stamps[0]) >= before - 5);
+    assert.equal((await storedItem("stamped"))?.lastAccessed, stamps[0]);
   });
 
   it("applies each of 10 concurrent If-Match updates of one version at most once", async () => {

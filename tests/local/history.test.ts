@@ -83,7 +83,12 @@ describe("GET /flags/{flagName}/history and GET /settings on the local runtime",
     for (let i = 0; i < 3; i++) assert.equal((await reader("GET", "/flags/hot")).status, 200);
     const evaluation = await reader("POST", "/ofrep/v1/evaluate/flags/hot", { body: { context: {} } });
     assert.equal(evaluation.status, 200);
-    assert.equal((await reader("GET", "/flags/hot")).body.lastEvaluated === undefined, false, "OFREP stamped it");
+    // The evaluation stamps after answering, and a read no longer writes (so no longer waits for it).
+    const deadline = Date.now() + 2_000;
+    let stamped = false;
+    while (!stamped && Date.now() < deadline)
+      stamped = (await reader("GET", "/flags/hot")).body.lastEvaluated !== undefined;
+    assert.ok(stamped, "OFREP stamped it");
 
     const { versions } = (await history("hot")).body;
     assert.equal(versions.length, 1);

@@ -223,6 +223,39 @@ export function pipeCalls(resources: RecordedResource[]): ServiceCall[] {
   });
 }
 
+/**
+ * Each CloudWatch Logs subscription filter with its role: Logs assumes it for the log group
+ * (`aws:SourceArn` a log ARN of the account, as AWS's documented trust names it) and puts records
+ * to the destination stream; another account's log group cannot use the role.
+ */
+export function logSubscriptionCalls(resources: RecordedResource[]): ServiceCall[] {
+  return ofType(resources, "aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter").flatMap((filter) => {
+    const role = roleNamed(resources, filter.inputs.roleArn);
+    const call = asRole(`CloudWatch Logs ${filter.name}`, resources, role);
+    const logGroupArn = `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${filter.inputs.logGroup}:*`;
+    if (!String(filter.inputs.destinationArn).includes(":firehose:")) {
+      throw new Error(`${filter.name}: teach logSubscriptionCalls its destination`);
+    }
+    return [
+      ...assumes(`CloudWatch Logs ${filter.name}`, "logs.amazonaws.com", role, logGroupArn),
+      // AWS documents only aws:SourceArn for this trust: the role works without aws:SourceAccount.
+      {
+        what: `CloudWatch Logs ${filter.name}: Logs assumes ${role.name} naming only its log group`,
+        request: {
+          principal: "logs.amazonaws.com",
+          action: "sts:AssumeRole",
+          resource: roleArn(role.name),
+          context: { "aws:SourceArn": logGroupArn },
+        },
+        resource: trustPolicy(role),
+        allowed: true,
+      },
+      call("firehose:PutRecord", filter.inputs.destinationArn),
+      call("firehose:PutRecord", firehoseArn("someone-elses-stream"), { allowed: false }),
+    ];
+  });
+}
+
 /** A Lambda function's resource policy, as AddPermission writes it from the program's permissions. */
 function lambdaResourcePolicy(resources: RecordedResource[], functionName: string): PolicyDocument {
   return {
@@ -516,6 +549,7 @@ export function serviceCalls(resources: RecordedResource[]): ServiceCall[] {
     ...eventSourceMappingCalls(resources),
     ...firehoseCalls(resources),
     ...pipeCalls(resources),
+    ...logSubscriptionCalls(resources),
     ...apiGatewayCalls(resources),
     ...alarmPublishCalls(resources),
     ...configCalls(resources),
