@@ -124,6 +124,7 @@ const observability = new Observability(`${project}-${stack}`, {
     read: flagApi.functions.read,
     write: flagApi.functions.write,
     delete: flagApi.functions.delete,
+    schedules: flagApi.functions.schedules,
     ofrep: flagApi.functions.ofrep,
     authorizer: flagApi.authorizer,
   },
@@ -132,6 +133,7 @@ const observability = new Observability(`${project}-${stack}`, {
   deadLetterQueues: [
     realtime.deadLetterQueue,
     audit.deadLetterQueue,
+    flagApi.schedules.deadLetterQueue,
     ...(changeEvents.deadLetterQueue === undefined ? [] : [changeEvents.deadLetterQueue]),
   ],
   deliveryStreams: [audit.deliveryStream],

@@ -11,6 +11,7 @@ import {
   flagWritesEntrypoint,
   ofrepEntrypoint,
   restAuthorizerEntrypoint,
+  schedulesEntrypoint,
 } from "../handlers/entrypoints";
 import { EVALUATORS_TABLE } from "../handlers/evaluators/table";
 import { HISTORY_TABLE } from "../handlers/flags/history";
@@ -20,6 +21,7 @@ import { DEFAULT_OFREP_RATE_LIMIT } from "../handlers/http";
 import { ROUTES, type RouteGroup } from "../handlers/routes";
 import { consoleCsp } from "../console/csp";
 import { type ConsoleRoutesArgs, restApiSpec } from "./restApiSpec";
+import { Schedules } from "./schedules";
 import { serviceTable } from "./serviceTable";
 import { ServiceFunction } from "./serviceFunction";
 import { REST_ACCESS_LOG_FORMAT, accessLogGroup, executionLogGroup } from "./accessLogs";
@@ -155,6 +157,8 @@ export class FlagApi extends pulumi.ComponentResource {
   /** The tokens table's name, known once `apiTokens`' items are written: what functions are given. */
   readonly tokensTableName: pulumi.Output<string>;
   readonly authorizer: ServiceFunction;
+  /** Scheduled changes: their table, EventBridge Scheduler group, runner and dead-letter queue. */
+  readonly schedules: Schedules;
   /** The web console's address (the API's URL + `/console/`); undefined without `console`. */
   readonly consoleUrl: pulumi.Output<string> | undefined;
 
@@ -273,6 +277,7 @@ export class FlagApi extends pulumi.ComponentResource {
       history: aws.dynamodb.Table,
       parameter: aws.ssm.Parameter,
       tokens: { table: aws.dynamodb.Table; tableName: pulumi.Output<string> },
+      schedules: Schedules,
     ) => {
       const environment = {
         [ENV.flagsTable]: table.name,
@@ -299,8 +304,9 @@ export class FlagApi extends pulumi.ComponentResource {
           {
             ...common,
             description:
-              "GET /flags, GET /flags/{flagName}[/history], GET /evaluators, GET /evaluators/{name}[/history], GET /health",
+              "GET /flags, GET /flags/{flagName}[/history|/schedules[/{id}]], GET /evaluators, GET /evaluators/{name}[/history], GET /health",
             callbackFactory: flagReadsEntrypoint,
+            environment: { ...environment, [ENV.schedulesTable]: schedules.table.name },
             // GetItem: a read of a flag, and a history with no entries tells a flag (or an
             // evaluator) that never existed (404) from one written before history was kept.
             // UpdateItem: a read stamps lastAccessed, at most once a minute per flag, and its stamp
@@ -316,6 +322,8 @@ export class FlagApi extends pulumi.ComponentResource {
               allow(["Scan", "GetItem"], evaluators.arn),
               // Flags' and evaluators' histories (evaluators' under `$evaluator/<name>`).
               allow(["Query"], history.arn),
+              // A flag's schedules (Query), one schedule (GetItem).
+              allow(["Query", "GetItem"], schedules.table.arn),
             ],
           },
           { parent: this },
@@ -345,9 +353,15 @@ export class FlagApi extends pulumi.ComponentResource {
           `${name}-delete`,
           {
             ...common,
-            description: "DELETE /flags/{flagName}, GET /settings (the deletion switch)",
+            description:
+              "DELETE /flags/{flagName}, DELETE /flags/{flagName}/schedules/{id}, GET /settings (the deletion switch)",
             callbackFactory: flagDeleteEntrypoint,
-            environment: { ...environment, [ENV.deletionParameter]: parameter.name },
+            environment: {
+              ...environment,
+              [ENV.deletionParameter]: parameter.name,
+              [ENV.schedulesTable]: schedules.table.name,
+              [ENV.scheduleGroup]: schedules.groupName,
+            },
             statements: [
               // UpdateItem stamps the deleter before the transactional delete.
               allow(["UpdateItem", "DeleteItem"], table.arn),
@@ -356,6 +370,29 @@ export class FlagApi extends pulumi.ComponentResource {
               // The deletion's history entry.
               allow(["PutItem"], history.arn),
               { Effect: "Allow", Action: ["ssm:GetParameter"], Resource: parameter.arn },
+              // Cancelling a schedule (UpdateItem), a deleted flag's too (Query); their EventBridge
+              // schedules deleted. GetItem of the flag: a cancel of an unknown schedule tells
+              // whether the flag is what is missing.
+              allow(["Query", "UpdateItem"], schedules.table.arn),
+              allow(["GetItem"], table.arn),
+              ...schedules.disarmStatements,
+            ],
+          },
+          { parent: this },
+        ),
+        schedules: new ServiceFunction(
+          `${name}-schedules`,
+          {
+            ...common,
+            description: "POST /flags/{flagName}/schedules (creates an EventBridge Scheduler schedule)",
+            callbackFactory: schedulesEntrypoint,
+            environment: { ...environment, ...schedules.armEnvironment },
+            statements: [
+              // Whether the flag exists: its key only (no lastAccessed stamp, no audit line).
+              allow(["GetItem"], table.arn),
+              // Created (PutItem); taken back when its EventBridge schedule could not be created (DeleteItem).
+              allow(["PutItem", "DeleteItem"], schedules.table.arn),
+              ...schedules.armStatements,
             ],
           },
           { parent: this },
@@ -434,15 +471,16 @@ export class FlagApi extends pulumi.ComponentResource {
         delete: functions.delete.function.invokeArn,
         ofrep: functions.ofrep.function.invokeArn,
         events: functions.events.function.invokeArn,
+        schedules: functions.schedules.function.invokeArn,
         authorizer: authorizer.function.invokeArn,
       });
       const body = pulumi
         .all([arns, consoleArgs()])
-        .apply(([{ authorizer: authorizerUri, read, write, delete: remove, ofrep, events }, console]) =>
+        .apply(([{ authorizer: authorizerUri, read, write, delete: remove, ofrep, events, schedules }, console]) =>
           JSON.stringify(
             restApiSpec({
               title: `${name}-flags`,
-              integrations: { read, write, delete: remove, ofrep, events },
+              integrations: { read, write, delete: remove, ofrep, events, schedules },
               authorizerUri,
               authorizerTtlSeconds: args.authorizerTtlSeconds ?? 30,
               corsOrigins,
@@ -561,12 +599,24 @@ export class FlagApi extends pulumi.ComponentResource {
     this.tokensTable = tokens.table;
     this.tokensTableName = tokens.tableName;
     this.authorizer = createAuthorizer(tokens);
+    this.schedules = new Schedules(
+      name,
+      {
+        flagsTable: this.table,
+        evaluatorsTable: this.evaluatorsTable,
+        historyTable: this.historyTable,
+        logRetentionDays,
+        tableDeletionProtection: tableOptions.deletionProtection,
+      },
+      { parent: this },
+    );
     this.functions = createFunctions(
       this.table,
       this.evaluatorsTable,
       this.historyTable,
       this.deletionParameter,
       tokens,
+      this.schedules,
     );
     const { api, stage, accessLogs } = createApi(this.functions, this.authorizer);
     this.accessLogGroup = accessLogs;

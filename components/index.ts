@@ -6,5 +6,6 @@ export * from "./consoleSite";
 export * from "./flagApi";
 export * from "./observability";
 export * from "./realtime";
+export * from "./schedules";
 export * from "./secureBucket";
 export * from "./serviceFunction";

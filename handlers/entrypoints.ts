@@ -12,6 +12,7 @@ import { fromEnv } from "@aws-sdk/credential-provider-env";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { ChangeMessageVisibilityCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { SchedulerClient } from "@aws-sdk/client-scheduler";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { makeAuditTransformHandler } from "./audit/transform";
@@ -46,6 +47,16 @@ import { type InvokeWorker, makeFanoutWorkerHandler, makeWorkerInvoker } from ".
 import { makeSignedPoster } from "./realtime/signedPoster";
 import { FANOUT_CONCURRENCY, MAX_FANOUT_WORKERS } from "./realtime/table";
 import { makeSettingsRoutes } from "./settings/routes";
+import { makeEventBridgeClock, makeEventBridgeDisarm } from "./schedules/clock";
+import type { ScheduleRunEvent } from "./schedules/model";
+import {
+  cancelFlagSchedules,
+  makeScheduleCancelRoutes,
+  makeScheduleCreateRoutes,
+  makeScheduleReadRoutes,
+} from "./schedules/routes";
+import { makeScheduleRunner } from "./schedules/runner";
+import { makeScheduleStore } from "./schedules/store";
 
 /** Environment variable names the components set and the entrypoints read. */
 export const ENV = {
@@ -76,6 +87,16 @@ export const ENV = {
   webhookIds: "WEBHOOK_IDS",
   /** The SSM SecureString holding the webhooks' URLs and secrets (JSON), read by the delivery function. */
   webhooksParameter: "WEBHOOKS_PARAMETER",
+  /** Scheduled changes (handlers/schedules), keyed (flagName, id). */
+  schedulesTable: "SCHEDULES_TABLE_NAME",
+  /** The EventBridge Scheduler schedule group holding one schedule per pending change. */
+  scheduleGroup: "SCHEDULE_GROUP_NAME",
+  /** The schedule runner's ARN: each schedule's target. */
+  scheduleTarget: "SCHEDULE_TARGET_ARN",
+  /** The role Scheduler invokes the runner with, passed explicitly (iam:PassRole). */
+  scheduleRole: "SCHEDULE_ROLE_ARN",
+  /** The queue a schedule's invocation goes to once its retries are spent. */
+  scheduleDeadLetter: "SCHEDULE_DEAD_LETTER_ARN",
 } as const;
 
 /** How long the delivery function reuses the webhooks it read: a changed secret applies within this. */
@@ -153,6 +174,7 @@ export function flagReadsEntrypoint() {
   return proxyHandler({
     ...makeReadRoutes({ store: flagStoreFromEnv() }),
     ...makeHistoryRoutes({ history: historyStoreFromEnv() }),
+    ...makeScheduleReadRoutes({ schedules: scheduleStoreFromEnv() }),
     ...makeEvaluatorReadRoutes({
       store: makeEvaluatorReads({ doc, tableName: evaluatorsTable }),
       history: makeEvaluatorHistoryStore({
@@ -273,13 +295,54 @@ export function eventsEntrypoint() {
   });
 }
 
+function scheduleStoreFromEnv() {
+  return makeScheduleStore({
+    doc: documentClient(),
+    tableName: requiredEnv(ENV.schedulesTable),
+    flagsTableName: requiredEnv(ENV.flagsTable),
+  });
+}
+
+/** `POST`/`GET /flags/{flagName}/schedules`, `DELETE .../schedules/{id}`: each pending one an EventBridge schedule. */
+export function schedulesEntrypoint() {
+  const clock = makeEventBridgeClock({
+    client: traced(new SchedulerClient({})),
+    groupName: requiredEnv(ENV.scheduleGroup),
+    targetArn: requiredEnv(ENV.scheduleTarget),
+    roleArn: requiredEnv(ENV.scheduleRole),
+    deadLetterArn: requiredEnv(ENV.scheduleDeadLetter),
+  });
+  return proxyHandler(makeScheduleCreateRoutes({ schedules: scheduleStoreFromEnv(), clock }));
+}
+
+/** EventBridge Scheduler's target: applies one schedule (`{"scheduleId", "flagName"}`). */
+export function scheduleRunnerEntrypoint() {
+  const run = makeScheduleRunner({
+    flags: flagStoreFromEnv(),
+    schedules: scheduleStoreFromEnv(),
+    logger: new Logger(),
+  });
+  return (event: ScheduleRunEvent) => run(event);
+}
+
 export function flagDeleteEntrypoint() {
   const parameterName = requiredEnv(ENV.deletionParameter);
   const ssm = new SSMProvider({ awsSdkV3Client: traced(new SSMClient({})) });
   const isDeletionAllowed = async () =>
     (await ssm.get(parameterName, { maxAge: DELETION_SETTING_MAX_AGE_SECONDS })) === "true";
+  // A deleted flag's pending schedules are cancelled, and their EventBridge schedules deleted.
+  const schedules = scheduleStoreFromEnv();
+  const clock = makeEventBridgeDisarm({
+    client: traced(new SchedulerClient({})),
+    groupName: requiredEnv(ENV.scheduleGroup),
+  });
   return proxyHandler({
-    ...makeDeleteRoutes({ store: flagStoreFromEnv(), isDeletionAllowed }),
+    ...makeDeleteRoutes({
+      store: flagStoreFromEnv(),
+      isDeletionAllowed,
+      onDeleted: (flagName, actor) => cancelFlagSchedules({ schedules, clock }, flagName, actor),
+    }),
+    ...makeScheduleCancelRoutes({ schedules, clock }),
     // The same cached read: the console's Delete is enabled exactly when DELETE would be.
     ...makeSettingsRoutes({ isDeletionAllowed }),
   });

@@ -13,6 +13,15 @@ const SERVED = [
   { method: "DELETE", resource: "/flags/{flagName}", group: "delete", scope: "write" },
   // The function that reads the deletion switch for DELETE tells clients its value.
   { method: "GET", resource: "/settings", group: "delete", scope: "read" },
+  // Scheduled changes (handlers/schedules). Creating one is its own function's, the only one that
+  // may create EventBridge Scheduler schedules (and pass their target's role). Listing is the read
+  // function's and cancelling the delete function's, which cancels a deleted flag's schedules
+  // anyway: API Gateway's permission for GET (DELETE) /flags/{flagName} names `/flags/*`, which
+  // matches these paths too, so no other function may serve them.
+  { method: "GET", resource: "/flags/{flagName}/schedules", group: "read", scope: "read" },
+  { method: "POST", resource: "/flags/{flagName}/schedules", group: "schedules", scope: "write" },
+  { method: "GET", resource: "/flags/{flagName}/schedules/{id}", group: "read", scope: "read" },
+  { method: "DELETE", resource: "/flags/{flagName}/schedules/{id}", group: "delete", scope: "write" },
   { method: "GET", resource: "/evaluators", group: "read", scope: "read" },
   { method: "GET", resource: "/evaluators/{name}", group: "read", scope: "read" },
   { method: "GET", resource: "/evaluators/{name}/history", group: "read", scope: "read" },
@@ -65,7 +74,7 @@ export const ROUTES: ReadonlyArray<Served | Preflight> = [...SERVED, ...PREFLIGH
 
 export type Route = Served | Preflight;
 export type RouteGroup = Route["group"];
-export const ROUTE_GROUPS: readonly RouteGroup[] = ["read", "write", "delete", "ofrep", "events"];
+export const ROUTE_GROUPS: readonly RouteGroup[] = ["read", "write", "delete", "ofrep", "events", "schedules"];
 
 /** Whether a group's function streams its response (see STREAMED_GROUPS). */
 export const isStreamed = (group: RouteGroup): boolean => (STREAMED_GROUPS as readonly string[]).includes(group);

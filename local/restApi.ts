@@ -18,6 +18,13 @@ import { makeDynamoFlagSetSource, makeFlagSetCache } from "../handlers/ofrep/fla
 import { makeEvaluationRecorder } from "../handlers/ofrep/lastEvaluated";
 import { makeOfrepRoutes } from "../handlers/ofrep/routes";
 import { makeSettingsRoutes } from "../handlers/settings/routes";
+import type { ScheduleClock } from "../handlers/schedules/clock";
+import {
+  cancelFlagSchedules,
+  makeScheduleCancelRoutes,
+  makeScheduleCreateRoutes,
+  makeScheduleReadRoutes,
+} from "../handlers/schedules/routes";
 import { compileRoutes, toProxyEvent, tooLarge, writeProxyResult } from "./apigateway";
 import { makeConsoleServer } from "./console";
 import type { Dependency } from "./dependency";
@@ -31,6 +38,8 @@ export interface RestApiOptions {
   consoleDir?: string;
   ofrepRateLimit?: number;
   eventStreamLimits?: Partial<LocalEventStreamLimits>;
+  /** What arms scheduled changes (./schedules.ts), standing in for EventBridge Scheduler. */
+  scheduleClock: ScheduleClock;
   /** Told of every successful `GET /flags/{flagName}`: the audit trail's `read` lines. */
   onRead?: (read: FlagRead) => void;
 }
@@ -89,7 +98,15 @@ export function serveRestApi(
       ...makeReadRoutes({ store: stores.flags }),
       ...makeHistoryRoutes({ history }),
       ...makeWriteRoutes({ store: stores.flags }),
-      ...makeDeleteRoutes({ store: stores.flags, isDeletionAllowed }),
+      ...makeDeleteRoutes({
+        store: stores.flags,
+        isDeletionAllowed,
+        onDeleted: (flagName, actor) =>
+          cancelFlagSchedules({ schedules: stores.schedules, clock: options.scheduleClock }, flagName, actor),
+      }),
+      ...makeScheduleReadRoutes({ schedules: stores.schedules }),
+      ...makeScheduleCreateRoutes({ schedules: stores.schedules, clock: options.scheduleClock }),
+      ...makeScheduleCancelRoutes({ schedules: stores.schedules, clock: options.scheduleClock }),
       ...makeSettingsRoutes({ isDeletionAllowed }),
       ...makeEvaluatorReadRoutes({
         store: stores.evaluators,

@@ -6,6 +6,7 @@ import type { AddressInfo } from "node:net";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { type TokenConfig, toTokenRecords } from "../handlers/auth/tokens";
 import type { WebhookConfig } from "../handlers/events/model";
+import { makeScheduleRunner } from "../handlers/schedules/runner";
 import { openAuditTrail } from "./audit";
 import { startConsumers } from "./consumers";
 import { startDependency } from "./dependency";
@@ -13,6 +14,7 @@ import { listen, stopAccepting } from "./httpServer";
 import type { LocalEventStreamLimits } from "./eventStream";
 import { StartupError } from "./preflight";
 import { serveRestApi } from "./restApi";
+import { makeLocalClock } from "./schedules";
 import { gateUntilServing } from "./startupGate";
 import { openStores } from "./stores";
 import { Teardown } from "./teardown";
@@ -109,8 +111,19 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       options.auditDataDir === undefined ? undefined : openAuditTrail({ dataDir: options.auditDataDir, logger }),
     );
     if (auditTrail !== undefined) teardown.add(() => auditTrail.close());
+    // Scheduled changes: the runner the Lambda runs, on timers instead of EventBridge Scheduler.
+    const scheduleClock = makeLocalClock({
+      schedules: stores.schedules,
+      run: makeScheduleRunner({ flags: stores.flags, schedules: stores.schedules, logger }),
+      logger,
+    });
+    teardown.add(() => scheduleClock.stop());
     const rest = await step(() =>
-      serveRestApi(gate.routes, stores, tokenRecords, dependency, logger, { ...options, onRead: auditTrail?.read }),
+      serveRestApi(gate.routes, stores, tokenRecords, dependency, logger, {
+        ...options,
+        scheduleClock,
+        onRead: auditTrail?.read,
+      }),
     );
     teardown.add(() => rest.eventStreams.closeAll());
     await step(() => startConsumers(stores, dependency, realtime, logger, { ...options, auditTrail }, teardown));
@@ -119,6 +132,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     // WebSocket API's own step, so their $disconnect handlers run.
     teardown.add(() => stopAccepting(server));
     teardown.add(() => dependency.stopRestarting());
+    // Pending schedules from before this start: armed again, the ones that came due meanwhile run now.
+    await step(() => scheduleClock.resume());
     const { port } = server.address() as AddressInfo;
     gate.open();
     return {

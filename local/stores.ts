@@ -6,6 +6,8 @@ import { evaluatorsTableFor } from "../handlers/evaluators/table";
 import { historyTableFor } from "../handlers/flags/history";
 import { type FlagStore, makeFlagStore } from "../handlers/flags/store";
 import { type ConnectionStore, makeConnectionStore } from "../handlers/realtime/connections";
+import { schedulesTableFor } from "../handlers/schedules/model";
+import { makeScheduleStore, type ScheduleStore } from "../handlers/schedules/store";
 import type { Dependency } from "./dependency";
 import { localDynamoClient } from "./dynamodb";
 import { ensureConnectionsTable, ensureFlagsTable } from "./tables";
@@ -17,6 +19,7 @@ export interface Stores {
   flags: FlagStore;
   evaluators: EvaluatorStore;
   connections: ConnectionStore;
+  schedules: ScheduleStore;
   tableName: string;
   connectionsTableName: string;
 }
@@ -50,6 +53,7 @@ export async function openStores(options: StoresOptions, dependency: Dependency,
       historyTableName: historyTableFor(tableName),
     }),
     connections: makeConnectionStore({ doc, tableName: connectionsTableName }),
+    schedules: makeScheduleStore({ doc, tableName: schedulesTableFor(tableName), flagsTableName: tableName }),
     tableName,
     connectionsTableName,
   };

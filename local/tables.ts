@@ -8,6 +8,7 @@ import { EVALUATORS_TABLE, evaluatorsTableFor } from "../handlers/evaluators/tab
 import { HISTORY_TABLE, historyTableFor } from "../handlers/flags/history";
 import { FLAGS_TABLE } from "../handlers/flags/table";
 import { CONNECTIONS_TABLE } from "../handlers/realtime/table";
+import { SCHEDULES_TABLE, schedulesTableFor } from "../handlers/schedules/model";
 
 /** The shape the table definitions share (`handlers/*\/table.ts`, `handlers/flags/history.ts`). */
 interface TableDefinition {
@@ -51,13 +52,14 @@ async function ensureTable(client: DynamoDBClient, tableName: string, table: Tab
 }
 
 /**
- * The flags table, its evaluators table (`<tableName>-evaluators`) and its history table
- * (`<tableName>-history`), as `FlagApi` defines them.
+ * The flags table, its evaluators table (`<tableName>-evaluators`), its history table
+ * (`<tableName>-history`) and its schedules table (`<tableName>-schedules`), as `FlagApi` defines them.
  */
 export async function ensureFlagsTable(client: DynamoDBClient, tableName: string): Promise<void> {
   await ensureTable(client, tableName, FLAGS_TABLE);
   await ensureTable(client, evaluatorsTableFor(tableName), EVALUATORS_TABLE);
   await ensureTable(client, historyTableFor(tableName), HISTORY_TABLE);
+  await ensureTable(client, schedulesTableFor(tableName), SCHEDULES_TABLE);
 }
 
 /** A history table under any name (the flags table's is `<tableName>-history`), as `FlagApi` defines it. */
@@ -67,3 +69,7 @@ export const ensureHistoryTable = (client: DynamoDBClient, tableName: string): P
 /** The WebSocket connections table, as `Realtime` defines it. */
 export const ensureConnectionsTable = (client: DynamoDBClient, tableName: string): Promise<void> =>
   ensureTable(client, tableName, CONNECTIONS_TABLE);
+
+/** A schedules table under any name (the flags table's is `<tableName>-schedules`), as `Schedules` defines it. */
+export const ensureSchedulesTable = (client: DynamoDBClient, tableName: string): Promise<void> =>
+  ensureTable(client, tableName, SCHEDULES_TABLE);

@@ -1,5 +1,8 @@
 import type { EvaluatorVersion } from "../../handlers/evaluators/model";
 import type { Flag } from "../../handlers/flags/model";
+import type { Schedule } from "../../handlers/schedules/model";
+
+export type { Schedule };
 
 /** An answer of the API other than 2xx, with the contract's error code when it sent one. */
 export class ApiError extends Error {
@@ -113,6 +116,12 @@ export function makeApi(token: string) {
         `${evaluatorPath(name)}/history?limit=100`,
       ),
     settings: () => call<{ allowFlagDeletion: boolean }>("GET", "/settings"),
+    schedules: (name: string) => call<{ schedules: Schedule[] }>("GET", `${flagPath(name)}/schedules`),
+    /** `change` is a PUT body; `ifMatch` the version it was made against. */
+    createSchedule: (name: string, body: { at: string; change: Record<string, unknown>; ifMatch?: number }) =>
+      call<Schedule>("POST", `${flagPath(name)}/schedules`, body),
+    cancelSchedule: (name: string, id: string) =>
+      call<void>("DELETE", `${flagPath(name)}/schedules/${encodeURIComponent(id)}`),
     evaluate: async (key: string, context: unknown): Promise<Evaluation> => {
       // OFREP answers errors with its own body ({key, errorCode, errorDetails}), shown as they are.
       const response = await fetch(`${base}/ofrep/v1/evaluate/flags/${encodeURIComponent(key)}`, {

@@ -6,6 +6,7 @@ import { changeKind } from "./evaluators";
 import { type DiffLine, definitionBody, diffFlags } from "./logic/diff";
 import { checkForm, type FlagForm, formFromFlag } from "./logic/editor";
 import type { Flag } from "./logic/flags";
+import { Schedules } from "./schedules";
 import { READ_ONLY_REASON, type Session } from "./session";
 
 const DELETION_OFF_REASON =
@@ -35,6 +36,7 @@ export function FlagPanel(props: PanelProps) {
         Version {flag.version}, changed {new Date(flag.updatedAt).toLocaleString()} by {flag.updatedBy ?? "unknown"}
       </p>
       <Editor {...props} />
+      <Schedules session={props.session} flag={flag} />
       <Evaluate session={props.session} flagName={flag.flagName} />
       <History session={props.session} flag={flag} evaluators={props.evaluators} onSaved={props.onSaved} />
     </section>

@@ -4,6 +4,7 @@ import type { DynamoDBRecord } from "aws-lambda";
 import { type EvaluatorItem, type EvaluatorVersion, versionOfEvaluator } from "../evaluators/model";
 import { FLAG_SET_KEY } from "../evaluators/table";
 import { type Flag, type FlagItem, itemToFlag } from "../flags/model";
+import type { ChangeVia } from "../schedules/model";
 
 /**
  * One line of the audit trail about a change of a flag (CONTRACT.md, "Audit records"). Reads are
@@ -18,6 +19,8 @@ export interface AuditLine {
   version: number;
   before: Flag | null;
   after: Flag | null;
+  /** What made the change when a person's request did not: `{"schedule": id}` (CONTRACT.md). */
+  via?: ChangeVia;
 }
 
 /** One line of the audit trail about a shared evaluator: no `flagName`, the evaluator as images. */
@@ -124,6 +127,8 @@ export function recordToAuditLine(record: DynamoDBRecord): AuditLine | undefined
     version: Number(change.item.version),
     before: change.before === undefined ? null : itemToFlag(change.before),
     after: change.after === undefined ? null : itemToFlag(change.after),
+    // Only the version that the schedule wrote: a later read or delete of it was no schedule's.
+    ...(change.name === "updated" && change.item.via !== undefined ? { via: change.item.via } : {}),
   };
 }
 

@@ -1,3 +1,4 @@
+import type { ChangeVia } from "../schedules/model";
 import type { StampKind } from "./stamp";
 
 /** flagd's flag states (CONTRACT.md, "Flag"). */
@@ -73,6 +74,8 @@ export interface FlagItem {
    * none. A change's entry goes at `historyBase + version` (see history.ts).
    */
   historyBase?: number;
+  /** What made this version other than a request (a schedule): its audit line's `via`. Absent on a plain write. */
+  via?: ChangeVia;
 }
 
 /** The definition fields in the contract's order. */

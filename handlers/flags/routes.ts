@@ -70,10 +70,16 @@ export interface DeleteRouteDeps {
   store: FlagStore;
   /** Whether deletion is switched on (the `allow-flag-deletion` parameter); may be cached. */
   isDeletionAllowed: () => Promise<boolean>;
+  /** After a flag is deleted: what goes with it (its pending schedules are cancelled). */
+  onDeleted?: (flagName: string, actor: string | null) => Promise<unknown>;
 }
 
 /** `DELETE /flags/{flagName}`. */
-export function makeDeleteRoutes({ store, isDeletionAllowed }: DeleteRouteDeps): Record<string, RouteHandler> {
+export function makeDeleteRoutes({
+  store,
+  isDeletionAllowed,
+  onDeleted,
+}: DeleteRouteDeps): Record<string, RouteHandler> {
   return {
     "DELETE /flags/{flagName}": async (request) => {
       const flagName = parseFlagName(request.params.flagName);
@@ -81,6 +87,7 @@ export function makeDeleteRoutes({ store, isDeletionAllowed }: DeleteRouteDeps):
         throw serviceError("DELETION_DISABLED", "flag deletion is switched off (allowFlagDeletion=false)");
       }
       await store.remove(flagName, request.actor);
+      await onDeleted?.(flagName, request.actor);
       return { status: 204 };
     },
   };

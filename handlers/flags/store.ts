@@ -14,7 +14,10 @@ import { makeHistoryStore } from "./historyStore";
 import { type Flag, type FlagItem, itemToFlag } from "./model";
 import { STAMP_ATTRIBUTE, STAMP_RESOLUTION_MS } from "./stamp";
 import { backoff, bumpFlagSet, countReference, runTransaction, TRANSACTION_ATTEMPTS } from "./transactions";
+import type { ChangeVia } from "../schedules/model";
 import type { CreateFlagInput, UpdateFlagInput } from "./validation";
+
+type TransactItem = NonNullable<TransactWriteCommandInput["TransactItems"]>[number];
 
 export interface FlagStoreDeps {
   doc: DynamoDBDocumentClient;
@@ -25,6 +28,18 @@ export interface FlagStoreDeps {
   historyTableName?: string;
   /** Injected so tests can control timestamps. */
   now?: () => Date;
+}
+
+/** How a write other than a plain PUT (a schedule, a rollout step) goes through `update`. */
+export interface UpdateOptions {
+  /** What made the change: stored on the item, so the version's audit line names it. */
+  via?: ChangeVia;
+  /**
+   * One more item for the write's transaction (the last), so the change commits together with it
+   * or not at all: a schedule's move from pending to applied. When its condition fails, `failed()`
+   * is thrown and nothing was written.
+   */
+  guard?: { item: (next: { version: number; at: string }) => TransactItem; failed: () => Error };
 }
 
 export interface FlagPage {
@@ -199,6 +214,7 @@ export function makeFlagStore({
       input: UpdateFlagInput,
       actor: string | null,
       expectedVersion?: number,
+      options: UpdateOptions = {},
     ): Promise<Flag> {
       return inLane(flagName, async () => {
         for (let attempt = 0; attempt < TRANSACTION_ATTEMPTS; attempt++) {
@@ -210,6 +226,9 @@ export function makeFlagStore({
           }
           const at = now().toISOString();
           const next: FlagItem = { ...old, version: version + 1, updatedAt: at, updatedBy: actor };
+          // What made this version, for its audit line; a plain write carries none (never a stale one).
+          delete next.via;
+          if (options.via !== undefined) next.via = options.via;
           delete next.valueJson;
           delete next.definitionJson;
           delete next.refs;
@@ -224,7 +243,7 @@ export function makeFlagStore({
           // A change is no stamp: the stream record's new image must say so (./stamp.ts).
           const removes: string[] = [STAMP_ATTRIBUTE];
           const values: Record<string, unknown> = { ":next": version + 1, ":at": at, ":actor": actor, ":old": version };
-          for (const field of ["valueJson", "definitionJson", "refs", "description", "clientSide"] as const) {
+          for (const field of ["valueJson", "definitionJson", "refs", "description", "clientSide", "via"] as const) {
             if (next[field] === undefined) {
               if (field !== "description" && field !== "clientSide") removes.push(field);
               continue;
@@ -248,8 +267,10 @@ export function makeFlagStore({
             ...removed.map((name) => countReference(evaluatorsTable, name, -1)),
             bumpFlagSet(evaluatorsTable, at),
             recordHistory(historyTable, { ...entry, flag: versionOf(next) }),
+            ...(options.guard === undefined ? [] : [options.guard.item({ version: version + 1, at })]),
           ]);
           if (codes === undefined) return itemToFlag(next);
+          if (options.guard !== undefined && codes.at(-1) === "ConditionalCheckFailed") throw options.guard.failed();
           const missing = failedReference(codes, added);
           if (missing !== undefined) throw missingEvaluator(missing);
           if (codes[0] !== "ConditionalCheckFailed") {

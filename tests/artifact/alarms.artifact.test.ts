@@ -5,6 +5,7 @@ import { startArtifactHarness } from "../support/artifactHarness";
 import { toTokenRecords } from "../../handlers/auth/tokens";
 import { issueStreamCredential } from "../../handlers/ofrep/streamCredential";
 import { captureOutput } from "../support/capture";
+import { ensureProgramSchedulesTable } from "../support/fakeScheduler";
 import { runtimeErrorLine } from "../support/lambdaRuntime";
 import { collectingResponseStream } from "../support/lambdaStreaming";
 import { matchesFilter } from "../support/logFilter";
@@ -56,6 +57,8 @@ describe("What reaches the alarms: client failures never match a function's erro
     resources = await runProgram({ apiTokens: JSON.stringify(TEST_TOKENS), webhooks: JSON.stringify(TEST_WEBHOOKS) });
     for (const fn of ofType(resources, FUNCTION)) artifacts.set(fn.name, await materialize(fn));
     harness = await startArtifactHarness(resources, { flags: ["exists"], gone: ["gone-1"] });
+    // The runner reads the program's schedules table, which the harness does not make.
+    await ensureProgramSchedulesTable(resources);
     [streamRecord] = await captureStreamRecords(1, (store) =>
       store.create({ flagName: "alarmed", value: true }, "admin").then(() => undefined),
     );
@@ -332,6 +335,40 @@ describe("What reaches the alarms: client failures never match a function's erro
         fault: { env: noDynamo, event: segment },
       };
     },
+    schedules: () => {
+      const create = (flagName: string, at: string) =>
+        proxyEvent({
+          method: "POST",
+          resource: "/flags/{flagName}/schedules",
+          params: { flagName },
+          body: { at, change: { value: 2 } },
+        });
+      const soon = () => new Date(Date.now() + 3_600_000).toISOString();
+      return {
+        clientFailures: [
+          [
+            "400 for a time in the past",
+            async (invoke) => status(400)(invoke(create("exists", "2020-01-01T00:00:00Z"))),
+          ],
+          ["404 for an unknown flag", async (invoke) => status(404)(invoke(create("missing", soon())))],
+        ],
+        fault: { env: noDynamo, event: create("exists", soon()) },
+      };
+    },
+    "schedule-runner": () => ({
+      clientFailures: [
+        [
+          "a schedule that is no longer there (cancelled with its flag, or never was)",
+          async (invoke) =>
+            assert.deepEqual(await invoke({ scheduleId: "00000000-0000-4000-8000-000000000000", flagName: "exists" }), {
+              outcome: "skipped",
+              reason: "no such schedule",
+            }),
+        ],
+      ],
+      // Thrown: EventBridge Scheduler retries it, then dead-letters it.
+      fault: { env: noDynamo, event: { scheduleId: "00000000-0000-4000-8000-000000000000", flagName: "exists" } },
+    }),
     "audit-transform": () => ({
       clientFailures: [
         [

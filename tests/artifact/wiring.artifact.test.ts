@@ -14,12 +14,16 @@ import { logsFirehoseData, restAccessLogLine, restRequest } from "../support/acc
 import { type ServiceCall, serviceCalls } from "../support/serviceCalls";
 import { startFakeEventServices } from "../support/fakeEvents";
 import { startFakeSsm } from "../support/fakeSsm";
+import { ensureProgramSchedulesTable, startFakeScheduler } from "../support/fakeScheduler";
 import { captureStreamRecords } from "../support/streamRecords";
 import { deliveryRecord, newSecret, startWebhookReceiver, TEST_WEBHOOKS } from "../support/webhooks";
 import { ADMIN_TOKEN, READ_TOKEN, TEST_TOKENS } from "../support/tokens";
 
 const FUNCTION = "aws:lambda/function:Function";
 const PREFIX = "feature-flags-dev-";
+/** A flag whose schedule EventBridge Scheduler's stand-in refuses to create. */
+const UNARMABLE = "ruled";
+const NO_SUCH_SCHEDULE = "00000000-0000-4000-8000-000000000000";
 
 /**
  * Granted actions that no recorded or declared call exercises, each with why it stays. The test
@@ -45,6 +49,7 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
   const failures: string[] = [];
   const savedEnv = { ...process.env };
   const stops: Array<() => Promise<unknown>> = [];
+  let stopScheduler: (() => Promise<unknown>) | undefined;
 
   before(async function () {
     this.timeout(300_000);
@@ -57,6 +62,12 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
       connections: ["live-1", "gone-1"],
       gone: ["gone-1", "gone-2", "gone-3", "gone-4"],
     });
+    // EventBridge Scheduler's stand-in (it refuses schedules of UNARMABLE), and the schedules table.
+    const scheduler = await startFakeScheduler({ refuseFlag: UNARMABLE });
+    stopScheduler = scheduler.stop;
+    process.env.AWS_ENDPOINT_URL_SCHEDULER = scheduler.endpoint;
+    await ensureProgramSchedulesTable(resources);
+    const scheduled = { toApply: "", toCancel: "", toCancelOnDelete: "" };
     // Real stream records: a create, for the fan-out and the audit processor.
     const [created] = await captureStreamRecords(1, (store) =>
       store.create({ flagName: "wired", value: true }, "admin").then(() => undefined),
@@ -128,6 +139,33 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
         const put = { method: "PUT", resource: "/flags/{flagName}", params: { flagName: "wired" }, body: { value: 2 } };
         await ok(200)(invoke(proxyEvent(put)));
       },
+      schedules: async (invoke) => {
+        const at = new Date(Date.now() + 3_600_000).toISOString();
+        const create = async (flagName: string, expected: number) => {
+          const event = proxyEvent({
+            method: "POST",
+            resource: "/flags/{flagName}/schedules",
+            params: { flagName },
+            body: { at, change: { value: 3 } },
+          });
+          const result = (await invoke(event)) as { statusCode: number; body: string };
+          assert.equal(result.statusCode, expected, result.body);
+          return (JSON.parse(result.body) as { id: string }).id;
+        };
+        // Created (PutItem, CreateSchedule passing the target role); one EventBridge refuses is
+        // taken back (DeleteItem).
+        scheduled.toApply = await create("wired", 201);
+        scheduled.toCancel = await create("wired", 201);
+        scheduled.toCancelOnDelete = await create("wired", 201);
+        await create(UNARMABLE, 500);
+      },
+      "schedule-runner": async (invoke) => {
+        // As EventBridge Scheduler invokes it: the schedule, then the flag's update transaction.
+        assert.deepEqual(await invoke({ scheduleId: scheduled.toApply, flagName: "wired" }), {
+          outcome: "applied",
+          version: 3,
+        });
+      },
       read: async (invoke) => {
         await ok(200)(invoke(proxyEvent({ method: "GET", resource: "/flags" })));
         await ok(200)(
@@ -146,6 +184,18 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
           invoke(proxyEvent({ method: "GET", resource: "/flags/{flagName}/history", params: { flagName } }));
         await ok(200)(history("wired"));
         await ok(404)(history("never-was"));
+        // A flag's schedules (Query), one of them (GetItem); an unknown one of a flag that never was.
+        const schedules = (flagName: string, id?: string) =>
+          invoke(
+            proxyEvent(
+              id === undefined
+                ? { method: "GET", resource: "/flags/{flagName}/schedules", params: { flagName } }
+                : { method: "GET", resource: "/flags/{flagName}/schedules/{id}", params: { flagName, id } },
+            ),
+          );
+        await ok(200)(schedules("wired"));
+        await ok(200)(schedules("wired", scheduled.toApply));
+        await ok(404)(schedules("never-was", NO_SUCH_SCHEDULE));
       },
       ofrep: async (invoke) => {
         const context = { targetingKey: "user-1" };
@@ -262,9 +312,23 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
       delete: async (invoke) => {
         // The deletion switch, read as DELETE reads it (ssm:GetParameter).
         await ok(200)(invoke(proxyEvent({ method: "GET", resource: "/settings" })));
+        // A schedule cancelled (UpdateItem, DeleteSchedule); an unknown one (GetItem: is the flag there?).
+        const cancel = (id: string) =>
+          invoke(
+            proxyEvent({
+              method: "DELETE",
+              resource: "/flags/{flagName}/schedules/{id}",
+              params: { flagName: "wired", id },
+            }),
+          );
+        await ok(204)(cancel(scheduled.toCancel));
+        await ok(404)(cancel(NO_SUCH_SCHEDULE));
+        assert.deepEqual(scheduler.deleted, [scheduled.toCancel]);
         for (const flagName of ["wired", "ruled"]) {
           await ok(204)(invoke(proxyEvent({ method: "DELETE", resource: "/flags/{flagName}", params: { flagName } })));
         }
+        // Deleting "wired" cancelled its pending schedule (Query, UpdateItem) and deleted its EventBridge schedule.
+        assert.ok(scheduler.deleted.includes(scheduled.toCancelOnDelete), "the deleted flag's schedule is gone");
       },
     };
     const order = Object.keys(drivers);
@@ -296,8 +360,9 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
     }
   });
 
-  after(() => {
+  after(async () => {
     process.env = savedEnv;
+    await stopScheduler?.();
   });
 
   it("drives the artifact of every function in the program (a new function needs a driver here)", () => {

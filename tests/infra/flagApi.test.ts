@@ -7,7 +7,7 @@ import { ofType, type RecordedResource, runProgram, single } from "../support/pu
 const FUNCTION = "aws:lambda/function:Function";
 const WEB_ACL = "aws:wafv2/webAcl:WebAcl";
 const PARAMETER = "aws:ssm/parameter:Parameter";
-const FLAG_FUNCTIONS = ["-read", "-write", "-delete", "-ofrep", "-events"];
+const FLAG_FUNCTIONS = ["-read", "-write", "-delete", "-ofrep", "-events", "-schedules"];
 const OFREP = "/dev/ofrep/v1/evaluate/flags";
 /** An address that has sent `count` requests to `path` in the last minute. */
 const flooded = (path: string, count: number) => ({ [path]: count });
@@ -316,11 +316,16 @@ describe("FlagApi (Pulumi mocks)", () => {
       });
       const history = single(resources, "aws:dynamodb/table:Table", "-history");
       const historyArn = `arn:aws:dynamodb:eu-west-1:123456789012:table/${history.name}`;
+      const schedules = single(resources, "aws:dynamodb/table:Table", "-schedules");
+      const schedulesArn = `arn:aws:dynamodb:eu-west-1:123456789012:table/${schedules.name}`;
+      const group = single(resources, "aws:scheduler/scheduleGroup:ScheduleGroup");
+      const groupSchedules = `arn:aws:scheduler:eu-west-1:123456789012:schedule/${group.inputs.name}/*`;
       assert.deepEqual(grants("-read"), [
         dynamo(["GetItem", "Scan"], tableArn),
         dynamo(["UpdateItem"], tableArn),
         dynamo(["GetItem", "Scan"], evaluatorsArn),
         dynamo(["Query"], historyArn),
+        dynamo(["GetItem", "Query"], schedulesArn),
       ]);
       assert.deepEqual(grants("-write"), [
         dynamo(["GetItem", "PutItem", "UpdateItem"], tableArn),
@@ -335,6 +340,24 @@ describe("FlagApi (Pulumi mocks)", () => {
           actions: ["ssm:GetParameter"],
           resources: [`arn:aws:ssm:eu-west-1:123456789012:parameter${parameter.inputs.name}`],
         },
+        // Cancelling schedules (a deleted flag's too) and deleting their EventBridge schedules.
+        dynamo(["Query", "UpdateItem"], schedulesArn),
+        dynamo(["GetItem"], tableArn),
+        { actions: ["scheduler:DeleteSchedule"], resources: [groupSchedules] },
+      ]);
+      // Creating schedules: the only function that may create EventBridge schedules and pass their role.
+      assert.deepEqual(grants("-schedules"), [
+        dynamo(["GetItem"], tableArn),
+        dynamo(["DeleteItem", "PutItem"], schedulesArn),
+        { actions: ["scheduler:CreateSchedule"], resources: [groupSchedules] },
+        { actions: ["iam:PassRole"], resources: ["arn:aws:iam::123456789012:role/feature-flags-dev-scheduler-role"] },
+      ]);
+      // The runner: the flag's update transaction, and the schedule's own record.
+      assert.deepEqual(grants("-schedule-runner"), [
+        dynamo(["GetItem", "UpdateItem"], tableArn),
+        dynamo(["UpdateItem"], evaluatorsArn),
+        dynamo(["PutItem"], historyArn),
+        dynamo(["GetItem", "UpdateItem"], schedulesArn),
       ]);
       // A token's record by id: the tokens table's byId index only.
       const tokens = single(resources, "aws:dynamodb/table:Table", "-tokens");

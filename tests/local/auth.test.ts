@@ -76,14 +76,24 @@ describe("auth matrix: every REST route × every kind of caller (local runtime)"
         const name = `m-${++counter}`;
         await admin("POST", "/flags", { body: { flagName: name, value: 1 } });
         await admin("PUT", `/evaluators/${name}`, { body: { expression: { "==": [1, 1] } } });
-        const path = route.resource.replace(/\{(flagName|name)\}/, name).replace("{key}", "ofrep-target");
+        // A schedule of the flag, for the routes naming one (pending, an hour ahead).
+        const at = new Date(Date.now() + 3_600_000).toISOString();
+        const schedule = route.resource.includes("{id}")
+          ? (await admin("POST", `/flags/${name}/schedules`, { body: { at, change: { value: 3 } } })).body.id
+          : "";
+        const path = route.resource
+          .replace(/\{(flagName|name)\}/, name)
+          .replace("{key}", "ofrep-target")
+          .replace("{id}", schedule);
         const body = route.resource.startsWith("/ofrep/")
           ? { context: { targetingKey: "user-1" } }
           : route.resource.startsWith("/evaluators/")
             ? { expression: { "==": [2, 2] } }
-            : route.method === "POST"
-              ? { flagName: `${name}-new`, value: 1 }
-              : { value: 2 };
+            : route.resource.endsWith("/schedules")
+              ? { at, change: { value: 3 } }
+              : route.method === "POST"
+                ? { flagName: `${name}-new`, value: 1 }
+                : { value: 2 };
         const result = await callerClient(caller)(route.method, path, {
           body: route.method === "GET" || route.method === "DELETE" ? undefined : body,
         });
@@ -99,6 +109,12 @@ describe("auth matrix: every REST route × every kind of caller (local runtime)"
         assert.equal(stored.body.version, 1);
         assert.equal((await admin("GET", `/flags/${name}-new`)).status, 404);
         assert.deepEqual((await admin("GET", `/evaluators/${name}`)).body.expression, { "==": [1, 1] });
+        // No schedule was made or cancelled.
+        const schedules = (await admin("GET", `/flags/${name}/schedules`)).body.schedules;
+        assert.deepEqual(
+          schedules.map((s: { id: string; status: string }) => [s.id, s.status]),
+          schedule === "" ? [] : [[schedule, "pending"]],
+        );
       });
     }
   }

@@ -183,7 +183,37 @@ export function toIamRequests(call: WireCall): Array<Omit<IamRequest, "principal
     }
     return [dynamoItemRequest(operation, body, call.substitutions)];
   }
+  const scheduler = schedulerRequests(call);
+  if (scheduler !== undefined) return scheduler;
   return [toIamRequest(call)];
+}
+
+/**
+ * EventBridge Scheduler (REST-JSON: `POST`/`DELETE /schedules/{Name}`, the group in the body or
+ * `?groupName=`), authorized on the schedule's ARN in its group. CreateSchedule hands the schedule
+ * its target's role: that is an `iam:PassRole` of the role to `scheduler.amazonaws.com` too.
+ */
+function schedulerRequests(call: WireCall): Array<Omit<IamRequest, "principal">> | undefined {
+  const url = new URL(call.url);
+  const schedule = /^\/schedules\/([^/]+)$/.exec(url.pathname);
+  if (schedule === null || call.headers["x-amz-target"] !== undefined) return undefined;
+  const body = call.body === "" ? {} : (JSON.parse(call.body) as { GroupName?: string; Target?: { RoleArn?: string } });
+  const name = decodeURIComponent(schedule[1]);
+  const group = body.GroupName ?? url.searchParams.get("groupName") ?? "default";
+  const resource = `arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule/${group}/${name}`;
+  const action = { POST: "CreateSchedule", DELETE: "DeleteSchedule", GET: "GetSchedule", PUT: "UpdateSchedule" }[
+    call.method
+  ];
+  assert.ok(action, `${call.functionName} sent ${call.method} ${url.pathname} to EventBridge Scheduler`);
+  const requests: Array<Omit<IamRequest, "principal">> = [{ action: `scheduler:${action}`, resource }];
+  if (body.Target?.RoleArn !== undefined) {
+    requests.push({
+      action: "iam:PassRole",
+      resource: body.Target.RoleArn,
+      context: { "iam:PassedToService": "scheduler.amazonaws.com" },
+    });
+  }
+  return requests;
 }
 
 /** The single IAM action and resource of a request to SSM, EventBridge, SQS, Lambda or the Management API. */

@@ -469,6 +469,55 @@ export function configCalls(resources: RecordedResource[]): ServiceCall[] {
   return calls;
 }
 
+/**
+ * EventBridge Scheduler running a schedule the API function creates: it assumes the target role
+ * the function passes (for this stack's schedule group only), invokes the runner with it and
+ * dead-letters with it; the role reaches nothing else, and the function can pass it to no other service.
+ */
+export function schedulerCalls(resources: RecordedResource[]): ServiceCall[] {
+  return ofType(resources, "aws:lambda/function:Function")
+    .filter((fn) => fn.inputs.environment?.variables?.SCHEDULE_ROLE_ARN !== undefined)
+    .flatMap((fn) => {
+      const env = fn.inputs.environment.variables as Record<string, string>;
+      const role = roleNamed(resources, env.SCHEDULE_ROLE_ARN);
+      const groupArn = `arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule-group/${env.SCHEDULE_GROUP_NAME}`;
+      const call = asRole(`EventBridge Scheduler runs a schedule of ${fn.name}`, resources, role);
+      const passes = asRole(`${fn.name} creates a schedule`, resources, roleNamed(resources, fn.inputs.role));
+      return [
+        ...assumes(`EventBridge Scheduler runs a schedule of ${fn.name}`, "scheduler.amazonaws.com", role, groupArn),
+        {
+          what: `another schedule group of the account cannot use ${role.name}`,
+          request: {
+            principal: "scheduler.amazonaws.com",
+            action: "sts:AssumeRole",
+            resource: roleArn(role.name),
+            context: {
+              "aws:SourceAccount": ACCOUNT,
+              "aws:SourceArn": `arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule-group/someone-elses-group`,
+            },
+          },
+          resource: trustPolicy(role),
+          allowed: false,
+        },
+        call("lambda:InvokeFunction", env.SCHEDULE_TARGET_ARN),
+        call("sqs:SendMessage", env.SCHEDULE_DEAD_LETTER_ARN),
+        call("lambda:InvokeFunction", fnArn("someone-elses-function"), { allowed: false }),
+        // The target role goes to EventBridge Scheduler only, and no other role goes anywhere.
+        passes("iam:PassRole", env.SCHEDULE_ROLE_ARN, {
+          context: { "iam:PassedToService": "lambda.amazonaws.com" },
+          allowed: false,
+        }),
+        passes("iam:PassRole", roleArn("someone-elses-role"), {
+          context: { "iam:PassedToService": "scheduler.amazonaws.com" },
+          allowed: false,
+        }),
+        passes("scheduler:CreateSchedule", `arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule/default/any`, {
+          allowed: false,
+        }),
+      ];
+    });
+}
+
 /** Everything AWS services do for the program, as data. */
 /**
  * API Gateway reading the web console's files from S3 with its role (the console routes'
@@ -512,5 +561,6 @@ export function serviceCalls(resources: RecordedResource[]): ServiceCall[] {
     ...apiGatewayCalls(resources),
     ...alarmPublishCalls(resources),
     ...configCalls(resources),
+    ...schedulerCalls(resources),
   ];
 }
