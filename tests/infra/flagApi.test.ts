@@ -19,7 +19,7 @@ const headerCount = (resources: RecordedResource[]) =>
     0,
   );
 const flagFunctions = (resources: RecordedResource[]) =>
-  ofType(resources, FUNCTION).filter((fn) => FLAG_FUNCTIONS.some((suffix) => fn.name.endsWith(suffix)));
+  ofType(resources, FUNCTION).filter((fn) => FLAG_FUNCTIONS.some((suffix) => fn.name === `feature-flags-dev${suffix}`));
 
 describe("FlagApi (Pulumi mocks)", () => {
   let resources: RecordedResource[];
@@ -113,7 +113,7 @@ describe("FlagApi (Pulumi mocks)", () => {
 
     it("streams the OFREP event stream: InvokeWithResponseStream, STREAM transfer, 15 minutes; its preflight is buffered", () => {
       const paths = spec().paths;
-      const events = single(resources, FUNCTION, "-events");
+      const events = single(resources, FUNCTION, "-dev-events");
       const integration = paths["/ofrep/v1/events"].get["x-amazon-apigateway-integration"];
       assert.equal(
         integration.uri,
@@ -274,7 +274,7 @@ describe("FlagApi (Pulumi mocks)", () => {
     });
 
     it("give the event-stream function 15 minutes, and reserve (so cap) its concurrency at 100", () => {
-      const events = single(resources, FUNCTION, "-events");
+      const events = single(resources, FUNCTION, "-dev-events");
       assert.equal(events.inputs.timeout, 900);
       assert.equal(events.inputs.reservedConcurrentExecutions, 100);
       assert.equal(events.inputs.memorySize, 256);
@@ -371,7 +371,7 @@ describe("FlagApi (Pulumi mocks)", () => {
         dynamo(["UpdateItem"], tableArn),
         readTokens,
       ]);
-      assert.deepEqual(grants("-events"), [
+      assert.deepEqual(grants("-dev-events"), [
         dynamo(["Scan"], tableArn),
         dynamo(["GetItem", "Scan"], evaluatorsArn),
         readTokens,
@@ -615,7 +615,7 @@ describe("rate limit configuration (Pulumi mocks)", () => {
 describe("eventStreamConcurrency configuration (Pulumi mocks)", () => {
   it("reserves the OFREP event-stream function's concurrency from the stack's eventStreamConcurrency", async () => {
     const resources = await runProgram({ eventStreamConcurrency: "250" });
-    assert.equal(single(resources, FUNCTION, "-events").inputs.reservedConcurrentExecutions, 250);
+    assert.equal(single(resources, FUNCTION, "-dev-events").inputs.reservedConcurrentExecutions, 250);
   });
 
   it("refuses a concurrency below 1, naming the setting", async () => {
