@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { createHash } from "node:crypto";
 import { deflateRawSync } from "node:zlib";
 import { recordInvocation } from "./awsCalls";
 import { assertCallsAllowed, type PolicyStatement, roleNamed, roleStatements } from "./iam";
@@ -75,9 +76,35 @@ export async function unpack(
   return { indexPath: path.join(taskDir, "__index.js"), entries: Object.keys(assets), bytes, deflatedBytes };
 }
 
+/** Archives unpacked so far in this test process, by their content. */
+const unpacked = new Map<string, Promise<UnpackedArchive>>();
+
+/**
+ * `unpack` once per archive content: suites share one directory per function's code (a loaded
+ * handler is a fresh module either way, see `loadHandler`). Nothing writes into it afterwards.
+ */
+async function unpackShared(
+  assets: Record<string, { text?: Promise<string>; path?: Promise<string> | string }>,
+): Promise<UnpackedArchive> {
+  const hash = createHash("sha256");
+  for (const [entry, asset] of Object.entries(assets)) {
+    const content = asset.text !== undefined ? `text:${await asset.text}` : `path:${await asset.path}`;
+    hash.update(`${entry}\0${content.length}\0${content}`);
+  }
+  const key = hash.digest("hex");
+  let archive = unpacked.get(key);
+  if (archive === undefined) {
+    archive = unpack(assets);
+    unpacked.set(key, archive);
+    archive.catch(() => unpacked.delete(key));
+  }
+  const { entries, ...rest } = await archive;
+  return { ...rest, entries: [...entries] };
+}
+
 /** Unpacks a mocked `aws:lambda/function:Function`'s code archive, with its role from the program. */
 export async function materialize(fn: RecordedResource): Promise<MaterializedArtifact> {
-  const archive = await unpack(await fn.inputs.code.assets);
+  const archive = await unpackShared(await fn.inputs.code.assets);
   const program = programOf(fn);
   const role = roleNamed(program, fn.inputs.role);
   return {

@@ -1,5 +1,6 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { cacheFunctionParsing, cacheTranspilation } from "./programCaches";
 
 export const PROJECT = "feature-flags";
 export const STACK = "dev";
@@ -81,11 +82,51 @@ export function programOf(resource: RecordedResource): RecordedResource[] {
   return program;
 }
 
+/** Every run's result by its configuration (see `runProgram`). */
+const runs = new Map<string, Promise<readonly RecordedResource[]>>();
+/** The last run started: runs share Pulumi's global runtime state, so they go one at a time. */
+let lastRun: Promise<unknown> = Promise.resolve();
+
 /**
  * Runs the Pulumi program (`index.ts`) under mocks with the given stack config and returns every
  * resource it registered, once all of them have been.
+ *
+ * A program run costs seconds (serializing and bundling every function), and many suites run the
+ * same configuration, so each configuration runs once per test process: later calls get the same
+ * resources, deeply frozen (a test that changed one would change it for every other suite), in
+ * an array of their own. A run that failed is not kept: the next call runs the program again.
  */
-export async function runProgram(config: Record<string, string> = {}): Promise<RecordedResource[]> {
+export function runProgram(config: Record<string, string> = {}): Promise<RecordedResource[]> {
+  const key = JSON.stringify(Object.entries(config).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  let run = runs.get(key);
+  if (run === undefined) {
+    run = lastRun.then(() => runProgramOnce(config)).then(freezeProgram);
+    lastRun = run.catch(() => undefined);
+    runs.set(key, run);
+    run.catch(() => runs.delete(key));
+  }
+  return run.then((resources) => [...resources]);
+}
+
+/** Freezes plain objects and arrays, deeply; class instances (assets, promises) stay as they are. */
+function deepFreeze(value: unknown): void {
+  if (typeof value !== "object" || value === null || Object.isFrozen(value)) return;
+  const proto = Object.getPrototypeOf(value);
+  if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) return;
+  Object.freeze(value);
+  for (const child of Object.values(value)) deepFreeze(child);
+}
+
+function freezeProgram(resources: RecordedResource[]): readonly RecordedResource[] {
+  const program = Object.freeze([...resources]);
+  for (const resource of program) {
+    deepFreeze(resource);
+    programs.set(resource, program as RecordedResource[]);
+  }
+  return program;
+}
+
+async function runProgramOnce(config: Record<string, string>): Promise<RecordedResource[]> {
   const resources: RecordedResource[] = [];
   const registered: Array<Promise<void>> = [];
   pulumi.runtime.setAllConfig(
@@ -117,6 +158,8 @@ export async function runProgram(config: Record<string, string> = {}): Promise<R
   // ServiceFunction registry must not carry functions over from an earlier run).
   const programPath = path.resolve(__dirname, "../../index.ts");
   const componentsDir = path.resolve(__dirname, "../../components");
+  cacheTranspilation([programPath, componentsDir]);
+  cacheFunctionParsing();
   for (const key of Object.keys(require.cache)) {
     if (key === require.resolve(programPath) || key.startsWith(componentsDir)) delete require.cache[key];
   }
@@ -142,7 +185,6 @@ export async function runProgram(config: Record<string, string> = {}): Promise<R
   } finally {
     errors.prepareStackTrace = mapped;
   }
-  for (const resource of resources) programs.set(resource, resources);
   return resources;
 }
 
