@@ -95,7 +95,7 @@ export class ChangeEvents extends pulumi.ComponentResource {
     const deliveries = webhooks.length === 0 ? undefined : this.createDelivery(name, args, webhooks, logRetentionDays);
 
     const enrichment = new ServiceFunction(
-      `${name}-change-events`,
+      `${name}-change-publisher`,
       {
         description: "Puts every flag and evaluator change on EventBridge and queues its webhook deliveries",
         callbackFactory: changeEventsEntrypoint,

@@ -397,7 +397,7 @@ describe("What reaches the alarms: client failures never match a function's erro
         },
       },
     }),
-    "change-events": () => ({
+    "change-publisher": () => ({
       env: { AWS_ENDPOINT_URL_EVENTBRIDGE: events.endpoint, AWS_ENDPOINT_URL_SQS: events.endpoint },
       clientFailures: [
         [

@@ -140,6 +140,7 @@ describe("REST authorizer artifact (serialized __index.js, tokens from the token
       POWERTOOLS_LOG_LEVEL: "DEBUG",
       FLAGS_TABLE_NAME: "no-such-table",
       EVALUATORS_TABLE_NAME: "no-such-table-evaluators",
+      SCHEDULES_TABLE_NAME: "no-such-table-schedules",
       AWS_ENDPOINT_URL_DYNAMODB: "http://127.0.0.1:9",
     });
     const { output } = await captureOutput(async () => {

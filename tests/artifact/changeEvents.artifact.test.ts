@@ -65,7 +65,7 @@ describe("Change events, the deployed code: stream records → EventBridge and S
         ofType(resources, "aws:lambda/function:Function").find((fn) => fn.name.endsWith(suffix)) ??
           assert.fail(`no function ${suffix}`),
       );
-    enrich = harness.load(await artifact("-change-events"), {
+    enrich = harness.load(await artifact("-change-publisher"), {
       AWS_ENDPOINT_URL_EVENTBRIDGE: services.endpoint,
       AWS_ENDPOINT_URL_SQS: services.endpoint,
     }) as Handler;

@@ -1,3 +1,4 @@
+import { schedulesTableFor } from "../../handlers/schedules/model";
 import * as fs from "node:fs";
 import { isBuiltin } from "node:module";
 import { strict as assert } from "node:assert";
@@ -44,6 +45,9 @@ describe("FlagApi Lambda artifacts (serialized __index.js against DynamoDB Local
       FLAGS_TABLE_NAME: tableName,
       EVALUATORS_TABLE_NAME: evaluatorsTableFor(tableName),
       HISTORY_TABLE_NAME: historyTableFor(tableName),
+      SCHEDULES_TABLE_NAME: schedulesTableFor(tableName),
+      // The delete function cancels a deleted flag's schedules (none here) in this group.
+      SCHEDULE_GROUP_NAME: "artifact-schedules",
       ALLOW_FLAG_DELETION_PARAMETER: PARAMETER,
     };
   });

@@ -1,3 +1,4 @@
+import { schedulesTableFor } from "../../handlers/schedules/model";
 import { strict as assert } from "node:assert";
 import { DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
@@ -46,6 +47,9 @@ describe("History and settings in the FlagApi Lambda artifacts (serialized __ind
       FLAGS_TABLE_NAME: tableName,
       EVALUATORS_TABLE_NAME: evaluatorsTableFor(tableName),
       HISTORY_TABLE_NAME: historyTable,
+      SCHEDULES_TABLE_NAME: schedulesTableFor(tableName),
+      // The delete function cancels a deleted flag's schedules (none here) in this group.
+      SCHEDULE_GROUP_NAME: "artifact-schedules",
       ALLOW_FLAG_DELETION_PARAMETER: PARAMETER,
     };
   });

@@ -284,7 +284,7 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
           [["read", "wired", "reader", null]],
         );
       },
-      "change-events": async (_invoke, reload) => {
+      "change-publisher": async (_invoke, reload) => {
         // As the audit Pipes' enrichment: a flag's and an evaluator's change, handed back unchanged.
         const enrich = reload({
           AWS_ENDPOINT_URL_EVENTBRIDGE: eventServices.endpoint,

@@ -21,7 +21,7 @@ describe("ChangeEvents (Pulumi mocks)", () => {
     });
 
     it("runs the publisher as both audit Pipes' enrichment, granted to invoke exactly it", () => {
-      const publisher = functionNamed(resources, "-change-events");
+      const publisher = functionNamed(resources, "-change-publisher");
       const arn = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${publisher.name}`;
       const pipes = ofType(resources, "aws:pipes/pipe:Pipe");
       assert.equal(pipes.length, 2);
@@ -38,7 +38,7 @@ describe("ChangeEvents (Pulumi mocks)", () => {
     });
 
     it("puts events on the configured bus only, and queues deliveries on its FIFO queue only", () => {
-      const publisher = functionNamed(resources, "-change-events");
+      const publisher = functionNamed(resources, "-change-publisher");
       const queue = ofType(resources, QUEUE).find((q) => q.inputs.fifoQueue === true && q.inputs.redrivePolicy);
       assert.ok(queue, "a FIFO delivery queue with a redrive policy");
       assert.deepEqual(dataGrants(policyOf(resources, publisher)), [
@@ -101,7 +101,7 @@ describe("ChangeEvents (Pulumi mocks)", () => {
         alarms.some((a) => a.inputs.namespace === "AWS/SQS" && a.inputs.dimensions?.QueueName === dlq.name),
         "an alarm on the dead-letter queue",
       );
-      for (const fn of [delivery, functionNamed(resources, "-change-events")]) {
+      for (const fn of [delivery, functionNamed(resources, "-change-publisher")]) {
         assert.ok(
           alarms.some((a) => a.inputs.dimensions?.FunctionName === fn.name && a.inputs.metricName === "Errors"),
           `an Errors alarm for ${fn.name}`,
@@ -117,7 +117,7 @@ describe("ChangeEvents (Pulumi mocks)", () => {
     });
 
     it("puts events on the account's default bus, with no delivery queue, function or parameter", () => {
-      const publisher = functionNamed(resources, "-change-events");
+      const publisher = functionNamed(resources, "-change-publisher");
       assert.deepEqual(dataGrants(policyOf(resources, publisher)), [
         { actions: ["events:PutEvents"], resources: [`arn:aws:events:${REGION}:${ACCOUNT}:event-bus/default`] },
       ]);

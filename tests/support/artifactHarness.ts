@@ -1,3 +1,4 @@
+import { schedulesTableFor } from "../../handlers/schedules/model";
 import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { toTokenRecords } from "../../handlers/auth/tokens";
 import { evaluatorsTableFor } from "../../handlers/evaluators/table";
@@ -56,6 +57,7 @@ export async function startArtifactHarness(resources: RecordedResource[], option
     FLAGS_TABLE_NAME: flagsTable,
     EVALUATORS_TABLE_NAME: evaluatorsTableFor(flagsTable),
     HISTORY_TABLE_NAME: historyTableFor(flagsTable),
+    SCHEDULES_TABLE_NAME: schedulesTableFor(flagsTable),
     CONNECTIONS_TABLE_NAME: connectionsTable,
     TOKENS_TABLE_NAME: tokensTable,
     WEBSOCKET_ENDPOINT: management.endpoint,
