@@ -15,7 +15,6 @@ import { performance } from "node:perf_hooks";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { DynamoDBRecord } from "aws-lambda";
-import { REST_ACCESS_LOG_FORMAT } from "../components/accessLogs";
 import { toTokenRecords } from "../handlers/auth/tokens";
 import { evaluatorsTableFor, FLAG_SET_KEY } from "../handlers/evaluators/table";
 import { historyTableFor } from "../handlers/flags/history";
@@ -30,6 +29,7 @@ import { startFakeManagementApi } from "../tests/support/fakeManagementApi";
 import { startFakeSsm } from "../tests/support/fakeSsm";
 import { installAwsLambdaGlobal } from "../tests/support/lambdaStreaming";
 import { proxyEvent } from "../tests/support/proxyEvents";
+import { restAccessLogLine, TYPICAL_READ } from "../tests/support/accessLogEvents";
 import { type RecordedResource, runProgram } from "../tests/support/pulumiMocks";
 import { createTokensTable } from "../tests/support/tokenTable";
 import { TEST_TOKENS } from "../tests/support/tokens";
@@ -122,24 +122,7 @@ async function loggedLines(invoke: () => Promise<unknown>): Promise<number[]> {
 }
 
 /** The REST access log line (components/accessLogs.ts) with typical values in place. */
-export function sampleAccessLogLine(): string {
-  const values: Record<string, string> = {
-    requestId: "5f0c7d8e-1a2b-4c3d-9e8f-0a1b2c3d4e5f",
-    xrayTraceId: "Root=1-6751f2a3-0123456789abcdef01234567",
-    requestTimeEpoch: "1764979200123",
-    "identity.sourceIp": "203.0.113.42",
-    "authorizer.principalId": "web-frontend",
-    httpMethod: "GET",
-    resourcePath: "/flags/{flagName}",
-    path: "/v1/flags/checkout-v2",
-    status: "200",
-    responseLatency: "23",
-    integrationLatency: "19",
-    responseLength: "412",
-    "error.responseType": "-",
-  };
-  return REST_ACCESS_LOG_FORMAT.replace(/\$context\.([A-Za-z.]+)/g, (_, name: string) => values[name] ?? "-");
-}
+export const sampleAccessLogLine = (): string => restAccessLogLine(TYPICAL_READ);
 
 /** 100 flags of the kinds users write (as bench/ofrep.ts), and one large one. */
 function flagDefinition(i: number): Record<string, unknown> {

@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { TYPICAL_READ } from "../support/accessLogEvents";
 import { ofType, type RecordedResource, runProgram, single } from "../support/pulumiMocks";
 
 const REST_STAGE = "aws:apigateway/stage:Stage";
@@ -187,21 +188,7 @@ describe("stage execution logging and tracing (Pulumi mocks)", () => {
 
   it("keeps a typical REST line short: every request pays for its bytes in CloudWatch Logs", async () => {
     const format: string = single(await runProgram(), REST_STAGE).inputs.accessLogSettings.format;
-    const typical: Record<string, string> = {
-      requestId: "5f0c7d8e-1a2b-4c3d-9e8f-0a1b2c3d4e5f",
-      xrayTraceId: "Root=1-6751f2a3-0123456789abcdef01234567",
-      requestTimeEpoch: "1764979200123",
-      "identity.sourceIp": "203.0.113.42",
-      "authorizer.principalId": "web-frontend",
-      httpMethod: "GET",
-      resourcePath: "/flags/{flagName}",
-      path: "/v1/flags/checkout-v2",
-      status: "200",
-      responseLatency: "23",
-      integrationLatency: "19",
-      responseLength: "412",
-    };
-    const line = JSON.stringify(substitute(format, (variable) => typical[variable] ?? "-"));
+    const line = JSON.stringify(substitute(format, (variable) => TYPICAL_READ[variable] ?? "-"));
     assert.ok(Buffer.byteLength(line) <= 360, `${Buffer.byteLength(line)} bytes: ${line}`);
   });
 });

@@ -9,6 +9,22 @@ export function restAccessLogLine(values: Record<string, string>): string {
   return REST_ACCESS_LOG_FORMAT.replace(/\$context\.([A-Za-z.]+)/g, (_, variable: string) => values[variable] ?? "-");
 }
 
+/** A typical successful read's values: what the cost bench prices and the size test bounds. */
+export const TYPICAL_READ: Readonly<Record<string, string>> = {
+  requestId: "5f0c7d8e-1a2b-4c3d-9e8f-0a1b2c3d4e5f",
+  xrayTraceId: "Root=1-6751f2a3-0123456789abcdef01234567",
+  requestTimeEpoch: "1764979200123",
+  "identity.sourceIp": "203.0.113.42",
+  "authorizer.principalId": "web-frontend",
+  httpMethod: "GET",
+  resourcePath: "/flags/{flagName}",
+  path: "/v1/flags/checkout-v2",
+  status: "200",
+  responseLatency: "23",
+  integrationLatency: "19",
+  responseLength: "412",
+};
+
 /** A successful or failed request's values, as the REST stage's variables name them. */
 export const restRequest = (
   method: string,
