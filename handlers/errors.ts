@@ -16,11 +16,17 @@ export const ERROR_STATUS = {
   EVALUATOR_NOT_FOUND: 404,
   /** Not in the contract's list; an unknown schedule of a flag is a 404 like an unknown flag. */
   SCHEDULE_NOT_FOUND: 404,
+  /** Not in the contract's list: the flag has never had a rollout (`GET /flags/{flagName}/rollout`). */
+  ROLLOUT_NOT_FOUND: 404,
   ROUTE_NOT_FOUND: 404,
   FLAG_EXISTS: 409,
   EVALUATOR_IN_USE: 409,
   /** The schedule already ran, failed or was cancelled: it can no longer be cancelled. */
   SCHEDULE_DONE: 409,
+  /** A rollout of the flag is running: the flag changes only through it (or its abort) until it ends. */
+  ROLLOUT_RUNNING: 409,
+  /** Not in the contract's list: an abort of a rollout that completed or was aborted already. */
+  ROLLOUT_NOT_RUNNING: 409,
   VERSION_CONFLICT: 412,
   /** The client did not send its request in time (ours: the contract lists no code for 408). */
   REQUEST_TIMEOUT: 408,

@@ -22,6 +22,12 @@ const SERVED = [
   { method: "POST", resource: "/flags/{flagName}/schedules", group: "schedules", scope: "write" },
   { method: "GET", resource: "/flags/{flagName}/schedules/{id}", group: "read", scope: "read" },
   { method: "DELETE", resource: "/flags/{flagName}/schedules/{id}", group: "delete", scope: "write" },
+  // Progressive rollouts (handlers/rollouts). Starting and aborting one write the flag, so they
+  // are the write function's (PUT for the same reason as above: its permission names `/flags/*`),
+  // which also arms and disarms the rollout's steps; reading one is the read function's.
+  { method: "GET", resource: "/flags/{flagName}/rollout", group: "read", scope: "read" },
+  { method: "PUT", resource: "/flags/{flagName}/rollout", group: "write", scope: "write" },
+  { method: "POST", resource: "/flags/{flagName}/rollout/abort", group: "write", scope: "write" },
   { method: "GET", resource: "/evaluators", group: "read", scope: "read" },
   { method: "GET", resource: "/evaluators/{name}", group: "read", scope: "read" },
   { method: "GET", resource: "/evaluators/{name}/history", group: "read", scope: "read" },

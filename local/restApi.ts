@@ -18,6 +18,8 @@ import { makeDynamoFlagSetSource, makeFlagSetCache } from "../handlers/ofrep/fla
 import { makeEvaluationRecorder } from "../handlers/ofrep/lastEvaluated";
 import { makeOfrepRoutes } from "../handlers/ofrep/routes";
 import { makeSettingsRoutes } from "../handlers/settings/routes";
+import { makeRolloutReadRoutes, makeRolloutWriteRoutes } from "../handlers/rollouts/routes";
+import { endFlagRollout, type Rollouts } from "../handlers/rollouts/service";
 import type { ScheduleClock } from "../handlers/schedules/clock";
 import {
   cancelFlagSchedules,
@@ -40,6 +42,8 @@ export interface RestApiOptions {
   eventStreamLimits?: Partial<LocalEventStreamLimits>;
   /** What arms scheduled changes (./schedules.ts), standing in for EventBridge Scheduler. */
   scheduleClock: ScheduleClock;
+  /** Rollouts, on the same clock. */
+  rollouts: Rollouts;
   /** Told of every successful `GET /flags/{flagName}`: the audit trail's `read` lines. */
   onRead?: (read: FlagRead) => void;
 }
@@ -101,12 +105,16 @@ export function serveRestApi(
       ...makeDeleteRoutes({
         store: stores.flags,
         isDeletionAllowed,
-        onDeleted: (flagName, actor) =>
-          cancelFlagSchedules({ schedules: stores.schedules, clock: options.scheduleClock }, flagName, actor),
+        onDeleted: async (flagName, actor) => {
+          await cancelFlagSchedules({ schedules: stores.schedules, clock: options.scheduleClock }, flagName, actor);
+          await endFlagRollout({ rollouts: stores.rollouts, clock: options.scheduleClock }, flagName, actor);
+        },
       }),
       ...makeScheduleReadRoutes({ schedules: stores.schedules }),
       ...makeScheduleCreateRoutes({ schedules: stores.schedules, clock: options.scheduleClock }),
       ...makeScheduleCancelRoutes({ schedules: stores.schedules, clock: options.scheduleClock }),
+      ...makeRolloutReadRoutes({ rollouts: stores.rollouts }),
+      ...makeRolloutWriteRoutes({ rollouts: options.rollouts }),
       ...makeSettingsRoutes({ isDeletionAllowed }),
       ...makeEvaluatorReadRoutes({
         store: stores.evaluators,

@@ -6,6 +6,8 @@ import type { AddressInfo } from "node:net";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { type TokenConfig, toTokenRecords } from "../handlers/auth/tokens";
 import type { WebhookConfig } from "../handlers/events/model";
+import { makeClockRunner } from "../handlers/rollouts/runner";
+import { makeRollouts } from "../handlers/rollouts/service";
 import { makeScheduleRunner } from "../handlers/schedules/runner";
 import { openAuditTrail } from "./audit";
 import { startConsumers } from "./consumers";
@@ -111,17 +113,31 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       options.auditDataDir === undefined ? undefined : openAuditTrail({ dataDir: options.auditDataDir, logger }),
     );
     if (auditTrail !== undefined) teardown.add(() => auditTrail.close());
-    // Scheduled changes: the runner the Lambda runs, on timers instead of EventBridge Scheduler.
+    // Scheduled changes and rollouts' steps: the runner the Lambda runs, on timers instead of
+    // EventBridge Scheduler. The clock calls the runner (and lists rollouts' steps) only once armed.
     const scheduleClock = makeLocalClock({
-      schedules: stores.schedules,
-      run: makeScheduleRunner({ flags: stores.flags, schedules: stores.schedules, logger }),
+      pending: async () => [...(await stores.schedules.allPending()), ...(await rollouts.pendingSteps())],
+      run: (event) => clockRunner(event),
       logger,
     });
     teardown.add(() => scheduleClock.stop());
+    const rollouts = makeRollouts({
+      flags: stores.flags,
+      rollouts: stores.rollouts,
+      clock: scheduleClock,
+      holdRoundingSeconds: 1,
+      logger,
+    });
+    const clockRunner = makeClockRunner({
+      schedule: makeScheduleRunner({ flags: stores.flags, schedules: stores.schedules, logger }),
+      rollouts,
+      logger,
+    });
     const rest = await step(() =>
       serveRestApi(gate.routes, stores, tokenRecords, dependency, logger, {
         ...options,
         scheduleClock,
+        rollouts,
         onRead: auditTrail?.read,
       }),
     );
@@ -132,7 +148,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     // WebSocket API's own step, so their $disconnect handlers run.
     teardown.add(() => stopAccepting(server));
     teardown.add(() => dependency.stopRestarting());
-    // Pending schedules from before this start: armed again, the ones that came due meanwhile run now.
+    // Pending schedules and rollout steps from before this start: armed again, the ones that came
+    // due meanwhile run now.
     await step(() => scheduleClock.resume());
     const { port } = server.address() as AddressInfo;
     gate.open();

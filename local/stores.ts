@@ -6,6 +6,7 @@ import { evaluatorsTableFor } from "../handlers/evaluators/table";
 import { historyTableFor } from "../handlers/flags/history";
 import { type FlagStore, makeFlagStore } from "../handlers/flags/store";
 import { type ConnectionStore, makeConnectionStore } from "../handlers/realtime/connections";
+import { makeRolloutStore, type RolloutStore } from "../handlers/rollouts/store";
 import { schedulesTableFor } from "../handlers/schedules/model";
 import { makeScheduleStore, type ScheduleStore } from "../handlers/schedules/store";
 import type { Dependency } from "./dependency";
@@ -20,6 +21,8 @@ export interface Stores {
   evaluators: EvaluatorStore;
   connections: ConnectionStore;
   schedules: ScheduleStore;
+  /** Rollouts, kept in the schedules table (handlers/rollouts/model.ts). */
+  rollouts: RolloutStore;
   tableName: string;
   connectionsTableName: string;
 }
@@ -54,6 +57,7 @@ export async function openStores(options: StoresOptions, dependency: Dependency,
     }),
     connections: makeConnectionStore({ doc, tableName: connectionsTableName }),
     schedules: makeScheduleStore({ doc, tableName: schedulesTableFor(tableName), flagsTableName: tableName }),
+    rollouts: makeRolloutStore({ doc, tableName: schedulesTableFor(tableName), flagsTableName: tableName }),
     tableName,
     connectionsTableName,
   };

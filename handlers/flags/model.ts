@@ -76,6 +76,12 @@ export interface FlagItem {
   historyBase?: number;
   /** What made this version other than a request (a schedule): its audit line's `via`. Absent on a plain write. */
   via?: ChangeVia;
+  /**
+   * The `startedAt` of the rollout running on this flag (handlers/rollouts), absent otherwise.
+   * While it is set, only that rollout's own writes change the flag: a PUT is 409 ROLLOUT_RUNNING.
+   * Never in the API's flag or its history.
+   */
+  rolloutStartedAt?: string;
 }
 
 /** The definition fields in the contract's order. */

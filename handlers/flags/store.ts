@@ -40,6 +40,12 @@ export interface UpdateOptions {
    * is thrown and nothing was written.
    */
   guard?: { item: (next: { version: number; at: string }) => TransactItem; failed: () => Error };
+  /**
+   * A rollout's own write (handlers/rollouts): the flag may carry this rollout's marker (and no
+   * other's), and keeps it (`hold: true`, a step) or loses it (the last step, an abort). Without
+   * this option a flag under a running rollout is refused with 409 ROLLOUT_RUNNING.
+   */
+  rollout?: { startedAt: string; hold: boolean };
 }
 
 export interface FlagPage {
@@ -221,11 +227,20 @@ export function makeFlagStore({
           const old = await readItem(flagName);
           if (old === undefined) throw flagNotFound(flagName);
           const version = Number(old.version);
+          if (old.rolloutStartedAt !== undefined && old.rolloutStartedAt !== options.rollout?.startedAt) {
+            throw serviceError(
+              "ROLLOUT_RUNNING",
+              `flag '${flagName}' is being rolled out (since ${old.rolloutStartedAt}); abort the rollout to change it`,
+            );
+          }
           if (expectedVersion !== undefined && version !== expectedVersion) {
             throw versionConflict(flagName, expectedVersion, version);
           }
           const at = now().toISOString();
           const next: FlagItem = { ...old, version: version + 1, updatedAt: at, updatedBy: actor };
+          // The rollout's marker: set (or kept) by its steps, gone with its last step or its abort.
+          delete next.rolloutStartedAt;
+          if (options.rollout?.hold === true) next.rolloutStartedAt = options.rollout.startedAt;
           // What made this version, for its audit line; a plain write carries none (never a stale one).
           delete next.via;
           if (options.via !== undefined) next.via = options.via;
@@ -243,7 +258,15 @@ export function makeFlagStore({
           // A change is no stamp: the stream record's new image must say so (./stamp.ts).
           const removes: string[] = [STAMP_ATTRIBUTE];
           const values: Record<string, unknown> = { ":next": version + 1, ":at": at, ":actor": actor, ":old": version };
-          for (const field of ["valueJson", "definitionJson", "refs", "description", "clientSide", "via"] as const) {
+          for (const field of [
+            "valueJson",
+            "definitionJson",
+            "refs",
+            "description",
+            "clientSide",
+            "via",
+            "rolloutStartedAt",
+          ] as const) {
             if (next[field] === undefined) {
               if (field !== "description" && field !== "clientSide") removes.push(field);
               continue;

@@ -4,12 +4,19 @@ import {
   DeleteScheduleCommand,
   type SchedulerClient,
 } from "@aws-sdk/client-scheduler";
+import type { RolloutStepEvent } from "../rollouts/model";
 import type { ScheduleRunEvent } from "./model";
 
-/** What runs a schedule's change at its time: EventBridge Scheduler on AWS, timers locally. */
+/** What the clock invokes the runner with: a schedule's change, or a rollout's next step. */
+export type ClockEvent = ScheduleRunEvent | RolloutStepEvent;
+
+/** What runs a schedule's change (or a rollout's step) at its time: EventBridge Scheduler on AWS, timers locally. */
 export interface ScheduleClock {
-  /** Arranges for the runner to be invoked with `{scheduleId, flagName}` at `at`. */
-  arm(schedule: { id: string; flagName: string; at: string }): Promise<void>;
+  /**
+   * Arranges for the runner to be invoked at `at` with `event`, by default a schedule's
+   * `{scheduleId: id, flagName}`. `id` names the arrangement (unique, at most 64 of [0-9a-zA-Z-_.]).
+   */
+  arm(schedule: { id: string; flagName: string; at: string; event?: ClockEvent }): Promise<void>;
   /** Undoes `arm`; nothing happens when it already ran or was never armed. */
   disarm(schedule: { id: string; flagName: string }): Promise<void>;
 }
@@ -30,7 +37,10 @@ export function atExpression(at: string, now: Date): string {
   return `at(${seconds})`;
 }
 
-/** The EventBridge Scheduler schedule of a schedule: its id, which is a UUID (36 of the 64 characters allowed). */
+/**
+ * The EventBridge Scheduler schedule of a schedule: its id, which is a UUID (36 of the 64
+ * characters allowed), or a rollout step's id (`rollout-<hash>-<step>`, handlers/rollouts/model.ts).
+ */
 export const eventBridgeScheduleName = (id: string): string => id;
 
 /**
@@ -84,8 +94,8 @@ export function makeEventBridgeClock({
   now = () => new Date(),
 }: EventBridgeClockDeps): ScheduleClock {
   return {
-    async arm({ id, flagName, at }) {
-      const input: ScheduleRunEvent = { scheduleId: id, flagName };
+    async arm({ id, flagName, at, event }) {
+      const input: ClockEvent = event ?? { scheduleId: id, flagName };
       try {
         await client.send(
           new CreateScheduleCommand({
@@ -95,7 +105,11 @@ export function makeEventBridgeClock({
             ScheduleExpressionTimezone: "UTC",
             FlexibleTimeWindow: { Mode: "OFF" },
             ActionAfterCompletion: "DELETE",
-            Description: `feature-flags: scheduled change of ${flagName}`.slice(0, 512),
+            Description:
+              `feature-flags: ${"rolloutStep" in input ? "rollout step" : "scheduled change"} of ${flagName}`.slice(
+                0,
+                512,
+              ),
             Target: {
               Arn: targetArn,
               RoleArn: roleArn,

@@ -11,6 +11,7 @@ import {
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { serviceError } from "../errors";
+import { ROLLOUT_ID } from "../rollouts/model";
 import { DONE_RETENTION_DAYS, type ScheduleItem } from "./model";
 
 type TransactItem = NonNullable<TransactWriteCommandInput["TransactItems"]>[number];
@@ -58,7 +59,8 @@ export function makeScheduleStore({ doc, tableName, flagsTableName, now = () => 
       items.push(...((page.Items ?? []) as ScheduleItem[]));
       startKey = page.LastEvaluatedKey;
     } while (startKey !== undefined);
-    return items;
+    // The flag's rollout shares the table (handlers/rollouts/model.ts): it is no schedule.
+    return items.filter((item) => item.id !== ROLLOUT_ID);
   };
 
   return {
