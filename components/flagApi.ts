@@ -304,7 +304,7 @@ export class FlagApi extends pulumi.ComponentResource {
           {
             ...common,
             description:
-              "GET /flags, GET /flags/{flagName}[/history|/schedules[/{id}]], GET /evaluators, GET /evaluators/{name}[/history], GET /health",
+              "GET /flags, GET /flags/{flagName}[/history|/schedules[/{id}]|/rollout], GET /evaluators, GET /evaluators/{name}[/history], GET /health",
             callbackFactory: flagReadsEntrypoint,
             environment: { ...environment, [ENV.schedulesTable]: schedules.table.name },
             // GetItem: a read of a flag, and a history with no entries tells a flag (or an
@@ -322,7 +322,7 @@ export class FlagApi extends pulumi.ComponentResource {
               allow(["Scan", "GetItem"], evaluators.arn),
               // Flags' and evaluators' histories (evaluators' under `$evaluator/<name>`).
               allow(["Query"], history.arn),
-              // A flag's schedules (Query), one schedule (GetItem).
+              // A flag's schedules (Query), one schedule or the flag's rollout (GetItem).
               allow(["Query", "GetItem"], schedules.table.arn),
             ],
           },
@@ -332,8 +332,10 @@ export class FlagApi extends pulumi.ComponentResource {
           `${name}-write`,
           {
             ...common,
-            description: "POST /flags, PUT /flags/{flagName}, PUT and DELETE /evaluators/{name}",
+            description:
+              "POST /flags, PUT /flags/{flagName}, PUT and DELETE /evaluators/{name}, PUT /flags/{flagName}/rollout and its abort",
             callbackFactory: flagWritesEntrypoint,
+            environment: { ...environment, ...schedules.armEnvironment },
             // Each write is a TransactWriteItems, which needs the actions of its items: the flag
             // (update reads it first), reference counts and the flag-set version, evaluators
             // (a delete first stamps who deletes, with UpdateItem).
@@ -345,6 +347,10 @@ export class FlagApi extends pulumi.ComponentResource {
               // Each change's entry, flags' and evaluators'; a create first queries where a
               // re-created name's history goes on.
               allow(["PutItem", "Query"], history.arn),
+              // A rollout: read, started (a Put in its first step's transaction), aborted (an
+              // Update in the abort's); its steps' EventBridge schedules armed and disarmed.
+              allow(["GetItem", "PutItem", "UpdateItem"], schedules.table.arn),
+              ...schedules.rolloutClockStatements,
             ],
           },
           { parent: this },
@@ -375,6 +381,9 @@ export class FlagApi extends pulumi.ComponentResource {
               // whether the flag is what is missing.
               allow(["Query", "UpdateItem"], schedules.table.arn),
               allow(["GetItem"], table.arn),
+              // A deleted flag's running rollout (GetItem) ends (UpdateItem) and its next step's
+              // schedule goes (DeleteSchedule, below).
+              allow(["GetItem"], schedules.table.arn),
               ...schedules.disarmStatements,
             ],
           },

@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { ENV, scheduleRunnerEntrypoint } from "../handlers/entrypoints";
+import { ALARM_STATE_CHANGE_PATTERN } from "../handlers/rollouts/runner";
 import { SCHEDULES_TABLE } from "../handlers/schedules/model";
 import { ServiceFunction } from "./serviceFunction";
 import { serviceTrustPolicy } from "./serviceTrust";
@@ -26,11 +27,14 @@ export interface SchedulesArgs {
 }
 
 /**
- * Scheduled changes on AWS with no server of their own: a table of schedules, an EventBridge
- * Scheduler schedule group that holds one one-time schedule per pending change (created and
- * deleted by the API's schedules function), the runner those schedules invoke, the role they
- * invoke it with (trusted by EventBridge Scheduler for this group only), and the dead-letter queue
- * an invocation goes to once Scheduler's retries are spent.
+ * Scheduled changes and progressive rollouts on AWS with no server of their own: a table of
+ * schedules (and each flag's rollout), an EventBridge Scheduler schedule group that holds one
+ * one-time schedule per pending change or rollout step (created and deleted by the API's
+ * functions; a rollout's runner arms its next step itself), the runner those schedules invoke,
+ * the role they invoke it with (trusted by EventBridge Scheduler for this group only), the
+ * dead-letter queue an invocation goes to once Scheduler's retries are spent, and the guard: an
+ * EventBridge rule on CloudWatch's alarm state changes to ALARM that invokes the runner, which
+ * aborts the running rollouts that alarm guards.
  */
 export class Schedules extends pulumi.ComponentResource {
   readonly table: aws.dynamodb.Table;
@@ -47,6 +51,10 @@ export class Schedules extends pulumi.ComponentResource {
   readonly disarmStatements: pulumi.Input<aws.iam.PolicyStatement>[];
   /** Environment for a function that arms and disarms schedules (ENV.schedule*). */
   readonly armEnvironment: Record<string, pulumi.Input<string>>;
+  /** The IAM statements a function needs to arm and disarm rollout steps (`rollout-*` schedules) only. */
+  readonly rolloutClockStatements: pulumi.Input<aws.iam.PolicyStatement>[];
+  /** The rule on `CloudWatch Alarm State Change` (to ALARM) that invokes the runner: the rollouts' guard. */
+  readonly guardRule: aws.cloudwatch.EventRule;
 
   constructor(name: string, args: SchedulesArgs, opts?: pulumi.ComponentResourceOptions) {
     super("feature-flags:schedules:Schedules", name, {}, opts);
@@ -80,7 +88,31 @@ export class Schedules extends pulumi.ComponentResource {
         { parent: this },
       );
 
-    const createRunner = (table: aws.dynamodb.Table) => {
+    const schedulesNamed = (pattern: string) =>
+      partitionArn("scheduler", pulumi.interpolate`schedule/${groupName}/${pattern}`);
+    const passTargetRole = (role: aws.iam.Role): aws.iam.PolicyStatement => ({
+      // Creating a schedule hands it the target role: to EventBridge Scheduler, and only that role.
+      Effect: "Allow",
+      Action: ["iam:PassRole"],
+      Resource: role.arn,
+      Condition: { StringEquals: { "iam:PassedToService": "scheduler.amazonaws.com" } },
+    });
+    // Rollout steps' schedules are named `rollout-<hash>-<step>` (handlers/rollouts/model.ts).
+    const rolloutClockStatements = (role: aws.iam.Role): aws.iam.PolicyStatement[] => [
+      {
+        Effect: "Allow",
+        Action: ["scheduler:CreateSchedule", "scheduler:DeleteSchedule"],
+        Resource: schedulesNamed("rollout-*"),
+      },
+      passTargetRole(role),
+    ];
+
+    const createRunner = (
+      table: aws.dynamodb.Table,
+      group: aws.scheduler.ScheduleGroup,
+      role: aws.iam.Role,
+      queue: aws.sqs.Queue,
+    ) => {
       const allow = (actions: string[], resource: pulumi.Input<string>): aws.iam.PolicyStatement => ({
         Effect: "Allow",
         Action: actions.map((action) => `dynamodb:${action}`),
@@ -89,7 +121,8 @@ export class Schedules extends pulumi.ComponentResource {
       return new ServiceFunction(
         `${name}-schedule-runner`,
         {
-          description: "Applies a scheduled change at its time (EventBridge Scheduler's target)",
+          description:
+            "Applies a scheduled change, takes a rollout's next step (EventBridge Scheduler's target), aborts rollouts a guard alarm guards",
           callbackFactory: scheduleRunnerEntrypoint,
           logRetentionDays: args.logRetentionDays ?? 30,
           environment: {
@@ -97,6 +130,10 @@ export class Schedules extends pulumi.ComponentResource {
             [ENV.evaluatorsTable]: args.evaluatorsTable.name,
             [ENV.historyTable]: args.historyTable.name,
             [ENV.schedulesTable]: table.name,
+            // A rollout step arms the next one; the target is the runner itself (from its invocation).
+            [ENV.scheduleGroup]: group.name,
+            [ENV.scheduleRole]: role.arn,
+            [ENV.scheduleDeadLetter]: queue.arn,
           },
           statements: [
             // The flag's update, as PUT makes it: read, then one transaction of the flag, its
@@ -104,8 +141,11 @@ export class Schedules extends pulumi.ComponentResource {
             allow(["GetItem", "UpdateItem"], args.flagsTable.arn),
             allow(["UpdateItem"], args.evaluatorsTable.arn),
             allow(["PutItem"], args.historyTable.arn),
-            // The schedule: read, then applied (in the transaction) or failed.
-            allow(["GetItem", "UpdateItem"], table.arn),
+            // The schedule: read, then applied (in the transaction) or failed. A rollout: read, then
+            // stepped or aborted (in the transaction); Scan: the running rollouts an alarm guards.
+            allow(["GetItem", "UpdateItem", "Scan"], table.arn),
+            // A step arms the next one; an abort disarms it.
+            ...rolloutClockStatements(role),
           ],
         },
         { parent: this },
@@ -115,8 +155,8 @@ export class Schedules extends pulumi.ComponentResource {
     const createGroup = () =>
       new aws.scheduler.ScheduleGroup(`${name}-schedules`, { name: groupName }, { parent: this });
 
-    const createTargetRole = (runner: ServiceFunction, queue: aws.sqs.Queue) => {
-      const role = new aws.iam.Role(
+    const createTargetRole = () =>
+      new aws.iam.Role(
         `${name}-scheduler-role`,
         {
           description:
@@ -130,6 +170,8 @@ export class Schedules extends pulumi.ComponentResource {
         },
         { parent: this },
       );
+
+    const createTargetPolicy = (role: aws.iam.Role, runner: ServiceFunction, queue: aws.sqs.Queue) =>
       new aws.iam.RolePolicy(
         `${name}-scheduler-policy`,
         {
@@ -145,27 +187,55 @@ export class Schedules extends pulumi.ComponentResource {
         },
         { parent: this },
       );
-      return role;
+
+    const createGuard = (runner: ServiceFunction) => {
+      const rule = new aws.cloudwatch.EventRule(
+        `${name}-rollout-guard`,
+        {
+          description: "A CloudWatch alarm entered ALARM: abort the running rollouts it guards",
+          eventPattern: JSON.stringify(ALARM_STATE_CHANGE_PATTERN),
+        },
+        { parent: this },
+      );
+      new aws.cloudwatch.EventTarget(
+        `${name}-rollout-guard`,
+        {
+          rule: rule.name,
+          arn: runner.function.arn,
+          // An abort cannot wait: a delivery Lambda refuses (throttled) is retried for 10 minutes at
+          // most; a failed invocation Lambda retries twice itself.
+          retryPolicy: { maximumEventAgeInSeconds: 600, maximumRetryAttempts: 20 },
+        },
+        { parent: this },
+      );
+      new aws.lambda.Permission(
+        `${name}-rollout-guard`,
+        {
+          action: "lambda:InvokeFunction",
+          principal: "events.amazonaws.com",
+          function: runner.function.name,
+          sourceArn: rule.arn,
+        },
+        { parent: this },
+      );
+      return rule;
     };
 
     this.table = createTable();
     this.deadLetterQueue = createDeadLetterQueue(`${name}-schedule-dlq`, this);
-    this.runner = createRunner(this.table);
     this.group = createGroup();
     this.groupName = this.group.name;
-    this.targetRole = createTargetRole(this.runner, this.deadLetterQueue);
+    this.targetRole = createTargetRole();
+    this.runner = createRunner(this.table, this.group, this.targetRole, this.deadLetterQueue);
+    createTargetPolicy(this.targetRole, this.runner, this.deadLetterQueue);
+    this.guardRule = createGuard(this.runner);
+    this.rolloutClockStatements = rolloutClockStatements(this.targetRole);
 
     const schedulesInGroup = partitionArn("scheduler", pulumi.interpolate`schedule/${this.group.name}/*`);
     this.disarmStatements = [{ Effect: "Allow", Action: ["scheduler:DeleteSchedule"], Resource: schedulesInGroup }];
     this.armStatements = [
       { Effect: "Allow", Action: ["scheduler:CreateSchedule"], Resource: schedulesInGroup },
-      // Creating a schedule hands it the target role: to EventBridge Scheduler, and only that role.
-      {
-        Effect: "Allow",
-        Action: ["iam:PassRole"],
-        Resource: this.targetRole.arn,
-        Condition: { StringEquals: { "iam:PassedToService": "scheduler.amazonaws.com" } },
-      },
+      passTargetRole(this.targetRole),
     ];
     this.armEnvironment = {
       [ENV.schedulesTable]: this.table.name,
@@ -179,6 +249,7 @@ export class Schedules extends pulumi.ComponentResource {
       groupName: this.groupName,
       runnerArn: this.runner.function.arn,
       deadLetterQueueArn: this.deadLetterQueue.arn,
+      guardRuleArn: this.guardRule.arn,
     });
   }
 }

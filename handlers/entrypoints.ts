@@ -5,7 +5,7 @@
 
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Tracer } from "@aws-lambda-powertools/tracer";
-import type { APIGatewayProxyEvent } from "aws-lambda";
+import type { APIGatewayProxyEvent, Context } from "aws-lambda";
 import { SSMProvider } from "@aws-lambda-powertools/parameters/ssm";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { fromEnv } from "@aws-sdk/credential-provider-env";
@@ -56,6 +56,11 @@ import {
   makeScheduleReadRoutes,
 } from "./schedules/routes";
 import { makeScheduleRunner } from "./schedules/runner";
+import { makeRolloutReadRoutes, makeRolloutWriteRoutes } from "./rollouts/routes";
+import { type AlarmStateChangeEvent, makeClockRunner } from "./rollouts/runner";
+import type { RolloutStepEvent } from "./rollouts/model";
+import { endFlagRollout, makeRollouts } from "./rollouts/service";
+import { makeRolloutStore } from "./rollouts/store";
 import { makeScheduleStore } from "./schedules/store";
 
 /** Environment variable names the components set and the entrypoints read. */
@@ -175,6 +180,7 @@ export function flagReadsEntrypoint() {
     ...makeReadRoutes({ store: flagStoreFromEnv() }),
     ...makeHistoryRoutes({ history: historyStoreFromEnv() }),
     ...makeScheduleReadRoutes({ schedules: scheduleStoreFromEnv() }),
+    ...makeRolloutReadRoutes({ rollouts: rolloutStoreFromEnv() }),
     ...makeEvaluatorReadRoutes({
       store: makeEvaluatorReads({ doc, tableName: evaluatorsTable }),
       history: makeEvaluatorHistoryStore({
@@ -187,9 +193,19 @@ export function flagReadsEntrypoint() {
 }
 
 export function flagWritesEntrypoint() {
+  const flags = flagStoreFromEnv();
+  // A rollout's start writes its first step and arms the next; its abort disarms it.
+  const rollouts = makeRollouts({
+    flags,
+    rollouts: rolloutStoreFromEnv(),
+    clock: eventBridgeClockFromEnv(requiredEnv(ENV.scheduleTarget)),
+    holdRoundingSeconds: SCHEDULER_PRECISION_SECONDS,
+    logger: new Logger(),
+  });
   return proxyHandler({
-    ...makeWriteRoutes({ store: flagStoreFromEnv() }),
+    ...makeWriteRoutes({ store: flags }),
     ...makeEvaluatorWriteRoutes({ store: evaluatorStoreFromEnv() }),
+    ...makeRolloutWriteRoutes({ rollouts }),
   });
 }
 
@@ -303,26 +319,67 @@ function scheduleStoreFromEnv() {
   });
 }
 
-/** `POST`/`GET /flags/{flagName}/schedules`, `DELETE .../schedules/{id}`: each pending one an EventBridge schedule. */
-export function schedulesEntrypoint() {
-  const clock = makeEventBridgeClock({
+function rolloutStoreFromEnv() {
+  return makeRolloutStore({
+    doc: documentClient(),
+    tableName: requiredEnv(ENV.schedulesTable),
+    flagsTableName: requiredEnv(ENV.flagsTable),
+  });
+}
+
+/**
+ * EventBridge Scheduler runs a schedule within the minute it is due: a rollout step's hold is
+ * rounded up to whole minutes on AWS (CONTRACT.md).
+ */
+const SCHEDULER_PRECISION_SECONDS = 60;
+
+/** One-time schedules in the stack's group, invoking `targetArn` (the runner) with its role. */
+function eventBridgeClockFromEnv(targetArn: string) {
+  return makeEventBridgeClock({
     client: traced(new SchedulerClient({})),
     groupName: requiredEnv(ENV.scheduleGroup),
-    targetArn: requiredEnv(ENV.scheduleTarget),
+    targetArn,
     roleArn: requiredEnv(ENV.scheduleRole),
     deadLetterArn: requiredEnv(ENV.scheduleDeadLetter),
   });
+}
+
+/** `POST`/`GET /flags/{flagName}/schedules`, `DELETE .../schedules/{id}`: each pending one an EventBridge schedule. */
+export function schedulesEntrypoint() {
+  const clock = eventBridgeClockFromEnv(requiredEnv(ENV.scheduleTarget));
   return proxyHandler(makeScheduleCreateRoutes({ schedules: scheduleStoreFromEnv(), clock }));
 }
 
-/** EventBridge Scheduler's target: applies one schedule (`{"scheduleId", "flagName"}`). */
+/** A function's own ARN, unqualified, from its invocation's context. */
+const unqualifiedArn = (invokedFunctionArn: string): string => invokedFunctionArn.split(":").slice(0, 7).join(":");
+
+/**
+ * The runner EventBridge Scheduler and the guard alarm rule invoke: a schedule's change
+ * (`{"scheduleId", "flagName"}`), a rollout's next step (`{"rolloutStep"}`), or a CloudWatch alarm's
+ * state change (aborting the rollouts it guards). A step arms the next one with the runner itself
+ * as the target: its own ARN comes from the invocation (as an environment variable it would be a
+ * cycle in the program).
+ */
 export function scheduleRunnerEntrypoint() {
-  const run = makeScheduleRunner({
-    flags: flagStoreFromEnv(),
-    schedules: scheduleStoreFromEnv(),
-    logger: new Logger(),
-  });
-  return (event: ScheduleRunEvent) => run(event);
+  const logger = new Logger();
+  const flags = flagStoreFromEnv();
+  const schedule = makeScheduleRunner({ flags, schedules: scheduleStoreFromEnv(), logger });
+  const rolloutStore = rolloutStoreFromEnv();
+  let run: ReturnType<typeof makeClockRunner> | undefined;
+  return (event: ScheduleRunEvent | RolloutStepEvent | AlarmStateChangeEvent, context: Context) => {
+    run ??= makeClockRunner({
+      schedule,
+      rollouts: makeRollouts({
+        flags,
+        rollouts: rolloutStore,
+        clock: eventBridgeClockFromEnv(unqualifiedArn(context.invokedFunctionArn)),
+        holdRoundingSeconds: SCHEDULER_PRECISION_SECONDS,
+        logger,
+      }),
+      logger,
+    });
+    return run(event);
+  };
 }
 
 export function flagDeleteEntrypoint() {
@@ -330,8 +387,10 @@ export function flagDeleteEntrypoint() {
   const ssm = new SSMProvider({ awsSdkV3Client: traced(new SSMClient({})) });
   const isDeletionAllowed = async () =>
     (await ssm.get(parameterName, { maxAge: DELETION_SETTING_MAX_AGE_SECONDS })) === "true";
-  // A deleted flag's pending schedules are cancelled, and their EventBridge schedules deleted.
+  // A deleted flag's pending schedules are cancelled, and their EventBridge schedules deleted; its
+  // running rollout ends, and its next step's schedule is deleted.
   const schedules = scheduleStoreFromEnv();
+  const rollouts = rolloutStoreFromEnv();
   const clock = makeEventBridgeDisarm({
     client: traced(new SchedulerClient({})),
     groupName: requiredEnv(ENV.scheduleGroup),
@@ -340,7 +399,10 @@ export function flagDeleteEntrypoint() {
     ...makeDeleteRoutes({
       store: flagStoreFromEnv(),
       isDeletionAllowed,
-      onDeleted: (flagName, actor) => cancelFlagSchedules({ schedules, clock }, flagName, actor),
+      onDeleted: async (flagName, actor) => {
+        await cancelFlagSchedules({ schedules, clock }, flagName, actor);
+        await endFlagRollout({ rollouts, clock }, flagName, actor);
+      },
     }),
     ...makeScheduleCancelRoutes({ schedules, clock }),
     // The same cached read: the console's Delete is enabled exactly when DELETE would be.

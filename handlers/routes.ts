@@ -71,10 +71,26 @@ export const STREAMED_GROUPS = ["events"] as const;
  */
 const PREFLIGHT_GROUP: Partial<Record<Served["group"], Served["group"]>> = { events: "ofrep" };
 
-/** One OPTIONS route per path of the catalogue, answered by the function serving the path. */
+/** The group that answers a path's preflight, before the ancestor rule of PREFLIGHTS. */
+const ownPreflightGroup = (resource: string): Served["group"] => {
+  const group = (SERVED.find((route) => route.resource === resource) as Served).group;
+  return PREFLIGHT_GROUP[group] ?? group;
+};
+
+/**
+ * One OPTIONS route per path of the catalogue, answered by the function serving the path, except
+ * under a path that ends in a parameter (`/flags/{flagName}`): API Gateway's permission for that
+ * path's preflight names `OPTIONS/flags/*`, which matches every deeper path too, so their
+ * preflights are that function's as well (and no other function's permission overlaps it).
+ */
 export const PREFLIGHTS: readonly Preflight[] = SERVED.filter(
   (route, index) => SERVED.findIndex((other) => other.resource === route.resource) === index,
-).map(({ resource, group }) => ({ method: "OPTIONS", resource, group: PREFLIGHT_GROUP[group] ?? group, scope: null }));
+).map(({ resource }) => {
+  const ancestor = SERVED.map((route) => route.resource as string)
+    .filter((other) => other.endsWith("}") && resource.startsWith(`${other}/`))
+    .sort((a, b) => a.length - b.length)[0];
+  return { method: "OPTIONS", resource, group: ownPreflightGroup(ancestor ?? resource), scope: null };
+});
 
 export const ROUTES: ReadonlyArray<Served | Preflight> = [...SERVED, ...PREFLIGHTS];
 

@@ -138,6 +138,33 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
         await ok(201)(invoke(proxyEvent({ method: "POST", resource: "/flags", body: { flagName: "ruled", ...rich } })));
         const put = { method: "PUT", resource: "/flags/{flagName}", params: { flagName: "wired" }, body: { value: 2 } };
         await ok(200)(invoke(proxyEvent(put)));
+        // Rollouts: started (the flag's transaction with the rollout's Put, CreateSchedule of the
+        // next step passing the target role), aborted (Update, DeleteSchedule), started again; and
+        // one on "ruled", which its deletion ends.
+        const ramp = {
+          variant: "on",
+          steps: [{ percent: 10, holdSeconds: 60 }, { percent: 50, holdSeconds: 60 }, { percent: 100 }],
+        };
+        await ok(201)(
+          invoke(proxyEvent({ method: "POST", resource: "/flags", body: { flagName: "ramped", ...rich } })),
+        );
+        const rollout = (flagName: string, guard: string) =>
+          invoke(
+            proxyEvent({
+              method: "PUT",
+              resource: "/flags/{flagName}/rollout",
+              params: { flagName },
+              body: { ...ramp, guard: { alarms: [guard] } },
+            }),
+          );
+        await ok(201)(rollout("ramped", "ramped-5xx"));
+        await ok(200)(
+          invoke(
+            proxyEvent({ method: "POST", resource: "/flags/{flagName}/rollout/abort", params: { flagName: "ramped" } }),
+          ),
+        );
+        await ok(201)(rollout("ramped", "ramped-5xx"));
+        await ok(201)(rollout("ruled", "ruled-5xx"));
       },
       schedules: async (invoke) => {
         const at = new Date(Date.now() + 3_600_000).toISOString();
@@ -161,10 +188,29 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
       },
       "schedule-runner": async (invoke) => {
         // As EventBridge Scheduler invokes it: the schedule, then the flag's update transaction.
-        assert.deepEqual(await invoke({ scheduleId: scheduled.toApply, flagName: "wired" }), {
+        const context = { invokedFunctionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${PREFIX}schedule-runner` };
+        assert.deepEqual(await invoke({ scheduleId: scheduled.toApply, flagName: "wired" }, context), {
           outcome: "applied",
           version: 3,
         });
+        // A rollout's next step, as its EventBridge schedule gives it: the step's transaction, and
+        // the step after armed with the runner itself as the target (its ARN from the context).
+        const step = [...scheduler.held.values()]
+          .map((held) => JSON.parse(held.body.Target.Input) as { rolloutStep?: { flagName: string } })
+          .find((input) => input.rolloutStep?.flagName === "ramped");
+        assert.ok(step, "the ramped flag's next step is armed");
+        assert.deepEqual(await invoke(step, context), { outcome: "stepped" });
+        const armed = [...scheduler.held.values()].map((held) => held.body.Target.Arn as string);
+        assert.ok(armed.includes(context.invokedFunctionArn), "the next step targets the runner");
+        // CloudWatch's alarm state change, through the guard rule: the running rollouts that alarm
+        // guards (a Scan) are aborted (the flag's transaction, DeleteSchedule of the next step).
+        const alarm = (alarmName: string) => ({
+          source: "aws.cloudwatch",
+          "detail-type": "CloudWatch Alarm State Change",
+          detail: { alarmName, state: { value: "ALARM" } },
+        });
+        assert.deepEqual(await invoke(alarm("ramped-5xx"), context), { aborted: 1 });
+        assert.deepEqual(await invoke(alarm("unrelated"), context), { aborted: 0 });
       },
       read: async (invoke) => {
         await ok(200)(invoke(proxyEvent({ method: "GET", resource: "/flags" })));
@@ -196,6 +242,11 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
         await ok(200)(schedules("wired"));
         await ok(200)(schedules("wired", scheduled.toApply));
         await ok(404)(schedules("never-was", NO_SUCH_SCHEDULE));
+        // A flag's rollout (GetItem); none: is the flag there (GetItem)?
+        const rollout = (flagName: string) =>
+          invoke(proxyEvent({ method: "GET", resource: "/flags/{flagName}/rollout", params: { flagName } }));
+        await ok(200)(rollout("ramped"));
+        await ok(404)(rollout("wired"));
       },
       ofrep: async (invoke) => {
         const context = { targetingKey: "user-1" };
@@ -323,12 +374,25 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
           );
         await ok(204)(cancel(scheduled.toCancel));
         await ok(404)(cancel(NO_SUCH_SCHEDULE));
-        assert.deepEqual(scheduler.deleted, [scheduled.toCancel]);
+        assert.deepEqual(
+          scheduler.deleted.filter((name) => !name.startsWith("rollout-")),
+          [scheduled.toCancel],
+        );
+        const ruledStep = [...scheduler.held.values()].find(
+          (held) =>
+            (JSON.parse(held.body.Target.Input) as { rolloutStep?: { flagName: string } }).rolloutStep?.flagName ===
+            "ruled",
+        )?.name;
         for (const flagName of ["wired", "ruled"]) {
           await ok(204)(invoke(proxyEvent({ method: "DELETE", resource: "/flags/{flagName}", params: { flagName } })));
         }
         // Deleting "wired" cancelled its pending schedule (Query, UpdateItem) and deleted its EventBridge schedule.
         assert.ok(scheduler.deleted.includes(scheduled.toCancelOnDelete), "the deleted flag's schedule is gone");
+        // Deleting "ruled" ended its running rollout (GetItem, UpdateItem) and deleted its next step's schedule.
+        assert.ok(
+          ruledStep !== undefined && scheduler.deleted.includes(ruledStep),
+          "the deleted flag's rollout step is gone",
+        );
       },
     };
     const order = Object.keys(drivers);

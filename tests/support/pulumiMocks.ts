@@ -61,6 +61,8 @@ function outputsFor(type: string, name: string, inputs: Record<string, unknown>)
       return { name, arn: arn("config", `config-rule/${name}`) };
     case "aws:cfg/recorder:Recorder":
       return { name };
+    case "aws:cloudwatch/eventRule:EventRule":
+      return { name, arn: arn("events", `rule/${name}`) };
     case "aws:sqs/queue:Queue":
       return { arn: arn("sqs", name), name, url: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${name}` };
     case "aws:apigateway/stage:Stage":

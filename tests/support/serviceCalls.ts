@@ -479,6 +479,8 @@ export function schedulerCalls(resources: RecordedResource[]): ServiceCall[] {
     .filter((fn) => fn.inputs.environment?.variables?.SCHEDULE_ROLE_ARN !== undefined)
     .flatMap((fn) => {
       const env = fn.inputs.environment.variables as Record<string, string>;
+      // The runner arms a rollout's next step with itself as the target (its own ARN, from its invocation).
+      const target = env.SCHEDULE_TARGET_ARN ?? fnArn(fn.name);
       const role = roleNamed(resources, env.SCHEDULE_ROLE_ARN);
       const groupArn = `arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule-group/${env.SCHEDULE_GROUP_NAME}`;
       const call = asRole(`EventBridge Scheduler runs a schedule of ${fn.name}`, resources, role);
@@ -499,7 +501,7 @@ export function schedulerCalls(resources: RecordedResource[]): ServiceCall[] {
           resource: trustPolicy(role),
           allowed: false,
         },
-        call("lambda:InvokeFunction", env.SCHEDULE_TARGET_ARN),
+        call("lambda:InvokeFunction", target),
         call("sqs:SendMessage", env.SCHEDULE_DEAD_LETTER_ARN),
         call("lambda:InvokeFunction", fnArn("someone-elses-function"), { allowed: false }),
         // The target role goes to EventBridge Scheduler only, and no other role goes anywhere.
@@ -515,6 +517,31 @@ export function schedulerCalls(resources: RecordedResource[]): ServiceCall[] {
           allowed: false,
         }),
       ];
+    });
+}
+
+/**
+ * EventBridge invoking the schedule runner from the rollouts' guard rule (CloudWatch alarm state
+ * changes): the function's resource policy allows that rule, and no other rule of the account.
+ */
+export function guardRuleCalls(resources: RecordedResource[]): ServiceCall[] {
+  return ofType(resources, "aws:cloudwatch/eventTarget:EventTarget")
+    .filter((target) => String(target.inputs.arn).includes(":function:"))
+    .flatMap((target) => {
+      const functionName = functionNameOfArn(target.inputs.arn);
+      const ruleArn = `arn:aws:events:${REGION}:${ACCOUNT}:rule/${target.inputs.rule}`;
+      const invoke = (sourceArn: string, allowed: boolean): ServiceCall => ({
+        what: `EventBridge invokes ${functionName} from ${sourceArn === ruleArn ? "its rule" : "another rule"}`,
+        request: {
+          principal: "events.amazonaws.com",
+          action: "lambda:InvokeFunction",
+          resource: fnArn(functionName),
+          context: { "aws:SourceArn": sourceArn, "aws:SourceAccount": ACCOUNT },
+        },
+        resource: lambdaResourcePolicy(resources, functionName),
+        allowed,
+      });
+      return [invoke(ruleArn, true), invoke(`arn:aws:events:${REGION}:${ACCOUNT}:rule/someone-elses-rule`, false)];
     });
 }
 
@@ -562,5 +589,6 @@ export function serviceCalls(resources: RecordedResource[]): ServiceCall[] {
     ...alarmPublishCalls(resources),
     ...configCalls(resources),
     ...schedulerCalls(resources),
+    ...guardRuleCalls(resources),
   ];
 }
