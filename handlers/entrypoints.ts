@@ -59,7 +59,7 @@ import { makeScheduleRunner } from "./schedules/runner";
 import { makeRolloutReadRoutes, makeRolloutWriteRoutes } from "./rollouts/routes";
 import { type AlarmStateChangeEvent, makeClockRunner } from "./rollouts/runner";
 import type { RolloutStepEvent } from "./rollouts/model";
-import { endFlagRollout, makeRollouts } from "./rollouts/service";
+import { endFlagRollout, makeRollouts, type Rollouts } from "./rollouts/service";
 import { makeRolloutStore } from "./rollouts/store";
 import { makeScheduleStore } from "./schedules/store";
 
@@ -365,19 +365,29 @@ export function scheduleRunnerEntrypoint() {
   const flags = flagStoreFromEnv();
   const schedule = makeScheduleRunner({ flags, schedules: scheduleStoreFromEnv(), logger });
   const rolloutStore = rolloutStoreFromEnv();
-  let run: ReturnType<typeof makeClockRunner> | undefined;
-  return (event: ScheduleRunEvent | RolloutStepEvent | AlarmStateChangeEvent, context: Context) => {
-    run ??= makeClockRunner({
-      schedule,
-      rollouts: makeRollouts({
-        flags,
-        rollouts: rolloutStore,
-        clock: eventBridgeClockFromEnv(unqualifiedArn(context.invokedFunctionArn)),
-        holdRoundingSeconds: SCHEDULER_PRECISION_SECONDS,
-        logger,
-      }),
+  // Built at the first rollout event, when the invocation has told the runner its ARN.
+  let invokedArn: string | undefined;
+  let rollouts: Rollouts | undefined;
+  const rolloutsOnce = (): Rollouts => {
+    if (invokedArn === undefined) throw new Error("a rollout event without the invocation's context");
+    return (rollouts ??= makeRollouts({
+      flags,
+      rollouts: rolloutStore,
+      clock: eventBridgeClockFromEnv(unqualifiedArn(invokedArn)),
+      holdRoundingSeconds: SCHEDULER_PRECISION_SECONDS,
       logger,
-    });
+    }));
+  };
+  const run = makeClockRunner({
+    schedule,
+    rollouts: {
+      advance: (event) => rolloutsOnce().advance(event),
+      alarmed: (alarm) => rolloutsOnce().alarmed(alarm),
+    },
+    logger,
+  });
+  return (event: ScheduleRunEvent | RolloutStepEvent | AlarmStateChangeEvent, context?: Context) => {
+    invokedArn ??= context?.invokedFunctionArn;
     return run(event);
   };
 }

@@ -46,8 +46,12 @@ describe("FlagApi Lambda artifacts (serialized __index.js against DynamoDB Local
       EVALUATORS_TABLE_NAME: evaluatorsTableFor(tableName),
       HISTORY_TABLE_NAME: historyTableFor(tableName),
       SCHEDULES_TABLE_NAME: schedulesTableFor(tableName),
-      // The delete function cancels a deleted flag's schedules (none here) in this group.
+      // The delete function cancels a deleted flag's schedules (none here) in this group; the write
+      // function arms rollouts' steps there (none here).
       SCHEDULE_GROUP_NAME: "artifact-schedules",
+      SCHEDULE_TARGET_ARN: "arn:aws:lambda:local:000000000000:function:artifact-schedule-runner",
+      SCHEDULE_ROLE_ARN: "arn:aws:iam::000000000000:role/artifact-scheduler-role",
+      SCHEDULE_DEAD_LETTER_ARN: "arn:aws:sqs:local:000000000000:artifact-schedule-dlq",
       ALLOW_FLAG_DELETION_PARAMETER: PARAMETER,
     };
   });

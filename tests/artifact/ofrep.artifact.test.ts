@@ -4,6 +4,7 @@ import { strict as assert } from "node:assert";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { evaluatorsTableFor } from "../../handlers/evaluators/table";
 import { historyTableFor } from "../../handlers/flags/history";
+import { schedulesTableFor } from "../../handlers/schedules/model";
 import { localDynamoClient } from "../../local/dynamodb";
 import { ensureFlagsTable } from "../../local/tables";
 import { toTokenRecords } from "../../handlers/auth/tokens";
@@ -46,6 +47,12 @@ describe("OFREP Lambda artifact (serialized __index.js, flagd-core inside, again
       FLAGS_TABLE_NAME: tableName,
       EVALUATORS_TABLE_NAME: evaluatorsTableFor(tableName),
       HISTORY_TABLE_NAME: historyTableFor(tableName),
+      // The write function (which stores what OFREP evaluates) also arms rollouts' steps (none here).
+      SCHEDULES_TABLE_NAME: schedulesTableFor(tableName),
+      SCHEDULE_GROUP_NAME: "artifact-schedules",
+      SCHEDULE_TARGET_ARN: "arn:aws:lambda:local:000000000000:function:artifact-schedule-runner",
+      SCHEDULE_ROLE_ARN: "arn:aws:iam::000000000000:role/artifact-scheduler-role",
+      SCHEDULE_DEAD_LETTER_ARN: "arn:aws:sqs:local:000000000000:artifact-schedule-dlq",
     };
   });
   after(async () => {

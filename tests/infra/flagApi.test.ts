@@ -160,7 +160,10 @@ describe("FlagApi (Pulumi mocks)", () => {
 
     it("lets API Gateway invoke each function for its own routes only", () => {
       const permissions = ofType(resources, "aws:lambda/permission:Permission").filter(
-        (p) => !p.name.endsWith("-invoke-authorizer") && !p.name.includes("-ws-"),
+        (p) =>
+          p.inputs.principal === "apigateway.amazonaws.com" &&
+          !p.name.endsWith("-invoke-authorizer") &&
+          !p.name.includes("-ws-"),
       );
       assert.equal(permissions.length, ROUTES.length);
       const api = single(resources, "aws:apigateway/restApi:RestApi");
@@ -320,6 +323,14 @@ describe("FlagApi (Pulumi mocks)", () => {
       const schedulesArn = `arn:aws:dynamodb:eu-west-1:123456789012:table/${schedules.name}`;
       const group = single(resources, "aws:scheduler/scheduleGroup:ScheduleGroup");
       const groupSchedules = `arn:aws:scheduler:eu-west-1:123456789012:schedule/${group.inputs.name}/*`;
+      // A rollout's steps: only the group's `rollout-*` schedules, passing the same target role.
+      const rolloutClock = [
+        {
+          actions: ["scheduler:CreateSchedule", "scheduler:DeleteSchedule"],
+          resources: [`arn:aws:scheduler:eu-west-1:123456789012:schedule/${group.inputs.name}/rollout-*`],
+        },
+        { actions: ["iam:PassRole"], resources: ["arn:aws:iam::123456789012:role/feature-flags-dev-scheduler-role"] },
+      ];
       assert.deepEqual(grants("-read"), [
         dynamo(["GetItem", "Scan"], tableArn),
         dynamo(["UpdateItem"], tableArn),
@@ -331,6 +342,9 @@ describe("FlagApi (Pulumi mocks)", () => {
         dynamo(["GetItem", "PutItem", "UpdateItem"], tableArn),
         dynamo(["DeleteItem", "GetItem", "PutItem", "Scan", "UpdateItem"], evaluatorsArn),
         dynamo(["PutItem", "Query"], historyArn),
+        // Rollouts: read, started, aborted; their steps armed and disarmed.
+        dynamo(["GetItem", "PutItem", "UpdateItem"], schedulesArn),
+        ...rolloutClock,
       ]);
       assert.deepEqual(grants("-delete"), [
         dynamo(["DeleteItem", "UpdateItem"], tableArn),
@@ -343,6 +357,8 @@ describe("FlagApi (Pulumi mocks)", () => {
         // Cancelling schedules (a deleted flag's too) and deleting their EventBridge schedules.
         dynamo(["Query", "UpdateItem"], schedulesArn),
         dynamo(["GetItem"], tableArn),
+        // A deleted flag's running rollout ends.
+        dynamo(["GetItem"], schedulesArn),
         { actions: ["scheduler:DeleteSchedule"], resources: [groupSchedules] },
       ]);
       // Creating schedules: the only function that may create EventBridge schedules and pass their role.
@@ -352,12 +368,14 @@ describe("FlagApi (Pulumi mocks)", () => {
         { actions: ["scheduler:CreateSchedule"], resources: [groupSchedules] },
         { actions: ["iam:PassRole"], resources: ["arn:aws:iam::123456789012:role/feature-flags-dev-scheduler-role"] },
       ]);
-      // The runner: the flag's update transaction, and the schedule's own record.
+      // The runner: the flag's update transaction, the schedule's or rollout's own record, the
+      // running rollouts an alarm guards (Scan), and the next step of a rollout.
       assert.deepEqual(grants("-schedule-runner"), [
         dynamo(["GetItem", "UpdateItem"], tableArn),
         dynamo(["UpdateItem"], evaluatorsArn),
         dynamo(["PutItem"], historyArn),
-        dynamo(["GetItem", "UpdateItem"], schedulesArn),
+        dynamo(["GetItem", "Scan", "UpdateItem"], schedulesArn),
+        ...rolloutClock,
       ]);
       // A token's record by id: the tokens table's byId index only.
       const tokens = single(resources, "aws:dynamodb/table:Table", "-tokens");

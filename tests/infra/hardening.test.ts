@@ -67,10 +67,11 @@ describe("whole-program hardening (Pulumi mocks)", () => {
             // Sanctioned suffix wildcards: a log group's streams (`log-group:NAME:*`), the
             // connections of one WebSocket API stage (`API/STAGE/POST/@connections/*`), the
             // objects under a prefix of one named bucket (`arn:aws:s3:::BUCKET/PREFIX/*`), and the
-            // schedules of one EventBridge Scheduler group (`schedule/GROUP/*`, named at run time).
+            // schedules of one EventBridge Scheduler group (`schedule/GROUP/*`, named at run time),
+            // or its rollout steps' (`schedule/GROUP/rollout-*`).
             const withoutStreams = resource
               .replace(/(:log-group:[^*:]+):\*$/, "$1")
-              .replace(/^(arn:aws:scheduler:[^*]+:schedule\/[^/*]+)\/\*$/, "$1")
+              .replace(/^(arn:aws:scheduler:[^*]+:schedule\/[^/*]+)\/(rollout-)?\*$/, "$1")
               .replace(/^(arn:aws:s3:::[^*/]+\/[^*]+)\/\*$/, "$1")
               .replace(/^(arn:aws:execute-api:[^*]+\/[^/*]+\/POST\/@connections)\/\*$/, "$1");
             assert.match(withoutStreams, /^arn:aws:[a-z0-9-]+:/, `${policy.name}: ${resource}`);
