@@ -7,7 +7,7 @@ import { ofType, type RecordedResource, runProgram, single } from "../support/pu
 const FUNCTION = "aws:lambda/function:Function";
 const WEB_ACL = "aws:wafv2/webAcl:WebAcl";
 const PARAMETER = "aws:ssm/parameter:Parameter";
-const FLAG_FUNCTIONS = ["-read", "-write", "-delete", "-ofrep", "-events", "-schedules"];
+const FLAG_FUNCTIONS = ["-read", "-write", "-delete", "-ofrep", "-events", "-schedules", "-flagset"];
 const OFREP = "/dev/ofrep/v1/evaluate/flags";
 /** An address that has sent `count` requests to `path` in the last minute. */
 const flooded = (path: string, count: number) => ({ [path]: count });
@@ -376,6 +376,19 @@ describe("FlagApi (Pulumi mocks)", () => {
         dynamo(["PutItem"], historyArn),
         dynamo(["GetItem", "Scan", "UpdateItem"], schedulesArn),
         ...rolloutClock,
+      ]);
+      // The import: the flag set read whole, each change as the write and delete functions make
+      // it, the deletion switch, and a pruned flag's schedules and rollout.
+      assert.deepEqual(grants("-flagset"), [
+        dynamo(["DeleteItem", "GetItem", "PutItem", "Scan", "UpdateItem"], tableArn),
+        dynamo(["DeleteItem", "GetItem", "PutItem", "Scan", "UpdateItem"], evaluatorsArn),
+        dynamo(["PutItem", "Query"], historyArn),
+        {
+          actions: ["ssm:GetParameter"],
+          resources: [`arn:aws:ssm:eu-west-1:123456789012:parameter${parameter.inputs.name}`],
+        },
+        dynamo(["GetItem", "Query", "UpdateItem"], schedulesArn),
+        { actions: ["scheduler:DeleteSchedule"], resources: [groupSchedules] },
       ]);
       // A token's record by id: the tokens table's byId index only.
       const tokens = single(resources, "aws:dynamodb/table:Table", "-tokens");

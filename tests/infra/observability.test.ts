@@ -16,7 +16,7 @@ describe("Observability (Pulumi mocks)", () => {
   it("filters every function's log group for ERROR-level lines, so every function is covered", () => {
     const functions = ofType(resources, "aws:lambda/function:Function");
     const filters = errorLogFilters();
-    assert.equal(functions.length, 17);
+    assert.equal(functions.length, 18);
     assert.equal(filters.length, functions.length, "exactly one error-log filter per function of this program");
     for (const fn of functions) {
       const filter = filters.find((f) => f.inputs.logGroupName === fn.inputs.loggingConfig.logGroup);
