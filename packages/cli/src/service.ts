@@ -144,3 +144,14 @@ export async function loadSource(source: string, env: NodeJS.ProcessEnv = proces
   }
   return asFlagdDocument(parsed, source);
 }
+
+/**
+ * Reads the source and the target at once; when both fail, the source's error is the one shown,
+ * so the message does not depend on which answered first.
+ */
+export async function readBoth<S, T>(source: Promise<S>, target: Promise<T>): Promise<[S, T]> {
+  const [s, t] = await Promise.allSettled([source, target]);
+  if (s.status === "rejected") throw s.reason;
+  if (t.status === "rejected") throw t.reason;
+  return [s.value, t.value];
+}

@@ -2,7 +2,7 @@ import { EXIT, UserError } from "../errors";
 import type { Io } from "../io";
 import { hasChanges, planPromotion } from "../plan";
 import { renderPlan } from "../render";
-import { endpoint, getFlagset, isUrl, loadSource } from "../service";
+import { endpoint, getFlagset, isUrl, loadSource, readBoth } from "../service";
 
 export interface DiffOptions {
   from: string;
@@ -16,10 +16,10 @@ export interface DiffOptions {
  */
 export async function diffCommand(options: DiffOptions, io: Io): Promise<number> {
   if (!isUrl(options.to)) throw new UserError(`--to must be a service URL (http:// or https://), not ${options.to}`);
-  const [source, target] = await Promise.all([
+  const [source, target] = await readBoth(
     loadSource(options.from, io.env),
     getFlagset(endpoint(options.to, "to", io.env)),
-  ]);
+  );
   const plan = planPromotion(source, target.document, options.prune === true);
   io.stdout.write(renderPlan(plan, options.from, options.to));
   return hasChanges(plan) ? EXIT.different : EXIT.ok;

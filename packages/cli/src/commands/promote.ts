@@ -3,7 +3,7 @@ import { EXIT, UserError } from "../errors";
 import type { Io } from "../io";
 import { hasChanges, planPromotion } from "../plan";
 import { renderPlan } from "../render";
-import { type ChangeSummary, endpoint, getFlagset, isUrl, loadSource, putFlagset } from "../service";
+import { type ChangeSummary, endpoint, getFlagset, isUrl, loadSource, putFlagset, readBoth } from "../service";
 
 export interface PromoteOptions {
   from: string;
@@ -36,7 +36,7 @@ export async function promoteCommand(options: PromoteOptions, io: Io): Promise<n
   if (!isUrl(options.to)) throw new UserError(`--to must be a service URL (http:// or https://), not ${options.to}`);
   const prune = options.prune === true;
   const to = endpoint(options.to, "to", io.env);
-  const [source, target] = await Promise.all([loadSource(options.from, io.env), getFlagset(to)]);
+  const [source, target] = await readBoth(loadSource(options.from, io.env), getFlagset(to));
   if (target.etag === undefined) {
     throw new UserError(
       `GET ${options.to} sent no ETag, so a promotion could overwrite someone's change; not promoting`,
