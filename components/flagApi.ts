@@ -12,6 +12,7 @@ import {
   ofrepEntrypoint,
   restAuthorizerEntrypoint,
   schedulesEntrypoint,
+  flagSetImportEntrypoint,
 } from "../handlers/entrypoints";
 import { EVALUATORS_TABLE } from "../handlers/evaluators/table";
 import { HISTORY_TABLE } from "../handlers/flags/history";
@@ -389,6 +390,34 @@ export class FlagApi extends pulumi.ComponentResource {
           },
           { parent: this },
         ),
+        flagset: new ServiceFunction(
+          `${name}-flagset`,
+          {
+            ...common,
+            description: "PUT /flagset (imports a flagd flag-set document: creates, updates, prunes)",
+            callbackFactory: flagSetImportEntrypoint,
+            environment: {
+              ...environment,
+              [ENV.deletionParameter]: parameter.name,
+              [ENV.schedulesTable]: schedules.table.name,
+              [ENV.scheduleGroup]: schedules.groupName,
+            },
+            statements: [
+              // The flag set read whole (Scan) and its version (GetItem); then each change as the
+              // write and delete functions make it: creates (PutItem), updates and the deleter's
+              // stamp (UpdateItem, after a GetItem), deletes (DeleteItem), in their transactions.
+              allow(["GetItem", "PutItem", "UpdateItem", "DeleteItem", "Scan"], table.arn),
+              allow(["GetItem", "PutItem", "UpdateItem", "DeleteItem", "Scan"], evaluators.arn),
+              allow(["PutItem", "Query"], history.arn),
+              // A prune is refused while deletion is off, read as DELETE reads it.
+              { Effect: "Allow", Action: ["ssm:GetParameter"], Resource: parameter.arn },
+              // A pruned flag's schedules cancelled and its rollout ended, as DELETE does.
+              allow(["Query", "UpdateItem", "GetItem"], schedules.table.arn),
+              ...schedules.disarmStatements,
+            ],
+          },
+          { parent: this },
+        ),
         schedules: new ServiceFunction(
           `${name}-schedules`,
           {
@@ -481,21 +510,23 @@ export class FlagApi extends pulumi.ComponentResource {
         ofrep: functions.ofrep.function.invokeArn,
         events: functions.events.function.invokeArn,
         schedules: functions.schedules.function.invokeArn,
+        flagset: functions.flagset.function.invokeArn,
         authorizer: authorizer.function.invokeArn,
       });
       const body = pulumi
         .all([arns, consoleArgs()])
-        .apply(([{ authorizer: authorizerUri, read, write, delete: remove, ofrep, events, schedules }, console]) =>
-          JSON.stringify(
-            restApiSpec({
-              title: `${name}-flags`,
-              integrations: { read, write, delete: remove, ofrep, events, schedules },
-              authorizerUri,
-              authorizerTtlSeconds: args.authorizerTtlSeconds ?? 30,
-              corsOrigins,
-              console,
-            }),
-          ),
+        .apply(
+          ([{ authorizer: authorizerUri, read, write, delete: remove, ofrep, events, schedules, flagset }, console]) =>
+            JSON.stringify(
+              restApiSpec({
+                title: `${name}-flags`,
+                integrations: { read, write, delete: remove, ofrep, events, schedules, flagset },
+                authorizerUri,
+                authorizerTtlSeconds: args.authorizerTtlSeconds ?? 30,
+                corsOrigins,
+                console,
+              }),
+            ),
         );
       const api = new aws.apigateway.RestApi(
         `${name}-api`,

@@ -57,6 +57,8 @@ import {
 } from "./schedules/routes";
 import { makeScheduleRunner } from "./schedules/runner";
 import { makeRolloutReadRoutes, makeRolloutWriteRoutes } from "./rollouts/routes";
+import { makeFlagSetReadRoutes, makeFlagSetWriteRoutes } from "./flagset/routes";
+import { makeFlagSetReader, makeFlagSets } from "./flagset/service";
 import { type AlarmStateChangeEvent, makeClockRunner } from "./rollouts/runner";
 import type { RolloutStepEvent } from "./rollouts/model";
 import { endFlagRollout, makeRollouts, type Rollouts } from "./rollouts/service";
@@ -181,6 +183,9 @@ export function flagReadsEntrypoint() {
     ...makeHistoryRoutes({ history: historyStoreFromEnv() }),
     ...makeScheduleReadRoutes({ schedules: scheduleStoreFromEnv() }),
     ...makeRolloutReadRoutes({ rollouts: rolloutStoreFromEnv() }),
+    ...makeFlagSetReadRoutes({
+      flagSets: makeFlagSetReader({ doc, flagsTable: requiredEnv(ENV.flagsTable), evaluatorsTable }),
+    }),
     ...makeEvaluatorReadRoutes({
       store: makeEvaluatorReads({ doc, tableName: evaluatorsTable }),
       history: makeEvaluatorHistoryStore({
@@ -418,6 +423,40 @@ export function flagDeleteEntrypoint() {
     // The same cached read: the console's Delete is enabled exactly when DELETE would be.
     ...makeSettingsRoutes({ isDeletionAllowed }),
   });
+}
+
+/**
+ * `PUT /flagset`: an import creates, updates and (with prune) deletes flags and evaluators, as
+ * the write and delete functions do, reading the deletion switch as DELETE does; a flag it deletes
+ * has its schedules cancelled and its rollout ended.
+ */
+export function flagSetImportEntrypoint() {
+  const doc = documentClient();
+  const parameterName = requiredEnv(ENV.deletionParameter);
+  const ssm = new SSMProvider({ awsSdkV3Client: traced(new SSMClient({})) });
+  const schedules = scheduleStoreFromEnv();
+  const rollouts = rolloutStoreFromEnv();
+  const clock = makeEventBridgeDisarm({
+    client: traced(new SchedulerClient({})),
+    groupName: requiredEnv(ENV.scheduleGroup),
+  });
+  return proxyHandler(
+    makeFlagSetWriteRoutes({
+      flagSets: makeFlagSets({
+        doc,
+        flagsTable: requiredEnv(ENV.flagsTable),
+        evaluatorsTable: requiredEnv(ENV.evaluatorsTable),
+        flags: flagStoreFromEnv(),
+        evaluators: evaluatorStoreFromEnv(),
+        isDeletionAllowed: async () =>
+          (await ssm.get(parameterName, { maxAge: DELETION_SETTING_MAX_AGE_SECONDS })) === "true",
+        onFlagDeleted: async (flagName, actor) => {
+          await cancelFlagSchedules({ schedules, clock }, flagName, actor);
+          await endFlagRollout({ rollouts, clock }, flagName, actor);
+        },
+      }),
+    }),
+  );
 }
 
 /** Token records from the tokens table: a GetItem per token (by id, a Query), cached per instance. */

@@ -28,6 +28,10 @@ const SERVED = [
   { method: "GET", resource: "/flags/{flagName}/rollout", group: "read", scope: "read" },
   { method: "PUT", resource: "/flags/{flagName}/rollout", group: "write", scope: "write" },
   { method: "POST", resource: "/flags/{flagName}/rollout/abort", group: "write", scope: "write" },
+  // Flags as code (handlers/flagset): the export is the read function's; the import, which
+  // creates, updates and (with prune) deletes flags and evaluators, is its own function's.
+  { method: "GET", resource: "/flagset", group: "read", scope: "read" },
+  { method: "PUT", resource: "/flagset", group: "flagset", scope: "write" },
   { method: "GET", resource: "/evaluators", group: "read", scope: "read" },
   { method: "GET", resource: "/evaluators/{name}", group: "read", scope: "read" },
   { method: "GET", resource: "/evaluators/{name}/history", group: "read", scope: "read" },
@@ -96,7 +100,15 @@ export const ROUTES: ReadonlyArray<Served | Preflight> = [...SERVED, ...PREFLIGH
 
 export type Route = Served | Preflight;
 export type RouteGroup = Route["group"];
-export const ROUTE_GROUPS: readonly RouteGroup[] = ["read", "write", "delete", "ofrep", "events", "schedules"];
+export const ROUTE_GROUPS: readonly RouteGroup[] = [
+  "read",
+  "write",
+  "delete",
+  "ofrep",
+  "events",
+  "schedules",
+  "flagset",
+];
 
 /** Whether a group's function streams its response (see STREAMED_GROUPS). */
 export const isStreamed = (group: RouteGroup): boolean => (STREAMED_GROUPS as readonly string[]).includes(group);

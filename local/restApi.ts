@@ -18,6 +18,8 @@ import { makeDynamoFlagSetSource, makeFlagSetCache } from "../handlers/ofrep/fla
 import { makeEvaluationRecorder } from "../handlers/ofrep/lastEvaluated";
 import { makeOfrepRoutes } from "../handlers/ofrep/routes";
 import { makeSettingsRoutes } from "../handlers/settings/routes";
+import { makeFlagSetReadRoutes, makeFlagSetWriteRoutes } from "../handlers/flagset/routes";
+import { makeFlagSetReader, makeFlagSets } from "../handlers/flagset/service";
 import { makeRolloutReadRoutes, makeRolloutWriteRoutes } from "../handlers/rollouts/routes";
 import { endFlagRollout, type Rollouts } from "../handlers/rollouts/service";
 import type { ScheduleClock } from "../handlers/schedules/clock";
@@ -97,6 +99,12 @@ export function serveRestApi(
   });
   const isDeletionAllowed = async () => options.allowFlagDeletion();
   const history = makeHistoryStore({ doc, tableName, historyTableName: historyTableFor(tableName) });
+  // What a flag's deletion does besides, by DELETE or by an import's prune.
+  const onFlagDeleted = async (flagName: string, actor: string | null) => {
+    await cancelFlagSchedules({ schedules: stores.schedules, clock: options.scheduleClock }, flagName, actor);
+    await endFlagRollout({ rollouts: stores.rollouts, clock: options.scheduleClock }, flagName, actor);
+  };
+  const flagSetTables = { doc, flagsTable: tableName, evaluatorsTable: evaluatorsTableFor(tableName) };
   const restHandler = makeProxyHandler(
     {
       ...makeReadRoutes({ store: stores.flags }),
@@ -105,16 +113,23 @@ export function serveRestApi(
       ...makeDeleteRoutes({
         store: stores.flags,
         isDeletionAllowed,
-        onDeleted: async (flagName, actor) => {
-          await cancelFlagSchedules({ schedules: stores.schedules, clock: options.scheduleClock }, flagName, actor);
-          await endFlagRollout({ rollouts: stores.rollouts, clock: options.scheduleClock }, flagName, actor);
-        },
+        onDeleted: onFlagDeleted,
       }),
       ...makeScheduleReadRoutes({ schedules: stores.schedules }),
       ...makeScheduleCreateRoutes({ schedules: stores.schedules, clock: options.scheduleClock }),
       ...makeScheduleCancelRoutes({ schedules: stores.schedules, clock: options.scheduleClock }),
       ...makeRolloutReadRoutes({ rollouts: stores.rollouts }),
       ...makeRolloutWriteRoutes({ rollouts: options.rollouts }),
+      ...makeFlagSetReadRoutes({ flagSets: makeFlagSetReader(flagSetTables) }),
+      ...makeFlagSetWriteRoutes({
+        flagSets: makeFlagSets({
+          ...flagSetTables,
+          flags: stores.flags,
+          evaluators: stores.evaluators,
+          isDeletionAllowed,
+          onFlagDeleted,
+        }),
+      }),
       ...makeSettingsRoutes({ isDeletionAllowed }),
       ...makeEvaluatorReadRoutes({
         store: stores.evaluators,

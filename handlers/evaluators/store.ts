@@ -46,9 +46,11 @@ const evaluatorNotFound = (name: string) => serviceError("EVALUATOR_NOT_FOUND", 
 const versionConflict = (name: string, expected: number, current: EvaluatorItem | undefined) =>
   serviceError(
     "VERSION_CONFLICT",
-    current === undefined
-      ? `evaluator '${name}' does not exist, so it is not at version ${expected}; send no If-Match to create it`
-      : `evaluator '${name}' is at version ${current.version}, not ${expected}; read it again and retry`,
+    expected === 0 && current !== undefined
+      ? `evaluator '${name}' was created meanwhile (version ${current.version}, by ${current.updatedBy ?? "unknown"}); read it again and retry`
+      : current === undefined
+        ? `evaluator '${name}' does not exist, so it is not at version ${expected}; send no If-Match to create it`
+        : `evaluator '${name}' is at version ${current.version}, not ${expected}; read it again and retry`,
   );
 
 const isConditionFailure = (error: unknown): boolean =>
@@ -206,7 +208,8 @@ export function makeEvaluatorStore({
 
     /**
      * Creates or replaces an evaluator; `created` tells which. With `expectedVersion` (If-Match),
-     * applies only while the stored version is that one (412 otherwise, also when there is none).
+     * applies only while the stored version is that one (412 otherwise, also when there is none);
+     * `expectedVersion` 0 creates only (412 when it exists).
      */
     async put(
       name: string,
@@ -221,9 +224,12 @@ export function makeEvaluatorStore({
         // out of step with the others.
         if (attempt > 0) await backoff(attempt - 1);
         const current = await reads.getItem(name);
-        if (expectedVersion !== undefined && (current === undefined || Number(current.version) !== expectedVersion)) {
-          throw versionConflict(name, expectedVersion, current);
-        }
+        // expectedVersion 0: create only (an import's plan saw no such evaluator).
+        const matches =
+          expectedVersion === 0
+            ? current === undefined
+            : current !== undefined && Number(current.version) === expectedVersion;
+        if (expectedVersion !== undefined && !matches) throw versionConflict(name, expectedVersion, current);
         const delta =
           evaluatorEntryBytes(name, expressionJson) -
           (current === undefined ? 0 : evaluatorEntryBytes(name, current.expressionJson));

@@ -74,7 +74,16 @@ describe("auth matrix: every REST route × every kind of caller (local runtime)"
       const outcome = route.resource === "/ofrep/v1/events" ? 401 : expected(caller, route.scope);
       it(`${route.method} ${route.resource} with ${caller} → ${outcome}`, async () => {
         const name = `m-${++counter}`;
-        await admin("POST", "/flags", { body: { flagName: name, value: 1 } });
+        // A rollout's routes need a flag with variants, and (but to start one) a running rollout.
+        const rollout = route.resource.includes("/rollout");
+        await admin("POST", "/flags", {
+          body: rollout
+            ? { flagName: name, variants: { on: true, off: false }, defaultVariant: "off" }
+            : { flagName: name, value: 1 },
+        });
+        const ramp = { variant: "on", steps: [{ percent: 10, holdSeconds: 3_600 }, { percent: 100 }] };
+        if (rollout && route.method !== "PUT") await admin("PUT", `/flags/${name}/rollout`, { body: ramp });
+        const baseline = (await admin("GET", `/flags/${name}`)).body.version;
         await admin("PUT", `/evaluators/${name}`, { body: { expression: { "==": [1, 1] } } });
         // A schedule of the flag, for the routes naming one (pending, an hour ahead).
         const at = new Date(Date.now() + 3_600_000).toISOString();
@@ -91,9 +100,13 @@ describe("auth matrix: every REST route × every kind of caller (local runtime)"
             ? { expression: { "==": [2, 2] } }
             : route.resource.endsWith("/schedules")
               ? { at, change: { value: 3 } }
-              : route.method === "POST"
-                ? { flagName: `${name}-new`, value: 1 }
-                : { value: 2 };
+              : route.resource === "/flagset"
+                ? { flags: {} }
+                : route.resource.endsWith("/rollout")
+                  ? ramp
+                  : route.method === "POST"
+                    ? { flagName: `${name}-new`, value: 1 }
+                    : { value: 2 };
         const result = await callerClient(caller)(route.method, path, {
           body: route.method === "GET" || route.method === "DELETE" ? undefined : body,
         });
@@ -106,7 +119,7 @@ describe("auth matrix: every REST route × every kind of caller (local runtime)"
         assert.equal(result.body.error.code, outcome === 401 ? "UNAUTHENTICATED" : "FORBIDDEN");
         // A refused request changed nothing.
         const stored = await admin("GET", `/flags/${name}`);
-        assert.equal(stored.body.version, 1);
+        assert.equal(stored.body.version, baseline);
         assert.equal((await admin("GET", `/flags/${name}-new`)).status, 404);
         assert.deepEqual((await admin("GET", `/evaluators/${name}`)).body.expression, { "==": [1, 1] });
         // No schedule was made or cancelled.
