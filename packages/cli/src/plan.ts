@@ -32,7 +32,7 @@ export interface Plan {
 }
 
 // A readable order for a flag's fields; anything else follows, alphabetically.
-const FIELD_ORDER = ["state", "defaultVariant", "variants", "targeting", "metadata", "description"];
+const FIELD_ORDER = ["state", "defaultVariant", "variants", "targeting", "metadata", "description", "clientSide"];
 const fieldRank = (field: string): number => {
   const rank = FIELD_ORDER.indexOf(field);
   return rank === -1 ? FIELD_ORDER.length : rank;
@@ -87,11 +87,38 @@ function topLevelFields(value: unknown): FieldChange[] {
     }));
 }
 
+/** The fields of a flag a promotion writes; the service ignores any other. */
+const FLAG_FIELDS = ["state", "defaultVariant", "variants", "targeting", "metadata", "description", "clientSide"];
+
+/**
+ * A source and a target flag as the service compares them on `PUT /flagset`: absent `state` is
+ * ENABLED and absent `defaultVariant` null (flagd's defaults), while an absent `description` or
+ * `clientSide` keeps the target's (as a `PUT /flags` does), so neither counts as a change.
+ */
+function comparableFlags(source: unknown, target: unknown): [before: unknown, after: unknown] {
+  const pick = (flag: Record<string, unknown>) =>
+    Object.fromEntries(FLAG_FIELDS.filter((field) => flag[field] !== undefined).map((field) => [field, flag[field]]));
+  const before = pick(target as Record<string, unknown>);
+  const after = pick(source as Record<string, unknown>);
+  before.state ??= "ENABLED";
+  after.state ??= "ENABLED";
+  before.defaultVariant ??= null;
+  after.defaultVariant ??= null;
+  before.clientSide ??= false;
+  for (const kept of ["description", "clientSide"]) {
+    if (after[kept] === undefined && before[kept] !== undefined) after[kept] = before[kept];
+  }
+  return [before, after];
+}
+
+const wholeValues = (source: unknown, target: unknown): [before: unknown, after: unknown] => [target, source];
+
 function planSection(
   source: Record<string, unknown>,
   target: Record<string, unknown>,
   prune: boolean,
   created: (value: unknown) => FieldChange[],
+  comparable: (source: unknown, target: unknown) => [before: unknown, after: unknown],
 ): SectionPlan {
   const plan: SectionPlan = { created: [], updated: [], deleted: [], kept: [], unchanged: 0 };
   const names = [...new Set([...Object.keys(source), ...Object.keys(target)])].sort();
@@ -102,7 +129,7 @@ function planSection(
     else if (!inSource && prune) plan.deleted.push({ name, fields: [] });
     else if (!inSource) plan.kept.push(name);
     else {
-      const fields = fieldChanges(target[name], source[name]);
+      const fields = fieldChanges(...comparable(source[name], target[name]));
       if (fields.length === 0) plan.unchanged += 1;
       else plan.updated.push({ name, fields });
     }
@@ -113,16 +140,21 @@ function planSection(
 /**
  * What promoting `source` onto `target` changes, flag by flag and evaluator by evaluator: flags and
  * evaluators only the source has are created, those that differ updated, those only the target has
- * deleted with `prune` and kept without. The documents' own `metadata` is not compared.
+ * deleted with `prune` and kept without. Flags are compared as the service compares them (see
+ * `comparableFlags`); the documents' own `metadata` and `$schema` are not compared.
  */
 export function planPromotion(source: FlagdDocument, target: FlagdDocument, prune: boolean): Plan {
   return {
     prune,
     // A new flag reads best field by field; a new evaluator is one JSON Logic expression.
-    flags: planSection(source.flags, target.flags, prune, topLevelFields),
-    evaluators: planSection(source.$evaluators ?? {}, target.$evaluators ?? {}, prune, (after) => [
-      { path: "", kind: "added", after },
-    ]),
+    flags: planSection(source.flags, target.flags, prune, topLevelFields, comparableFlags),
+    evaluators: planSection(
+      source.$evaluators ?? {},
+      target.$evaluators ?? {},
+      prune,
+      (after) => [{ path: "", kind: "added", after }],
+      wholeValues,
+    ),
   };
 }
 

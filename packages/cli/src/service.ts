@@ -15,6 +15,15 @@ export interface FlagsetSummary {
   evaluators: ChangeSummary;
 }
 
+const names = (list: string[]): string => (list.length === 0 ? "" : ` (${list.join(", ")})`);
+const describeChanges = (changes: ChangeSummary): string =>
+  `${changes.created.length} created${names(changes.created)}, ${changes.updated.length} updated${names(changes.updated)}, ` +
+  `${changes.deleted.length} deleted${names(changes.deleted)}, ${changes.unchanged} unchanged`;
+
+/** `flags: 1 created (banner), 0 updated, ...; evaluators: ...` */
+export const describeSummary = (summary: FlagsetSummary): string =>
+  `flags ${describeChanges(summary.flags)}; evaluators ${describeChanges(summary.evaluators)}`;
+
 /** A running service: its base URL and the bearer token to send (none: no header). */
 export interface Endpoint {
   url: string;
@@ -83,10 +92,14 @@ async function describeHttpError(response: Response): Promise<string> {
   const text = await response.text();
   const status = `${response.status} ${response.statusText}`.trim();
   try {
-    const error = (JSON.parse(text) as { error?: { code?: unknown; message?: unknown } }).error;
+    const error = (JSON.parse(text) as { error?: { code?: unknown; message?: unknown; applied?: FlagsetSummary } })
+      .error;
     if (error !== undefined && typeof error.code === "string") {
       const message = typeof error.message === "string" ? `: ${error.message}` : "";
-      return `${response.status} ${error.code}${message}`;
+      // PUT /flagset stopped part-way by a concurrent change names what it had already applied.
+      const applied =
+        error.applied === undefined ? "" : `\nApplied before it stopped: ${describeSummary(error.applied)}.`;
+      return `${response.status} ${error.code}${message}${applied}`;
     }
   } catch {
     // Not JSON (a proxy's HTML page, say): show the text itself below.

@@ -167,7 +167,7 @@ describe("feature-flags CLI (export, diff, promote)", function () {
       const checkout = lines.indexOf("~ flag checkout (update)");
       assert.notEqual(checkout, -1, run.stdout);
       assert.ok(lines.includes('      defaultVariant: "off" -> "on"'), run.stdout);
-      assert.ok(lines.includes('      metadata.team: "payments"'), run.stdout);
+      assert.ok(lines.includes('      metadata: {"team":"payments"}'), run.stdout);
       assert.ok(lines.includes('      description: "new checkout"'), run.stdout);
       assert.ok(lines.includes("+ flag banner (create)"), run.stdout);
       assert.ok(lines.includes('      state: "DISABLED"'), run.stdout);
@@ -202,7 +202,10 @@ describe("feature-flags CLI (export, diff, promote)", function () {
 
       assert.equal(run.code, 0, run.stderr);
       assert.match(run.stdout, /~ flag checkout \(update\)/);
-      assert.match(run.stdout, /Promoted\. Flags: 1 created, 1 updated, 0 deleted, 0 unchanged\./);
+      assert.match(
+        run.stdout,
+        /Promoted: flags 1 created \(banner\), 1 updated \(checkout\), 0 deleted, 0 unchanged; evaluators 0 created, 0 updated, 0 deleted, 1 unchanged\./,
+      );
       assert.equal(after.code, 0, after.stdout + after.stderr);
       assert.equal((await prod.api("GET", "/flags/banner")).body.value, "blue");
       assert.equal((await prod.api("GET", "/flags/checkout")).body.defaultVariant, "on");
@@ -231,7 +234,7 @@ describe("feature-flags CLI (export, diff, promote)", function () {
       assert.equal(pruned.code, 0, pruned.stderr);
       assert.match(
         pruned.stdout,
-        /Promoted\. Flags: 0 created, 0 updated, 1 deleted, 1 unchanged\. Evaluators: 0 created, 0 updated, 1 deleted, 1 unchanged\./,
+        /Promoted: flags 0 created, 0 updated, 1 deleted \(prod-only\), 1 unchanged; evaluators 0 created, 0 updated, 1 deleted \(prod-rule\), 1 unchanged\./,
       );
       assert.equal((await prod.api("GET", "/flags/prod-only")).status, 404);
       assert.equal((await prod.api("GET", "/evaluators/prod-rule")).status, 404);
@@ -295,12 +298,14 @@ describe("feature-flags CLI (export, diff, promote)", function () {
       const run = await cli(["export", "--from", staging.service.url, "-o", file]);
       const document = JSON.parse(fs.readFileSync(file, "utf8")) as { flags: object; $evaluators: object };
       const validate = flagdValidator();
+      const roundTrip = await cli(["diff", "--from", file, "--to", staging.service.url]);
       const fromFile = await cli(["promote", "--from", file, "--to", prod.service.url, "--yes"]);
 
       assert.equal(run.code, 0, run.stderr);
       assert.ok(validate(document), JSON.stringify(validate.errors));
       assert.deepEqual(Object.keys(document.flags).sort(), ["banner", "checkout"]);
       assert.deepEqual(Object.keys(document.$evaluators), ["beta-users"]);
+      assert.equal(roundTrip.code, 0, roundTrip.stdout + roundTrip.stderr);
       assert.equal(fromFile.code, 0, fromFile.stderr);
       assert.equal((await prod.api("GET", "/flags/banner")).body.value, "blue");
     });

@@ -41,7 +41,11 @@ describe("planPromotion", () => {
 
   it("lists each changed value of an updated flag by its path, old and new", () => {
     const source = doc({
-      a: flag({ defaultVariant: "on", targeting: { if: [{ in: ["beta", { var: "group" }] }, "on", "off"] } }),
+      a: flag({
+        defaultVariant: "on",
+        targeting: { if: [{ in: ["beta", { var: "group" }] }, "on", "off"] },
+        description: "new",
+      }),
     });
     const target = doc({
       a: flag({ targeting: { if: [{ in: ["alpha", { var: "group" }] }, "on", "off"] }, description: "old" }),
@@ -55,9 +59,29 @@ describe("planPromotion", () => {
         fields: [
           { path: "defaultVariant", kind: "changed", before: "off", after: "on" },
           { path: "targeting.if[0].in[0]", kind: "changed", before: "alpha", after: "beta" },
-          { path: "description", kind: "removed", before: "old" },
+          { path: "description", kind: "changed", before: "old", after: "new" },
         ],
       },
+    ]);
+  });
+
+  it("compares flags as the service does: flagd's defaults, and an absent description or clientSide keeps the target's", () => {
+    const variants = { on: true, off: false };
+    const target = doc({
+      described: flag({ description: "kept", clientSide: true }),
+      defaults: { state: "ENABLED", variants, defaultVariant: null, clientSide: false },
+      plain: flag(),
+    });
+    const source = doc({ described: flag(), defaults: { variants }, plain: flag({ metadata: {} }) });
+
+    const plan = planPromotion(source, target, false);
+    const disabled = planPromotion(doc({ described: flag({ state: "DISABLED", clientSide: false }) }), target, false);
+
+    assert.equal(plan.flags.unchanged, 2);
+    assert.deepEqual(plan.flags.updated, [{ name: "plain", fields: [{ path: "metadata", kind: "added", after: {} }] }]);
+    assert.deepEqual(disabled.flags.updated[0].fields, [
+      { path: "state", kind: "changed", before: "ENABLED", after: "DISABLED" },
+      { path: "clientSide", kind: "changed", before: true, after: false },
     ]);
   });
 

@@ -3,7 +3,7 @@ import { EXIT, UserError } from "../errors";
 import type { Io } from "../io";
 import { hasChanges, planPromotion } from "../plan";
 import { renderPlan } from "../render";
-import { type ChangeSummary, endpoint, getFlagset, isUrl, loadSource, putFlagset, readBoth } from "../service";
+import { describeSummary, endpoint, getFlagset, isUrl, loadSource, putFlagset, readBoth } from "../service";
 
 export interface PromoteOptions {
   from: string;
@@ -21,10 +21,6 @@ async function confirm(io: Io, question: string): Promise<boolean> {
     prompt.close();
   }
 }
-
-const summarize = (summary: ChangeSummary): string =>
-  `${summary.created.length} created, ${summary.updated.length} updated, ` +
-  `${summary.deleted.length} deleted, ${summary.unchanged} unchanged`;
 
 /**
  * `promote --from <url|file> --to <url> [--prune] [--yes]`: shows the diff, asks (unless `--yes`),
@@ -60,6 +56,6 @@ export async function promoteCommand(options: PromoteOptions, io: Io): Promise<n
     }
   }
   const summary = await putFlagset(to, source, { prune, ifMatch: target.etag });
-  io.stdout.write(`Promoted. Flags: ${summarize(summary.flags)}. Evaluators: ${summarize(summary.evaluators)}.\n`);
+  io.stdout.write(`Promoted: ${describeSummary(summary)}.\n`);
   return EXIT.ok;
 }
