@@ -37,6 +37,34 @@ function cli(args: string[], env: Record<string, string> = { FLAGS_TOKEN: ADMIN_
   });
 }
 
+/**
+ * Runs the CLI on a terminal (a pseudo-terminal from util-linux `script`) and types `answer` at its
+ * `[y/N]` prompt. The terminal merges stdout and stderr into `stdout`.
+ */
+function cliOnTerminal(args: string[], answer: string): Promise<Run> {
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("FLAGS_")));
+  const command = [BIN, ...args].map((arg) => `'${arg.replace(/'/g, "'\\''")}'`).join(" ");
+  return new Promise((resolve, reject) => {
+    const child = spawn("script", ["-qec", command, "/dev/null"], {
+      env: { ...inherited, FLAGS_TOKEN: ADMIN_TOKEN },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    let answered = false;
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+      if (!answered && stdout.includes("[y/N]")) {
+        answered = true;
+        child.stdin.write(`${answer}\n`);
+      }
+    });
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 const rich = (fields: Record<string, unknown> = {}) => ({
   variants: { on: true, off: false },
   defaultVariant: "off",
@@ -241,6 +269,37 @@ describe("feature-flags CLI (export, diff, promote)", function () {
       assert.equal((await prod.api("GET", "/flags/checkout")).status, 200);
     });
 
+    it("promotes a hand-written flagd file (flags as an array, defaults left out), after which diff from it exits 0", async () => {
+      const file = path.join(tmp, "hand.flags.json");
+      fs.writeFileSync(
+        file,
+        JSON.stringify({
+          $schema: "https://flagd.dev/schema/v0/flags.json",
+          flags: [
+            {
+              key: "tiered",
+              variants: { basic: "b", gold: "g" },
+              defaultVariant: "basic",
+              targeting: { if: [{ $ref: "gold-tier" }, "gold", null] },
+              metadata: { owner: "web" },
+            },
+            { key: "off-switch", state: "DISABLED", variants: { on: true, off: false }, defaultVariant: "on" },
+          ],
+          $evaluators: { "gold-tier": { "==": [{ var: "tier" }, "gold"] } },
+        }),
+      );
+
+      const before = await cli(["diff", "--from", file, "--to", prod.service.url]);
+      const run = await cli(["promote", "--from", file, "--to", prod.service.url, "--yes"]);
+      const after = await cli(["diff", "--from", file, "--to", prod.service.url]);
+
+      assert.equal(before.code, 1, before.stderr);
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(after.code, 0, after.stdout + after.stderr);
+      assert.equal((await prod.api("GET", "/flags/tiered")).body.targeting.if[0].$ref, "gold-tier");
+      assert.equal((await prod.api("GET", "/flags/off-switch")).body.state, "DISABLED");
+    });
+
     it("exits 2 with DELETION_DISABLED when pruning would delete while the target's deletion switch is off", async () => {
       await prod.service.stop();
       prod = await startTestService({ allowFlagDeletion: () => false });
@@ -286,6 +345,25 @@ describe("feature-flags CLI (export, diff, promote)", function () {
       assert.match(run.stdout, /\+ flag banner \(create\)/);
       assert.match(run.stderr, /standard input is not a terminal.*--yes/);
       assert.equal((await prod.api("GET", "/flags/banner")).status, 404);
+    });
+  });
+
+  describe("promote on a terminal", () => {
+    it("asks before writing: answered no, exits 1 and changes nothing; answered yes, applies", async () => {
+      await created(staging.api, { flagName: "banner", value: "blue" });
+      const args = ["promote", "--from", staging.service.url, "--to", prod.service.url];
+
+      const declined = await cliOnTerminal(args, "n");
+      const notApplied = (await prod.api("GET", "/flags/banner")).status;
+      const accepted = await cliOnTerminal(args, "y");
+
+      assert.equal(declined.code, 1, declined.stdout);
+      assert.match(declined.stdout, new RegExp(`Apply these changes to ${escape(prod.service.url)}\\? \\[y/N\\]`));
+      assert.match(declined.stdout, /Not promoted; nothing changed\./);
+      assert.equal(notApplied, 404);
+      assert.equal(accepted.code, 0, accepted.stdout);
+      assert.match(accepted.stdout, /Promoted: flags 1 created \(banner\)/);
+      assert.equal((await prod.api("GET", "/flags/banner")).body.value, "blue");
     });
   });
 
