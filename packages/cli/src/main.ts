@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
 import { Command, CommanderError, Option } from "commander";
 import { diffCommand } from "./commands/diff";
 import { exportCommand } from "./commands/export";
@@ -9,9 +11,14 @@ const TOKENS_HELP = `
 Tokens: --from URLs use FLAGS_FROM_TOKEN, --to URLs FLAGS_TO_TOKEN; either falls back to FLAGS_TOKEN.
 Exit codes: 0 success (diff: no difference), 1 diff found a difference (or promote was declined), 2 error.`;
 
+// dist/main.js and src/main.ts both sit one folder below the package.json.
+const VERSION = (JSON.parse(readFileSync(path.join(__dirname, "..", "package.json"), "utf8")) as { version: string })
+  .version;
+
 function program(io: Io, setExitCode: (code: number) => void): Command {
   const cli = new Command("feature-flags")
     .description("Flags as code: export a service's flags, diff two environments, promote one onto another.")
+    .version(VERSION)
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),

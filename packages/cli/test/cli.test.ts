@@ -127,7 +127,10 @@ describe("feature-flags CLI (export, diff, promote)", function () {
 
   before(() => {
     // The bin runs the compiled package; compile the source under test (npm ci's `prepare` does it on a fresh clone).
-    execFileSync("npm", ["run", "build", "-w", "@feature-flags/cli"], { cwd: ROOT, stdio: "ignore" });
+    execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", "packages/cli/tsconfig.build.json"], {
+      cwd: ROOT,
+      stdio: "inherit",
+    });
   });
 
   beforeEach(async () => {
