@@ -434,6 +434,19 @@ describe("feature-flags CLI (export, diff, promote)", function () {
       for (const run of [unreachable, missing]) assert.doesNotMatch(run.stderr, /\n\s+at /);
     });
 
+    it("shows the service's reason for rejecting a document, and changes nothing", async () => {
+      const file = path.join(tmp, "bad.flags.json");
+      const flags = { good: rich(), bad: rich({ defaultVariant: "missing" }) };
+      fs.writeFileSync(file, JSON.stringify({ flags }));
+
+      const run = await cli(["promote", "--from", file, "--to", prod.service.url, "--yes"]);
+
+      assert.equal(run.code, 2);
+      assert.match(run.stderr, /^feature-flags: PUT .*\/flagset\?prune=false: 400 VALIDATION_FAILED: .*flags\.bad/m);
+      assert.doesNotMatch(run.stderr, /\n\s+at /, "no stack trace");
+      assert.equal((await prod.api("GET", "/flags/good")).status, 404);
+    });
+
     it("uses FLAGS_FROM_TOKEN and FLAGS_TO_TOKEN over FLAGS_TOKEN, and shows the service's answer to a bad one", async () => {
       await created(staging.api, { flagName: "banner", value: "blue" });
       const args = ["promote", "--from", staging.service.url, "--to", prod.service.url, "--yes"];
