@@ -1,8 +1,10 @@
 import type { EvaluatorVersion } from "../../handlers/evaluators/model";
 import type { Flag } from "../../handlers/flags/model";
+import type { Rollout } from "../../handlers/rollouts/model";
 import type { Schedule } from "../../handlers/schedules/model";
+import type { RolloutRequest } from "./logic/rollout";
 
-export type { Schedule };
+export type { Rollout, Schedule };
 
 /** An answer of the API other than 2xx, with the contract's error code when it sent one. */
 export class ApiError extends Error {
@@ -122,6 +124,10 @@ export function makeApi(token: string) {
       call<Schedule>("POST", `${flagPath(name)}/schedules`, body),
     cancelSchedule: (name: string, id: string) =>
       call<void>("DELETE", `${flagPath(name)}/schedules/${encodeURIComponent(id)}`),
+    /** The flag's latest rollout; 404 ROLLOUT_NOT_FOUND when it never had one. */
+    rollout: (name: string) => call<Rollout>("GET", `${flagPath(name)}/rollout`),
+    startRollout: (name: string, body: RolloutRequest) => call<Rollout>("PUT", `${flagPath(name)}/rollout`, body),
+    abortRollout: (name: string) => call<Rollout>("POST", `${flagPath(name)}/rollout/abort`),
     evaluate: async (key: string, context: unknown): Promise<Evaluation> => {
       // OFREP answers errors with its own body ({key, errorCode, errorDetails}), shown as they are.
       const response = await fetch(`${base}/ofrep/v1/evaluate/flags/${encodeURIComponent(key)}`, {

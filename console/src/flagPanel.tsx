@@ -6,6 +6,7 @@ import { changeKind } from "./evaluators";
 import { type DiffLine, definitionBody, diffFlags } from "./logic/diff";
 import { checkForm, type FlagForm, formFromFlag } from "./logic/editor";
 import type { Flag } from "./logic/flags";
+import { ROLLOUT_HOLD_REASON, RolloutSection, useRollout } from "./rollout";
 import { Schedules } from "./schedules";
 import { READ_ONLY_REASON, type Session } from "./session";
 
@@ -24,6 +25,9 @@ interface PanelProps {
 
 export function FlagPanel(props: PanelProps) {
   const { flag } = props;
+  const rollout = useRollout(props.session, flag, () => void latest(props.session, flag.flagName).then(props.onSaved));
+  // While a rollout runs the API refuses PUTs of the flag (409 ROLLOUT_RUNNING): say so up front.
+  const heldBy = rollout.rollout?.status === "running" ? ROLLOUT_HOLD_REASON : undefined;
   return (
     <section class="panel" aria-label={`Details of ${flag.flagName}`}>
       <div class="panel-head">
@@ -35,10 +39,17 @@ export function FlagPanel(props: PanelProps) {
       <p class="hint">
         Version {flag.version}, changed {new Date(flag.updatedAt).toLocaleString()} by {flag.updatedBy ?? "unknown"}
       </p>
-      <Editor {...props} />
+      <Editor {...props} heldBy={heldBy} />
+      <RolloutSection session={props.session} flag={flag} state={rollout} />
       <Schedules session={props.session} flag={flag} />
       <Evaluate session={props.session} flagName={flag.flagName} />
-      <History session={props.session} flag={flag} evaluators={props.evaluators} onSaved={props.onSaved} />
+      <History
+        session={props.session}
+        flag={flag}
+        evaluators={props.evaluators}
+        onSaved={props.onSaved}
+        heldBy={heldBy}
+      />
     </section>
   );
 }
@@ -60,8 +71,8 @@ async function latest(session: Session, flagName: string): Promise<Flag> {
   return session.api.getFlag(flagName);
 }
 
-function Editor(props: PanelProps) {
-  const { session, flag } = props;
+function Editor(props: PanelProps & { heldBy?: string }) {
+  const { session, flag, heldBy } = props;
   const readOnly = session.scope === "read";
   const [base, setBase] = useState(flag);
   const [form, setForm] = useState<FlagForm>(() => formFromFlag(flag));
@@ -194,8 +205,18 @@ function Editor(props: PanelProps) {
           {saved}
         </p>
       )}
+      {heldBy !== undefined && !readOnly && (
+        <p id="save-held" class="hint held">
+          {heldBy}
+        </p>
+      )}
       <div class="actions">
-        <button type="submit" disabled={readOnly} title={readOnly ? READ_ONLY_REASON : undefined}>
+        <button
+          type="submit"
+          disabled={readOnly || heldBy !== undefined}
+          title={readOnly ? READ_ONLY_REASON : heldBy}
+          aria-describedby={heldBy === undefined ? undefined : "save-held"}
+        >
           Save
         </button>
         <button
@@ -275,8 +296,10 @@ function History(props: {
   flag: Flag;
   evaluators?: Record<string, unknown>;
   onSaved: (flag: Flag) => void;
+  /** Why the flag takes no change now (a running rollout), if it does not. */
+  heldBy?: string;
 }) {
-  const { session, flag } = props;
+  const { session, flag, heldBy } = props;
   const readOnly = session.scope === "read";
   const [versions, setVersions] = useState<HistoryEntry[]>();
   const [error, setError] = useState<string>();
@@ -327,14 +350,18 @@ function History(props: {
       <div class="actions">
         <button
           type="button"
-          disabled={readOnly || !canRevert}
-          title={readOnly ? READ_ONLY_REASON : undefined}
+          disabled={readOnly || !canRevert || heldBy !== undefined}
+          title={readOnly ? READ_ONLY_REASON : heldBy}
           onClick={() => void revert()}
         >
           Revert
         </button>
         <span class="hint">
-          {canRevert ? `to version ${from}'s definition, as a new version` : "pick an older version to revert to"}
+          {heldBy !== undefined
+            ? heldBy
+            : canRevert
+              ? `to version ${from}'s definition, as a new version`
+              : "pick an older version to revert to"}
         </span>
       </div>
       <ol class="versions">

@@ -247,6 +247,8 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
           invoke(proxyEvent({ method: "GET", resource: "/flags/{flagName}/rollout", params: { flagName } }));
         await ok(200)(rollout("ramped"));
         await ok(404)(rollout("wired"));
+        // The flag set as one flagd document: the version item (GetItem), both tables scanned.
+        await ok(200)(invoke(proxyEvent({ method: "GET", resource: "/flagset" })));
       },
       ofrep: async (invoke) => {
         const context = { targetingKey: "user-1" };
@@ -392,6 +394,37 @@ describe("Wiring on AWS: every call the deployed service makes is allowed by IAM
         assert.ok(
           ruledStep !== undefined && scheduler.deleted.includes(ruledStep),
           "the deleted flag's rollout step is gone",
+        );
+      },
+      // After the deletes: an import. The set read (its version's GetItem, both tables scanned);
+      // a flag and an evaluator replaced (their transactions: the flag gives back its reference).
+      // Then with prune: a flag and an evaluator created, the remaining flag and evaluator deleted
+      // (the deletion switch read first), the deleted flag's pending schedule cancelled (Query,
+      // UpdateItem, DeleteSchedule) and its rollout looked up (GetItem; it was aborted).
+      flagset: async (invoke) => {
+        const put = (query: Record<string, string>, body: unknown) =>
+          invoke(proxyEvent({ method: "PUT", resource: "/flagset", query, body }));
+        const plain = (value: unknown) => ({
+          state: "ENABLED",
+          variants: { default: value },
+          defaultVariant: "default",
+        });
+        const summary = async (result: Promise<unknown>) => {
+          const response = (await result) as { statusCode: number; body: string };
+          assert.equal(response.statusCode, 200, response.body);
+          return JSON.parse(response.body) as { flags: Record<string, unknown>; evaluators: Record<string, unknown> };
+        };
+        const first = await summary(
+          put({}, { flags: { ramped: plain(7) }, $evaluators: { eu: { in: [{ var: "country" }, ["de", "at"]] } } }),
+        );
+        assert.deepEqual([first.flags.updated, first.evaluators.updated], [["ramped"], ["eu"]]);
+        await harness.addPendingSchedule("ramped", "11111111-1111-4111-8111-111111111111");
+        const pruned = await summary(
+          put({ prune: "true" }, { flags: { imported: plain(1) }, $evaluators: { "set-made": { "==": [1, 1] } } }),
+        );
+        assert.deepEqual(
+          [pruned.flags.created, pruned.flags.deleted, pruned.evaluators.created, pruned.evaluators.deleted],
+          [["imported"], ["ramped"], ["set-made"], ["eu"]],
         );
       },
     };

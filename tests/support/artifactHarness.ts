@@ -74,6 +74,16 @@ export async function startArtifactHarness(resources: RecordedResource[], option
     lambda,
     /** Adds rows to the connections table. */
     addConnections,
+    /** Adds a pending schedule of `flagName`, an hour ahead (as the schedules function would). */
+    async addPendingSchedule(flagName: string, id: string) {
+      const at = new Date(Date.now() + 3_600_000).toISOString();
+      await doc.send(
+        new PutCommand({
+          TableName: schedulesTableFor(flagsTable),
+          Item: { flagName, id, at, changeJson: '{"value":1}', status: "pending", createdBy: "admin", createdAt: at },
+        }),
+      );
+    },
     /** Loads the artifact with the program's environment, local values in place, then `overrides`. */
     load(artifact: MaterializedArtifact, overrides: Record<string, string> = {}) {
       const env = Object.fromEntries(
