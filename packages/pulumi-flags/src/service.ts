@@ -1,0 +1,87 @@
+/**
+ * The REST calls the providers make. Everything here runs inside the dynamic provider, which
+ * Pulumi serializes by value into the stack's state and runs in its own process: no module-level
+ * instances, no captured clients; only global `fetch` and plain functions.
+ */
+
+/** Where a resource's service is and the token it writes with (a `write` token). */
+export interface ServiceRef {
+  /** The service's base URL: the stack output `apiUrl`, or `http://127.0.0.1:$PORT` locally. */
+  url: string;
+  /** Bearer token with the `write` scope. A Pulumi secret: encrypted in the state. */
+  token: string;
+}
+
+/** A JSON object the service answered with: a flag, an evaluator, or `{"error": {code, message}}`. */
+export type ServiceBody = Record<string, unknown>;
+
+export interface ServiceResponse {
+  status: number;
+  /** The parsed JSON object; empty for an empty body or one that is not a JSON object. */
+  body: ServiceBody;
+  /** The body as text (what a proxy in front of the service may answer with). */
+  text: string;
+}
+
+/** One REST call: `If-Match` when `ifMatch` is given, the body as JSON. */
+export async function callService(
+  service: ServiceRef,
+  method: string,
+  path: string,
+  options: { body?: unknown; ifMatch?: number } = {},
+): Promise<ServiceResponse> {
+  if (typeof service?.url !== "string" || typeof service.token !== "string") {
+    throw new Error("service must be {url, token}: the service's apiUrl and a token with the write scope");
+  }
+  const headers: Record<string, string> = { Authorization: `Bearer ${service.token}` };
+  if (options.body !== undefined) headers["Content-Type"] = "application/json";
+  if (options.ifMatch !== undefined) headers["If-Match"] = `"${options.ifMatch}"`;
+  const url = `${service.url.replace(/\/+$/, "")}${path}`;
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method,
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    });
+  } catch (error) {
+    throw new Error(`${method} ${url} failed: ${(error as Error).message}`, { cause: error });
+  }
+  const text = await response.text();
+  let body: ServiceBody = {};
+  try {
+    const parsed: unknown = text.length > 0 ? JSON.parse(text) : undefined;
+    if (parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)) body = parsed as ServiceBody;
+  } catch {
+    // Not JSON: `text` keeps it for the error message.
+  }
+  return { status: response.status, body, text };
+}
+
+/** The error code of an error response (`{"error": {"code", "message"}}`), if it has one. */
+export function errorCode(response: ServiceResponse): string | undefined {
+  const code = (response.body.error as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/** An Error for a refused call, naming what was done, the status and the service's code and message. */
+export function serviceFailure(what: string, response: ServiceResponse): Error {
+  const code = errorCode(response);
+  const message = (response.body.error as { message?: unknown } | undefined)?.message;
+  const detail =
+    code !== undefined
+      ? `${code}${typeof message === "string" ? `: ${message}` : ""}`
+      : response.text.length > 0
+        ? response.text.slice(0, 200)
+        : "no error body";
+  return new Error(`${what}: the service answered ${response.status} ${detail}`);
+}
+
+/** "version 4, changed by 'alice' at 2026-12-06T04:00:00.000Z" for a flag or evaluator the service holds. */
+export function describeVersion(current: { version?: unknown; updatedBy?: unknown; updatedAt?: unknown }): string {
+  const who = typeof current.updatedBy === "string" ? `'${current.updatedBy}'` : "an unknown token";
+  return `version ${String(current.version)}, changed by ${who} at ${String(current.updatedAt)}`;
+}
+
+/** `path` segment for a flag or evaluator name. */
+export const segment = (name: string): string => encodeURIComponent(name);
