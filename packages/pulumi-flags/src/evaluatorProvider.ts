@@ -3,6 +3,7 @@ import { isDeepStrictEqual } from "node:util";
 import type * as pulumi from "@pulumi/pulumi";
 import {
   callService,
+  deletedOutside,
   describeVersion,
   errorCode,
   type ServiceBody,
@@ -103,6 +104,7 @@ export const evaluatorProvider: pulumi.dynamic.ResourceProvider = {
     if (isDeepStrictEqual(olds.expression, news.expression)) {
       // Only the service reference changed: nothing to write, but it must be there, unchanged.
       const current = await callService(news.service, "GET", path(id));
+      if (current.status === 404) throw deletedOutside("evaluator", id);
       if (current.status !== 200) throw serviceFailure(`reading evaluator '${id}'`, current);
       if (current.body.version !== olds.version) throw await evaluatorConflict(news.service, id, olds.version);
       return { outs: evaluatorOutputs(current.body, news.service) };

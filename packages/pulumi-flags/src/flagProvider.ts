@@ -3,6 +3,7 @@ import { isDeepStrictEqual } from "node:util";
 import type * as pulumi from "@pulumi/pulumi";
 import {
   callService,
+  deletedOutside,
   describeVersion,
   errorCode,
   type ServiceBody,
@@ -171,6 +172,7 @@ export const flagProvider: pulumi.dynamic.ResourceProvider = {
       // Only the service reference changed (a new token, another URL for it): nothing to write,
       // but the flag must be there, at the version the state holds.
       const current = await callService(news.service, "GET", `/flags/${segment(id)}`);
+      if (current.status === 404) throw deletedOutside("flag", id);
       if (current.status !== 200) throw serviceFailure(`reading flag '${id}'`, current);
       if (current.body.version !== olds.version) throw await flagConflict(news.service, id, olds.version);
       return { outs: flagOutputs(current.body, news.service) };
@@ -181,11 +183,7 @@ export const flagProvider: pulumi.dynamic.ResourceProvider = {
     });
     if (response.status === 200) return { outs: flagOutputs(response.body, news.service) };
     if (response.status === 412) throw await flagConflict(news.service, id, olds.version);
-    if (response.status === 404) {
-      throw new Error(
-        `FLAG_NOT_FOUND: flag '${id}' was deleted outside this stack; run \`pulumi refresh\`, then \`pulumi up\` to create it again`,
-      );
-    }
+    if (response.status === 404) throw deletedOutside("flag", id);
     throw serviceFailure(`updating flag '${id}'`, response);
   },
 

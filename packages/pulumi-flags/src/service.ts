@@ -85,3 +85,10 @@ export function describeVersion(current: { version?: unknown; updatedBy?: unknow
 
 /** `path` segment for a flag or evaluator name. */
 export const segment = (name: string): string => encodeURIComponent(name);
+
+/** The error for a write to something deleted outside the stack since the state last saw it. */
+export const deletedOutside = (kind: "flag" | "evaluator", name: string): Error =>
+  new Error(
+    `${kind === "flag" ? "FLAG_NOT_FOUND" : "EVALUATOR_NOT_FOUND"}: ${kind} '${name}' was deleted outside this stack; ` +
+      "run `pulumi refresh` to drop it from the stack, then `pulumi up` to create it again",
+  );
