@@ -3,6 +3,8 @@ import { isDeepStrictEqual } from "node:util";
 import type * as pulumi from "@pulumi/pulumi";
 import {
   callService,
+  checkName,
+  checkService,
   deletedOutside,
   describeVersion,
   errorCode,
@@ -64,6 +66,13 @@ async function evaluatorConflict(service: ServiceRef, name: string, lastSeen: nu
  * service. The id is its name; `update` writes with `If-Match` of the version the state holds.
  */
 export const evaluatorProvider: pulumi.dynamic.ResourceProvider = {
+  /** At `pulumi preview`: what the service would refuse for certain, before anything is written. */
+  async check(_olds: unknown, news: EvaluatorInputs): Promise<pulumi.dynamic.CheckResult> {
+    const failures = [...checkService(news.service), ...checkName("name", news.name)];
+    if (news.expression === undefined) failures.push({ property: "expression", reason: "expression is required" });
+    return { inputs: news, failures };
+  },
+
   async create(inputs: EvaluatorInputs): Promise<pulumi.dynamic.CreateResult> {
     // `PUT /evaluators/{name}` without If-Match creates or replaces: look first, so an evaluator
     // someone else made is never taken over. (A create racing this look-up between the two calls

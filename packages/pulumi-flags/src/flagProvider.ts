@@ -3,6 +3,8 @@ import { isDeepStrictEqual } from "node:util";
 import type * as pulumi from "@pulumi/pulumi";
 import {
   callService,
+  checkName,
+  checkService,
   deletedOutside,
   describeVersion,
   errorCode,
@@ -137,6 +139,16 @@ async function flagConflict(service: ServiceRef, flagName: string, lastSeen: num
  * them rather than being overwritten.
  */
 export const flagProvider: pulumi.dynamic.ResourceProvider = {
+  /** At `pulumi preview`: what the service would refuse for certain, before anything is written. */
+  async check(_olds: unknown, news: FlagInputs): Promise<pulumi.dynamic.CheckResult> {
+    const failures = [...checkService(news.service), ...checkName("flagName", news.flagName)];
+    if (news.value === undefined && news.variants === undefined) {
+      failures.push({ property: "value", reason: "a flag needs a value, or variants (with a defaultVariant)" });
+    }
+    if (news.value === null) failures.push({ property: "value", reason: "null is not a flag value" });
+    return { inputs: news, failures };
+  },
+
   async create(inputs: FlagInputs): Promise<pulumi.dynamic.CreateResult> {
     const response = await callService(inputs.service, "POST", "/flags", { body: flagBody(inputs, false) });
     if (response.status === 201)

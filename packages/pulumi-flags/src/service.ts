@@ -92,3 +92,37 @@ export const deletedOutside = (kind: "flag" | "evaluator", name: string): Error 
     `${kind === "flag" ? "FLAG_NOT_FOUND" : "EVALUATOR_NOT_FOUND"}: ${kind} '${name}' was deleted outside this stack; ` +
       "run `pulumi refresh` to drop it from the stack, then `pulumi up` to create it again",
   );
+
+/** A property `check` refuses, as the engine reports it at `pulumi preview`. */
+export interface CheckFailure {
+  property: string;
+  reason: string;
+}
+
+/** What a preview passes for a value not known yet (another resource's output still to be made). */
+const isUnknown = (value: unknown): boolean => value === "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/** A flag's or evaluator's name as the service takes it (CONTRACT.md, "Flag"). */
+export function checkName(property: string, value: unknown): CheckFailure[] {
+  if (isUnknown(value) || (typeof value === "string" && /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(value))) return [];
+  return [
+    { property, reason: `${property} must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$, not ${JSON.stringify(value)}` },
+  ];
+}
+
+/** `service` must be `{url, token}` with an http(s) URL; parts not known yet pass. */
+export function checkService(service: unknown): CheckFailure[] {
+  if (isUnknown(service)) return [];
+  if (service === null || typeof service !== "object") {
+    return [{ property: "service", reason: "service must be {url, token}" }];
+  }
+  const { url, token } = service as { url?: unknown; token?: unknown };
+  const failures: CheckFailure[] = [];
+  if (!isUnknown(url) && (typeof url !== "string" || !/^https?:\/\/[^/]/.test(url))) {
+    failures.push({ property: "service", reason: "service.url must be the service's http(s) base URL (apiUrl)" });
+  }
+  if (!isUnknown(token) && (typeof token !== "string" || token.length === 0)) {
+    failures.push({ property: "service", reason: "service.token must be a token with the write scope" });
+  }
+  return failures;
+}

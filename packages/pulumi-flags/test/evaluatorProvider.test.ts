@@ -27,6 +27,16 @@ describe("evaluatorProvider against the local runtime", function () {
     return state(result.outs);
   }
 
+  it("check refuses a bad name or a missing expression at preview, and passes a valid one", async () => {
+    const good = inputs("internal", internal);
+    assert.deepEqual(await evaluatorProvider.check!({}, good), { inputs: good, failures: [] });
+    const bad = await evaluatorProvider.check!({}, { ...PROVIDER, service, name: "-bad" });
+    assert.deepEqual(
+      bad.failures!.map((failure) => failure.property),
+      ["name", "expression"],
+    );
+  });
+
   it("create makes the evaluator, and flags can reference it", async () => {
     const outs = await created("pf-internal", internal);
     assert.equal(outs.version, 1);

@@ -168,6 +168,29 @@ describe("flagProvider against the local runtime", function () {
   });
 });
 
+describe("flagProvider.check (at pulumi preview, before anything is written)", function () {
+  const service = { url: "https://flags.example.com/prod", token: "a-token" };
+  const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+  const check = (news: Record<string, unknown>) => flagProvider.check!({}, { ...PROVIDER, ...news });
+
+  it("passes a valid flag through unchanged, and values a preview does not know yet", async () => {
+    const news = { ...PROVIDER, service, flagName: "new-checkout", value: true };
+    assert.deepEqual(await check(news), { inputs: news, failures: [] });
+    const unknowns = await check({ service: { url: UNKNOWN, token: UNKNOWN }, flagName: UNKNOWN, value: 1 });
+    assert.deepEqual(unknowns.failures, []);
+  });
+
+  it("refuses what the service would: a bad name, no value or variants, null, a service without a URL", async () => {
+    const properties = async (news: Record<string, unknown>) =>
+      ((await check(news)).failures ?? []).map((failure) => failure.property);
+    assert.deepEqual(await properties({ service, flagName: "has space", value: 1 }), ["flagName"]);
+    assert.deepEqual(await properties({ service, flagName: "x" }), ["value"]);
+    assert.deepEqual(await properties({ service, flagName: "x", value: null }), ["value"]);
+    assert.deepEqual(await properties({ service: { token: "t" }, flagName: "x", value: 1 }), ["service"]);
+    assert.match(JSON.stringify((await check({ service, flagName: "x" })).failures), /needs a value, or variants/);
+  });
+});
+
 describe("flagProvider when the service's flag deletion is off", function () {
   it("delete fails naming DELETION_DISABLED and the flag stays", async () => {
     const { service, alice, stop } = await startFlagService({ allowFlagDeletion: () => false });

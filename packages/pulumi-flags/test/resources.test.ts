@@ -139,7 +139,7 @@ describe("the providers serialize as Pulumi's closure serializer does for `pulum
       const serialized = await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: false });
       assert.equal(serialized.containsSecrets, false);
       const loaded = loadSerialized(serialized.text);
-      for (const method of ["create", "read", "diff", "update", "delete"] as const) {
+      for (const method of ["check", "create", "read", "diff", "update", "delete"] as const) {
         assert.equal(typeof loaded[method], "function", `${label}.${method}`);
       }
     });
