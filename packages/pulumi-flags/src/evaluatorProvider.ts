@@ -1,4 +1,3 @@
-import { isDeepStrictEqual } from "node:util";
 // eslint-disable-next-line no-restricted-imports -- a Pulumi package: only types, erased at build
 import type * as pulumi from "@pulumi/pulumi";
 import {
@@ -10,6 +9,7 @@ import {
   errorCode,
   type ServiceBody,
   type ServiceRef,
+  sameJson,
   segment,
   serviceFailure,
 } from "./service";
@@ -104,13 +104,12 @@ export const evaluatorProvider: pulumi.dynamic.ResourceProvider = {
 
   async diff(_id: string, olds: EvaluatorOutputs, news: EvaluatorInputs): Promise<pulumi.dynamic.DiffResult> {
     if (olds.name !== news.name) return { changes: true, replaces: ["name"] };
-    const changes =
-      !isDeepStrictEqual(olds.expression, news.expression) || !isDeepStrictEqual(olds.service, news.service);
+    const changes = !sameJson(olds.expression, news.expression) || !sameJson(olds.service, news.service);
     return { changes, replaces: [] };
   },
 
   async update(id: string, olds: EvaluatorOutputs, news: EvaluatorInputs): Promise<pulumi.dynamic.UpdateResult> {
-    if (isDeepStrictEqual(olds.expression, news.expression)) {
+    if (sameJson(olds.expression, news.expression)) {
       // Only the service reference changed: nothing to write, but it must be there, unchanged.
       const current = await callService(news.service, "GET", path(id));
       if (current.status === 404) throw deletedOutside("evaluator", id);

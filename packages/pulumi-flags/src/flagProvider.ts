@@ -1,4 +1,3 @@
-import { isDeepStrictEqual } from "node:util";
 // eslint-disable-next-line no-restricted-imports -- a Pulumi package: only types, erased at build
 import type * as pulumi from "@pulumi/pulumi";
 import {
@@ -10,6 +9,7 @@ import {
   errorCode,
   type ServiceBody,
   type ServiceRef,
+  sameJson,
   segment,
   serviceFailure,
 } from "./service";
@@ -83,7 +83,7 @@ export function normalizeFlag(fields: Partial<FlagFields>): Record<(typeof COMPA
 export function changedFlagFields(olds: Partial<FlagFields>, news: Partial<FlagFields>): string[] {
   const before = normalizeFlag(olds);
   const after = normalizeFlag(news);
-  return COMPARED.filter((field) => !isDeepStrictEqual(before[field], after[field]));
+  return COMPARED.filter((field) => !sameJson(before[field], after[field]));
 }
 
 /**
@@ -175,7 +175,7 @@ export const flagProvider: pulumi.dynamic.ResourceProvider = {
   async diff(_id: string, olds: FlagOutputs, news: FlagInputs): Promise<pulumi.dynamic.DiffResult> {
     if (olds.flagName !== news.flagName) return { changes: true, replaces: ["flagName"] };
     const changed = changedFlagFields(olds, news);
-    const serviceChanged = !isDeepStrictEqual(olds.service, news.service);
+    const serviceChanged = !sameJson(olds.service, news.service);
     return { changes: changed.length > 0 || serviceChanged, replaces: [] };
   },
 

@@ -126,3 +126,18 @@ export function checkService(service: unknown): CheckFailure[] {
   }
   return failures;
 }
+
+/**
+ * Whether two JSON values (what the engine passes: protobuf Structs as plain objects) are equal,
+ * object keys in any order. Not `util.isDeepStrictEqual`: Pulumi's serializer captures `node:util`
+ * as `global.sys`, Node's deprecated alias, which warns (DEP0025) in every provider process.
+ */
+export function sameJson(a: unknown, b: unknown): boolean {
+  const canonical = (value: unknown) =>
+    JSON.stringify(value, (_key, node: unknown) =>
+      node !== null && typeof node === "object" && !Array.isArray(node)
+        ? Object.fromEntries(Object.entries(node).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)))
+        : node,
+    );
+  return canonical(a) === canonical(b);
+}

@@ -110,6 +110,13 @@ describe("flagProvider against the local runtime", function () {
       inputs({ ...rich("pf-diff"), state: "ENABLED", clientSide: false }),
     );
     assert.equal(explicit.changes, false);
+    // Object keys in another order are the same definition.
+    const reordered = await flagProvider.diff!(
+      "pf-diff",
+      outs,
+      inputs({ ...rich("pf-diff"), variants: { off: false, on: true } }),
+    );
+    assert.equal(reordered.changes, false);
   });
 
   it("update writes the program's definition with If-Match of the version the state holds", async () => {

@@ -138,6 +138,8 @@ describe("the providers serialize as Pulumi's closure serializer does for `pulum
     it(`${label} serializes without secrets and every method survives it`, async () => {
       const serialized = await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: false });
       assert.equal(serialized.containsSecrets, false);
+      // Self-contained: the provider process needs no module (and loads no deprecated alias).
+      assert.doesNotMatch(serialized.text, /require\(|global\.sys/);
       const loaded = loadSerialized(serialized.text);
       for (const method of ["check", "create", "read", "diff", "update", "delete"] as const) {
         assert.equal(typeof loaded[method], "function", `${label}.${method}`);
