@@ -12,6 +12,7 @@ import {
 } from "./components";
 import type { TokenConfig } from "./handlers/auth/tokens";
 import { type WebhookConfig, parseWebhooks } from "./handlers/events/model";
+import { retrySpanSeconds } from "./handlers/events/retry";
 
 const config = new pulumi.Config();
 
@@ -136,6 +137,12 @@ const observability = new Observability(`${project}-${stack}`, {
     flagApi.schedules.deadLetterQueue,
     ...(changeEvents.deadLetterQueue === undefined ? [] : [changeEvents.deadLetterQueue]),
   ],
+  // Webhook deliveries: a delivery is retried for retrySpanSeconds() (76 min) and then
+  // dead-lettered, so an older message means the delivery function is not consuming at all.
+  workQueues:
+    changeEvents.deliveryQueue === undefined
+      ? []
+      : [{ queue: changeEvents.deliveryQueue, maxAgeSeconds: retrySpanSeconds() + 15 * 60 }],
   deliveryStreams: [audit.deliveryStream],
   alarmEmail: config.get("alarmEmail"),
 });

@@ -65,6 +65,11 @@ export interface ObservabilityArgs {
   streamConsumers?: ServiceFunction[];
   /** Dead-letter queues: alarm on any message in one. */
   deadLetterQueues?: aws.sqs.Queue[];
+  /**
+   * Work queues whose oldest message must not wait longer than `maxAgeSeconds`: more means their
+   * consumer stopped taking messages (a message it keeps failing is dead-lettered before that).
+   */
+  workQueues?: { queue: aws.sqs.Queue; maxAgeSeconds: number }[];
   /** Firehose delivery streams: alarm when delivery to S3 lags. */
   deliveryStreams?: { name: pulumi.Input<string> }[];
   /** Email address subscribed to the alarm topic; "" or undefined for none. */
@@ -78,7 +83,8 @@ export interface ObservabilityArgs {
 /**
  * Alarms that mean something, on one encrypted SNS topic: an ERROR line in any function's logs
  * (never a client's 404), API 5XX, stream consumers falling behind, anything in a dead-letter
- * queue, Firehose delivery lag; and a dashboard of the service's vital signs.
+ * queue, a work queue whose consumer stopped, Firehose delivery lag; and a dashboard of the
+ * service's vital signs.
  */
 export class Observability extends pulumi.ComponentResource {
   readonly topic: aws.sns.Topic;
@@ -239,6 +245,19 @@ export class Observability extends pulumi.ComponentResource {
         period: 300,
         evaluationPeriods: 1,
         threshold: 0,
+        comparisonOperator: "GreaterThanThreshold",
+      });
+    }
+    for (const [index, { queue, maxAgeSeconds }] of (args.workQueues ?? []).entries()) {
+      alarm(`queue-age-${index}`, {
+        alarmDescription: pulumi.interpolate`Messages in ${queue.name} wait longer than their retries can explain: its consumer is not taking them`,
+        namespace: "AWS/SQS",
+        metricName: "ApproximateAgeOfOldestMessage",
+        dimensions: { QueueName: queue.name },
+        statistic: "Maximum",
+        period: 300,
+        evaluationPeriods: 1,
+        threshold: maxAgeSeconds,
         comparisonOperator: "GreaterThanThreshold",
       });
     }

@@ -101,6 +101,16 @@ describe("ChangeEvents (Pulumi mocks)", () => {
         alarms.some((a) => a.inputs.namespace === "AWS/SQS" && a.inputs.dimensions?.QueueName === dlq.name),
         "an alarm on the dead-letter queue",
       );
+      // A delivery queue whose oldest message outlived every retry: its consumer stopped.
+      const age = alarms.find(
+        (a) => a.inputs.metricName === "ApproximateAgeOfOldestMessage" && a.inputs.dimensions?.QueueName === queue.name,
+      );
+      assert.ok(age, "an alarm on the delivery queue's oldest message");
+      assert.ok(age.inputs.threshold > retrySpanSeconds(MAX_RECEIVES), "no alarm while deliveries are only retrying");
+      assert.ok(
+        age.inputs.threshold <= retrySpanSeconds(MAX_RECEIVES) + 3600,
+        "an alarm within an hour of the retries' end",
+      );
       for (const fn of [delivery, functionNamed(resources, "-change-publisher")]) {
         assert.ok(
           alarms.some((a) => a.inputs.dimensions?.FunctionName === fn.name && a.inputs.metricName === "Errors"),
