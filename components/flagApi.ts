@@ -428,8 +428,9 @@ export class FlagApi extends pulumi.ComponentResource {
             statements: [
               // Whether the flag exists: its key only (no lastAccessed stamp, no audit line).
               allow(["GetItem"], table.arn),
-              // Created (PutItem); taken back when its EventBridge schedule could not be created (DeleteItem).
-              allow(["PutItem", "DeleteItem"], schedules.table.arn),
+              // The flag's pending ones counted (Query); created (PutItem); taken back when its
+              // EventBridge schedule could not be created (DeleteItem).
+              allow(["Query", "PutItem", "DeleteItem"], schedules.table.arn),
               ...schedules.armStatements,
             ],
           },

@@ -70,6 +70,12 @@ export const schedulesTableFor = (flagsTable: string): string => `${flagsTable}-
 /** Days a done (applied, failed, cancelled) schedule stays listed before DynamoDB's TTL removes it. */
 export const DONE_RETENTION_DAYS = 90;
 
+/**
+ * Pending schedules one flag may have: each is a timer locally and an EventBridge Scheduler
+ * schedule on AWS (an account has a regional quota of them), and a person plans a handful.
+ */
+export const MAX_PENDING_SCHEDULES_PER_FLAG = 50;
+
 /** The most a schedule may lie ahead (CONTRACT.md: at most a year). */
 export const MAX_SCHEDULE_AHEAD_MS = 366 * 24 * 60 * 60 * 1000;
 

@@ -3,7 +3,7 @@ import { flagNotFound, serviceError } from "../errors";
 import { flagSchemas, parseFlagName } from "../flags/validation";
 import { type ApiResponse, parseJsonBody, type RouteHandler } from "../http";
 import type { ScheduleClock } from "./clock";
-import { itemToSchedule, type ScheduleItem, sortSchedules } from "./model";
+import { itemToSchedule, MAX_PENDING_SCHEDULES_PER_FLAG, type ScheduleItem, sortSchedules } from "./model";
 import type { ScheduleStore } from "./store";
 import { parseCreateSchedule, scheduleSchemas } from "./validation";
 
@@ -63,6 +63,14 @@ export function makeScheduleCreateRoutes({
       const flagName = parseFlagName(request.params.flagName);
       const input = parseCreateSchedule(parseJsonBody(request), flagName, now(), schemas);
       await flagMissing(schedules, flagName);
+      // Counted, then written: two concurrent creates may pass one over; the bound is about scale.
+      const pending = (await schedules.pendingOf(flagName)).length;
+      if (pending >= MAX_PENDING_SCHEDULES_PER_FLAG) {
+        throw serviceError(
+          "VALIDATION_FAILED",
+          `flag '${flagName}' has ${pending} pending schedules, the most it may have (${MAX_PENDING_SCHEDULES_PER_FLAG}); cancel one first`,
+        );
+      }
       const item: ScheduleItem = {
         flagName,
         id: randomUUID(),

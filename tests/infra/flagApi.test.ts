@@ -364,7 +364,7 @@ describe("FlagApi (Pulumi mocks)", () => {
       // Creating schedules: the only function that may create EventBridge schedules and pass their role.
       assert.deepEqual(grants("-schedules"), [
         dynamo(["GetItem"], tableArn),
-        dynamo(["DeleteItem", "PutItem"], schedulesArn),
+        dynamo(["DeleteItem", "PutItem", "Query"], schedulesArn),
         { actions: ["scheduler:CreateSchedule"], resources: [groupSchedules] },
         { actions: ["iam:PassRole"], resources: ["arn:aws:iam::123456789012:role/feature-flags-dev-scheduler-role"] },
       ]);

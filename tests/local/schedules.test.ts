@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { AuditLine } from "../../handlers/audit/records";
+import { MAX_PENDING_SCHEDULES_PER_FLAG } from "../../handlers/schedules/model";
 import type { RunningService } from "../../local/service";
 import type { Client } from "../support/http";
 import { startTestService } from "../support/localService";
@@ -123,6 +124,25 @@ describe("Scheduled changes (/flags/{flagName}/schedules) on the local runtime",
 
       assert.equal(response.status, 404);
       assert.equal(response.body.error.code, "FLAG_NOT_FOUND");
+    });
+
+    it(`refuses a pending schedule past a flag's ${MAX_PENDING_SCHEDULES_PER_FLAG} with a 400, and takes one again after a cancel`, async () => {
+      const flagName = await newFlag();
+      const body = { at: inMs(3_600_000), change: { value: true } };
+      const ids: string[] = [];
+      for (let i = 0; i < MAX_PENDING_SCHEDULES_PER_FLAG; i++) {
+        const created = await schedule(flagName, body);
+        assert.equal(created.status, 201);
+        ids.push(created.body.id);
+      }
+
+      const refused = await schedule(flagName, body);
+      assert.deepEqual([refused.status, refused.body.error.code], [400, "VALIDATION_FAILED"]);
+      assert.match(refused.body.error.message, /cancel one first/);
+      assert.equal((await schedulesOf(api, flagName)).length, MAX_PENDING_SCHEDULES_PER_FLAG);
+
+      await api("DELETE", `/flags/${flagName}/schedules/${ids[0]}`);
+      assert.equal((await schedule(flagName, body)).status, 201);
     });
 
     it("needs the write scope (403 for a read token, 401 without one)", async () => {
