@@ -23,6 +23,10 @@ export type Leaf =
 /** A rule's condition: one test, or tests combined with `and` / `or` (one level). */
 export type Condition = Leaf | { kind: "and" | "or"; conditions: Leaf[] };
 
+/** Whether a condition combines tests with and/or. */
+export const isGroup = (condition: Condition): condition is { kind: "and" | "or"; conditions: Leaf[] } =>
+  condition.kind === "and" || condition.kind === "or";
+
 export interface Rule {
   condition: Condition;
   /** The variant served when the condition holds. */
@@ -181,9 +185,7 @@ function leafJson(leaf: Leaf): Json {
 }
 
 const conditionJson = (condition: Condition): Json =>
-  condition.kind === "and" || condition.kind === "or"
-    ? { [condition.kind]: condition.conditions.map(leafJson) }
-    : leafJson(condition);
+  isGroup(condition) ? { [condition.kind]: condition.conditions.map(leafJson) } : leafJson(condition);
 
 /** The JsonLogic a model stands for; undefined for no targeting. Throws for `unsupported`. */
 export function serializeTargeting(model: TargetingModel): Json {
@@ -254,7 +256,7 @@ export function modelProblems(
     model.rules.forEach((rule, index) => {
       const where = `rule ${index + 1}`;
       const { condition } = rule;
-      if (condition.kind === "and" || condition.kind === "or") {
+      if (isGroup(condition)) {
         if (condition.conditions.length === 0) problems.push(`${where}: add a condition`);
         condition.conditions.forEach((leaf, n) =>
           problems.push(...leafProblems(leaf, `${where}, condition ${n + 1}`, evaluators)),
