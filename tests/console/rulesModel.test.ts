@@ -81,7 +81,12 @@ describe("console rules form model", () => {
       { if: [{ "==": [{ var: "a" }, 1] }, "on", { if: [{ "==": [{ var: "b" }, 2] }, "on", "off"] }] },
       { if: [{ sem_ver: [{ var: "v" }, "≥", "1.0.0"] }, "on"] },
       { if: [{ $ref: 3 }, "on"] },
-      { fractional: [["on", 50.5], ["off", 49.5]] },
+      {
+        fractional: [
+          ["on", 50.5],
+          ["off", 49.5],
+        ],
+      },
       { fractional: [{ var: "email" }] },
       { fractional: [] },
       { if: ["on"] },
@@ -97,10 +102,7 @@ describe("console rules form model", () => {
   it("finds nothing to show as a form in random JsonLogic that is not of a supported shape", () => {
     const other = fc
       .jsonValue()
-      .filter(
-        (x) =>
-          x !== null && typeof x === "object" && !Array.isArray(x) && !("if" in x) && !("fractional" in x),
-      );
+      .filter((x) => x !== null && typeof x === "object" && !Array.isArray(x) && !("if" in x) && !("fractional" in x));
     fc.assert(fc.property(other, (x) => assert.equal(parseTargeting(x).kind, "unsupported")));
   });
 
@@ -121,9 +123,18 @@ describe("console rules form model", () => {
       "rule 2, condition 2: there is no shared evaluator named 'nobody'",
       "rule 2: 'of' is not one of the variants",
     ]);
-    assert.deepEqual(modelProblems(parseTargeting({ fractional: [["on", 0], ["off", 0]] }), ["on", "off"]), [
-      "split: the weights must not all be 0",
-    ]);
+    assert.deepEqual(
+      modelProblems(
+        parseTargeting({
+          fractional: [
+            ["on", 0],
+            ["off", 0],
+          ],
+        }),
+        ["on", "off"],
+      ),
+      ["split: the weights must not all be 0"],
+    );
     const fine = parseTargeting({ if: [{ in: [{ var: "country" }, ["de", "fr"]] }, "on", "off"] });
     assert.deepEqual(modelProblems(fine, ["on", "off"], []), []);
   });
@@ -132,7 +143,18 @@ describe("console rules form model", () => {
     const by = { cat: [{ var: "$flagd.flagKey" }, { var: "email" }] };
     const model = parseTargeting({ fractional: [by, ["on", 1], ["off", 3]] });
     assert.deepEqual(twoWaySplit(model), { first: "on", second: "off", percent: 25 });
-    assert.equal(twoWaySplit(parseTargeting({ fractional: [["a", 1], ["b", 1], ["c", 1]] })), undefined);
+    assert.equal(
+      twoWaySplit(
+        parseTargeting({
+          fractional: [
+            ["a", 1],
+            ["b", 1],
+            ["c", 1],
+          ],
+        }),
+      ),
+      undefined,
+    );
     assert.ok(model.kind === "fractional");
     assert.deepEqual(serializeTargeting(withPercent(model, 40)), { fractional: [by, ["on", 40], ["off", 60]] });
   });
@@ -140,7 +162,10 @@ describe("console rules form model", () => {
   it("says what Save of a split does: growing keeps users in, shrinking moves some out", () => {
     const split = { first: "on", second: "off", percent: 25 };
     assert.equal(rolloutSentence(split, 10), "25 % get `on`, 75 % `off`; users already in stay in.");
-    assert.equal(rolloutSentence(split, 40), "25 % get `on`, 75 % `off`; 15 % of users now getting `on` move to `off`.");
+    assert.equal(
+      rolloutSentence(split, 40),
+      "25 % get `on`, 75 % `off`; 15 % of users now getting `on` move to `off`.",
+    );
   });
 
   it("reads typed lists, keeping numbers where the list had numbers", () => {

@@ -22,6 +22,7 @@ export function RolloutSlider(props: {
           max={100}
           step={1}
           value={split.percent}
+          aria-valuenow={split.percent}
           aria-describedby="rollout-slider-effect"
           onInput={(event) => props.onPercent(Number(event.currentTarget.value))}
         />

@@ -200,7 +200,11 @@ export function RulesEditor(props: Props) {
         <>
           <label>
             Who gets what
-            <select value={model.kind} onChange={(event) => startKind(event.currentTarget.value)}>
+            <select
+              aria-label="Who gets what"
+              value={model.kind}
+              onChange={(event) => startKind(event.currentTarget.value)}
+            >
               <option value="none">Everyone gets the default variant</option>
               <option value="rules">Rules</option>
               <option value="fractional">Percentage split</option>
@@ -231,6 +235,7 @@ function VariantSelect(props: {
     <label>
       {props.label}
       <select
+        aria-label={props.label}
         value={props.value ?? ""}
         onChange={(event) => props.onChange(event.currentTarget.value === "" ? undefined : event.currentTarget.value)}
       >
@@ -321,7 +326,11 @@ function RuleForm(props: {
       {(group !== undefined || leaves.length > 1) && (
         <label>
           Match
-          <select value={group ?? "and"} onChange={(event) => setLeaves(leaves, event.currentTarget.value as "and")}>
+          <select
+            aria-label="Match"
+            value={group ?? "and"}
+            onChange={(event) => setLeaves(leaves, event.currentTarget.value as "and")}
+          >
             <option value="and">all of these (and)</option>
             <option value="or">any of these (or)</option>
           </select>
@@ -381,6 +390,7 @@ function LeafForm(props: {
       <label>
         Operator
         <select
+          aria-label="Operator"
           value={leaf.kind}
           onChange={(event) => props.onChange(changeKind(leaf, event.currentTarget.value as LeafKind))}
         >
@@ -426,6 +436,7 @@ function LeafForm(props: {
           <label>
             Comparison
             <select
+              aria-label="Comparison"
               value={leaf.op}
               onChange={(event) => props.onChange({ ...leaf, op: event.currentTarget.value as SemVerOp })}
             >
@@ -447,7 +458,11 @@ function LeafForm(props: {
       {leaf.kind === "ref" && (
         <label>
           Shared evaluator
-          <select value={leaf.name} onChange={(event) => props.onChange({ ...leaf, name: event.currentTarget.value })}>
+          <select
+            aria-label="Shared evaluator"
+            value={leaf.name}
+            onChange={(event) => props.onChange({ ...leaf, name: event.currentTarget.value })}
+          >
             <option value="">— pick one —</option>
             {leaf.name !== "" && !names.includes(leaf.name) && <option value={leaf.name}>{leaf.name}</option>}
             {names.map((name) => (
