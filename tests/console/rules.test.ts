@@ -249,6 +249,40 @@ describe("web console in Chromium: targeting rules and the rollout slider", func
       .getByRole("alert")
       .filter({ hasText: "targeting: rule 1: give at least one value (none empty)" })
       .waitFor();
+    // Over the service's size limit for a definition: its own message.
+    const many = Array.from({ length: 4_000 }, (_, n) => `country-${n}`).join(", ");
+    await rule.getByLabel("Values (comma-separated)").fill(many);
+    await save();
+    await page
+      .getByRole("alert")
+      .filter({ hasText: /serialize to \d+ bytes; the limit is 32768/ })
+      .waitFor();
+    assert.deepEqual(writes, [], "nothing was sent");
+    assert.equal((await api("GET", `/flags/${flagName}`)).body.version, 1);
+  });
+
+  it("refuses a rule over the evaluation bounds (a ninth $ref) in the browser, with the service's message", async () => {
+    const evaluator = unique("beta");
+    await api("PUT", `/evaluators/${evaluator}`, { body: { expression: { "==": [{ var: "beta" }, true] } } });
+    const flagName = unique("many-refs");
+    const eight = Array.from({ length: 8 }, () => ({ $ref: evaluator }));
+    assert.equal((await onOff(flagName, { targeting: { if: [{ or: eight }, "on"] } })).status, 201);
+    await signIn();
+    await open(flagName);
+    const writes: string[] = [];
+    page.on("request", (request) => {
+      if (request.method() !== "GET") writes.push(`${request.method()} ${request.url()}`);
+    });
+    const rule = targeting().getByRole("group", { name: "Rule 1" });
+    await rule.getByRole("button", { name: "Add condition" }).click();
+    const ninth = rule.getByRole("group", { name: "Condition 9" });
+    await ninth.getByLabel("Operator").selectOption("ref");
+    await ninth.getByLabel("Shared evaluator").selectOption(evaluator);
+    await save();
+    await page
+      .getByRole("alert")
+      .filter({ hasText: /a flag may use \$ref at most 8 times \(bound: refsPerFlag 8\)/ })
+      .waitFor();
     assert.deepEqual(writes, [], "nothing was sent");
     assert.equal((await api("GET", `/flags/${flagName}`)).body.version, 1);
   });
