@@ -142,7 +142,7 @@ describe("console rules form model", () => {
   it("reads a two-way split as the first variant's percentage and writes a new one, bucketBy kept", () => {
     const by = { cat: [{ var: "$flagd.flagKey" }, { var: "email" }] };
     const model = parseTargeting({ fractional: [by, ["on", 1], ["off", 3]] });
-    assert.deepEqual(twoWaySplit(model), { first: "on", second: "off", percent: 25 });
+    assert.deepEqual(twoWaySplit(model), { first: "on", second: "off", percent: 25, bucketBy: by });
     assert.equal(
       twoWaySplit(
         parseTargeting({
@@ -159,13 +159,44 @@ describe("console rules form model", () => {
     assert.deepEqual(serializeTargeting(withPercent(model, 40)), { fractional: [by, ["on", 40], ["off", 60]] });
   });
 
-  it("says what Save of a split does: growing keeps users in, shrinking moves some out", () => {
+  it("says what Save of a split does: growing keeps users in, shrinking moves some out, replacing starts afresh", () => {
     const split = { first: "on", second: "off", percent: 25 };
-    assert.equal(rolloutSentence(split, 10), "25 % get `on`, 75 % `off`; users already in stay in.");
+    const stored = (targeting: unknown) => parseTargeting(targeting);
+    const grow = stored({
+      fractional: [
+        ["on", 10],
+        ["off", 90],
+      ],
+    });
+    assert.equal(rolloutSentence(split, grow), "25 % get `on`, 75 % `off`; users already in stay in.");
+    assert.equal(rolloutSentence(split, { kind: "none" }), "25 % get `on`, 75 % `off`; users already in stay in.");
     assert.equal(
-      rolloutSentence(split, 40),
+      rolloutSentence(
+        split,
+        stored({
+          fractional: [
+            ["on", 40],
+            ["off", 60],
+          ],
+        }),
+      ),
       "25 % get `on`, 75 % `off`; 15 % of users now getting `on` move to `off`.",
     );
+    const afresh =
+      "25 % get `on`, 75 % `off`; this replaces the current targeting, so who gets `on` is decided afresh.";
+    assert.equal(
+      rolloutSentence(
+        split,
+        stored({
+          fractional: [
+            ["off", 90],
+            ["on", 10],
+          ],
+        }),
+      ),
+      afresh,
+    );
+    assert.equal(rolloutSentence(split, stored({ if: [{ in: [{ var: "country" }, ["de"]] }, "on", "off"] })), afresh);
   });
 
   it("reads typed lists, keeping numbers where the list had numbers", () => {

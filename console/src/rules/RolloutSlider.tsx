@@ -1,4 +1,4 @@
-import { rolloutSentence, type TwoWaySplit } from "./model";
+import { rolloutSentence, type TargetingModel, type TwoWaySplit } from "./model";
 
 /**
  * The percentage of a two-way `fractional` split as a slider: a native range input, so arrow
@@ -7,8 +7,8 @@ import { rolloutSentence, type TwoWaySplit } from "./model";
  */
 export function RolloutSlider(props: {
   split: TwoWaySplit;
-  /** The stored split's percentage, to say whether Save keeps users in. */
-  storedPercent?: number;
+  /** The stored targeting, to say whether Save keeps users in. */
+  stored: TargetingModel;
   onPercent: (percent: number) => void;
 }) {
   const { split } = props;
@@ -28,7 +28,7 @@ export function RolloutSlider(props: {
         />
       </label>
       <p id="rollout-slider-effect" class="effect" aria-live="polite">
-        On Save: {rolloutSentence(split, props.storedPercent)}
+        On Save: {rolloutSentence(split, props.stored)}
       </p>
     </div>
   );

@@ -128,7 +128,7 @@ export function RulesEditor(props: Props) {
     setState({ text, model: next });
     props.onText(text);
   };
-  const storedSplit = twoWaySplit(parseTargeting(props.stored ?? undefined));
+  const storedModel = parseTargeting(props.stored ?? undefined);
   const fallback = variants.find((name) => name !== props.defaultVariant) ?? variants[0] ?? "";
   const defaultName = variants.includes(props.defaultVariant) ? props.defaultVariant : (variants[0] ?? "");
 
@@ -214,7 +214,7 @@ export function RulesEditor(props: Props) {
             <RulesForm model={model} variants={variants} evaluators={props.evaluators} onChange={update} />
           )}
           {model.kind === "fractional" && (
-            <SplitForm model={model} variants={variants} storedPercent={storedSplit?.percent} onChange={update} />
+            <SplitForm model={model} variants={variants} stored={storedModel} onChange={update} />
           )}
         </>
       )}
@@ -483,7 +483,7 @@ function LeafForm(props: {
 function SplitForm(props: {
   model: TargetingModel & { kind: "fractional" };
   variants: string[];
-  storedPercent?: number;
+  stored: TargetingModel;
   onChange: (model: TargetingModel) => void;
 }) {
   const { model, variants } = props;
@@ -499,7 +499,7 @@ function SplitForm(props: {
       {split !== undefined && (
         <RolloutSlider
           split={split}
-          storedPercent={props.storedPercent}
+          stored={props.stored}
           onPercent={(percent) => props.onChange(withPercent(model, percent))}
         />
       )}

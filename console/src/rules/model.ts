@@ -287,6 +287,8 @@ export interface TwoWaySplit {
   second: string;
   /** The percentage of the first variant, rounded to a whole number. */
   percent: number;
+  /** What users are bucketed by, when not flagd's default (the flag key and targeting key). */
+  bucketBy?: unknown;
 }
 
 export function twoWaySplit(model: TargetingModel): TwoWaySplit | undefined {
@@ -294,7 +296,13 @@ export function twoWaySplit(model: TargetingModel): TwoWaySplit | undefined {
   const [a, b] = model.splits;
   const total = a.weight + b.weight;
   if (total <= 0) return undefined;
-  return { first: a.variant, second: b.variant, percent: Math.round((a.weight * 100) / total) };
+  const percent = Math.round((a.weight * 100) / total);
+  return {
+    first: a.variant,
+    second: b.variant,
+    percent,
+    ...(model.bucketBy === undefined ? {} : { bucketBy: model.bucketBy }),
+  };
 }
 
 /** The model with the two-way split set to `percent` of the first variant (bucketBy kept). */
@@ -313,13 +321,23 @@ export function withPercent(
 }
 
 /**
- * What Save of a two-way split will do, in words: fractional buckets are stable and fill in
- * order, so raising the first variant's share keeps everyone already in it.
+ * What Save of a two-way split will do, in words, against the stored targeting: fractional
+ * buckets are stable and fill in order, so raising the first variant's share (same variants,
+ * same bucketing) keeps everyone already in it. No targeting counts as nobody in yet.
  */
-export function rolloutSentence(split: TwoWaySplit, storedPercent?: number): string {
+export function rolloutSentence(split: TwoWaySplit, stored: TargetingModel): string {
   const shares = `${split.percent} % get \`${split.first}\`, ${100 - split.percent} % \`${split.second}\``;
-  if (storedPercent === undefined || split.percent >= storedPercent) return `${shares}; users already in stay in.`;
-  return `${shares}; ${storedPercent - split.percent} % of users now getting \`${split.first}\` move to \`${split.second}\`.`;
+  if (stored.kind === "none") return `${shares}; users already in stay in.`;
+  const before = twoWaySplit(stored);
+  const same =
+    before !== undefined &&
+    stored.kind === "fractional" &&
+    before.first === split.first &&
+    before.second === split.second &&
+    JSON.stringify(before.bucketBy) === JSON.stringify(split.bucketBy);
+  if (!same) return `${shares}; this replaces the current targeting, so who gets \`${split.first}\` is decided afresh.`;
+  if (split.percent >= before.percent) return `${shares}; users already in stay in.`;
+  return `${shares}; ${before.percent - split.percent} % of users now getting \`${split.first}\` move to \`${split.second}\`.`;
 }
 
 /** The text of a comma-separated list of values, and back (numbers stay numbers where they were). */
