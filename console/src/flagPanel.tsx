@@ -6,6 +6,7 @@ import { changeKind } from "./evaluators";
 import { type DiffLine, definitionBody, diffFlags } from "./logic/diff";
 import { checkForm, type FlagForm, formFromFlag } from "./logic/editor";
 import type { Flag } from "./logic/flags";
+import { RulesEditor, targetingProblems, useEvaluatorNames, variantNames } from "./rules/RulesEditor";
 import { ROLLOUT_HOLD_REASON, RolloutSection, useRollout } from "./rollout";
 import { Schedules } from "./schedules";
 import { READ_ONLY_REASON, type Session } from "./session";
@@ -79,6 +80,7 @@ function Editor(props: PanelProps & { heldBy?: string }) {
   const [errors, setErrors] = useState<string[]>([]);
   const [conflict, setConflict] = useState<Conflict>();
   const [saved, setSaved] = useState<string>();
+  const evaluatorNames = useEvaluatorNames(session);
   const dirty = JSON.stringify(form) !== JSON.stringify(formFromFlag(base));
   // A change that arrives live while nothing was typed is simply shown.
   useEffect(() => {
@@ -92,6 +94,9 @@ function Editor(props: PanelProps & { heldBy?: string }) {
   const save = async (event: Event) => {
     event.preventDefault();
     setSaved(undefined);
+    // The rules form's own refusals (an empty list, a variant the flag lacks) before the service's.
+    const problems = targetingProblems(form.targeting, form.variants, evaluatorNames);
+    if (problems.length > 0) return setErrors(problems);
     const checked = checkForm(flag.flagName, form);
     if (!checked.ok) return setErrors(checked.errors);
     setErrors([]);
@@ -157,15 +162,14 @@ function Editor(props: PanelProps & { heldBy?: string }) {
           Default variant
           <input value={form.defaultVariant} onInput={field("defaultVariant")} />
         </label>
-        <label>
-          Targeting (JsonLogic)
-          <textarea
-            rows={4}
-            value={form.targeting}
-            onInput={field("targeting")}
-            placeholder='{"fractional": [["on", 10], ["off", 90]]}'
-          />
-        </label>
+        <RulesEditor
+          text={form.targeting}
+          onText={(targeting) => setForm({ ...form, targeting })}
+          variants={variantNames(form.variants)}
+          defaultVariant={form.defaultVariant}
+          stored={base.targeting}
+          evaluators={evaluatorNames}
+        />
         <label>
           Metadata (JSON)
           <textarea rows={2} value={form.metadata} onInput={field("metadata")} />
