@@ -111,9 +111,9 @@ const leavesOf = (condition: Condition): Leaf[] => (isGroup(condition) ? conditi
 
 /**
  * The flag's targeting as a form for the common shapes (rules of attribute tests combined with
- * and/or, each serving a variant, then an otherwise; or a percentage split), with the JSON a tab
- * away. Every edit writes the JSON text the form stands for; a targeting the form cannot show
- * stays JSON, and the form says why.
+ * and/or, each serving a variant, then an otherwise; or a percentage split), with the JSON it
+ * stands for beneath it (still `Targeting (JsonLogic)`, editable, read back into the form) or, on
+ * the JSON tab, alone. A targeting the form cannot show stays JSON, and the form says why.
  */
 export function RulesEditor(props: Props) {
   const { variants } = props;
@@ -216,6 +216,8 @@ export function RulesEditor(props: Props) {
           {model.kind === "fractional" && (
             <SplitForm model={model} variants={variants} stored={storedModel} onChange={update} />
           )}
+          {/* The JSON the form stands for, always in view and editable: the form reads it back. */}
+          {json}
         </>
       )}
     </section>
