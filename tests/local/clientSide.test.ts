@@ -2,23 +2,12 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { AuditLine } from "../../handlers/audit/records";
 import type { RunningService } from "../../local/service";
 import type { Client } from "../support/http";
 import { startTestService } from "../support/localService";
 import { READ_TOKEN } from "../support/tokens";
 import { connect, type TestClient } from "../support/wsClient";
-
-function auditLines(dataDir: string): AuditLine[] {
-  const root = path.join(dataDir, "audit");
-  if (!fs.existsSync(root)) return [];
-  return fs
-    .readdirSync(root, { recursive: true, encoding: "utf8" })
-    .filter((file) => file.endsWith(".ndjson"))
-    .flatMap((file) => fs.readFileSync(path.join(root, file), "utf8").split("\n"))
-    .filter((line) => line !== "")
-    .map((line) => JSON.parse(line) as AuditLine);
-}
+import { auditLines } from "../support/auditFiles";
 
 describe("the clientSide flag field (local runtime)", () => {
   let service: RunningService;

@@ -8,18 +8,7 @@ import type { RunningService } from "../../local/service";
 import { client, type Client } from "../support/http";
 import { startTestService } from "../support/localService";
 import { READ_TOKEN } from "../support/tokens";
-
-/** Every line of the trail, in file order. */
-function trail(dataDir: string): Array<Record<string, unknown>> {
-  const root = path.join(dataDir, "audit");
-  if (!fs.existsSync(root)) return [];
-  return fs
-    .readdirSync(root, { recursive: true, encoding: "utf8" })
-    .filter((file) => file.endsWith(".ndjson"))
-    .flatMap((file) => fs.readFileSync(path.join(root, file), "utf8").split("\n"))
-    .filter((line) => line !== "")
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
+import { auditLines } from "../support/auditFiles";
 
 describe("read audit lines on the local runtime: from the HTTP layer, not from the table", () => {
   let service: RunningService;
@@ -37,11 +26,13 @@ describe("read audit lines on the local runtime: from the HTTP layer, not from t
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
+  /** Every line of the trail, in file order. */
+  const trailOf = (dir: string) => auditLines(dir) as unknown as Array<Record<string, unknown>>;
   const waitFor = async (count: number) => {
     const deadline = Date.now() + 10_000;
-    while (trail(dataDir).length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    while (trailOf(dataDir).length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
     await new Promise((r) => setTimeout(r, 1_500)); // nothing more may arrive
-    return trail(dataDir);
+    return trailOf(dataDir);
   };
 
   it("writes one read line per successful read of a flag, though only the first read stamps the item", async () => {
@@ -83,7 +74,7 @@ describe("read audit lines on the local runtime: from the HTTP layer, not from t
   });
 
   it("a read between two changes sorts between them; the read's stamp makes no line of its own", async () => {
-    const already = trail(dataDir).length;
+    const already = trailOf(dataDir).length;
     await api("POST", "/flags", { body: { flagName: "between", value: "a" } });
     await reader("GET", "/flags/between");
     await api("PUT", "/flags/between", { body: { value: "b" } });

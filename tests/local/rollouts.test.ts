@@ -2,7 +2,6 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { AuditLine } from "../../handlers/audit/records";
 import { type RunningService, startService } from "../../local/service";
 import { FlagSet } from "../../packages/openfeature-provider/src/flagSet";
 import type { Flag } from "../../packages/openfeature-provider/src/protocol";
@@ -11,19 +10,9 @@ import { type Client, client } from "../support/http";
 import { startTestService } from "../support/localService";
 import { inMs, schedulesOf, sleep, untilDone } from "../support/schedules";
 import { ADMIN_TOKEN, READ_TOKEN, TEST_TOKENS } from "../support/tokens";
+import { auditLines } from "../support/auditFiles";
 
 const quiet = { error: () => {}, warn: () => {}, info: () => {}, debug: () => {} };
-
-function auditLines(dataDir: string): AuditLine[] {
-  const root = path.join(dataDir, "audit");
-  if (!fs.existsSync(root)) return [];
-  return fs
-    .readdirSync(root, { recursive: true, encoding: "utf8" })
-    .filter((file) => file.endsWith(".ndjson"))
-    .flatMap((file) => fs.readFileSync(path.join(root, file), "utf8").split("\n"))
-    .filter((line) => line !== "")
-    .map((line) => JSON.parse(line) as AuditLine);
-}
 
 /** A flag with two string variants, `old` served to everyone (with targeting for `beta` users). */
 const checkout = (flagName: string) => ({

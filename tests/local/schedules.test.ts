@@ -2,24 +2,13 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { AuditLine } from "../../handlers/audit/records";
 import { MAX_PENDING_SCHEDULES_PER_FLAG } from "../../handlers/schedules/model";
 import type { RunningService } from "../../local/service";
 import type { Client } from "../support/http";
 import { startTestService } from "../support/localService";
 import { inMs, schedulesOf, sleep, untilDone } from "../support/schedules";
 import { CLIENT_TOKEN, READ_TOKEN } from "../support/tokens";
-
-function auditLines(dataDir: string): AuditLine[] {
-  const root = path.join(dataDir, "audit");
-  if (!fs.existsSync(root)) return [];
-  return fs
-    .readdirSync(root, { recursive: true, encoding: "utf8" })
-    .filter((file) => file.endsWith(".ndjson"))
-    .flatMap((file) => fs.readFileSync(path.join(root, file), "utf8").split("\n"))
-    .filter((line) => line !== "")
-    .map((line) => JSON.parse(line) as AuditLine);
-}
+import { auditLines } from "../support/auditFiles";
 
 describe("Scheduled changes (/flags/{flagName}/schedules) on the local runtime", function () {
   // Starting a service takes seconds, more on a busy machine.
