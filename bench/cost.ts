@@ -27,6 +27,7 @@ import { ensureConnectionsTable, ensureFlagsTable } from "../local/tables";
 import { materialize, type MaterializedArtifact } from "../tests/support/artifacts";
 import { startFakeManagementApi } from "../tests/support/fakeManagementApi";
 import { startFakeSsm } from "../tests/support/fakeSsm";
+import { startFakeEventServices } from "../tests/support/fakeEvents";
 import { installAwsLambdaGlobal } from "../tests/support/lambdaStreaming";
 import { proxyEvent } from "../tests/support/proxyEvents";
 import { restAccessLogLine, TYPICAL_READ } from "../tests/support/accessLogEvents";
@@ -49,6 +50,7 @@ import { type DynamoCall, startDynamoProxy } from "./dynamoProxy";
 import { EVENT_STREAM_PROCESS } from "./eventStreamProcess";
 import { DEFAULT_TRACE_SAMPLE_RATE } from "../components/flagApi";
 import { FLAGS_STREAM_FILTERS } from "../handlers/realtime/table";
+import { schedulesTableFor } from "../handlers/schedules/model";
 import { ALTERNATIVES, cost, METERING, PRICES, PRICES_DATE, PRICES_REGION } from "./prices";
 import { writeResult } from "./results";
 import { percentile } from "./stats";
@@ -171,7 +173,18 @@ export async function costTable(): Promise<void> {
     const inputs = functionResource(suffix).inputs;
     return { memoryMb: inputs.memorySize, architecture: inputs.architectures?.[0] ?? "x86_64" };
   };
-  const names = ["read", "write", "delete", "ofrep", "events", "ws-default", "ws-connect", "fanout", "audit-transform"];
+  const names = [
+    "read",
+    "write",
+    "delete",
+    "ofrep",
+    "events",
+    "ws-default",
+    "ws-connect",
+    "fanout",
+    "audit-transform",
+    "change-publisher",
+  ];
   const artifacts: Record<string, MaterializedArtifact> = {};
   for (const name of names) artifacts[name] = await materialize(functionResource(name));
   const webAcl = resources.find((r) => r.type === "aws:wafv2/webAcl:WebAcl");
@@ -185,6 +198,8 @@ export async function costTable(): Promise<void> {
     functionResource("delete").inputs.environment.variables.ALLOW_FLAG_DELETION_PARAMETER,
   );
   const ssm = await startFakeSsm(new Map([[deletionParameter, "true"]]));
+  // EventBridge (and SQS, for webhooks; none configured here) for the change publisher.
+  const eventServices = await startFakeEventServices();
   const flagsTable = "cost-flags";
   const tokensTable = "cost-tokens";
   const connectionsTable = "cost-connections";
@@ -197,6 +212,8 @@ export async function costTable(): Promise<void> {
       FLAGS_TABLE_NAME: flagsTable,
       EVALUATORS_TABLE_NAME: evaluatorsTableFor(flagsTable),
       HISTORY_TABLE_NAME: historyTableFor(flagsTable),
+      // A delete cancels the flag's schedules and ends its rollout (none here): one Query, one GetItem.
+      SCHEDULES_TABLE_NAME: schedulesTableFor(flagsTable),
       TOKENS_TABLE_NAME: tokensTable,
       CONNECTIONS_TABLE_NAME: connectionsTable,
       WEBSOCKET_ENDPOINT: management.endpoint,
@@ -212,6 +229,8 @@ export async function costTable(): Promise<void> {
         AWS_SECRET_ACCESS_KEY: "local",
         AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
         AWS_ENDPOINT_URL_SSM: ssm.endpoint,
+        AWS_ENDPOINT_URL_EVENTBRIDGE: eventServices.endpoint,
+        AWS_ENDPOINT_URL_SQS: eventServices.endpoint,
         POWERTOOLS_LOG_LEVEL: logLevel,
         AWS_LAMBDA_LOG_LEVEL: logLevel === "SILENT" ? "" : logLevel,
       });
@@ -461,11 +480,15 @@ export async function costTable(): Promise<void> {
         })),
       };
       const transformTiming = await timed(() => transform(batch), 20, 3);
+      // The Pipe's enrichment: each change put on the bus as a change event (one invocation per
+      // write at low rates, as the fan-out), the records handed back unchanged for Firehose.
+      const publisher = load("change-publisher", dynamo.endpoint);
+      const publisherTiming = await timed(() => publisher(sample), 20, 3);
       transformTimings.push({ timing: transformTiming, records: batch.records.length });
       const bytes = percentile(recordBytes, 50);
       addRow(
         row.label,
-        `${measured.capacity.calls.length} DynamoDB call(s): ${measured.capacity.writeUnits} WRU, ${measured.capacity.readUnits} RRU; ${perWrite.toFixed(1)} stream record(s) of ~${bytes} B → fan-out, Pipe, Firehose (5 KB each), transform`,
+        `${measured.capacity.calls.length} DynamoDB call(s): ${measured.capacity.writeUnits} WRU, ${measured.capacity.readUnits} RRU; ${perWrite.toFixed(1)} stream record(s) of ~${bytes} B → fan-out, Pipe (its enrichment puts a change event on the bus), Firehose (5 KB each), transform`,
         {
           restRequests: 1,
           wafRequests: 1,
@@ -473,7 +496,9 @@ export async function costTable(): Promise<void> {
             lambdaUse(row.fn, measured.timing),
             lambdaUse("fanout", fanoutTiming, perWrite),
             lambdaUse("audit-transform", transformTiming, perWrite / batch.records.length),
+            lambdaUse("change-publisher", publisherTiming, perWrite),
           ],
+          busEvents: { count: perWrite, bytes },
           readUnits: measured.capacity.readUnits,
           writeUnits: measured.capacity.writeUnits,
           pipesEvents: { count: perWrite, bytes },
@@ -666,6 +691,7 @@ export async function costTable(): Promise<void> {
       DynamoDB: "DDB",
       "DynamoDB Streams": "Streams",
       Pipes: "Pipes",
+      EventBridge: "Events",
       Firehose: "Firehose",
       S3: "S3",
       "CloudWatch Logs": "Logs",
@@ -737,6 +763,7 @@ export async function costTable(): Promise<void> {
     await proxy.stop();
     await management.stop();
     await ssm.stop();
+    await eventServices.stop();
     await dynamo.stop();
   }
 }

@@ -28,6 +28,8 @@ export interface Usage {
   streamsReadRequests?: number;
   /** Pipe events (after filtering), each of `bytes`: billed per 64 KB chunk. */
   pipesEvents?: { count: number; bytes: number };
+  /** Change events put on the event bus, each of `bytes`: billed per 64 KB chunk. */
+  busEvents?: { count: number; bytes: number };
   /** Firehose records of `bytes` each: each rounded up to 5 KB. */
   firehoseRecords?: { count: number; bytes: number };
   s3Puts?: number;
@@ -44,6 +46,7 @@ export const SERVICES = [
   "DynamoDB",
   "DynamoDB Streams",
   "Pipes",
+  "EventBridge",
   "Firehose",
   "S3",
   "CloudWatch Logs",
@@ -83,6 +86,7 @@ export function costOf(usage: Usage, prices: Prices = PRICES): Breakdown {
   const ws = usage.webSocketMessages;
   const pipes = usage.pipesEvents;
   const firehose = usage.firehoseRecords;
+  const bus = usage.busEvents;
   return {
     "API Gateway":
       cost(prices.apiGatewayRestRequest, usage.restRequests ?? 0) +
@@ -98,6 +102,7 @@ export function costOf(usage: Usage, prices: Prices = PRICES): Breakdown {
       cost(prices.dynamoWriteRequestUnit, usage.writeUnits ?? 0),
     "DynamoDB Streams": cost(prices.dynamoStreamsReadRequest, usage.streamsReadRequests ?? 0),
     Pipes: cost(prices.pipesRequest, pipes === undefined ? 0 : pipes.count * units(pipes.bytes, 64 * 1024)),
+    EventBridge: cost(prices.eventBridgeEvent, bus === undefined ? 0 : bus.count * units(bus.bytes, 64 * 1024)),
     Firehose: cost(
       prices.firehoseIngestedGb,
       firehose === undefined

@@ -85,6 +85,12 @@ export const PRICES = {
     "EventBridge Pipes request after filtering, per 64 KB chunk",
     "https://aws.amazon.com/eventbridge/pricing/",
   ),
+  eventBridgeEvent: price(
+    1.0,
+    1e6,
+    "EventBridge custom event published (PutEvents), per 64 KB chunk",
+    "https://aws.amazon.com/eventbridge/pricing/",
+  ),
   firehoseIngestedGb: price(
     0.029,
     1,

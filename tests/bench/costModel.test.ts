@@ -46,12 +46,14 @@ describe("The cost table's arithmetic (bench/costModel.ts)", () => {
     near(lambdaDurationMs(3, 4, 1769), 4);
   });
 
-  it("rounds each Firehose record up to 5 KB, meters WebSocket messages in 32 KB and Pipe events in 64 KB", () => {
+  it("rounds each Firehose record up to 5 KB, meters WebSocket messages in 32 KB and Pipe and bus events in 64 KB", () => {
     const gb = 2 ** 30;
     near(costOf({ firehoseRecords: { count: 2, bytes: 100 } }, UNIT_PRICES).Firehose, (2 * 5120) / gb);
     near(costOf({ firehoseRecords: { count: 1, bytes: 5121 } }, UNIT_PRICES).Firehose, 10240 / gb);
     assert.equal(costOf({ webSocketMessages: { count: 3, bytes: 33 * 1024 } }, UNIT_PRICES)["API Gateway"], 6);
     assert.equal(costOf({ pipesEvents: { count: 1, bytes: 64 * 1024 + 1 } }, UNIT_PRICES).Pipes, 2);
+    // Change events on the bus, as PutEvents meters them: 64 KB chunks.
+    assert.equal(costOf({ busEvents: { count: 3, bytes: 64 * 1024 + 1 } }, UNIT_PRICES).EventBridge, 6);
   });
 
   it("meters 26 bytes per CloudWatch Logs event on top of its text", () => {
