@@ -18,9 +18,14 @@ interface Started {
   output: () => string;
 }
 
-/** Runs `npm start` as a user would and waits for its `ready http://127.0.0.1:<port>` line. */
-function npmStart(env: Record<string, string>): Promise<Started> {
-  const child = spawn("npm", ["start", "--silent"], {
+/**
+ * Runs `npm start` as a user would and waits for its `ready http://127.0.0.1:<port>` line. With
+ * `prestart: false` npm skips the `prestart` script (`--ignore-scripts` still runs `start`
+ * itself), which rebuilds the console each time: the console these tests never open was built by
+ * `npm ci`, and one test still starts with the rebuild.
+ */
+function npmStart(env: Record<string, string>, { prestart = false } = {}): Promise<Started> {
+  const child = spawn("npm", ["start", "--silent", ...(prestart ? [] : ["--ignore-scripts"])], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, POWERTOOLS_LOG_LEVEL: "SILENT", FLAGS_ADMIN_TOKEN: ADMIN_TOKEN, ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -71,8 +76,8 @@ describe("npm start (the local runtime as a process)", () => {
   it("runs two instances side by side on their own ports and data dirs", async () => {
     const [dirA, dirB] = [dataDir(), dataDir()];
     const [a, b] = await Promise.all([
-      npmStart({ PORT: "0", FLAGS_DATA_DIR: dirA }),
-      npmStart({ PORT: "0", FLAGS_DATA_DIR: dirB }),
+      npmStart({ PORT: "0", FLAGS_DATA_DIR: dirA }, { prestart: true }),
+      npmStart({ PORT: "0", FLAGS_DATA_DIR: dirB }, { prestart: true }),
     ]);
     try {
       assert.notEqual(a.url, b.url);

@@ -5,6 +5,10 @@
 import { type DynamoDbLocal, startDynamoDbLocal } from "../../local/supervisor";
 
 process.env.POWERTOOLS_LOG_LEVEL ??= "SILENT";
+// The X-Ray SDK (through the handlers' Powertools Tracer) without its cls-hooked async hook, which
+// would otherwise run on every promise of the run; the Tracer is off outside Lambda anyway. Loaded
+// artifacts get the same (tests/support/artifacts.ts).
+process.env.AWS_XRAY_MANUAL_MODE ??= "true";
 
 let shared: Promise<DynamoDbLocal> | undefined;
 
