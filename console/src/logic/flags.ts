@@ -60,7 +60,10 @@ function matchesFilter(flag: Flag, query: ListQuery): boolean {
   }
 }
 
-const byName = (a: Flag, b: Flag) => a.flagName.localeCompare(b.flagName);
+// One collator for every comparison: `localeCompare` builds one per call, which at 10,000 flags
+// made sorting the list the slowest step of a search.
+const collator = new Intl.Collator();
+const byName = (a: Flag, b: Flag) => collator.compare(a.flagName, b.flagName);
 const time = (iso: string | undefined) => (iso === undefined ? 0 : Date.parse(iso));
 
 const SORTS: Record<FlagSort, (a: Flag, b: Flag) => number> = {
@@ -74,16 +77,28 @@ const SORTS: Record<FlagSort, (a: Flag, b: Flag) => number> = {
 /** The flags the list shows: searched by name and description, filtered, sorted. */
 export function selectFlags(flags: Iterable<Flag>, query: ListQuery): Flag[] {
   const needle = query.search.trim().toLowerCase();
-  return [...flags]
-    .filter(
-      (flag) =>
-        needle === "" ||
+  const shown: Flag[] = [];
+  // One pass, and only the matches are sorted: a search at 10,000 flags sorts a handful.
+  for (const flag of flags) {
+    if (
+      (needle === "" ||
         flag.flagName.toLowerCase().includes(needle) ||
-        (flag.description ?? "").toLowerCase().includes(needle),
+        (flag.description ?? "").toLowerCase().includes(needle)) &&
+      matchesFilter(flag, query) &&
+      (query.clientSideOnly !== true || flag.clientSide === true)
     )
-    .filter((flag) => matchesFilter(flag, query))
-    .filter((flag) => query.clientSideOnly !== true || flag.clientSide === true)
-    .sort(SORTS[query.sort]);
+      shown.push(flag);
+  }
+  return shown.sort(SORTS[query.sort]);
+}
+
+/**
+ * A flag name with a line-break opportunity after each `-`, `_` and `.` and nowhere else: with
+ * `word-break: keep-all` and `overflow-wrap: normal` (styles.css, `.flag-name`) a narrow screen
+ * wraps `new-checkout` as `new-` / `checkout`, never inside a word.
+ */
+export function nameParts(flagName: string): string[] {
+  return flagName.split(/(?<=[-_.])/);
 }
 
 /** A short text for a flag's value in the list. */
