@@ -16,6 +16,7 @@ import { type RunningService, startService } from "../../local/service";
 import { sharedBrowser, skipWithoutChromium } from "../support/browser";
 import { sharedDynamo, uniqueTableName } from "../support/hooks";
 import { type Client, client } from "../support/http";
+import { searchScript, untilScript } from "../support/pageUntil";
 import { seededName, seedFlags } from "../support/seedFlags";
 import { ADMIN_TOKEN, TEST_TOKENS } from "../support/tokens";
 
@@ -81,23 +82,7 @@ describe("web console in Chromium: 10,000 flags and a phone", function () {
     page.getByRole("row").filter({ has: page.getByRole("cell", { name: flagName, exact: true }) });
   /** Flag rows in the page (rendered, whether scrolled into view or not). */
   const renderedRows = () => page.locator("tr[data-flag]").count();
-  /**
-   * Types into the search box and measures, in the page, until the list holds exactly the rows
-   * expected: the time a user waits between typing and seeing the list narrowed.
-   */
-  const searchLatency = (text: string, expectedRows: number) =>
-    page.evaluate<number>(`new Promise((resolve, reject) => {
-      const input = document.querySelector('input[type="search"]');
-      const started = performance.now();
-      input.value = ${JSON.stringify(text)};
-      input.dispatchEvent(new Event("input", { bubbles: true }));
-      const check = () => {
-        if (document.querySelectorAll("tr[data-flag]").length === ${expectedRows}) return resolve(performance.now() - started);
-        if (performance.now() - started > 10000) return reject(new Error("the list never narrowed"));
-        requestAnimationFrame(check);
-      };
-      check();
-    })`);
+  const searchLatency = (text: string, rows: number) => page.evaluate<number>(searchScript(text, rows));
 
   describe("with 10,000 flags", () => {
     beforeEach(() => openPage({ width: 1280, height: 900 }));
@@ -149,10 +134,11 @@ describe("web console in Chromium: 10,000 flags and a phone", function () {
         headers: { "If-Match": String(current.body.version) },
       });
       assert.equal(updated.status, 200, JSON.stringify(updated.body));
-      await page.waitForFunction(
-        `document.querySelector('tr[data-flag="${flagName}"] [role=switch]')?.getAttribute("aria-checked") === "true"`,
-        undefined,
-        { timeout: 5000 },
+      // Polled in the page (the CSP forbids waitForFunction's eval).
+      await page.evaluate(
+        untilScript(
+          `document.querySelector('tr[data-flag="${flagName}"] [role=switch]')?.getAttribute("aria-checked") === "true"`,
+        ),
       );
       await page.getByRole("status").getByText(`${flagName} updated`).waitFor();
     });
