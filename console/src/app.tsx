@@ -304,7 +304,7 @@ function FlagsView(props: {
         )}
         <p class="hint count">
           {shown.length === total
-            ? `${total.toLocaleString()} flags`
+            ? `${total.toLocaleString()} ${total === 1 ? "flag" : "flags"}`
             : `${shown.length.toLocaleString()} of ${total.toLocaleString()} flags match`}
         </p>
         <table class="flag-table" role="table" aria-label="Flags">
