@@ -5,6 +5,7 @@
 import { archives } from "./archives";
 import { auditDelay } from "./audit";
 import { authorizerCost } from "./authorizer";
+import { consoleBench } from "./console";
 import { costTable } from "./cost";
 import { evaluationBounds } from "./evaluationBounds";
 import { eventStreams } from "./eventStreams";
@@ -37,6 +38,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   "provider-evaluation": providerEvaluation,
   "provider-change-cost": providerChangeCost,
   "provider-change-latency": providerChangeLatency,
+  console: consoleBench,
   cost: costTable,
 };
 

@@ -82,7 +82,8 @@ export function makeApi(token: string) {
   const flagPath = (name: string) => `/flags/${encodeURIComponent(name)}`;
   const evaluatorPath = (name: string) => `/evaluators/${encodeURIComponent(name)}`;
   return {
-    async listFlags(): Promise<Flag[]> {
+    /** Every flag, a page of 100 at a time; `onPage` gets each page as it arrives (the list shows the first at once). */
+    async listFlags(onPage?: (flags: Flag[]) => void): Promise<Flag[]> {
       const flags: Flag[] = [];
       let cursor: string | undefined;
       do {
@@ -91,6 +92,7 @@ export function makeApi(token: string) {
           `/flags?limit=100${cursor === undefined ? "" : `&cursor=${encodeURIComponent(cursor)}`}`,
         );
         flags.push(...page.flags);
+        onPage?.(page.flags);
         cursor = page.nextCursor;
       } while (cursor !== undefined);
       return flags;

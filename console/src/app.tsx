@@ -1,6 +1,8 @@
-import { useEffect, useMemo, useState } from "preact/hooks";
+import { memo } from "preact/compat";
+import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ApiError, makeApi } from "./api";
 import { EvaluatorsView } from "./evaluators";
+import { FlagName } from "./flagName";
 import { FlagPanel } from "./flagPanel";
 import { checkCreate } from "./logic/editor";
 import { definitionBody } from "./logic/diff";
@@ -15,7 +17,8 @@ import {
   isDisabled,
   isStale,
   lastUsed,
-  selectFlags,
+  matchesQuery,
+  sortFlags,
   valueSummary,
 } from "./logic/flags";
 import {
@@ -165,6 +168,9 @@ function Console(props: { session: Session; onSignOut: () => void }) {
   );
 }
 
+/** Rows rendered at first, and added each time the end of the list comes into view. */
+const ROWS_PER_STEP = 100;
+
 function FlagsView(props: {
   session: Session;
   flags: Record<string, Flag>;
@@ -181,26 +187,69 @@ function FlagsView(props: {
   const [staleDays, setStaleDays] = useState(() => Number(localStorage.getItem(STALE_DAYS_KEY)) || DEFAULT_STALE_DAYS);
   const [selected, setSelected] = useState<string>();
   const [message, setMessage] = useState<string>();
+  // Incremental rendering: 10,000 rows at once took seconds to render and re-render on each
+  // search; the list renders its first rows and adds more as the user scrolls towards its end.
+  const [rowLimit, setRowLimit] = useState(ROWS_PER_STEP);
+  const end = useRef<HTMLDivElement>(null);
+  const listScroll = useRef(0);
   const recent = useRecentChanges(props.live);
-  const now = Date.now();
-  const shown = useMemo(
-    () => selectFlags(Object.values(flags), { search, filter, sort, staleDays, now, clientSideOnly }),
-    // `now` moves every render; the list is recomputed when what it shows changes.
-    [flags, search, filter, sort, staleDays, clientSideOnly],
-  );
+  // Sorted once per change of the set (from the last order, so a live change is cheap), then
+  // filtered per search: typing never sorts 10,000 flags.
+  const order = useRef<Flag[]>([]);
+  const sorted = useMemo(() => (order.current = sortFlags(flags, sort, order.current)), [flags, sort]);
+  const shown = useMemo(() => {
+    const query = { search, filter, sort, staleDays, now: Date.now(), clientSideOnly };
+    return sorted.filter((flag) => matchesQuery(flag, query));
+  }, [sorted, search, filter, staleDays, clientSideOnly]);
+  // A new search, filter or sort starts again from the top.
+  useEffect(() => setRowLimit(ROWS_PER_STEP), [search, filter, sort, staleDays, clientSideOnly]);
+  const more = shown.length > rowLimit;
+  useEffect(() => {
+    const sentinel = end.current;
+    if (!more || sentinel === null || typeof IntersectionObserver === "undefined") return;
+    // Observed afresh after each step: one that leaves the end still in view adds another.
+    const observer = new IntersectionObserver(
+      (entries) => {
+        if (entries.some((entry) => entry.isIntersecting)) setRowLimit((limit) => limit + ROWS_PER_STEP);
+      },
+      { rootMargin: "800px 0px" },
+    );
+    observer.observe(sentinel);
+    return () => observer.disconnect();
+  }, [more, rowLimit, selected]);
   const change = props.live.lastChange;
-  const toggle = async (flag: Flag) => {
-    try {
-      known([
-        await session.api.updateFlag(flag.flagName, { ...definitionBody(flag), value: !flag.value }, flag.version),
-      ]);
-    } catch (error) {
-      setMessage(`Could not toggle ${flag.flagName}: ${(error as Error).message}`);
-    }
+  // Stable callbacks, so a live change to one flag re-renders its row only (rows are memoized).
+  const toggle = useCallback(
+    async (flag: Flag) => {
+      try {
+        known([
+          await session.api.updateFlag(flag.flagName, { ...definitionBody(flag), value: !flag.value }, flag.version),
+        ]);
+      } catch (error) {
+        setMessage(`Could not toggle ${flag.flagName}: ${(error as Error).message}`);
+      }
+    },
+    [session, known],
+  );
+  const open = useCallback((flagName: string) => {
+    // On a narrow screen the editor replaces the list: Back returns to where the user was.
+    listScroll.current = window.scrollY;
+    setSelected(flagName);
+    if (window.matchMedia(NARROW).matches) window.scrollTo(0, 0);
+  }, []);
+  const back = () => {
+    const flagName = selected;
+    setSelected(undefined);
+    requestAnimationFrame(() => {
+      window.scrollTo(0, listScroll.current);
+      const button = document.querySelector<HTMLElement>(`tr[data-flag="${CSS.escape(flagName ?? "")}"] button.link`);
+      button?.focus({ preventScroll: true });
+    });
   };
   const selectedFlag = selected === undefined ? undefined : flags[selected];
+  const total = Object.keys(flags).length;
   return (
-    <main class="flags">
+    <main class={selectedFlag === undefined ? "flags" : "flags editing"}>
       <section class="list" aria-label="Flag list">
         <div class="toolbar">
           <label>
@@ -247,7 +296,7 @@ function FlagsView(props: {
             />
           </label>
         </div>
-        <CreateFlag session={session} onCreated={(flag) => (known([flag]), setSelected(flag.flagName))} />
+        <CreateFlag session={session} onCreated={(flag) => (known([flag]), open(flag.flagName))} />
         <p role="status" class="live-status" aria-live="polite">
           {change === undefined
             ? ""
@@ -258,88 +307,148 @@ function FlagsView(props: {
             {message}
           </p>
         )}
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Value</th>
-              <th scope="col">Status</th>
-              <th scope="col">Last used</th>
-              <th scope="col">On</th>
+        <p class="hint count">
+          {shown.length === total
+            ? `${total.toLocaleString()} ${total === 1 ? "flag" : "flags"}`
+            : `${shown.length.toLocaleString()} of ${total.toLocaleString()} flags match`}
+        </p>
+        <table class="flag-table" role="table" aria-label="Flags">
+          <thead role="rowgroup">
+            <tr role="row">
+              <th scope="col" role="columnheader">
+                Name
+              </th>
+              <th scope="col" role="columnheader">
+                Value
+              </th>
+              <th scope="col" role="columnheader">
+                Status
+              </th>
+              <th scope="col" role="columnheader">
+                Last used
+              </th>
+              <th scope="col" role="columnheader">
+                On
+              </th>
             </tr>
           </thead>
-          <tbody>
-            {shown.map((flag) => {
-              const stale = isStale(flag, now, staleDays);
-              const used = lastUsed(flag);
-              return (
-                <tr
-                  key={flag.flagName}
-                  class={`${recent.has(flag.flagName) ? "flash" : ""} ${selected === flag.flagName ? "selected" : ""}`}
-                  data-flag={flag.flagName}
-                  data-version={flag.version}
-                >
-                  <td>
-                    <button type="button" class="link" onClick={() => setSelected(flag.flagName)}>
-                      {flag.flagName}
-                    </button>
-                  </td>
-                  <td class="value">{valueSummary(flag)}</td>
-                  <td>
-                    {isDisabled(flag) && <span class="badge disabled">disabled</span>}
-                    {flag.clientSide && (
-                      <span class="badge client-side" title="client keys can evaluate it over OFREP">
-                        client-side
-                      </span>
-                    )}
-                    {stale && (
-                      <span class="badge stale" title={`not read or evaluated for more than ${staleDays} days`}>
-                        stale
-                      </span>
-                    )}
-                  </td>
-                  <td>{used === undefined ? "never" : shortTime(used)}</td>
-                  <td>
-                    {isBooleanFlag(flag) && (
-                      <button
-                        type="button"
-                        role="switch"
-                        class="switch"
-                        aria-checked={flag.value === true}
-                        aria-label={flag.flagName}
-                        disabled={readOnly}
-                        title={readOnly ? READ_ONLY_REASON : undefined}
-                        aria-describedby={readOnly ? "read-only-reason" : undefined}
-                        onClick={() => void toggle(flag)}
-                      >
-                        <span aria-hidden="true">{flag.value === true ? "on" : "off"}</span>
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              );
-            })}
+          <tbody role="rowgroup">
+            {shown.slice(0, rowLimit).map((flag) => (
+              <FlagRow
+                key={flag.flagName}
+                flag={flag}
+                flash={recent.has(flag.flagName)}
+                selected={selected === flag.flagName}
+                staleDays={staleDays}
+                readOnly={readOnly}
+                onOpen={open}
+                onToggle={toggle}
+              />
+            ))}
           </tbody>
         </table>
         {shown.length === 0 && <p class="hint">No flags match.</p>}
+        {more && (
+          <div ref={end} class="more">
+            <button type="button" onClick={() => setRowLimit((limit) => limit + ROWS_PER_STEP)}>
+              Show more ({(shown.length - rowLimit).toLocaleString()} not shown)
+            </button>
+          </div>
+        )}
       </section>
       {selectedFlag !== undefined && (
-        <FlagPanel
-          key={selectedFlag.flagName}
-          session={session}
-          flag={selectedFlag}
-          evaluators={props.live.evaluators}
-          onSaved={(flag) => known([flag])}
-          onDeleted={(flagName) => {
-            props.gone(flagName);
-            setSelected(undefined);
-          }}
-          onClose={() => setSelected(undefined)}
-        />
+        <div class="editor-view">
+          <button type="button" class="back" onClick={back}>
+            ← Back to flags
+          </button>
+          <FlagPanel
+            key={selectedFlag.flagName}
+            session={session}
+            flag={selectedFlag}
+            evaluators={props.live.evaluators}
+            onSaved={(flag) => known([flag])}
+            onDeleted={(flagName) => {
+              props.gone(flagName);
+              setSelected(undefined);
+            }}
+            onClose={back}
+          />
+        </div>
       )}
     </main>
   );
 }
+
+/** Below this width (styles.css agrees) a flag's editor is a view of its own instead of a column. */
+const NARROW = "(max-width: 959px)";
+
+interface RowProps {
+  flag: Flag;
+  flash: boolean;
+  selected: boolean;
+  staleDays: number;
+  readOnly: boolean;
+  onOpen: (flagName: string) => void;
+  onToggle: (flag: Flag) => Promise<void>;
+}
+
+/** One flag of the list; re-rendered only when its own props change (a live update of another flag does not). */
+const FlagRow = memo(function FlagRow(props: RowProps) {
+  const { flag, staleDays, readOnly } = props;
+  const stale = isStale(flag, Date.now(), staleDays);
+  const used = lastUsed(flag);
+  return (
+    <tr
+      role="row"
+      class={`${props.flash ? "flash" : ""} ${props.selected ? "selected" : ""}`}
+      data-flag={flag.flagName}
+      data-version={flag.version}
+    >
+      <td role="cell" class="name">
+        <button type="button" class="link" onClick={() => props.onOpen(flag.flagName)}>
+          <FlagName name={flag.flagName} />
+        </button>
+      </td>
+      <td role="cell" class="value">
+        {valueSummary(flag)}
+      </td>
+      <td role="cell" class="status">
+        {isDisabled(flag) && <span class="badge disabled">disabled</span>}
+        {flag.clientSide && (
+          <span class="badge client-side" title="client keys can evaluate it over OFREP">
+            client-side
+          </span>
+        )}
+        {stale && (
+          <span class="badge stale" title={`not read or evaluated for more than ${staleDays} days`}>
+            stale
+          </span>
+        )}
+      </td>
+      <td role="cell" class="used">
+        <span class="label">Last used </span>
+        {used === undefined ? "never" : shortTime(used)}
+      </td>
+      <td role="cell" class="on">
+        {isBooleanFlag(flag) && (
+          <button
+            type="button"
+            role="switch"
+            class="switch"
+            aria-checked={flag.value === true}
+            aria-label={flag.flagName}
+            disabled={readOnly}
+            title={readOnly ? READ_ONLY_REASON : undefined}
+            aria-describedby={readOnly ? "read-only-reason" : undefined}
+            onClick={() => void props.onToggle(flag)}
+          >
+            <span aria-hidden="true">{flag.value === true ? "on" : "off"}</span>
+          </button>
+        )}
+      </td>
+    </tr>
+  );
+});
 
 function CreateFlag(props: { session: Session; onCreated: (flag: Flag) => void }) {
   const readOnly = props.session.scope === "read";

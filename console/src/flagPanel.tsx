@@ -3,6 +3,7 @@ import { ApiError, type Evaluation, type HistoryEntry } from "./api";
 import { referencedEvaluators } from "../../handlers/flags/definition";
 import { ComparePicker, DiffTable } from "./diffTable";
 import { changeKind } from "./evaluators";
+import { FlagName } from "./flagName";
 import { type DiffLine, definitionBody, diffFlags } from "./logic/diff";
 import { checkForm, type FlagForm, formFromFlag } from "./logic/editor";
 import type { Flag } from "./logic/flags";
@@ -32,7 +33,9 @@ export function FlagPanel(props: PanelProps) {
   return (
     <section class="panel" aria-label={`Details of ${flag.flagName}`}>
       <div class="panel-head">
-        <h2>{flag.flagName}</h2>
+        <h2>
+          <FlagName name={flag.flagName} />
+        </h2>
         <button type="button" onClick={props.onClose}>
           Close
         </button>

@@ -47,9 +47,9 @@ export function useLiveFlags(token: string | undefined) {
     let retry: ReturnType<typeof setTimeout> | undefined;
     let closed = false;
     let delay = 500;
+    // Each page as it arrives: with thousands of flags the first rows show long before the last page.
     makeApi(token)
-      .listFlags()
-      .then((flags) => dispatch({ type: "flags", flags }))
+      .listFlags((flags) => dispatch({ type: "flags", flags }))
       .catch((error: Error) => setLoadError(error.message));
     const connect = async () => {
       const url = await websocketUrl();
