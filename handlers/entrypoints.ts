@@ -47,7 +47,7 @@ import { type InvokeWorker, makeFanoutWorkerHandler, makeWorkerInvoker } from ".
 import { makeSignedPoster } from "./realtime/signedPoster";
 import { FANOUT_CONCURRENCY, MAX_FANOUT_WORKERS } from "./realtime/table";
 import { makeSettingsRoutes } from "./settings/routes";
-import { makeEventBridgeClock, makeEventBridgeDisarm } from "./schedules/clock";
+import { makeEventBridgeClock, makeEventBridgeDisarm, type ScheduleClock } from "./schedules/clock";
 import type { ScheduleRunEvent } from "./schedules/model";
 import {
   cancelFlagSchedules,
@@ -61,7 +61,7 @@ import { makeFlagSetReadRoutes, makeFlagSetWriteRoutes } from "./flagset/routes"
 import { makeFlagSetReader, makeFlagSets } from "./flagset/service";
 import { type AlarmStateChangeEvent, makeClockRunner } from "./rollouts/runner";
 import type { RolloutStepEvent } from "./rollouts/model";
-import { endFlagRollout, makeRollouts, type Rollouts } from "./rollouts/service";
+import { endFlagRollout, makeRollouts } from "./rollouts/service";
 import { makeRolloutStore } from "./rollouts/store";
 import { makeScheduleStore } from "./schedules/store";
 
@@ -369,30 +369,30 @@ export function scheduleRunnerEntrypoint() {
   const logger = new Logger();
   const flags = flagStoreFromEnv();
   const schedule = makeScheduleRunner({ flags, schedules: scheduleStoreFromEnv(), logger });
-  const rolloutStore = rolloutStoreFromEnv();
-  // Built at the first rollout event, when the invocation has told the runner its ARN.
+  // The runner's own ARN, from its invocation: only arming a next step needs it.
   let invokedArn: string | undefined;
-  let rollouts: Rollouts | undefined;
-  const rolloutsOnce = (): Rollouts => {
-    if (invokedArn === undefined) throw new Error("a rollout event without the invocation's context");
-    return (rollouts ??= makeRollouts({
-      flags,
-      rollouts: rolloutStore,
-      clock: eventBridgeClockFromEnv(unqualifiedArn(invokedArn)),
-      holdRoundingSeconds: SCHEDULER_PRECISION_SECONDS,
-      logger,
-    }));
-  };
-  const run = makeClockRunner({
-    schedule,
-    rollouts: {
-      advance: (event) => rolloutsOnce().advance(event),
-      alarmed: (alarm) => rolloutsOnce().alarmed(alarm),
+  let arming: ScheduleClock | undefined;
+  const clock: ScheduleClock = {
+    arm: (target) => {
+      if (invokedArn === undefined) throw new Error("cannot arm a rollout step without the invocation's context");
+      arming ??= eventBridgeClockFromEnv(unqualifiedArn(invokedArn));
+      return arming.arm(target);
     },
+    disarm: makeEventBridgeDisarm({
+      client: traced(new SchedulerClient({})),
+      groupName: requiredEnv(ENV.scheduleGroup),
+    }).disarm,
+  };
+  const rollouts = makeRollouts({
+    flags,
+    rollouts: rolloutStoreFromEnv(),
+    clock,
+    holdRoundingSeconds: SCHEDULER_PRECISION_SECONDS,
     logger,
   });
+  const run = makeClockRunner({ schedule, rollouts, logger });
   return (event: ScheduleRunEvent | RolloutStepEvent | AlarmStateChangeEvent, context?: Context) => {
-    invokedArn ??= context?.invokedFunctionArn;
+    if (typeof context?.invokedFunctionArn === "string") invokedArn ??= context.invokedFunctionArn;
     return run(event);
   };
 }

@@ -214,6 +214,19 @@ export function makeRollouts({
     async advance(event: RolloutStepEvent): Promise<{ outcome: "stepped" | "completed" | "skipped" | "stopped" }> {
       const { flagName, startedAt, step } = event.rolloutStep;
       const item = await rollouts.get(flagName);
+      const current = item !== undefined && item.startedAt === startedAt && item.status === "running";
+      if (current && Number(item.step) === step && item.nextStepAt !== undefined) {
+        // This step was taken, but arming the next failed (this is the clock's retry): arm it now,
+        // or the ramp would stop here. Arming the same step twice is a no-op.
+        await armNext(item, step + 1, item.nextStepAt);
+        logger.warn("rollout step not taken", {
+          flagName,
+          startedAt,
+          step,
+          reason: "taken already; next step armed again",
+        });
+        return { outcome: "skipped" };
+      }
       if (
         item === undefined ||
         item.startedAt !== startedAt ||

@@ -170,12 +170,52 @@ describe("What reaches the alarms: client failures never match a function's erro
               ),
             ),
         ],
+        [
+          "400 for a rollout of a flag without variants, 404 for an abort with no rollout",
+          async (invoke) => {
+            const rollout = { variant: "on", steps: [{ percent: 10 }] };
+            await status(400)(
+              invoke(
+                proxyEvent({
+                  method: "PUT",
+                  resource: "/flags/{flagName}/rollout",
+                  params: { flagName: "exists" },
+                  body: rollout,
+                }),
+              ),
+            );
+            await status(404)(
+              invoke(
+                proxyEvent({
+                  method: "POST",
+                  resource: "/flags/{flagName}/rollout/abort",
+                  params: { flagName: "exists" },
+                }),
+              ),
+            );
+          },
+        ],
       ],
       fault: {
         env: noDynamo,
         event: proxyEvent({ method: "POST", resource: "/flags", body: { flagName: "new", value: 1 } }),
       },
     }),
+    flagset: () => {
+      const put = (body: unknown, headers: Record<string, string> = {}) =>
+        proxyEvent({ method: "PUT", resource: "/flagset", query: { dryRun: "true" }, headers, body });
+      const valid = { flags: { exists: { state: "ENABLED", variants: { default: 1 }, defaultVariant: "default" } } };
+      return {
+        clientFailures: [
+          [
+            "400 for an invalid document",
+            async (invoke) => status(400)(invoke(put({ flags: { bad: { state: "ON" } } }))),
+          ],
+          ["412 for a stale If-Match", async (invoke) => status(412)(invoke(put(valid, { "If-Match": '"999999"' })))],
+        ],
+        fault: { env: noDynamo, event: put(valid) },
+      };
+    },
     delete: () => ({
       clientFailures: [
         [
@@ -364,6 +404,26 @@ describe("What reaches the alarms: client failures never match a function's erro
               outcome: "skipped",
               reason: "no such schedule",
             }),
+        ],
+        [
+          "a rollout step of a rollout that is not there (aborted, or its flag deleted)",
+          async (invoke) =>
+            assert.deepEqual(
+              await invoke({ rolloutStep: { flagName: "exists", startedAt: "2026-12-06T00:00:00.000Z", step: 1 } }),
+              { outcome: "skipped" },
+            ),
+        ],
+        [
+          "an alarm entering ALARM that guards no running rollout",
+          async (invoke) =>
+            assert.deepEqual(
+              await invoke({
+                source: "aws.cloudwatch",
+                "detail-type": "CloudWatch Alarm State Change",
+                detail: { alarmName: "unguarded", state: { value: "ALARM" } },
+              }),
+              { aborted: 0 },
+            ),
         ],
       ],
       // Thrown: EventBridge Scheduler retries it, then dead-letters it.

@@ -138,6 +138,28 @@ describe("Rollouts' runner paths (handlers/rollouts) against DynamoDB Local", fu
     assert.equal((await rawFlag("once")).version, 5);
   });
 
+  it("arms the next step on the clock's retry when arming failed after a step was taken", async () => {
+    const { flags, rollouts, runner, store, armed, clock } = setUp();
+    await flags.create({ flagName: "healed", definition: rich, value: false }, "admin");
+    const steps = [{ percent: 5, holdSeconds: 1 }, { percent: 20, holdSeconds: 1 }, { percent: 100 }];
+    await rollouts.start("healed", { variant: "on", steps }, "admin");
+    const step1 = armed.at(-1)?.event as RolloutStepEvent;
+    const arm = clock.arm;
+    clock.arm = async () => {
+      throw new Error("Scheduler unreachable");
+    };
+
+    await assert.rejects(runner(step1), /Scheduler unreachable/);
+    assert.equal((await store.get("healed"))?.step, 1, "the step itself was taken");
+    clock.arm = arm;
+    const before = armed.length;
+    assert.deepEqual(await runner(step1), { outcome: "skipped" });
+
+    assert.equal(armed.length, before + 1);
+    assert.deepEqual((armed.at(-1)?.event as RolloutStepEvent).rolloutStep.step, 2);
+    assert.deepEqual(await runner(armed.at(-1)?.event as RolloutStepEvent), { outcome: "completed" });
+  });
+
   it("rounds holds up to the clock's precision (whole minutes on AWS)", async () => {
     const { flags, rollouts } = setUp(60);
     await flags.create({ flagName: "rounded", definition: rich, value: false }, "admin");
