@@ -2,14 +2,14 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { type RunningService, startService } from "../../local/service";
+import type { RunningService } from "../../local/service";
 import { FlagSet } from "../../packages/openfeature-provider/src/flagSet";
 import type { Flag } from "../../packages/openfeature-provider/src/protocol";
-import { sharedDynamo, uniqueTableName } from "../support/hooks";
+import { uniqueTableName } from "../support/hooks";
 import { type Client, client } from "../support/http";
-import { startTestService } from "../support/localService";
+import { serviceOverTable, startTestService } from "../support/localService";
 import { inMs, schedulesOf, sleep, untilDone } from "../support/schedules";
-import { ADMIN_TOKEN, READ_TOKEN, TEST_TOKENS } from "../support/tokens";
+import { ADMIN_TOKEN, READ_TOKEN } from "../support/tokens";
 import { auditLines } from "../support/auditFiles";
 
 const quiet = { error: () => {}, warn: () => {}, info: () => {}, debug: () => {} };
@@ -290,17 +290,8 @@ describe("Rollouts across a restart of the local runtime", function () {
   this.timeout(60_000);
 
   it("takes the step that came due while the runtime was down when it starts, once", async () => {
-    const dynamo = await sharedDynamo();
     const tableName = uniqueTableName("rollout-restart");
-    const serviceOn = () =>
-      startService({
-        port: 0,
-        dynamoEndpoint: dynamo.endpoint,
-        tableName,
-        allowFlagDeletion: () => true,
-        tokens: TEST_TOKENS,
-        ofrepRateLimit: 0,
-      });
+    const serviceOn = () => serviceOverTable(tableName);
     const first = await serviceOn();
     const api = client(first.url, ADMIN_TOKEN);
     await api("POST", "/flags", { body: checkout("overnight") });

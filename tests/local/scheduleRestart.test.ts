@@ -1,29 +1,16 @@
 import { strict as assert } from "node:assert";
-import { type RunningService, startService } from "../../local/service";
-import { sharedDynamo, uniqueTableName } from "../support/hooks";
+import { uniqueTableName } from "../support/hooks";
+import { serviceOverTable } from "../support/localService";
 import { client } from "../support/http";
 import { inMs, schedulesOf, sleep, untilDone } from "../support/schedules";
-import { ADMIN_TOKEN, TEST_TOKENS } from "../support/tokens";
-
-/** A local service over `tableName` in the run's shared DynamoDB Local: stopping it keeps the data. */
-async function serviceOn(tableName: string): Promise<RunningService> {
-  const dynamo = await sharedDynamo();
-  return startService({
-    port: 0,
-    dynamoEndpoint: dynamo.endpoint,
-    tableName,
-    allowFlagDeletion: () => true,
-    tokens: TEST_TOKENS,
-    ofrepRateLimit: 0,
-  });
-}
+import { ADMIN_TOKEN } from "../support/tokens";
 
 describe("Scheduled changes across a restart of the local runtime", function () {
   this.timeout(60_000);
 
   it("applies, exactly once, a schedule that came due while the runtime was down, when it starts", async () => {
     const tableName = uniqueTableName("restart");
-    const first = await serviceOn(tableName);
+    const first = await serviceOverTable(tableName);
     const api = client(first.url, ADMIN_TOKEN);
     await api("POST", "/flags", { body: { flagName: "night-flip", value: "day" } });
     const due = await api("POST", "/flags/night-flip/schedules", {
@@ -35,7 +22,7 @@ describe("Scheduled changes across a restart of the local runtime", function () 
     await first.stop();
     await sleep(1_500);
 
-    const second = await serviceOn(tableName);
+    const second = await serviceOverTable(tableName);
     try {
       const again = client(second.url, ADMIN_TOKEN);
       const applied = await untilDone(again, "night-flip", due.body.id);
@@ -62,7 +49,7 @@ describe("Scheduled changes across a restart of the local runtime", function () 
 
   it("applies a schedule once when two runtimes over the same data both find it due", async () => {
     const tableName = uniqueTableName("restart");
-    const first = await serviceOn(tableName);
+    const first = await serviceOverTable(tableName);
     const api = client(first.url, ADMIN_TOKEN);
     await api("POST", "/flags", { body: { flagName: "twice", value: 0 } });
     const { id } = (await api("POST", "/flags/twice/schedules", { body: { at: inMs(800), change: { value: 1 } } }))
@@ -70,7 +57,7 @@ describe("Scheduled changes across a restart of the local runtime", function () 
     await first.stop();
     await sleep(1_000);
 
-    const [a, b] = await Promise.all([serviceOn(tableName), serviceOn(tableName)]);
+    const [a, b] = await Promise.all([serviceOverTable(tableName), serviceOverTable(tableName)]);
     try {
       const applied = await untilDone(client(a.url, ADMIN_TOKEN), "twice", id);
       await sleep(500);

@@ -5,10 +5,11 @@ import * as path from "node:path";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { DELIVERY_TIMEOUT_MS, type WebhookConfig } from "../../handlers/events/model";
 import { resolveLocalConfig } from "../../local/config";
-import { type RunningService, startService } from "../../local/service";
-import { sharedDynamo, uniqueTableName } from "../support/hooks";
+import type { RunningService } from "../../local/service";
+import { uniqueTableName } from "../support/hooks";
 import { client } from "../support/http";
-import { ADMIN_TOKEN, READ_TOKEN, TEST_TOKENS } from "../support/tokens";
+import { serviceOverTable } from "../support/localService";
+import { ADMIN_TOKEN, READ_TOKEN } from "../support/tokens";
 import { type Answer, newSecret, type ReceivedWebhook, startWebhookReceiver } from "../support/webhooks";
 
 type Receiver = Awaited<ReturnType<typeof startWebhookReceiver>>;
@@ -30,21 +31,13 @@ describe("change events on the local runtime (FLAGS_WEBHOOKS)", () => {
   let deadRecovered = false;
   let service: RunningService | undefined;
 
-  const start = async (webhooks: WebhookConfig[]) => {
-    const dynamo = await sharedDynamo();
-    return startService({
-      port: 0,
-      dynamoEndpoint: dynamo.endpoint,
-      tableName,
-      allowFlagDeletion: () => true,
-      tokens: TEST_TOKENS,
-      ofrepRateLimit: 0,
+  const start = async (webhooks: WebhookConfig[]) =>
+    serviceOverTable(tableName, {
       webhooks,
       webhookRetryDelaysMs: RETRY_DELAYS_MS,
       webhookDataDir: dataDir,
       logger: new Logger({ logLevel: "CRITICAL" }),
     });
-  };
 
   before(async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "flags-webhooks-"));

@@ -39,3 +39,23 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
   });
   return { service, api: client(service.url, ADMIN_TOKEN), as: (token) => client(service.url, token) };
 }
+
+/**
+ * A local service over `tableName` in the run's shared DynamoDB Local, with the test tokens and
+ * deletion allowed: stopping it keeps the data, so another start over the same name is a restart.
+ */
+export async function serviceOverTable(
+  tableName: string,
+  options: Partial<ServiceOptions> = {},
+): Promise<RunningService> {
+  const dynamo = await sharedDynamo();
+  return startService({
+    port: 0,
+    dynamoEndpoint: dynamo.endpoint,
+    tableName,
+    allowFlagDeletion: () => true,
+    tokens: TEST_TOKENS,
+    ofrepRateLimit: 0,
+    ...options,
+  });
+}
