@@ -3,14 +3,11 @@
  * runtime. Without a Chromium these tests are skipped, saying how to install one.
  */
 import * as assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { buildConsole } from "../../console/build";
-import { type RunningService, startService } from "../../local/service";
+import { type RunningService } from "../../local/service";
+import { startConsoleService } from "../support/consoleService";
 import { sharedBrowser, skipWithoutChromium } from "../support/browser";
-import { sharedDynamo, uniqueTableName } from "../support/hooks";
 import { type Client, client } from "../support/http";
 import { ADMIN_TOKEN, CLIENT_TOKEN, READ_TOKEN, TEST_TOKENS } from "../support/tokens";
 
@@ -27,7 +24,6 @@ describe("web console in Chromium", function () {
   let service: RunningService;
   let api: Client;
   let colleague: Client;
-  let consoleDir: string;
   let context: BrowserContext;
   let page: Page;
   let problems: PageProblems;
@@ -39,25 +35,16 @@ describe("web console in Chromium", function () {
   before(async function () {
     started = Date.now();
     skipWithoutChromium(this, "the web console's browser tests");
-    consoleDir = mkdtempSync(path.join(os.tmpdir(), "flags-console-"));
-    await buildConsole(consoleDir);
-    const dynamo = await sharedDynamo();
-    service = await startService({
-      port: 0,
-      dynamoEndpoint: dynamo.endpoint,
-      tableName: uniqueTableName("console"),
+    ({ service, api } = await startConsoleService("console", {
       allowFlagDeletion: () => deletionAllowed,
       tokens: [...TEST_TOKENS, { id: "colleague", token: COLLEAGUE_TOKEN, scopes: ["read", "write"] }],
-      consoleDir,
-    });
-    api = client(service.url, ADMIN_TOKEN);
+    }));
     colleague = client(service.url, COLLEAGUE_TOKEN);
     browser = await sharedBrowser();
   });
 
   after(async () => {
     await service?.stop();
-    if (consoleDir !== undefined) rmSync(consoleDir, { recursive: true, force: true });
     if (browser !== undefined) console.log(`      (browser tests took ${Date.now() - started} ms)`);
   });
 

@@ -4,16 +4,12 @@
  * its steps landing while a person watches.
  */
 import * as assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { buildConsole } from "../../console/build";
-import { type RunningService, startService } from "../../local/service";
+import { type RunningService } from "../../local/service";
+import { startConsoleService } from "../support/consoleService";
 import { sharedBrowser, skipWithoutChromium } from "../support/browser";
-import { sharedDynamo, uniqueTableName } from "../support/hooks";
-import { type Client, client } from "../support/http";
-import { ADMIN_TOKEN, READ_TOKEN, TEST_TOKENS } from "../support/tokens";
+import { type Client } from "../support/http";
+import { ADMIN_TOKEN, READ_TOKEN } from "../support/tokens";
 
 /** A flag with two variants, `old` served to everyone but `beta` users. */
 const checkout = (flagName: string) => ({
@@ -28,7 +24,6 @@ describe("web console in Chromium: rollouts", function () {
   let browser: Browser;
   let service: RunningService;
   let api: Client;
-  let consoleDir: string;
   let context: BrowserContext;
   let page: Page;
   let problems: { csp: string[]; errors: string[] };
@@ -37,24 +32,12 @@ describe("web console in Chromium: rollouts", function () {
 
   before(async function () {
     skipWithoutChromium(this, "the web console's rollout tests");
-    consoleDir = mkdtempSync(path.join(os.tmpdir(), "flags-console-rollout-"));
-    await buildConsole(consoleDir);
-    const dynamo = await sharedDynamo();
-    service = await startService({
-      port: 0,
-      dynamoEndpoint: dynamo.endpoint,
-      tableName: uniqueTableName("console-rollout"),
-      allowFlagDeletion: () => true,
-      tokens: TEST_TOKENS,
-      consoleDir,
-    });
-    api = client(service.url, ADMIN_TOKEN);
+    ({ service, api } = await startConsoleService("console-rollout"));
     browser = await sharedBrowser();
   });
 
   after(async () => {
     await service?.stop();
-    if (consoleDir !== undefined) rmSync(consoleDir, { recursive: true, force: true });
   });
 
   beforeEach(async () => {

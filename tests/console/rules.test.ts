@@ -5,23 +5,18 @@
  * stays JSON; an invalid rule is refused before any request.
  */
 import * as assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { buildConsole } from "../../console/build";
-import { type RunningService, startService } from "../../local/service";
+import { type RunningService } from "../../local/service";
+import { startConsoleService } from "../support/consoleService";
 import { sharedBrowser, skipWithoutChromium } from "../support/browser";
-import { sharedDynamo, uniqueTableName } from "../support/hooks";
-import { type Client, client } from "../support/http";
-import { ADMIN_TOKEN, TEST_TOKENS } from "../support/tokens";
+import { type Client } from "../support/http";
+import { ADMIN_TOKEN } from "../support/tokens";
 
 describe("web console in Chromium: targeting rules and the rollout slider", function () {
   this.timeout(90_000);
   let browser: Browser;
   let service: RunningService;
   let api: Client;
-  let consoleDir: string;
   let context: BrowserContext;
   let page: Page;
   let errors: string[];
@@ -30,24 +25,12 @@ describe("web console in Chromium: targeting rules and the rollout slider", func
 
   before(async function () {
     skipWithoutChromium(this, "the web console's rules tests");
-    consoleDir = mkdtempSync(path.join(os.tmpdir(), "flags-console-rules-"));
-    await buildConsole(consoleDir);
-    const dynamo = await sharedDynamo();
-    service = await startService({
-      port: 0,
-      dynamoEndpoint: dynamo.endpoint,
-      tableName: uniqueTableName("console-rules"),
-      allowFlagDeletion: () => true,
-      tokens: TEST_TOKENS,
-      consoleDir,
-    });
-    api = client(service.url, ADMIN_TOKEN);
+    ({ service, api } = await startConsoleService("console-rules"));
     browser = await sharedBrowser();
   });
 
   after(async () => {
     await service?.stop();
-    if (consoleDir !== undefined) rmSync(consoleDir, { recursive: true, force: true });
   });
 
   beforeEach(async () => {

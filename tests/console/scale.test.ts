@@ -7,18 +7,14 @@
  * reports the numbers themselves.
  */
 import * as assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { buildConsole } from "../../console/build";
-import { type RunningService, startService } from "../../local/service";
+import { type RunningService } from "../../local/service";
+import { startConsoleService } from "../support/consoleService";
 import { sharedBrowser, skipWithoutChromium } from "../support/browser";
-import { sharedDynamo, uniqueTableName } from "../support/hooks";
-import { type Client, client } from "../support/http";
+import { type Client } from "../support/http";
 import { searchScript, untilScript } from "../support/pageUntil";
 import { seededName, seedFlags } from "../support/seedFlags";
-import { ADMIN_TOKEN, TEST_TOKENS } from "../support/tokens";
+import { ADMIN_TOKEN } from "../support/tokens";
 
 const FLAGS = 10_000;
 
@@ -27,32 +23,19 @@ describe("web console in Chromium: 10,000 flags and a phone", function () {
   let browser: Browser;
   let service: RunningService;
   let api: Client;
-  let consoleDir: string;
   let context: BrowserContext;
   let page: Page;
   let errors: string[];
 
   before(async function () {
     skipWithoutChromium(this, "the web console's scale and phone tests");
-    consoleDir = mkdtempSync(path.join(os.tmpdir(), "flags-console-scale-"));
-    await buildConsole(consoleDir);
-    const dynamo = await sharedDynamo();
-    service = await startService({
-      port: 0,
-      dynamoEndpoint: dynamo.endpoint,
-      tableName: uniqueTableName("console-scale"),
-      allowFlagDeletion: () => true,
-      tokens: TEST_TOKENS,
-      consoleDir,
-    });
-    api = client(service.url, ADMIN_TOKEN);
+    ({ service, api } = await startConsoleService("console-scale"));
     await seedFlags(service, FLAGS, "scale");
     browser = await sharedBrowser();
   });
 
   after(async () => {
     await service?.stop();
-    if (consoleDir !== undefined) rmSync(consoleDir, { recursive: true, force: true });
   });
 
   const openPage = async (viewport: { width: number; height: number }) => {

@@ -3,24 +3,19 @@
  * schedules (when, what, by whom), scheduling a value or a variant, and cancelling.
  */
 import * as assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { buildConsole } from "../../console/build";
-import { type RunningService, startService } from "../../local/service";
+import { type RunningService } from "../../local/service";
+import { startConsoleService } from "../support/consoleService";
 import { sharedBrowser, skipWithoutChromium } from "../support/browser";
-import { sharedDynamo, uniqueTableName } from "../support/hooks";
-import { type Client, client } from "../support/http";
+import { type Client } from "../support/http";
 import { inMs, schedulesOf, untilDone } from "../support/schedules";
-import { ADMIN_TOKEN, READ_TOKEN, TEST_TOKENS } from "../support/tokens";
+import { ADMIN_TOKEN, READ_TOKEN } from "../support/tokens";
 
 describe("web console in Chromium: scheduled changes", function () {
   this.timeout(60_000);
   let browser: Browser;
   let service: RunningService;
   let api: Client;
-  let consoleDir: string;
   let context: BrowserContext;
   let page: Page;
   let errors: string[];
@@ -29,24 +24,12 @@ describe("web console in Chromium: scheduled changes", function () {
 
   before(async function () {
     skipWithoutChromium(this, "the web console's schedule tests");
-    consoleDir = mkdtempSync(path.join(os.tmpdir(), "flags-console-schedules-"));
-    await buildConsole(consoleDir);
-    const dynamo = await sharedDynamo();
-    service = await startService({
-      port: 0,
-      dynamoEndpoint: dynamo.endpoint,
-      tableName: uniqueTableName("console-schedules"),
-      allowFlagDeletion: () => true,
-      tokens: TEST_TOKENS,
-      consoleDir,
-    });
-    api = client(service.url, ADMIN_TOKEN);
+    ({ service, api } = await startConsoleService("console-schedules"));
     browser = await sharedBrowser();
   });
 
   after(async () => {
     await service?.stop();
-    if (consoleDir !== undefined) rmSync(consoleDir, { recursive: true, force: true });
   });
 
   beforeEach(async () => {
