@@ -1,4 +1,3 @@
-import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import {
   type DynamoDBDocumentClient,
   GetCommand,
@@ -8,7 +7,7 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { BOUNDS } from "../../packages/openfeature-provider/src/evaluation/limits";
 import { serviceError } from "../errors";
-import { backoff, bumpFlagSet, runTransaction, TRANSACTION_ATTEMPTS } from "../flags/transactions";
+import { backoff, bumpFlagSet, isConditionFailure, runTransaction, TRANSACTION_ATTEMPTS } from "../flags/transactions";
 import { makeEvaluatorHistoryStore, recordEvaluatorHistory } from "./history";
 import {
   type Evaluator,
@@ -52,10 +51,6 @@ const versionConflict = (name: string, expected: number, current: EvaluatorItem 
         ? `evaluator '${name}' does not exist, so it is not at version ${expected}; send no If-Match to create it`
         : `evaluator '${name}' is at version ${current.version}, not ${expected}; read it again and retry`,
   );
-
-const isConditionFailure = (error: unknown): boolean =>
-  error instanceof ConditionalCheckFailedException ||
-  (error instanceof Error && error.name === "ConditionalCheckFailedException");
 
 export type EvaluatorReads = ReturnType<typeof makeEvaluatorReads>;
 

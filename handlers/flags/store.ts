@@ -1,4 +1,3 @@
-import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import {
   type DynamoDBDocumentClient,
   GetCommand,
@@ -13,7 +12,14 @@ import { historySeq, historyTableFor, recordHistory, versionOf } from "./history
 import { makeHistoryStore } from "./historyStore";
 import { type Flag, type FlagItem, itemToFlag } from "./model";
 import { STAMP_ATTRIBUTE, STAMP_RESOLUTION_MS } from "./stamp";
-import { backoff, bumpFlagSet, countReference, runTransaction, TRANSACTION_ATTEMPTS } from "./transactions";
+import {
+  backoff,
+  bumpFlagSet,
+  countReference,
+  isConditionFailure,
+  runTransaction,
+  TRANSACTION_ATTEMPTS,
+} from "./transactions";
 import type { ChangeVia } from "../schedules/model";
 import type { CreateFlagInput, UpdateFlagInput } from "./validation";
 
@@ -89,9 +95,6 @@ export function makeFlagStore({
   const evaluatorsTable = evaluatorsTableName ?? evaluatorsTableFor(tableName);
   const historyTable = historyTableName ?? historyTableFor(tableName);
   const history = makeHistoryStore({ doc, tableName, historyTableName: historyTable });
-  const isConditionFailure = (error: unknown): error is ConditionalCheckFailedException =>
-    error instanceof ConditionalCheckFailedException ||
-    (error instanceof Error && error.name === "ConditionalCheckFailedException");
 
   type TransactItems = NonNullable<TransactWriteCommandInput["TransactItems"]>;
 

@@ -1,4 +1,8 @@
-import { type AttributeValue, TransactionCanceledException } from "@aws-sdk/client-dynamodb";
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  TransactionCanceledException,
+} from "@aws-sdk/client-dynamodb";
 import {
   type DynamoDBDocumentClient,
   TransactWriteCommand,
@@ -14,6 +18,11 @@ export interface Cancellation {
   /** Per item, its old image (marshalled) when it set ReturnValuesOnConditionCheckFailure. */
   items: Array<Record<string, AttributeValue> | undefined>;
 }
+
+/** Whether a single write's condition failed (the SDK's class, or its name across bundle copies). */
+export const isConditionFailure = (error: unknown): error is ConditionalCheckFailedException =>
+  error instanceof ConditionalCheckFailedException ||
+  (error instanceof Error && error.name === "ConditionalCheckFailedException");
 
 /** Why each item of a cancelled transaction failed, in request order (`None` when it did not). */
 export function cancellationCodes(error: unknown): string[] | undefined {

@@ -1,4 +1,3 @@
-import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import {
   type DynamoDBDocumentClient,
   GetCommand,
@@ -8,6 +7,7 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import type { FlagItem } from "../flags/model";
 import { ROLLOUT_ID, type RolloutItem } from "./model";
+import { isConditionFailure } from "../flags/transactions";
 
 type TransactItem = NonNullable<TransactWriteCommandInput["TransactItems"]>[number];
 
@@ -20,10 +20,6 @@ export interface RolloutStoreDeps {
 }
 
 export type RolloutStore = ReturnType<typeof makeRolloutStore>;
-
-const isConditionFailure = (error: unknown): boolean =>
-  error instanceof ConditionalCheckFailedException ||
-  (error instanceof Error && error.name === "ConditionalCheckFailedException");
 
 /** What ends a rollout without a step: an abort, or a stop of its own (the flag deleted). */
 export interface RolloutEnd {

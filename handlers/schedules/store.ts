@@ -1,4 +1,3 @@
-import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import {
   DeleteCommand,
@@ -13,6 +12,7 @@ import {
 import { serviceError } from "../errors";
 import { ROLLOUT_ID } from "../rollouts/model";
 import { DONE_RETENTION_DAYS, type ScheduleItem } from "./model";
+import { isConditionFailure } from "../flags/transactions";
 
 type TransactItem = NonNullable<TransactWriteCommandInput["TransactItems"]>[number];
 
@@ -26,10 +26,6 @@ export interface ScheduleStoreDeps {
 }
 
 export type ScheduleStore = ReturnType<typeof makeScheduleStore>;
-
-const isConditionFailure = (error: unknown): error is ConditionalCheckFailedException =>
-  error instanceof ConditionalCheckFailedException ||
-  (error instanceof Error && error.name === "ConditionalCheckFailedException");
 
 /**
  * Schedule persistence. Every status change is conditional on `status = pending`, so a schedule
